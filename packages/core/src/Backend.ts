@@ -1,0 +1,97 @@
+/**
+ * The engine SPI: what a server (the in-memory broker, Redis) must offer so that the generic
+ * client in `makeQueue` can implement `SyncFanoutQueue` on top of it. Application code does not
+ * use this module; engines do (`MemoryLayer`, `@lockstep/redis`).
+ *
+ * All client-side behaviour (validation, subscriptions as Streams, routing of frames, keepalive,
+ * housekeeping, resync after reconnect, local loss detection, metrics, spans) lives in
+ * `makeQueue`, once, so both engines behave the same by construction; a backend only moves
+ * strings and runs the room state machine (DESIGN §2).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
+import type { SubscriptionMode } from "./QueueConfig.js"
+import type { OperationTimeout, RedisError } from "./QueueError.js"
+
+/**
+ * Failures of the transport.
+ *
+ * @since 0.1.0
+ */
+export type BackendError = RedisError | OperationTimeout
+
+/**
+ * The raw state of a room (S14) as the server sees it, times in server milliseconds.
+ *
+ * @since 0.1.0
+ */
+export interface RawRoomState {
+  readonly backlog: number
+  readonly members: ReadonlyArray<string>
+  readonly acked: ReadonlyArray<string>
+  readonly inFlight: { readonly id: string; readonly releasedAt: number; readonly age: number } | null
+}
+
+/** @since 0.1.0 */
+export interface RawStats {
+  readonly knownRooms: number
+  readonly topRooms: ReadonlyArray<{ readonly room: string; readonly backlog: number }>
+  readonly knownClients: number
+}
+
+/** @since 0.1.0 */
+export interface JoinOptions {
+  readonly mode: SubscriptionMode
+  /** ack deadline of this member in ms (S11), or null */
+  readonly ackTimeoutMs: number | null
+  /** expiry of this client in ms (S10) */
+  readonly clientTimeoutMs: number
+}
+
+/**
+ * The server side of one client. Every operation is one round trip to the server.
+ *
+ * @since 0.1.0
+ */
+export interface BackendClient {
+  /** Enqueue an envelope (already encoded) with a priority, releasing it at once if the room allows (S2, S3, S7). */
+  readonly send: (room: string, envelope: string, priority: number, id: string) => Effect.Effect<void, BackendError>
+  /** Publish an envelope to the room's current subscribers, if it has members (S9). */
+  readonly sendOutOfBand: (room: string, envelope: string) => Effect.Effect<void, BackendError>
+  /**
+   * Start receiving the room's frames (`<event>|<envelope>`) into `deliver`, synchronously, in
+   * publication order. Live when the Effect succeeds; stops when the Scope closes.
+   */
+  readonly listen: (room: string, deliver: (frame: string) => void) => Effect.Effect<void, BackendError, Scope.Scope>
+  /** Add this client as a member; returns the room's current event number (frames up to it predate the join, S5). */
+  readonly join: (room: string, options: JoinOptions) => Effect.Effect<number, BackendError>
+  /** Remove this client from the room, releasing what it held (S6). */
+  readonly leave: (room: string) => Effect.Effect<void, BackendError>
+  /** Acknowledge message `id` in `room` (S4); releases the next one when all holders acked. */
+  readonly ack: (room: string, id: string) => Effect.Effect<void, BackendError>
+  /** Heartbeat (S10). Returns false when the server no longer knows this client (it was ejected). */
+  readonly keepalive: (rooms: ReadonlyArray<string>, clientTimeoutMs: number) => Effect.Effect<boolean, BackendError>
+  /** Eject expired clients and members past their ack deadline (S10, S11), bounded work. */
+  readonly housekeep: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
+  /** The in-flight envelope of `room` if this client holds it and has not acked it (S12). */
+  readonly resync: (room: string) => Effect.Effect<{ readonly id: string; readonly envelope: string } | null, BackendError>
+  /** Leave every room given and forget this client (S20). */
+  readonly unregister: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
+  /** Queued envelopes of `room` in delivery order (S13). */
+  readonly peek: (room: string, offset: number, limit: number) => Effect.Effect<ReadonlyArray<string>, BackendError>
+  readonly roomState: (room: string) => Effect.Effect<RawRoomState, BackendError>
+  readonly stats: (topRooms: number) => Effect.Effect<RawStats, BackendError>
+  /** true while the push connection is up; a false → true change triggers a resync (S12). */
+  readonly connected: SubscriptionRef.SubscriptionRef<boolean>
+}
+
+/**
+ * Build the `SyncFanoutQueue` service of one client over a backend. `connect` receives the new
+ * client's id. Requires a Scope: closing it leaves every room (S20) and stops the fibers.
+ *
+ * @since 0.1.0
+ */
+export { makeQueue, randomClientId } from "./internal/queueClient.js"

@@ -1,0 +1,51 @@
+/**
+ * What a subscriber receives (`Delivery`) and what `peek` shows (`QueuedMessage`).
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type { MessageId } from "./MessageId.js"
+import type { QueueError } from "./QueueError.js"
+
+/**
+ * `queued` messages take part in the lock-step barrier (S3); `out-of-band` ones skip it (S9).
+ *
+ * @since 0.1.0
+ */
+export type DeliveryKind = "queued" | "out-of-band"
+
+/**
+ * One message delivered to one subscription.
+ *
+ * @since 0.1.0
+ */
+export interface Delivery<A = unknown> {
+  readonly room: string
+  readonly id: MessageId
+  readonly data: A
+  readonly kind: DeliveryKind
+  readonly priority: number
+  readonly producer: string
+  readonly sequence: number
+  readonly sentAt: Date
+  /** receive time minus `sentAt` (producer clock) */
+  readonly latency: Duration.Duration
+  /** Acknowledge this message (S3, S4). Idempotent; a no-op for out-of-band and async deliveries. */
+  readonly ack: Effect.Effect<void, QueueError>
+}
+
+/**
+ * A message waiting in a room's queue, not yet released (S13).
+ *
+ * @since 0.1.0
+ */
+export interface QueuedMessage<A = unknown> {
+  readonly id: MessageId
+  readonly room: string
+  readonly data: A
+  readonly priority: number
+  readonly producer: string
+  readonly sequence: number
+  readonly sentAt: Date
+}

@@ -1,0 +1,113 @@
+/**
+ * The wire format shared by every engine. A message travels as one JSON envelope string, stored
+ * as-is by the server and published with a per-room event number in front:
+ * `<event>|<envelope JSON>`. Engines and tools that talk to lockstep rooms use this module.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { EjectReason } from "./QueueError.js"
+
+/**
+ * A message: `k` is "q" (queued) or "o" (out-of-band); `p` producer id; `s` producer sequence;
+ * `pr` priority; `t` send time (ms since epoch, producer clock); `d` the JSON data.
+ *
+ * @since 0.1.0
+ */
+export const MessageEnvelope = Schema.Struct({
+  k: Schema.Literal("q", "o"),
+  p: Schema.String,
+  s: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  pr: Schema.Number.pipe(Schema.int()),
+  t: Schema.Number,
+  d: Schema.Unknown
+})
+
+/** @since 0.1.0 */
+export type MessageEnvelope = typeof MessageEnvelope.Type
+
+/**
+ * An ejection notice published on the room channel: client `c` was removed for `why`.
+ *
+ * @since 0.1.0
+ */
+export const EjectEnvelope = Schema.Struct({
+  k: Schema.Literal("e"),
+  c: Schema.String,
+  why: EjectReason
+})
+
+/** @since 0.1.0 */
+export type EjectEnvelope = typeof EjectEnvelope.Type
+
+/** @since 0.1.0 */
+export const Envelope = Schema.Union(MessageEnvelope, EjectEnvelope)
+
+/** @since 0.1.0 */
+export type Envelope = typeof Envelope.Type
+
+/**
+ * A published frame: the room event number and the envelope.
+ *
+ * @since 0.1.0
+ */
+export interface Frame {
+  readonly event: number
+  readonly envelope: Envelope
+}
+
+const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+
+/**
+ * Decode an envelope JSON string. Never throws: garbage gives a `Left` with the reason.
+ *
+ * @since 0.1.0
+ */
+export const decode = (json: string): Either.Either<Envelope, string> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch {
+    return Either.left("not JSON")
+  }
+  return Either.mapLeft(decodeEnvelope(parsed), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+}
+
+/**
+ * Decode a published frame `<event>|<envelope JSON>`. Never throws.
+ *
+ * @since 0.1.0
+ */
+export const decodeFrame = (frame: string): Either.Either<Frame, string> => {
+  const bar = frame.indexOf("|")
+  if (bar <= 0 || bar > 20) return Either.left("not a frame")
+  const event = Number(frame.slice(0, bar))
+  if (!Number.isSafeInteger(event) || event < 0) return Either.left("bad event number")
+  return Either.map(decode(frame.slice(bar + 1)), (envelope) => ({ event, envelope }))
+}
+
+/**
+ * Encode a message envelope. Fails (Left) when `data` is not JSON-serialisable.
+ *
+ * @since 0.1.0
+ */
+export const encodeMessage = (envelope: MessageEnvelope): Either.Either<string, string> => {
+  const t = typeof envelope.d
+  if (t === "undefined" || t === "function" || t === "symbol") {
+    return Either.left(`data is not JSON-serialisable (${t})`)
+  }
+  try {
+    return Either.right(JSON.stringify(envelope))
+  } catch (e) {
+    return Either.left(`data is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
+/**
+ * Encode an ejection notice.
+ *
+ * @since 0.1.0
+ */
+export const encodeEject = (clientId: string, why: EjectReason): string => JSON.stringify({ k: "e", c: clientId, why })

@@ -1,0 +1,204 @@
+/**
+ * Client configuration: a plain options object (`QueueConfig`) validated into a
+ * `ResolvedQueueConfig` with every default filled in, or the same read from the environment
+ * (`QueueConfig.config`).
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+
+/** @since 0.1.0 */
+export type SubscriptionMode = "sync" | "async"
+
+/**
+ * Options of one queue client (DESIGN §3).
+ *
+ * @since 0.1.0
+ */
+export interface QueueConfig {
+  /** Prefix of every key and channel (S19). Non-empty, no `{` or `}`, at most 64 characters. */
+  readonly keyPrefix: string
+  /** A client not heard from for this long is ejected (S10). Default 15 s, at least 1 s. */
+  readonly clientTimeout?: Duration.DurationInput | undefined
+  /** Heartbeat period. Default clientTimeout / 3; must be below clientTimeout. */
+  readonly keepaliveInterval?: Duration.DurationInput | undefined
+  /** Optional ack deadline for sync members (S11). At least 100 ms. */
+  readonly ackTimeout?: Duration.DurationInput | undefined
+  /** Default subscription mode. Default "sync". */
+  readonly mode?: SubscriptionMode | undefined
+  /** Largest JSON payload in bytes (S16). Default 1 MiB. */
+  readonly maxPayloadBytes?: number | undefined
+  /** Deliveries buffered per subscription before it counts as a slow consumer. Default 1024. */
+  readonly subscriberBuffer?: number | undefined
+  /** Deadline of each server operation. Default 5 s. */
+  readonly operationTimeout?: Duration.DurationInput | undefined
+  /** Period of the housekeeping run (expired clients, ack deadlines). Default min(keepaliveInterval, ackTimeout / 2). */
+  readonly housekeepingInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * A validated configuration with every default applied.
+ *
+ * @since 0.1.0
+ */
+export interface ResolvedQueueConfig {
+  readonly keyPrefix: string
+  readonly clientTimeout: Duration.Duration
+  readonly keepaliveInterval: Duration.Duration
+  readonly ackTimeout: Option.Option<Duration.Duration>
+  readonly mode: SubscriptionMode
+  readonly maxPayloadBytes: number
+  readonly subscriberBuffer: number
+  readonly operationTimeout: Duration.Duration
+  readonly housekeepingInterval: Duration.Duration
+}
+
+const invalid = (path: string, message: string) => Either.left(ConfigError.InvalidData([path], message))
+
+const decodeDuration = (
+  path: string,
+  input: Duration.DurationInput | undefined
+): Either.Either<Option.Option<Duration.Duration>, ConfigError.ConfigError> => {
+  if (input === undefined) return Either.right(Option.none())
+  const decoded = Duration.decodeUnknown(input)
+  return Option.match(decoded, {
+    onNone: () => invalid(path, `${path} is not a duration: ${JSON.stringify(input)}`),
+    onSome: (d) => Duration.isFinite(d) ? Either.right(Option.some(d)) : invalid(path, `${path} must be finite`)
+  })
+}
+
+const positiveInt = (path: string, value: number | undefined, fallback: number, max: number) => {
+  if (value === undefined) return Either.right(fallback)
+  return Number.isSafeInteger(value) && value >= 1 && value <= max
+    ? Either.right(value)
+    : invalid(path, `${path} must be an integer between 1 and ${max}, got ${value}`)
+}
+
+/**
+ * Validate options and fill in defaults. Pure: the same input gives the same answer.
+ *
+ * @since 0.1.0
+ */
+export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfig, ConfigError.ConfigError> =>
+  Either.gen(function*() {
+    const prefix = options.keyPrefix
+    if (typeof prefix !== "string" || prefix.length === 0) {
+      return yield* invalid("keyPrefix", "keyPrefix must be a non-empty string")
+    }
+    if (prefix.length > 64) return yield* invalid("keyPrefix", "keyPrefix must be at most 64 characters")
+    if (/[{}]/.test(prefix)) {
+      return yield* invalid(
+        "keyPrefix",
+        `keyPrefix must not contain '{' or '}' (lockstep adds the hash tags itself), got ${JSON.stringify(prefix)}`
+      )
+    }
+    const clientTimeout = Option.getOrElse(
+      yield* decodeDuration("clientTimeout", options.clientTimeout),
+      () => Duration.seconds(15)
+    )
+    if (Duration.lessThan(clientTimeout, Duration.seconds(1))) {
+      return yield* invalid("clientTimeout", `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`)
+    }
+    const keepaliveInterval = Option.getOrElse(
+      yield* decodeDuration("keepaliveInterval", options.keepaliveInterval),
+      () => Duration.millis(Math.floor(Duration.toMillis(clientTimeout) / 3))
+    )
+    if (Duration.lessThanOrEqualTo(keepaliveInterval, Duration.zero)) {
+      return yield* invalid("keepaliveInterval", "keepaliveInterval must be positive")
+    }
+    if (Duration.greaterThanOrEqualTo(keepaliveInterval, clientTimeout)) {
+      return yield* invalid(
+        "keepaliveInterval",
+        `keepaliveInterval (${Duration.format(keepaliveInterval)}) must be below clientTimeout (${
+          Duration.format(clientTimeout)
+        })`
+      )
+    }
+    const ackTimeout = yield* decodeDuration("ackTimeout", options.ackTimeout)
+    if (Option.isSome(ackTimeout) && Duration.lessThan(ackTimeout.value, Duration.millis(100))) {
+      return yield* invalid("ackTimeout", "ackTimeout must be at least 100 milliseconds")
+    }
+    const mode = options.mode ?? "sync"
+    if (mode !== "sync" && mode !== "async") {
+      return yield* invalid("mode", `mode must be "sync" or "async", got ${JSON.stringify(mode)}`)
+    }
+    const maxPayloadBytes = yield* positiveInt("maxPayloadBytes", options.maxPayloadBytes, 1024 * 1024, 512 * 1024 * 1024)
+    const subscriberBuffer = yield* positiveInt("subscriberBuffer", options.subscriberBuffer, 1024, 1_000_000)
+    const operationTimeout = Option.getOrElse(
+      yield* decodeDuration("operationTimeout", options.operationTimeout),
+      () => Duration.seconds(5)
+    )
+    if (Duration.lessThanOrEqualTo(operationTimeout, Duration.zero)) {
+      return yield* invalid("operationTimeout", "operationTimeout must be positive")
+    }
+    const housekeepingInterval = Option.getOrElse(
+      yield* decodeDuration("housekeepingInterval", options.housekeepingInterval),
+      () =>
+        Option.match(ackTimeout, {
+          onNone: () => keepaliveInterval,
+          onSome: (ack) => Duration.min(keepaliveInterval, Duration.millis(Math.max(50, Duration.toMillis(ack) / 2)))
+        })
+    )
+    if (Duration.lessThanOrEqualTo(housekeepingInterval, Duration.zero)) {
+      return yield* invalid("housekeepingInterval", "housekeepingInterval must be positive")
+    }
+    return {
+      keyPrefix: prefix,
+      clientTimeout,
+      keepaliveInterval,
+      ackTimeout,
+      mode,
+      maxPayloadBytes,
+      subscriberBuffer,
+      operationTimeout,
+      housekeepingInterval
+    }
+  })
+
+/**
+ * Validate options as an Effect failing with `ConfigError`.
+ *
+ * @since 0.1.0
+ */
+export const resolve = (options: QueueConfig): Effect.Effect<ResolvedQueueConfig, ConfigError.ConfigError> =>
+  validate(options)
+
+/**
+ * The configuration read from the environment (or any `ConfigProvider`):
+ * `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`, `LOCKSTEP_KEEPALIVE_INTERVAL`,
+ * `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`, `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`,
+ * `LOCKSTEP_OPERATION_TIMEOUT` (durations as "15 seconds", "500 millis").
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<QueueConfig> = Config.all({
+  keyPrefix: Config.string("LOCKSTEP_KEY_PREFIX"),
+  clientTimeout: Config.option(Config.duration("LOCKSTEP_CLIENT_TIMEOUT")),
+  keepaliveInterval: Config.option(Config.duration("LOCKSTEP_KEEPALIVE_INTERVAL")),
+  ackTimeout: Config.option(Config.duration("LOCKSTEP_ACK_TIMEOUT")),
+  mode: Config.option(Config.literal("sync", "async")("LOCKSTEP_MODE")),
+  maxPayloadBytes: Config.option(Config.integer("LOCKSTEP_MAX_PAYLOAD_BYTES")),
+  subscriberBuffer: Config.option(Config.integer("LOCKSTEP_SUBSCRIBER_BUFFER")),
+  operationTimeout: Config.option(Config.duration("LOCKSTEP_OPERATION_TIMEOUT"))
+}).pipe(
+  Config.map((c): QueueConfig => ({
+    keyPrefix: c.keyPrefix,
+    clientTimeout: Option.getOrUndefined(c.clientTimeout),
+    keepaliveInterval: Option.getOrUndefined(c.keepaliveInterval),
+    ackTimeout: Option.getOrUndefined(c.ackTimeout),
+    mode: Option.getOrUndefined(c.mode),
+    maxPayloadBytes: Option.getOrUndefined(c.maxPayloadBytes),
+    subscriberBuffer: Option.getOrUndefined(c.subscriberBuffer),
+    operationTimeout: Option.getOrUndefined(c.operationTimeout)
+  })),
+  Config.mapOrFail(validate),
+  Config.map((resolved): QueueConfig => ({
+    ...resolved,
+    ackTimeout: Option.getOrUndefined(resolved.ackTimeout)
+  }))
+)

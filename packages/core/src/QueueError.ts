@@ -1,0 +1,130 @@
+/**
+ * The typed failures of lockstep (DESIGN §3). Every expected failure is a tagged class with a
+ * readable `message`; unexpected ones stay defects.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a client was removed from a room by the engine rather than by its own `leave`.
+ *
+ * - `keepalive-timeout`: not heard from for `clientTimeout` (S10), or could not reach the server itself.
+ * - `ack-timeout`: did not ack the in-flight message within `ackTimeout` (S11).
+ * - `slow-consumer`: its subscription buffer (`subscriberBuffer`) overflowed because the stream was not pulled.
+ *
+ * @since 0.1.0
+ */
+export const EjectReason = Schema.Literal("keepalive-timeout", "ack-timeout", "slow-consumer")
+
+/** @since 0.1.0 */
+export type EjectReason = typeof EjectReason.Type
+
+/**
+ * A subscription ended because the engine ejected this client from the room (S10, S11).
+ *
+ * @since 0.1.0
+ */
+export class ClientEjected extends Schema.TaggedError<ClientEjected>()("ClientEjected", {
+  room: Schema.String,
+  clientId: Schema.String,
+  reason: EjectReason
+}) {
+  override get message(): string {
+    return `client ${this.clientId} was ejected from room ${JSON.stringify(this.room)}: ${this.reason}`
+  }
+}
+
+/**
+ * A room name outside 1–256 UTF-16 code units (S1). Nothing was written.
+ *
+ * @since 0.1.0
+ */
+export class InvalidRoom extends Schema.TaggedError<InvalidRoom>()("InvalidRoom", {
+  room: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    const shown = this.room.length > 40 ? `${JSON.stringify(this.room.slice(0, 40))}…` : JSON.stringify(this.room)
+    return `invalid room ${shown}: ${this.reason}`
+  }
+}
+
+/**
+ * An argument was rejected before anything was written (bad priority, non-JSON data, bad paging, …).
+ *
+ * @since 0.1.0
+ */
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", {
+  message: Schema.String
+}) {}
+
+/**
+ * The JSON payload is larger than `maxPayloadBytes` (S16). Nothing was sent.
+ *
+ * @since 0.1.0
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `payload of ${this.size} bytes exceeds the limit of ${this.limit} bytes (maxPayloadBytes)`
+  }
+}
+
+/**
+ * The client already holds a subscription to this room; a client holds at most one per room.
+ *
+ * @since 0.1.0
+ */
+export class AlreadySubscribed extends Schema.TaggedError<AlreadySubscribed>()("AlreadySubscribed", {
+  room: Schema.String
+}) {
+  override get message(): string {
+    return `this client is already subscribed to room ${JSON.stringify(this.room)}; close that subscription's scope first`
+  }
+}
+
+/**
+ * The server (Redis, or the in-memory broker's simulated connection) failed or could not be reached.
+ *
+ * @since 0.1.0
+ */
+export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `${this.operation} failed: ${cause}`
+  }
+}
+
+/**
+ * An operation did not complete within `operationTimeout`.
+ *
+ * @since 0.1.0
+ */
+export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("OperationTimeout", {
+  operation: Schema.String,
+  timeout: Schema.DurationFromSelf
+}) {
+  override get message(): string {
+    return `${this.operation} did not complete within ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * Every failure a queue operation may report.
+ *
+ * @since 0.1.0
+ */
+export type QueueError =
+  | InvalidRoom
+  | InvalidArgument
+  | PayloadTooLarge
+  | AlreadySubscribed
+  | RedisError
+  | OperationTimeout

@@ -1,0 +1,87 @@
+/**
+ * Queue metrics (S15): the snapshot returned by `SyncFanoutQueue.metrics` and the same figures as
+ * Effect `Metric`s, so any metrics exporter (Prometheus, OpenTelemetry) picks them up.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+/** @since 0.1.0 */
+export interface LatencySummary {
+  readonly min: Duration.Duration
+  readonly avg: Duration.Duration
+  readonly max: Duration.Duration
+  readonly p50: Duration.Duration
+  readonly p99: Duration.Duration
+}
+
+/** @since 0.1.0 */
+export interface QueueMetrics {
+  /** rooms with a backlog */
+  readonly knownRooms: number
+  /** by backlog, descending */
+  readonly topRooms: ReadonlyArray<{ readonly room: string; readonly backlog: number }>
+  /** live clients registered on the server */
+  readonly knownClients: number
+  /** rooms this client is subscribed to */
+  readonly subscribedRooms: number
+  /** messages this client received (valid ones) */
+  readonly received: number
+  /** messages this client could not decode */
+  readonly invalid: number
+  /** delivery latency over this client's recent window */
+  readonly latency: LatencySummary
+}
+
+/**
+ * Messages received by subscriptions of this process.
+ *
+ * @since 0.1.0
+ */
+export const receivedTotal = Metric.counter("lockstep_messages_received_total", {
+  description: "messages delivered to subscriptions of this process",
+  incremental: true
+})
+
+/**
+ * Messages this process could not decode (garbage on a room channel, schema mismatches).
+ *
+ * @since 0.1.0
+ */
+export const invalidTotal = Metric.counter("lockstep_messages_invalid_total", {
+  description: "undecodable messages received by this process",
+  incremental: true
+})
+
+/**
+ * Messages sent by this process (queued and out-of-band).
+ *
+ * @since 0.1.0
+ */
+export const sentTotal = Metric.counter("lockstep_messages_sent_total", {
+  description: "messages sent by this process",
+  incremental: true
+})
+
+/**
+ * Ejections of this process's subscriptions.
+ *
+ * @since 0.1.0
+ */
+export const ejectedTotal = Metric.counter("lockstep_ejections_total", {
+  description: "subscriptions of this process ended by ejection",
+  incremental: true
+})
+
+/**
+ * Delivery latency in milliseconds (receive time − producer's send time).
+ *
+ * @since 0.1.0
+ */
+export const latencyMs = Metric.histogram(
+  "lockstep_delivery_latency_ms",
+  MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 20 }),
+  "delivery latency in milliseconds"
+)

@@ -1,0 +1,65 @@
+/**
+ * The lockstep service: a priority queue with synchronous fan-out per room (DESIGN §2, §3).
+ * Provided by `MemoryLayer` (in-process) and `@lockstep/redis` `ClientLayer` (across processes).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { Delivery, QueuedMessage } from "./Delivery.js"
+import type { MessageId } from "./MessageId.js"
+import type { SubscriptionMode } from "./QueueConfig.js"
+import type { ClientEjected, QueueError } from "./QueueError.js"
+import type { QueueMetrics } from "./QueueMetrics.js"
+import type { RoomState } from "./RoomState.js"
+
+/** @since 0.1.0 */
+export interface SendOptions {
+  /** lower is delivered first; a safe integer; default 0 (S2) */
+  readonly priority?: number | undefined
+}
+
+/** @since 0.1.0 */
+export interface SubscribeOptions {
+  /** "sync" members hold the room until they ack (S3); "async" ones never block it (S8) */
+  readonly mode?: SubscriptionMode | undefined
+}
+
+/** @since 0.1.0 */
+export interface PeekOptions {
+  readonly offset?: number | undefined
+  /** default 100, at most 10 000 */
+  readonly limit?: number | undefined
+}
+
+/**
+ * One queue client: its own id, keepalive and rooms.
+ *
+ * @since 0.1.0
+ */
+export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue")<SyncFanoutQueue, {
+  /** this client's id; producer part of its message ids */
+  readonly clientId: string
+  /** Enqueue `data` (JSON) in `room` (S2); released when the room's sync members acked the previous message (S3). */
+  readonly send: (room: string, data: unknown, options?: SendOptions) => Effect.Effect<MessageId, QueueError>
+  /** Deliver `data` at once to every current subscriber, skipping queue and acks (S9). */
+  readonly sendOutOfBand: (room: string, data: unknown) => Effect.Effect<MessageId, QueueError>
+  /**
+   * Join `room`. The subscription is live (channel subscribed, membership registered) when the Effect
+   * succeeds; it leaves when the Scope closes (S6); the stream fails with `ClientEjected` on ejection.
+   */
+  readonly subscribe: (
+    room: string,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Stream.Stream<Delivery, ClientEjected>, QueueError, Scope.Scope>
+  /** Queued, not yet released messages in delivery order (S13). Changes nothing. */
+  readonly peek: (room: string, options?: PeekOptions) => Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
+  /** A snapshot of the room (S14). */
+  readonly roomState: (room: string) => Effect.Effect<RoomState, QueueError>
+  /** Server-wide and client-local figures (S15). */
+  readonly metrics: (options?: { readonly topRooms?: number | undefined }) => Effect.Effect<QueueMetrics, QueueError>
+  /** Count a delivery the caller could not decode (used by `TypedQueue`, S16); logged once per room and reason. */
+  readonly recordInvalid: (room: string, reason: string) => Effect.Effect<void>
+}>() {}

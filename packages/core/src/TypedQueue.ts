@@ -1,0 +1,75 @@
+/**
+ * A typed view of `SyncFanoutQueue` (S16): data is encoded with a `Schema` on send and decoded on
+ * receive. An undecodable delivery is counted as invalid, acked (so the room does not stall) and
+ * skipped; the stream never fails because of it.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Delivery, QueuedMessage } from "./Delivery.js"
+import type { MessageId } from "./MessageId.js"
+import { type ClientEjected, InvalidArgument, type QueueError } from "./QueueError.js"
+import { type PeekOptions, type SendOptions, type SubscribeOptions, SyncFanoutQueue } from "./SyncFanoutQueue.js"
+
+/** @since 0.1.0 */
+export interface TypedQueue<A> {
+  readonly clientId: string
+  readonly send: (room: string, data: A, options?: SendOptions) => Effect.Effect<MessageId, QueueError>
+  readonly sendOutOfBand: (room: string, data: A) => Effect.Effect<MessageId, QueueError>
+  readonly subscribe: (
+    room: string,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Stream.Stream<Delivery<A>, ClientEjected>, QueueError, Scope.Scope>
+  /** queued messages whose data decodes; the others are skipped */
+  readonly peek: (room: string, options?: PeekOptions) => Effect.Effect<ReadonlyArray<QueuedMessage<A>>, QueueError>
+}
+
+/**
+ * A typed queue over the `SyncFanoutQueue` in context.
+ *
+ * @since 0.1.0
+ */
+export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueue<A>, never, SyncFanoutQueue> =>
+  Effect.gen(function*() {
+    const queue = yield* SyncFanoutQueue
+    const encode = Schema.encodeEither(schema)
+    const decode = Schema.decodeUnknownEither(schema)
+    const encodeData = (data: A) =>
+      Either.match(encode(data), {
+        onLeft: (e) =>
+          Effect.fail(new InvalidArgument({ message: `cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })),
+        onRight: Effect.succeed
+      })
+    return {
+      clientId: queue.clientId,
+      send: (room, data, options) => Effect.flatMap(encodeData(data), (encoded) => queue.send(room, encoded, options)),
+      sendOutOfBand: (room, data) => Effect.flatMap(encodeData(data), (encoded) => queue.sendOutOfBand(room, encoded)),
+      subscribe: (room, options) =>
+        Effect.map(queue.subscribe(room, options), (deliveries) =>
+          deliveries.pipe(
+            Stream.mapEffect((delivery): Effect.Effect<Option.Option<Delivery<A>>> =>
+              Either.match(decode(delivery.data), {
+                onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
+                onLeft: (e) =>
+                  queue.recordInvalid(room, `schema mismatch: ${ParseResult.TreeFormatter.formatErrorSync(e)}`).pipe(
+                    Effect.zipRight(Effect.ignore(delivery.ack)),
+                    Effect.as(Option.none())
+                  )
+              })
+            ),
+            Stream.filterMap((delivery) => delivery)
+          )),
+      peek: (room, options) =>
+        Effect.map(queue.peek(room, options), (messages) =>
+          messages.flatMap((m) => {
+            const decoded = decode(m.data)
+            return Either.isRight(decoded) ? [{ ...m, data: decoded.right }] : []
+          }))
+    }
+  })

@@ -1,0 +1,396 @@
+/**
+ * The generic client behind every engine: it turns a `BackendClient` (the server side) into the
+ * `SyncFanoutQueue` service. Everything here is engine-independent, so the memory engine and the
+ * Redis engine share one implementation of validation, subscriptions, routing, keepalive,
+ * housekeeping, resync (S12), local loss detection (S10) and metrics (S15).
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
+import type { BackendClient, BackendError } from "../Backend.js"
+import type { Delivery, QueuedMessage } from "../Delivery.js"
+import * as Envelope from "../Envelope.js"
+import * as MessageId from "../MessageId.js"
+import type { ResolvedQueueConfig, SubscriptionMode } from "../QueueConfig.js"
+import { AlreadySubscribed, ClientEjected, type EjectReason, InvalidArgument, PayloadTooLarge } from "../QueueError.js"
+import * as QueueMetrics from "../QueueMetrics.js"
+import type { RoomState } from "../RoomState.js"
+import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
+import { LatencyWindow } from "./latencyWindow.js"
+import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
+
+interface Subscription {
+  readonly room: string
+  readonly mode: SubscriptionMode
+  readonly queue: Queue.Queue<Take.Take<Delivery, ClientEjected>>
+  /** room event number at join; frames up to it predate the membership (S5). null while joining */
+  joinedEvent: number | null
+  /** frames received while joining */
+  pending: Array<string>
+  /** id of the last queued message delivered, to avoid needless resync duplicates (S12) */
+  lastQueuedId: string | null
+  closed: boolean
+}
+
+/** A fresh client id: 12 hex characters, no ':' (message ids are `<client id>:<sequence>`). */
+export const randomClientId = (): string => globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 12)
+
+const clientTimeoutMsOf = (config: ResolvedQueueConfig) => Duration.toMillis(config.clientTimeout)
+
+export const makeQueue = Effect.fnUntraced(function*<E, R>(
+  connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
+  config: ResolvedQueueConfig
+) {
+  const clientId = randomClientId()
+  const backend = yield* connect(clientId)
+  const clock = yield* Effect.clock
+  const now = () => clock.unsafeCurrentTimeMillis()
+  const clientTimeoutMs = clientTimeoutMsOf(config)
+  const ackTimeoutMs = Option.match(config.ackTimeout, { onNone: () => null, onSome: Duration.toMillis })
+  const subscriptions = new Map<string, Subscription>()
+  const latency = new LatencyWindow()
+  const loggedInvalid = new Set<string>()
+  let sequence = 0
+  let received = 0
+  let invalid = 0
+
+  // S20: leave every room when the client's scope closes. Added before the fibers are forked, so
+  // it runs after they were interrupted.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      const rooms: Array<string> = []
+      for (const sub of subscriptions.values()) {
+        sub.closed = true
+        sub.queue.unsafeOffer(Take.end)
+        rooms.push(sub.room)
+      }
+      subscriptions.clear()
+      return backend.unregister(rooms).pipe(
+        Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e)),
+        Effect.annotateLogs({ clientId })
+      )
+    })
+  )
+
+  const runFork = yield* FiberSet.makeRuntime<never>()
+
+  const logInvalidOnce = (room: string, reason: string) =>
+    Effect.suspend(() => {
+      if (loggedInvalid.has(reason)) return Effect.void
+      loggedInvalid.add(reason)
+      return Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason}`).pipe(
+        Effect.annotateLogs({ clientId, room })
+      )
+    })
+
+  const countInvalid = (room: string, reason: string) => {
+    invalid++
+    QueueMetrics.invalidTotal.unsafeUpdate(1, [])
+    if (!loggedInvalid.has(reason)) runFork(logInvalidOnce(room, reason))
+  }
+
+  const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
+    backend.ack(room, id).pipe(Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id } }))
+
+  /** Remove a subscription because the engine (or this client, S10) ejected it. */
+  const eject = (sub: Subscription, reason: EjectReason, leaveRemotely: boolean) => {
+    if (sub.closed) return
+    sub.closed = true
+    if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
+    sub.queue.unsafeOffer(Take.fail(new ClientEjected({ room: sub.room, clientId, reason })))
+    QueueMetrics.ejectedTotal.unsafeUpdate(1, [])
+    runFork(
+      Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
+        Effect.zipRight(leaveRemotely ? backend.leave(sub.room) : Effect.void),
+        Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e)),
+        Effect.annotateLogs({ clientId, room: sub.room })
+      )
+    )
+  }
+
+  const deliverEnvelope = (sub: Subscription, envelope: Envelope.MessageEnvelope) => {
+    const id = MessageId.make(envelope.p, envelope.s)
+    const queued = envelope.k === "q"
+    const blocking = queued && sub.mode === "sync"
+    if (blocking) sub.lastQueuedId = id
+    if ((sub.queue.unsafeSize().pipe(Option.getOrElse(() => 0))) >= config.subscriberBuffer) {
+      return eject(sub, "slow-consumer", true)
+    }
+    const receivedAt = now()
+    const latencyMs = Math.max(0, receivedAt - envelope.t)
+    const delivery: Delivery = {
+      room: sub.room,
+      id,
+      data: envelope.d,
+      kind: queued ? "queued" : "out-of-band",
+      priority: envelope.pr,
+      producer: envelope.p,
+      sequence: envelope.s,
+      sentAt: new Date(envelope.t),
+      latency: Duration.millis(latencyMs),
+      ack: blocking ? ack(sub.room, id) : Effect.void
+    }
+    sub.queue.unsafeOffer(Take.of(delivery))
+    received++
+    latency.record(latencyMs)
+    QueueMetrics.receivedTotal.unsafeUpdate(1, [])
+    QueueMetrics.latencyMs.unsafeUpdate(latencyMs, [])
+  }
+
+  const onFrame = (sub: Subscription, frame: string): void => {
+    if (sub.closed) return
+    if (sub.joinedEvent === null) {
+      sub.pending.push(frame)
+      return
+    }
+    const decoded = Envelope.decodeFrame(frame)
+    if (Either.isLeft(decoded)) return countInvalid(sub.room, decoded.left)
+    const { envelope, event } = decoded.right
+    if (event <= sub.joinedEvent) return
+    if (envelope.k === "e") {
+      if (envelope.c === clientId) eject(sub, envelope.why, false)
+      return
+    }
+    deliverEnvelope(sub, envelope)
+  }
+
+  /** Close a subscription from its own scope (S6). */
+  const close = (sub: Subscription) =>
+    Effect.suspend(() => {
+      if (sub.closed) return Effect.void
+      sub.closed = true
+      if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
+      sub.queue.unsafeOffer(Take.end)
+      return backend.leave(sub.room).pipe(
+        Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e)),
+        Effect.annotateLogs({ clientId, room: sub.room })
+      )
+    })
+
+  const subscribe: SyncFanoutQueue["Type"]["subscribe"] = (room, options) =>
+    Effect.gen(function*() {
+      yield* validateRoom(room)
+      const mode = options?.mode ?? config.mode
+      if (mode !== "sync" && mode !== "async") {
+        return yield* new InvalidArgument({ message: `mode must be "sync" or "async", got ${String(mode)}` })
+      }
+      if (subscriptions.has(room)) return yield* new AlreadySubscribed({ room })
+      const queue = yield* Queue.bounded<Take.Take<Delivery, ClientEjected>>(config.subscriberBuffer + 1)
+      const sub: Subscription = { room, mode, queue, joinedEvent: null, pending: [], lastQueuedId: null, closed: false }
+      subscriptions.set(room, sub)
+      const parent = yield* Effect.scope
+      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      yield* Effect.gen(function*() {
+        // order matters: listen before join so nothing released after the join is missed (S3);
+        // finalizers run in reverse, so the leave happens before the channel is dropped.
+        yield* backend.listen(room, (frame) => onFrame(sub, frame))
+        yield* Effect.addFinalizer(() => close(sub))
+        const event = yield* backend.join(room, { mode, ackTimeoutMs, clientTimeoutMs })
+        sub.joinedEvent = event
+        const pending = sub.pending
+        sub.pending = []
+        for (const frame of pending) onFrame(sub, frame)
+      }).pipe(
+        Scope.extend(scope),
+        Effect.onExit((exit) =>
+          Exit.isFailure(exit)
+            ? Effect.zipRight(
+              Effect.sync(() => {
+                sub.closed = true
+                if (subscriptions.get(room) === sub) subscriptions.delete(room)
+              }),
+              Scope.close(scope, exit)
+            )
+            : Effect.void
+        )
+      )
+      return Stream.flattenTake(Stream.fromQueue(queue))
+    }).pipe(Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } }))
+
+  const encode = (envelope: Envelope.MessageEnvelope) =>
+    Effect.suspend((): Effect.Effect<string, InvalidArgument | PayloadTooLarge> => {
+      const json = Envelope.encodeMessage(envelope)
+      if (Either.isLeft(json)) return Effect.fail(new InvalidArgument({ message: json.left }))
+      const text = json.right
+      if (text.length * 3 > config.maxPayloadBytes) {
+        const size = utf8Length(text)
+        if (size > config.maxPayloadBytes) {
+          return Effect.fail(new PayloadTooLarge({ size, limit: config.maxPayloadBytes }))
+        }
+      }
+      return Effect.succeed(text)
+    })
+
+  const send: SyncFanoutQueue["Type"]["send"] = (room, data, options) =>
+    Effect.gen(function*() {
+      yield* validateRoom(room)
+      const priority = yield* validatePriority(options?.priority)
+      const s = sequence + 1
+      const json = yield* encode({ k: "q", p: clientId, s, pr: priority, t: now(), d: data })
+      sequence = s
+      const id = MessageId.make(clientId, s)
+      yield* backend.send(room, json, priority, id)
+      QueueMetrics.sentTotal.unsafeUpdate(1, [])
+      return id
+    }).pipe(Effect.withSpan("SyncFanoutQueue.send", { attributes: { room } }))
+
+  const sendOutOfBand: SyncFanoutQueue["Type"]["sendOutOfBand"] = (room, data) =>
+    Effect.gen(function*() {
+      yield* validateRoom(room)
+      const s = sequence + 1
+      const json = yield* encode({ k: "o", p: clientId, s, pr: 0, t: now(), d: data })
+      sequence = s
+      yield* backend.sendOutOfBand(room, json)
+      QueueMetrics.sentTotal.unsafeUpdate(1, [])
+      return MessageId.make(clientId, s)
+    }).pipe(Effect.withSpan("SyncFanoutQueue.sendOutOfBand", { attributes: { room } }))
+
+  const peek: SyncFanoutQueue["Type"]["peek"] = (room, options) =>
+    Effect.gen(function*() {
+      yield* validateRoom(room)
+      const offset = yield* validateInt("offset", options?.offset, 0, 0, Number.MAX_SAFE_INTEGER)
+      const limit = yield* validateInt("limit", options?.limit, 100, 1, 10_000)
+      const raw = yield* backend.peek(room, offset, limit)
+      const messages: Array<QueuedMessage> = []
+      for (const json of raw) {
+        const decoded = Envelope.decode(json)
+        if (Either.isRight(decoded) && decoded.right.k !== "e") {
+          const e = decoded.right
+          messages.push({
+            id: MessageId.make(e.p, e.s),
+            room,
+            data: e.d,
+            priority: e.pr,
+            producer: e.p,
+            sequence: e.s,
+            sentAt: new Date(e.t)
+          })
+        } else {
+          countInvalid(room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
+        }
+      }
+      return messages
+    }).pipe(Effect.withSpan("SyncFanoutQueue.peek", { attributes: { room } }))
+
+  const roomState: SyncFanoutQueue["Type"]["roomState"] = (room) =>
+    Effect.gen(function*() {
+      yield* validateRoom(room)
+      const raw = yield* backend.roomState(room)
+      const state: RoomState = {
+        room,
+        backlog: raw.backlog,
+        members: [...raw.members].sort(),
+        acked: [...raw.acked].sort(),
+        inFlight: raw.inFlight === null ? Option.none() : Option.some({
+          id: MessageId.MessageId(raw.inFlight.id),
+          releasedAt: new Date(raw.inFlight.releasedAt),
+          age: Duration.millis(Math.max(0, raw.inFlight.age))
+        })
+      }
+      return state
+    }).pipe(Effect.withSpan("SyncFanoutQueue.roomState", { attributes: { room } }))
+
+  const metrics: SyncFanoutQueue["Type"]["metrics"] = (options) =>
+    Effect.gen(function*() {
+      const top = yield* validateInt("topRooms", options?.topRooms, 10, 0, 1000)
+      const stats = yield* backend.stats(top)
+      return {
+        knownRooms: stats.knownRooms,
+        topRooms: stats.topRooms,
+        knownClients: stats.knownClients,
+        subscribedRooms: subscriptions.size,
+        received,
+        invalid,
+        latency: latency.summary()
+      }
+    }).pipe(Effect.withSpan("SyncFanoutQueue.metrics"))
+
+  const recordInvalid = (room: string, reason: string) => Effect.sync(() => countInvalid(room, reason))
+
+  const ejectAll = (reason: EjectReason) => {
+    for (const sub of [...subscriptions.values()]) eject(sub, reason, false)
+  }
+
+  // S10: heartbeat, and fail our own streams when the server is out of reach for clientTimeout.
+  yield* backend.keepalive([], clientTimeoutMs).pipe(Effect.ignore)
+  let lastHeard = now()
+  const keepaliveOnce = Effect.suspend(() =>
+    backend.keepalive([...subscriptions.keys()], clientTimeoutMs).pipe(
+      Effect.timeoutFail({
+        duration: config.keepaliveInterval,
+        onTimeout: () => "timeout" as const
+      }),
+      Effect.either,
+      Effect.map((result) => {
+        const t = now()
+        if (Either.isRight(result)) {
+          lastHeard = t
+          if (!result.right && subscriptions.size > 0) ejectAll("keepalive-timeout")
+        } else if (t - lastHeard >= clientTimeoutMs && subscriptions.size > 0) {
+          ejectAll("keepalive-timeout")
+        }
+      })
+    )
+  )
+  yield* keepaliveOnce.pipe(
+    Effect.repeat(Schedule.spaced(config.keepaliveInterval)),
+    Effect.delay(config.keepaliveInterval),
+    Effect.forkScoped
+  )
+
+  // S10, S11: expire clients and ack deadlines; any client may do it, the server dedupes the work.
+  yield* Effect.suspend(() => backend.housekeep([...subscriptions.keys()])).pipe(
+    Effect.catchAllCause((cause) => Effect.logDebug("lockstep: housekeeping failed", Cause.pretty(cause))),
+    Effect.repeat(Schedule.spaced(config.housekeepingInterval)),
+    Effect.delay(config.housekeepingInterval),
+    Effect.forkScoped
+  )
+
+  // S12: after the push connection came back, re-deliver in-flight messages we hold and never saw.
+  const resync = Effect.forEach(
+    [...subscriptions.values()].filter((sub) => sub.mode === "sync" && sub.joinedEvent !== null),
+    (sub) =>
+      backend.resync(sub.room).pipe(
+        Effect.map((inFlight) => {
+          if (inFlight === null || sub.closed || inFlight.id === sub.lastQueuedId) return
+          const decoded = Envelope.decode(inFlight.envelope)
+          if (Either.isLeft(decoded) || decoded.right.k === "e") {
+            return countInvalid(sub.room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
+          }
+          deliverEnvelope(sub, decoded.right)
+        }),
+        Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e))
+      ),
+    { discard: true }
+  ).pipe(Effect.withSpan("SyncFanoutQueue.resync"))
+
+  yield* backend.connected.changes.pipe(
+    Stream.changes,
+    Stream.drop(1),
+    Stream.filter((up) => up),
+    Stream.runForEach(() => Effect.suspend(() => resync)),
+    Effect.forkScoped
+  )
+
+  const service: SyncFanoutQueue["Type"] = {
+    clientId,
+    send,
+    sendOutOfBand,
+    subscribe,
+    peek,
+    roomState,
+    metrics,
+    recordInvalid
+  }
+  return service
+})
