@@ -220,7 +220,8 @@ export class Broker {
     const withBacklog = [...this.rooms.values()].filter((r) => r.queue.length > 0)
     const top = withBacklog
       .map((r) => ({ room: r.name, backlog: r.queue.length }))
-      .sort((a, b) => b.backlog - a.backlog || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0))
+      // ties in descending name order, as Redis ZREVRANGE gives them
+      .sort((a, b) => b.backlog - a.backlog || (a.room < b.room ? 1 : a.room > b.room ? -1 : 0))
       .slice(0, topRooms)
     return { knownRooms: withBacklog.length, topRooms: top, knownClients: this.clients.size }
   }

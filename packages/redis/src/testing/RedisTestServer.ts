@@ -176,8 +176,12 @@ export const freePorts = (count: number): Effect.Effect<ReadonlyArray<number>> =
     Effect.orDie
   )
 
-/** A reply of {@link rawCommand}: simple / bulk strings and integers as strings, nil as `null`. */
-type RawReply = string | null
+/**
+ * A reply of {@link rawCommand}: simple / bulk strings and integers as strings, nil as `null`.
+ *
+ * @since 0.1.0
+ */
+export type RawReply = string | null
 
 const encodeCommand = (args: ReadonlyArray<string>): Buffer => {
   const parts: Array<Buffer> = [Buffer.from(`*${args.length}\r\n`)]

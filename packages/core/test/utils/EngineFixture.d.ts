@@ -1,0 +1,28 @@
+/**
+ * What the shared semantic suite needs from an engine. The memory engine implements it with
+ * TestClock; the Redis engine (packages/redis/test) with real time and a spawned server.
+ */
+import type { QueueConfig, SyncFanoutQueue } from "@lockstep/core";
+import type { Duration, Effect, Scope } from "effect";
+export interface EngineFixture {
+    readonly name: string;
+    /** "test-clock": time only moves through `advance`; "live": real time */
+    readonly time: "test-clock" | "live";
+    /**
+     * A new client in the current scope, on the engine shared by every client of this test.
+     * `overrides` are merged into a default config with a keyPrefix unique to the test.
+     */
+    readonly client: (overrides?: Partial<QueueConfig.QueueConfig>) => Effect.Effect<SyncFanoutQueue.SyncFanoutQueue["Type"], never, Scope.Scope>;
+    /** cut the client's connection: its operations fail, its frames are lost (S10, S12) */
+    readonly cut: (clientId: string) => Effect.Effect<void>;
+    /** heal the cut */
+    readonly restore: (clientId: string) => Effect.Effect<void>;
+    /**
+     * Run `effect` while letting up to `budget` of time pass (TestClock: advance in small steps
+     * until it completes; live: a real timeout). Fails the test if the budget runs out.
+     */
+    readonly within: <A, E, R>(budget: Duration.DurationInput, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>;
+    /** let `duration` pass (TestClock.adjust, or a real sleep for live engines) */
+    readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>;
+}
+//# sourceMappingURL=EngineFixture.d.ts.map

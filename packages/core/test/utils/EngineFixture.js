@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=EngineFixture.js.map

@@ -1,0 +1,77 @@
+/**
+ * `Sharding` layers: `single` (one shard, for a standalone Redis) and `layer({ shards })` for a
+ * Redis Cluster (S17).
+ *
+ * @since 0.1.0
+ */
+import { InvalidArgument } from "@lockstep/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { fnv1a, slotOf } from "./internal/slot.js"
+import { Sharding } from "./Sharding.js"
+
+/**
+ * One shard: every room on hash tag `0`.
+ *
+ * @since 0.1.0
+ */
+export const single: Layer.Layer<Sharding> = Layer.succeed(Sharding, {
+  shards: 1,
+  shardOf: () => 0,
+  tagOf: () => "0"
+})
+
+/** One hash tag per slot (`t<k>`), found once by counting up until every slot is covered. */
+let slotTags: ReadonlyArray<string> | undefined
+const tagsBySlot = (): ReadonlyArray<string> => {
+  if (slotTags !== undefined) return slotTags
+  const table: Array<string | undefined> = new Array(16384)
+  let missing = 16384
+  for (let k = 0; missing > 0; k++) {
+    const tag = `t${k}`
+    const slot = slotOf(tag)
+    if (table[slot] === undefined) {
+      table[slot] = tag
+      missing--
+    }
+  }
+  return slotTags = table as Array<string>
+}
+
+/**
+ * Hash tags spread evenly over the slot space: shard i sits in the middle of the i-th of
+ * `shards` equal slot ranges, so shards spread evenly over the masters of a cluster.
+ */
+const spreadTags = (shards: number): ReadonlyArray<string> => {
+  const table = tagsBySlot()
+  return Array.from({ length: shards }, (_, i) => table[Math.floor(((i + 0.5) * 16384) / shards)]!)
+}
+
+/**
+ * Build the sharding of `shards` shards (1..16384).
+ *
+ * @since 0.1.0
+ */
+export const make = (options: { readonly shards: number }): Effect.Effect<Sharding["Type"], InvalidArgument> =>
+  Effect.suspend(() => {
+    const { shards } = options
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16384) {
+      return Effect.fail(
+        new InvalidArgument({ message: `shards must be an integer from 1 to 16384, got ${String(shards)}` })
+      )
+    }
+    const tags = spreadTags(shards)
+    return Effect.succeed<Sharding["Type"]>({
+      shards,
+      shardOf: shards === 1 ? () => 0 : (room) => fnv1a(room) % shards,
+      tagOf: (shard) => tags[shard]!
+    })
+  })
+
+/**
+ * `shards` shards, each on its own hash slot.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, InvalidArgument> =>
+  Layer.effect(Sharding, make(options))

@@ -1,0 +1,138 @@
+/**
+ * The Redis side of one client: each `BackendClient` operation is one script call (DESIGN §4),
+ * keys and channels built through `Sharding`.
+ */
+import type { Backend, ResolvedQueueConfig } from "@lockstep/core"
+import { RedisError } from "@lockstep/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
+import { baseOf, type Sharding } from "../Sharding.js"
+import type { ScriptName } from "./scripts/index.js"
+
+const isString = (u: unknown): u is string => typeof u === "string"
+const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
+const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
+
+export const make = (
+  connection: RedisConnection["Type"],
+  sharding: Sharding["Type"],
+  config: ResolvedQueueConfig,
+  clientId: string
+): Backend.BackendClient => {
+  const prefix = config.keyPrefix
+  const timeout = config.operationTimeout
+  const pub = connection.kind === "cluster" ? "SPUBLISH" : "PUBLISH"
+  const bases = Array.from({ length: sharding.shards }, (_, shard) => baseOf(sharding, prefix, shard))
+  const baseOfRoom = (room: string) => bases[sharding.shardOf(room)]!
+  const lockMs = Math.max(10, Math.floor(Duration.toMillis(config.housekeepingInterval) / 2))
+
+  const run = (name: ScriptName, key: string, base: string, args: ReadonlyArray<ScriptArg>) =>
+    connection.script(name, key, [base, pub, ...args], timeout)
+
+  const roomScript = (name: ScriptName, room: string, args: ReadonlyArray<ScriptArg>) => {
+    const base = baseOfRoom(room)
+    return run(name, `${base}m:${room}`, base, [room, ...args])
+  }
+
+  /** shards holding any of `rooms` */
+  const shardsOf = (rooms: ReadonlyArray<string>): Array<number> => {
+    const set = new Set<number>()
+    for (const room of rooms) set.add(sharding.shardOf(room))
+    return [...set]
+  }
+
+  // a producer without rooms still cleans up one shard per run, in turn, so dead subscribers
+  // never hold a room forever just because its live peers only produce
+  let housekeepCursor = 0
+
+  const perShard = <A>(shards: ReadonlyArray<number>, f: (base: string) => Effect.Effect<A, Backend.BackendError>) =>
+    Effect.forEach(shards, (shard) => f(bases[shard]!), { concurrency: "unbounded" })
+
+  const malformed = (operation: string, reply: unknown) =>
+    new RedisError({ operation, cause: new Error(`unexpected script reply ${JSON.stringify(reply)}`) })
+
+  return {
+    send: (room, envelope, priority, id) => Effect.asVoid(roomScript("send", room, [id, envelope, priority])),
+    sendOutOfBand: (room, envelope) => Effect.asVoid(roomScript("outOfBand", room, [envelope])),
+    listen: (room, deliver) => connection.listen(`${baseOfRoom(room)}c:${room}`, deliver),
+    join: (room, options) =>
+      Effect.map(
+        roomScript("join", room, [
+          clientId,
+          options.mode === "sync" ? "s" : "a",
+          options.ackTimeoutMs === null ? "" : options.ackTimeoutMs,
+          options.clientTimeoutMs
+        ]),
+        asNumber
+      ),
+    leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
+    ack: (room, id) => Effect.asVoid(roomScript("ack", room, [clientId, id])),
+    keepalive: (rooms, clientTimeoutMs) => {
+      const shards = rooms.length === 0 ? [0] : shardsOf(rooms)
+      return Effect.map(
+        perShard(shards, (base) => run("keepalive", `${base}clients`, base, [clientId, clientTimeoutMs])),
+        (replies) => replies.every((r) => asNumber(r) === 1)
+      )
+    },
+    housekeep: (rooms) => {
+      const shards = new Set(shardsOf(rooms))
+      shards.add(housekeepCursor++ % sharding.shards)
+      return Effect.asVoid(perShard([...shards], (base) => run("housekeep", `${base}clients`, base, [lockMs, 100])))
+    },
+    resync: (room) =>
+      Effect.flatMap(roomScript("resync", room, [clientId]), (reply) => {
+        if (reply === null) return Effect.succeed(null)
+        const [id, envelope] = asStrings(reply)
+        return id !== undefined && envelope !== undefined
+          ? Effect.succeed({ id, envelope })
+          : Effect.succeed(null)
+      }),
+    unregister: (rooms) => {
+      const shards = new Set(shardsOf(rooms))
+      shards.add(0)
+      return Effect.asVoid(perShard([...shards], (base) => run("unregister", `${base}clients`, base, [clientId])))
+    },
+    peek: (room, offset, limit) => {
+      const base = baseOfRoom(room)
+      return Effect.map(run("peek", `${base}q:${room}`, base, [room, offset, limit]), asStrings)
+    },
+    roomState: (room) =>
+      Effect.flatMap(roomScript("roomState", room, []), (reply) => {
+        if (!Array.isArray(reply) || reply.length < 6) return Effect.fail(malformed("roomState", reply))
+        const [backlog, members, acked, fid, fat, now] = reply as Array<unknown>
+        const releasedAt = asNumber(fat)
+        return Effect.succeed({
+          backlog: asNumber(backlog),
+          members: asStrings(members),
+          acked: asStrings(acked),
+          inFlight: isString(fid) && fid !== ""
+            ? { id: fid, releasedAt, age: asNumber(now) - releasedAt }
+            : null
+        })
+      }),
+    stats: (topRooms) =>
+      Effect.map(
+        perShard(
+          Array.from({ length: sharding.shards }, (_, i) => i),
+          (base) => run("stats", `${base}backlog`, base, [topRooms])
+        ),
+        (replies) => {
+          let knownRooms = 0
+          let knownClients = 0
+          const top: Array<{ room: string; backlog: number }> = []
+          for (const reply of replies) {
+            if (!Array.isArray(reply)) continue
+            const [rooms, flat, clients] = reply as Array<unknown>
+            knownRooms += asNumber(rooms)
+            knownClients += asNumber(clients)
+            const pairs = asStrings(flat)
+            for (let i = 0; i + 1 < pairs.length; i += 2) top.push({ room: pairs[i]!, backlog: asNumber(pairs[i + 1]) })
+          }
+          top.sort((a, b) => b.backlog - a.backlog || (a.room < b.room ? 1 : a.room > b.room ? -1 : 0))
+          return { knownRooms, topRooms: top.slice(0, topRooms), knownClients }
+        }
+      ),
+    connected: connection.connected
+  }
+}
