@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { RedisError } from "@lockstep/core"
+import { type OperationTimeout, RedisError } from "@lockstep/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -19,9 +19,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
+import { Cluster, type ClusterOptions, Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import type { ConnectionOptions } from "node:tls"
 import { Router } from "./internal/router.js"
 import { scripts } from "./internal/scripts/index.js"
@@ -113,7 +114,7 @@ export const make = (
     const timeout = connectTimeoutOf(options)
     const ioOptions = toIoredis(options)
     const command = yield* acquire("connect", () => new Redis(ioOptions), timeout)
-    for (const script of Object.values(scripts)) command.defineCommand(script.name, { numberOfKeys: 1, lua: script.lua })
+    defineScripts(command)
     const subscriber = yield* acquire("connect subscriber", () => new Redis(ioOptions), timeout)
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
@@ -141,34 +142,166 @@ export const make = (
       ))
     })
 
-    const caller = command as unknown as ScriptCaller
     const service: RedisConnection["Type"] = {
       kind: "standalone",
-      script: (name, key, args, t) => {
-        const fn = caller[scripts[name].name]!
-        return call(name, t, () => fn.call(command, key, ...args))
-      },
-      listen: (channel, deliver) =>
-        Effect.acquireRelease(
-          Effect.suspend(() => {
-            router.add(channel, deliver)
-            // SUBSCRIBE is idempotent and ordered on the connection: awaiting it means we are live
-            return call("subscribe", timeout, () => subscriber.subscribe(channel)).pipe(
-              Effect.tapError(() => Effect.sync(() => router.remove(channel, deliver)))
-            )
-          }),
-          () =>
-            Effect.suspend(() =>
-              router.remove(channel, deliver)
-                ? call("unsubscribe", timeout, () => subscriber.unsubscribe(channel)).pipe(Effect.ignore)
-                : Effect.void
-            )
-        ).pipe(Effect.asVoid),
+      script: scriptRunner(command),
+      listen: listener(
+        router,
+        (channel) => call("subscribe", timeout, () => subscriber.subscribe(channel)),
+        (channel) => call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
+      ),
       connected,
       nodes: Effect.sync(() => [`${command.options.host}:${command.options.port}`])
     }
     return service
   })
+
+const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"] => {
+  const caller = client as unknown as ScriptCaller
+  return (name, key, args, timeout) => {
+    const fn = caller[scripts[name].name]!
+    return call(name, timeout, () => fn.call(client, key, ...args))
+  }
+}
+
+const defineScripts = (client: Redis | Cluster) => {
+  for (const script of Object.values(scripts)) client.defineCommand(script.name, { numberOfKeys: 1, lua: script.lua })
+}
+
+const listener = (
+  router: Router,
+  subscribe: (channel: string) => Effect.Effect<unknown, RedisError | OperationTimeout>,
+  unsubscribe: (channel: string) => Effect.Effect<unknown, RedisError | OperationTimeout>
+): RedisConnection["Type"]["listen"] =>
+(channel, deliver) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      router.add(channel, deliver)
+      // (S)SUBSCRIBE is idempotent and ordered on its connection: once confirmed we are live
+      return subscribe(channel).pipe(Effect.tapError(() => Effect.sync(() => router.remove(channel, deliver))))
+    }),
+    () => Effect.suspend(() => router.remove(channel, deliver) ? Effect.ignore(unsubscribe(channel)) : Effect.void)
+  ).pipe(Effect.asVoid)
+
+/**
+ * A cluster node address: `{ host, port }` or `"host:port"`.
+ *
+ * @since 0.1.0
+ */
+export type ClusterNode = { readonly host: string; readonly port: number } | string
+
+/**
+ * Cluster options: node options (auth, TLS) as for a standalone Redis, plus ioredis cluster options.
+ *
+ * @since 0.1.0
+ */
+export interface ClusterConnectionOptions extends RedisOptions {
+  /** how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default 10 s */
+  readonly verifyInterval?: Duration.DurationInput | undefined
+  readonly cluster?: ClusterOptions | undefined
+}
+
+const toNode = (node: ClusterNode) => {
+  if (typeof node !== "string") return { host: node.host, port: node.port }
+  const colon = node.lastIndexOf(":")
+  return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) }
+}
+
+/**
+ * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
+ * subscriber connection per master at most (S17). Sharded subscriptions are re-asserted after
+ * topology changes and periodically, because ioredis 5 can lose them silently on slot migration
+ * (DESIGN §7); each re-assertion is followed by a resync of in-flight messages (S12).
+ *
+ * @since 0.1.0
+ */
+export const makeCluster = (
+  nodes: ReadonlyArray<ClusterNode>,
+  options: ClusterConnectionOptions = {}
+): Effect.Effect<RedisConnection["Type"], RedisError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) {
+      return yield* new RedisError({ operation: "connect", cause: new Error("a cluster needs at least one node") })
+    }
+    const timeout = connectTimeoutOf(options)
+    const { lazyConnect: _lazy, ...redisOptions } = toIoredis(options)
+    const cluster = yield* Effect.acquireRelease(
+      Effect.suspend(() => {
+        const c = new Cluster(nodes.map(toNode), {
+          scaleReads: "master",
+          ...options.cluster,
+          shardedSubscribers: true,
+          lazyConnect: true,
+          ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
+          redisOptions
+        })
+        c.on("error", () => {})
+        return call("connect", timeout, () => c.connect()).pipe(
+          Effect.as(c),
+          Effect.tapError(() => Effect.sync(() => c.disconnect())),
+          Effect.mapError((e) => new RedisError({ operation: "connect", cause: e }))
+        )
+      }),
+      (c) =>
+        call("quit", Duration.seconds(2), () => c.quit()).pipe(
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Effect.sync(() => c.disconnect()))
+        )
+    )
+    defineScripts(cluster)
+    const connected = yield* SubscriptionRef.make(true)
+    const router = new Router()
+    cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))
+    const ssubscribe = (channel: string) => call("ssubscribe", timeout, () => cluster.ssubscribe(channel))
+
+    // re-assert every sharded subscription, then report "up" so the client resyncs (S12)
+    const reassert = Effect.suspend(() =>
+      Effect.forEach(router.channels(), ssubscribe, { concurrency: 16, discard: true })
+    ).pipe(
+      Effect.zipRight(SubscriptionRef.set(connected, false)),
+      Effect.zipRight(SubscriptionRef.set(connected, true)),
+      Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e))
+    )
+    const runtime = yield* Effect.runtime<never>()
+    let pending = false
+    const schedule = () => {
+      if (pending) return
+      pending = true
+      Runtime.runFork(runtime)(
+        Effect.sleep("200 millis").pipe(
+          Effect.zipRight(Effect.sync(() => {
+            pending = false
+          })),
+          Effect.zipRight(reassert)
+        )
+      )
+    }
+    for (const event of ["+node", "-node", "refresh", "-subscriber", "+subscriber"]) cluster.on(event, schedule)
+    yield* reassert.pipe(
+      Effect.repeat(Schedule.spaced(Duration.decode(options.verifyInterval ?? "10 seconds"))),
+      Effect.delay(Duration.decode(options.verifyInterval ?? "10 seconds")),
+      Effect.forkScoped
+    )
+
+    const service: RedisConnection["Type"] = {
+      kind: "cluster",
+      script: scriptRunner(cluster),
+      listen: listener(router, ssubscribe, (channel) => call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))),
+      connected,
+      nodes: Effect.sync(() => cluster.nodes("master").map((n) => `${n.options.host}:${n.options.port}`))
+    }
+    return service
+  })
+
+/**
+ * A `RedisConnection` to a Redis Cluster (use with `ShardLayer.layer({ shards })`).
+ *
+ * @since 0.1.0
+ */
+export const cluster = (
+  nodes: ReadonlyArray<ClusterNode>,
+  options?: ClusterConnectionOptions
+): Layer.Layer<RedisConnection, RedisError> => Layer.scoped(RedisConnection, makeCluster(nodes, options))
 
 /**
  * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL.
@@ -179,12 +312,15 @@ export const layer = (options: RedisOptions | string): Layer.Layer<RedisConnecti
   Layer.scoped(RedisConnection, make(options))
 
 /**
- * A `RedisConnection` from the environment: `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`).
+ * A `RedisConnection` from the environment: `LOCKSTEP_REDIS_CLUSTER_NODES` (comma-separated
+ * `host:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`).
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<RedisConnection, RedisError | ConfigError.ConfigError> = Layer.unwrapScoped(
+export const layerConfig: Layer.Layer<RedisConnection, RedisError | ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function*() {
+    const nodes = yield* Config.option(Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"))
+    if (Option.isSome(nodes) && nodes.value.length > 0) return cluster(nodes.value.map((n) => n.trim()))
     const url = yield* Config.option(Config.string("LOCKSTEP_REDIS_URL"))
     return layer(Option.getOrElse(url, () => "redis://127.0.0.1:6379"))
   })

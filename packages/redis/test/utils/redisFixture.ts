@@ -1,54 +1,87 @@
 /**
- * The EngineFixture of the Redis engine: every client gets its own connection through its own
- * TCP proxy to the spawned server, so a test can cut one client's network (S10, S12).
+ * EngineFixtures of the Redis engine. Every client gets its own connection through its own TCP
+ * proxies to the spawned server (or to every node of the spawned cluster, mapped with ioredis
+ * `natMap`), so a test can cut one client's network (S10, S12).
  */
 import type { SyncFanoutQueue } from "@lockstep/core"
-import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
-import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
+import { ClientLayer, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Duration, Effect, Layer } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 
 let prefixes = 0
 
-/** A fixture on the spawned server in context; each call uses a fresh key prefix (S19). */
-export const redisFixture = (
-  shardLayer: Layer.Layer<import("@lockstep/redis").Sharding.Sharding> = ShardLayer.single
-): Effect.Effect<EngineFixture, never, RedisTestServer.RedisTestServer> =>
-  Effect.gen(function*() {
-    const server = yield* RedisTestServer.RedisTestServer
-    const keyPrefix = `t${process.pid}-${++prefixes}`
-    const proxies = new Map<string, TcpProxy.TcpProxy>()
-    const fixture: EngineFixture = {
-      name: "redis",
-      time: "live",
-      client: (overrides) =>
-        Effect.gen(function*() {
-          const proxy = yield* TcpProxy.make({ targetPort: server.port })
-          const context = yield* Layer.build(
-            Layer.merge(shardLayer, RedisLayer.layer({ host: "127.0.0.1", port: proxy.port }))
-          ).pipe(Effect.orDie)
-          const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* ClientLayer.make({
-            keyPrefix,
-            clientTimeout: "3 seconds",
-            ...overrides
-          }).pipe(
-            Effect.provide(context),
-            Effect.orDie
-          )
-          proxies.set(queue.clientId, proxy)
-          return queue
+const makeFixture = (
+  connect: Effect.Effect<
+    { readonly layer: Layer.Layer<import("@lockstep/redis").RedisConnection.RedisConnection, unknown>; readonly proxies: ReadonlyArray<TcpProxy.TcpProxy> },
+    never,
+    import("effect").Scope.Scope
+  >,
+  shardLayer: Layer.Layer<Sharding.Sharding, unknown>
+): EngineFixture => {
+  const keyPrefix = `t${process.pid}-${++prefixes}`
+  const proxies = new Map<string, ReadonlyArray<TcpProxy.TcpProxy>>()
+  const each = (clientId: string, f: (p: TcpProxy.TcpProxy) => Effect.Effect<void>) =>
+    Effect.suspend(() => Effect.forEach(proxies.get(clientId) ?? [], f, { discard: true }))
+  return {
+    name: "redis",
+    time: "live",
+    client: (overrides) =>
+      Effect.gen(function*() {
+        const { layer, proxies: clientProxies } = yield* connect
+        const context = yield* Layer.build(Layer.merge(shardLayer, layer)).pipe(Effect.orDie)
+        const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* ClientLayer.make({
+          keyPrefix,
+          clientTimeout: "3 seconds",
+          ...overrides
+        }).pipe(Effect.provide(context), Effect.orDie)
+        proxies.set(queue.clientId, clientProxies)
+        return queue
+      }),
+    cut: (clientId) => each(clientId, (p) => p.cut),
+    restore: (clientId) => each(clientId, (p) => p.restore),
+    within: (budget, effect) =>
+      effect.pipe(
+        Effect.timeoutFail({
+          duration: budget,
+          onTimeout: () => new Error(`did not complete within ${Duration.format(Duration.decode(budget))}`)
         }),
-      cut: (clientId) => Effect.suspend(() => proxies.get(clientId)?.cut ?? Effect.void),
-      restore: (clientId) => Effect.suspend(() => proxies.get(clientId)?.restore ?? Effect.void),
-      within: (budget, effect) =>
-        effect.pipe(
-          Effect.timeoutFail({
-            duration: budget,
-            onTimeout: () => new Error(`did not complete within ${Duration.format(Duration.decode(budget))}`)
+        Effect.catchIf((e): e is Error => e instanceof Error && e.message.startsWith("did not complete"), Effect.die)
+      ) as typeof effect,
+    advance: (duration) => Effect.sleep(duration)
+  }
+}
+
+/** A fixture on the spawned standalone server in context; each call uses a fresh key prefix (S19). */
+export const redisFixture = (
+  shardLayer: Layer.Layer<Sharding.Sharding, unknown> = ShardLayer.single
+): Effect.Effect<EngineFixture, never, RedisTestServer.RedisTestServer> =>
+  Effect.map(RedisTestServer.RedisTestServer, (server) =>
+    makeFixture(
+      Effect.map(TcpProxy.make({ targetPort: server.port }), (proxy) => ({
+        layer: RedisLayer.layer({ host: "127.0.0.1", port: proxy.port }),
+        proxies: [proxy]
+      })),
+      shardLayer
+    ))
+
+/** A fixture on the spawned cluster in context, `shards` shards (S17). */
+export const clusterFixture = (
+  shards = 16
+): Effect.Effect<EngineFixture, never, RedisTestCluster.RedisTestCluster> =>
+  Effect.map(RedisTestCluster.RedisTestCluster, (cluster) =>
+    makeFixture(
+      Effect.gen(function*() {
+        const proxies = yield* Effect.forEach(cluster.nodes, (node) => TcpProxy.make({ targetPort: node.port }))
+        const natMap = Object.fromEntries(
+          cluster.nodes.map((node, i) => [`${node.host}:${node.port}`, { host: "127.0.0.1", port: proxies[i]!.port }])
+        )
+        return {
+          layer: RedisLayer.cluster(proxies.map((p) => ({ host: "127.0.0.1", port: p.port })), {
+            cluster: { natMap }
           }),
-          Effect.catchIf((e): e is Error => e instanceof Error && e.message.startsWith("did not complete"), Effect.die)
-        ) as typeof effect,
-      advance: (duration) => Effect.sleep(duration)
-    }
-    return fixture
-  })
+          proxies
+        }
+      }),
+      ShardLayer.layer({ shards })
+    ))
