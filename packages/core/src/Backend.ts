@@ -77,7 +77,9 @@ export interface BackendClient {
   /** Eject expired clients and members past their ack deadline (S10, S11), bounded work. */
   readonly housekeep: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
   /** The in-flight envelope of `room` if this client holds it and has not acked it (S12). */
-  readonly resync: (room: string) => Effect.Effect<{ readonly id: string; readonly envelope: string } | null, BackendError>
+  readonly resync: (
+    room: string
+  ) => Effect.Effect<{ readonly id: string; readonly envelope: string } | null, BackendError>
   /** Leave every room given and forget this client (S20). */
   readonly unregister: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
   /** Queued envelopes of `room` in delivery order (S13). */

@@ -102,7 +102,10 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       () => Duration.seconds(15)
     )
     if (Duration.lessThan(clientTimeout, Duration.seconds(1))) {
-      return yield* invalid("clientTimeout", `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`)
+      return yield* invalid(
+        "clientTimeout",
+        `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`
+      )
     }
     const keepaliveInterval = Option.getOrElse(
       yield* decodeDuration("keepaliveInterval", options.keepaliveInterval),
@@ -127,7 +130,12 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
     if (mode !== "sync" && mode !== "async") {
       return yield* invalid("mode", `mode must be "sync" or "async", got ${JSON.stringify(mode)}`)
     }
-    const maxPayloadBytes = yield* positiveInt("maxPayloadBytes", options.maxPayloadBytes, 1024 * 1024, 512 * 1024 * 1024)
+    const maxPayloadBytes = yield* positiveInt(
+      "maxPayloadBytes",
+      options.maxPayloadBytes,
+      1024 * 1024,
+      512 * 1024 * 1024
+    )
     const subscriberBuffer = yield* positiveInt("subscriberBuffer", options.subscriberBuffer, 1024, 1_000_000)
     const operationTimeout = Option.getOrElse(
       yield* decodeDuration("operationTimeout", options.operationTimeout),

@@ -83,7 +83,9 @@ export class AlreadySubscribed extends Schema.TaggedError<AlreadySubscribed>()("
   room: Schema.String
 }) {
   override get message(): string {
-    return `this client is already subscribed to room ${JSON.stringify(this.room)}; close that subscription's scope first`
+    return `this client is already subscribed to room ${
+      JSON.stringify(this.room)
+    }; close that subscription's scope first`
   }
 }
 

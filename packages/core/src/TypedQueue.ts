@@ -43,7 +43,9 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
     const encodeData = (data: A) =>
       Either.match(encode(data), {
         onLeft: (e) =>
-          Effect.fail(new InvalidArgument({ message: `cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })),
+          Effect.fail(
+            new InvalidArgument({ message: `cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+          ),
         onRight: Effect.succeed
       })
     return {

@@ -286,9 +286,13 @@ export const makeCluster = (
     const service: RedisConnection["Type"] = {
       kind: "cluster",
       script: scriptRunner(cluster),
-      listen: listener(router, ssubscribe, (channel) => call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))),
+      listen: listener(router, ssubscribe, (channel) =>
+        call("sunsubscribe", timeout, () =>
+          cluster.sunsubscribe(channel))),
       connected,
-      nodes: Effect.sync(() => cluster.nodes("master").map((n) => `${n.options.host}:${n.options.port}`))
+      nodes: Effect.sync(() =>
+        cluster.nodes("master").map((n) => `${n.options.host}:${n.options.port}`)
+      )
     }
     return service
   })

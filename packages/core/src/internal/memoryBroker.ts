@@ -139,7 +139,14 @@ export class Broker {
     if (r !== undefined && r.members.size > 0) this.publish(r, envelope)
   }
 
-  join(room: string, clientId: string, mode: SubscriptionMode, ackTimeoutMs: number | null, timeoutMs: number, now: number): number {
+  join(
+    room: string,
+    clientId: string,
+    mode: SubscriptionMode,
+    ackTimeoutMs: number | null,
+    timeoutMs: number,
+    now: number
+  ): number {
     this.touch(clientId, now, timeoutMs)
     const r = this.room(room)
     r.members.set(clientId, { mode, ackTimeoutMs })

@@ -35,7 +35,9 @@ export const validateInt = (
     ? Effect.succeed(fallback)
     : typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max
     ? Effect.succeed(value)
-    : Effect.fail(new InvalidArgument({ message: `${name} must be an integer from ${min} to ${max}, got ${String(value)}` }))
+    : Effect.fail(
+      new InvalidArgument({ message: `${name} must be an integer from ${min} to ${max}, got ${String(value)}` })
+    )
 
 /** UTF-8 length of a string without allocating. */
 export const utf8Length = (s: string): number => {

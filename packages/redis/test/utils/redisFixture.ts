@@ -13,7 +13,10 @@ let prefixes = 0
 
 const makeFixture = (
   connect: Effect.Effect<
-    { readonly layer: Layer.Layer<import("@lockstep/redis").RedisConnection.RedisConnection, unknown>; readonly proxies: ReadonlyArray<TcpProxy.TcpProxy> },
+    {
+      readonly layer: Layer.Layer<import("@lockstep/redis").RedisConnection.RedisConnection, unknown>
+      readonly proxies: ReadonlyArray<TcpProxy.TcpProxy>
+    },
     never,
     import("effect").Scope.Scope
   >,
