@@ -84,11 +84,18 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
 
   const runFork = yield* FiberSet.makeRuntime<never>()
 
+  // A decode failure quotes the offending value, which a hostile publisher controls: log once per
+  // kind of failure (the reason's first line), for a bounded number of kinds, never a huge line.
+  const invalidKind = (reason: string) => reason.slice(0, 200).split("\n", 1)[0]!
+  const shouldLogInvalid = (kind: string) => !loggedInvalid.has(kind) && loggedInvalid.size < 32
+
   const logInvalidOnce = (room: string, reason: string) =>
     Effect.suspend(() => {
-      if (loggedInvalid.has(reason)) return Effect.void
-      loggedInvalid.add(reason)
-      return Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason}`).pipe(
+      const kind = invalidKind(reason)
+      if (!shouldLogInvalid(kind)) return Effect.void
+      loggedInvalid.add(kind)
+      const text = reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason
+      return Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${text}`).pipe(
         Effect.annotateLogs({ clientId, room })
       )
     })
@@ -96,7 +103,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   const countInvalid = (room: string, reason: string) => {
     invalid++
     QueueMetrics.invalidTotal.unsafeUpdate(1, [])
-    if (!loggedInvalid.has(reason)) runFork(logInvalidOnce(room, reason))
+    if (shouldLogInvalid(invalidKind(reason))) runFork(logInvalidOnce(room, reason))
   }
 
   const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
@@ -222,8 +229,11 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       const json = Envelope.encodeMessage(envelope)
       if (Either.isLeft(json)) return Effect.fail(new InvalidArgument({ message: json.left }))
       const text = json.right
-      if (text.length * 3 > config.maxPayloadBytes) {
-        const size = utf8Length(text)
+      // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
+      // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
+      const start = text.indexOf(",\"d\":") + 5
+      if ((text.length - start - 1) * 3 > config.maxPayloadBytes) {
+        const size = utf8Length(text.slice(start, -1))
         if (size > config.maxPayloadBytes) {
           return Effect.fail(new PayloadTooLarge({ size, limit: config.maxPayloadBytes }))
         }
@@ -357,28 +367,31 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   )
 
   // S12: after the push connection came back, re-deliver in-flight messages we hold and never saw.
-  const resync = Effect.forEach(
-    [...subscriptions.values()].filter((sub) => sub.mode === "sync" && sub.joinedEvent !== null),
-    (sub) =>
-      backend.resync(sub.room).pipe(
-        Effect.map((inFlight) => {
-          if (inFlight === null || sub.closed || inFlight.id === sub.lastQueuedId) return
-          const decoded = Envelope.decode(inFlight.envelope)
-          if (Either.isLeft(decoded) || decoded.right.k === "e") {
-            return countInvalid(sub.room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
-          }
-          deliverEnvelope(sub, decoded.right)
-        }),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e))
-      ),
-    { discard: true }
+  // Suspended: the subscriptions are read at each reconnect, not when the client is built.
+  const resync = Effect.suspend(() =>
+    Effect.forEach(
+      [...subscriptions.values()].filter((sub) => sub.mode === "sync" && sub.joinedEvent !== null),
+      (sub) =>
+        backend.resync(sub.room).pipe(
+          Effect.map((inFlight) => {
+            if (inFlight === null || sub.closed || inFlight.id === sub.lastQueuedId) return
+            const decoded = Envelope.decode(inFlight.envelope)
+            if (Either.isLeft(decoded) || decoded.right.k === "e") {
+              return countInvalid(sub.room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
+            }
+            deliverEnvelope(sub, decoded.right)
+          }),
+          Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e))
+        ),
+      { discard: true }
+    )
   ).pipe(Effect.withSpan("SyncFanoutQueue.resync"))
 
   yield* backend.connected.changes.pipe(
     Stream.changes,
     Stream.drop(1),
     Stream.filter((up) => up),
-    Stream.runForEach(() => Effect.suspend(() => resync)),
+    Stream.runForEach(() => resync),
     Effect.forkScoped
   )
 

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Envelope } from "@lockstep/core"
+import { Either, FastCheck as fc } from "effect"
+
+const message = (d: unknown, k: "q" | "o" = "q"): Envelope.MessageEnvelope => ({
+  k,
+  p: "0123456789ab",
+  s: 7,
+  pr: -3,
+  t: 1_700_000_000_000,
+  d
+})
+
+const encoded = (envelope: Envelope.MessageEnvelope) => Either.getOrThrow(Envelope.encodeMessage(envelope))
+
+describe("Envelope", () => {
+  it("round-trips a message through encode, decode and decodeFrame", () => {
+    for (const d of [null, 0, -1.5, "", "é🎉|{}", [], [1, [2]], { a: { b: [true, null] } }]) {
+      for (const k of ["q", "o"] as const) {
+        const json = encoded(message(d, k))
+        expect(Envelope.decode(json)).toEqual(Either.right(message(d, k)))
+        expect(Envelope.decodeFrame(`42|${json}`)).toEqual(Either.right({ event: 42, envelope: message(d, k) }))
+      }
+    }
+  })
+
+  it("round-trips an ejection notice", () => {
+    for (const why of ["keepalive-timeout", "ack-timeout", "slow-consumer"] as const) {
+      const frame = `0|${Envelope.encodeEject("client-1", why)}`
+      expect(Envelope.decodeFrame(frame)).toEqual(Either.right({ event: 0, envelope: { k: "e", c: "client-1", why } }))
+    }
+  })
+
+  it("refuses data that is not JSON", () => {
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    for (const d of [undefined, () => 1, Symbol("s"), BigInt(1), { big: BigInt(2) }, circular]) {
+      const result = Envelope.encodeMessage(message(d))
+      expect(Either.isLeft(result)).toBe(true)
+      expect(Either.getLeft(result).pipe((l) => l._tag === "Some" && l.value.includes("not JSON-serialisable")))
+        .toBe(true)
+    }
+  })
+
+  it("turns garbage into a Left with a reason", () => {
+    const good = encoded(message("x"))
+    const frames = [
+      "",
+      "|",
+      "no bar",
+      `|${good}`,
+      `x|${good}`,
+      `-1|${good}`,
+      `1.5|${good}`,
+      `${"9".repeat(25)}|${good}`,
+      `${2 ** 60}|${good}`,
+      "1|not json",
+      "1|",
+      "1|null",
+      "1|[]",
+      "1|{}",
+      "1|{\"k\":\"z\"}",
+      `1|${JSON.stringify({ ...message("x"), s: -1 })}`,
+      `1|${JSON.stringify({ ...message("x"), s: 1.5 })}`,
+      `1|${JSON.stringify({ ...message("x"), pr: "high" })}`,
+      `1|${JSON.stringify({ ...message("x"), p: 1 })}`,
+      `1|${JSON.stringify({ k: "q", p: "a", s: 1, pr: 0, t: 0 })}`.replace("}", ",\"d\":}"),
+      "1|{\"k\":\"e\",\"c\":\"x\",\"why\":\"bored\"}",
+      "1|{\"k\":\"e\",\"why\":\"ack-timeout\"}"
+    ]
+    for (const frame of frames) {
+      const result = Envelope.decodeFrame(frame)
+      expect(Either.isLeft(result), frame).toBe(true)
+      expect(typeof Either.getLeft(result).pipe((l) => (l._tag === "Some" ? l.value : undefined))).toBe("string")
+    }
+    expect(Either.isLeft(Envelope.decode("{"))).toBe(true)
+    expect(Envelope.decode("{")).toEqual(Either.left("not JSON"))
+  })
+
+  it.prop("decodeFrame never throws on arbitrary strings", [fc.string(), fc.fullUnicodeString()], ([a, b]) => {
+    for (const frame of [a, b, `1|${a}`, `${b}|${a}`]) {
+      const result = Envelope.decodeFrame(frame)
+      expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
+    }
+  })
+
+  it.prop(
+    "decode never throws on arbitrary JSON",
+    [fc.jsonValue(), fc.nat()],
+    ([value, event]) => {
+      const json = JSON.stringify(value)
+      expect(() => Envelope.decode(json)).not.toThrow()
+      expect(() => Envelope.decodeFrame(`${event}|${json}`)).not.toThrow()
+    }
+  )
+
+  it.prop(
+    "any JSON data round-trips",
+    {
+      d: fc.jsonValue(),
+      k: fc.constantFrom("q" as const, "o" as const),
+      p: fc.string({ minLength: 1, maxLength: 20 }),
+      s: fc.nat(),
+      pr: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+      event: fc.nat()
+    },
+    ({ d, event, k, p, pr, s }) => {
+      const envelope = { k, p, s, pr, t: 1_700_000_000_000, d }
+      const frame = `${event}|${encoded(envelope)}`
+      const expected = { ...envelope, d: JSON.parse(JSON.stringify(d)) }
+      expect(Envelope.decodeFrame(frame)).toEqual(Either.right({ event, envelope: expected }))
+    }
+  )
+})

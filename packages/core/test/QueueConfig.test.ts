@@ -1,0 +1,200 @@
+import { describe, expect, it } from "@effect/vitest"
+import { MemoryLayer, QueueConfig } from "@lockstep/core"
+import { ConfigError, ConfigProvider, Duration, Effect, Either, FastCheck as fc, Option } from "effect"
+
+const ms = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
+
+/** The InvalidData error of a rejected config: its path and message. */
+const rejection = (options: QueueConfig.QueueConfig) => {
+  const result = QueueConfig.validate(options)
+  if (Either.isRight(result)) throw new Error(`expected ${JSON.stringify(options)} to be rejected`)
+  const error = result.left
+  if (!ConfigError.isInvalidData(error)) throw new Error(`expected InvalidData, got ${String(error)}`)
+  return { path: error.path, message: error.message }
+}
+
+const accepted = (options: QueueConfig.QueueConfig) => Either.getOrThrow(QueueConfig.validate(options))
+
+describe("QueueConfig", () => {
+  describe("validate", () => {
+    it("fills in the defaults", () => {
+      const c = accepted({ keyPrefix: "app" })
+      expect(c.keyPrefix).toBe("app")
+      expect(ms(c.clientTimeout)).toBe(15_000)
+      expect(ms(c.keepaliveInterval)).toBe(5_000)
+      expect(Option.isNone(c.ackTimeout)).toBe(true)
+      expect(c.mode).toBe("sync")
+      expect(c.maxPayloadBytes).toBe(1024 * 1024)
+      expect(c.subscriberBuffer).toBe(1024)
+      expect(ms(c.operationTimeout)).toBe(5_000)
+      expect(ms(c.housekeepingInterval)).toBe(5_000)
+    })
+
+    it("derives keepalive and housekeeping from clientTimeout and ackTimeout", () => {
+      const c = accepted({ keyPrefix: "app", clientTimeout: "1 second", ackTimeout: "400 millis" })
+      expect(ms(c.clientTimeout)).toBe(1_000)
+      expect(ms(c.keepaliveInterval)).toBe(333)
+      expect(Option.map(c.ackTimeout, Duration.toMillis)).toEqual(Option.some(400))
+      expect(ms(c.housekeepingInterval)).toBe(200)
+      const explicit = accepted({
+        keyPrefix: "app",
+        clientTimeout: Duration.seconds(30),
+        keepaliveInterval: 2_000,
+        housekeepingInterval: "750 millis",
+        mode: "async",
+        maxPayloadBytes: 10,
+        subscriberBuffer: 1,
+        operationTimeout: "1 second"
+      })
+      expect(ms(explicit.keepaliveInterval)).toBe(2_000)
+      expect(ms(explicit.housekeepingInterval)).toBe(750)
+      expect(explicit).toMatchObject({ mode: "async", maxPayloadBytes: 10, subscriberBuffer: 1 })
+    })
+
+    it("rejects an empty keyPrefix", () => {
+      expect(rejection({ keyPrefix: "" })).toEqual({
+        path: ["keyPrefix"],
+        message: "keyPrefix must be a non-empty string"
+      })
+      expect(rejection({ keyPrefix: undefined as unknown as string }).path).toEqual(["keyPrefix"])
+    })
+
+    it("rejects a keyPrefix with a brace, which would break the hash tags", () => {
+      for (const keyPrefix of ["{app", "app}", "a{b}c", "{}"]) {
+        const { message, path } = rejection({ keyPrefix })
+        expect(path).toEqual(["keyPrefix"])
+        expect(message).toContain("must not contain '{' or '}'")
+        expect(message).toContain(JSON.stringify(keyPrefix))
+      }
+    })
+
+    it("rejects a keyPrefix longer than 64 characters", () => {
+      expect(accepted({ keyPrefix: "p".repeat(64) }).keyPrefix).toHaveLength(64)
+      expect(rejection({ keyPrefix: "p".repeat(65) }).message).toContain("at most 64")
+    })
+
+    it("rejects a clientTimeout below 1 second", () => {
+      expect(ms(accepted({ keyPrefix: "p", clientTimeout: "1 second" }).clientTimeout)).toBe(1_000)
+      for (const clientTimeout of ["999 millis", 0, "0 seconds"] as const) {
+        const { message, path } = rejection({ keyPrefix: "p", clientTimeout })
+        expect(path).toEqual(["clientTimeout"])
+        expect(message).toContain("clientTimeout must be at least 1 second")
+      }
+    })
+
+    it("rejects a keepaliveInterval at or above clientTimeout, or not positive", () => {
+      for (const keepaliveInterval of ["10 seconds", "11 seconds"] as const) {
+        const { message, path } = rejection({ keyPrefix: "p", clientTimeout: "10 seconds", keepaliveInterval })
+        expect(path).toEqual(["keepaliveInterval"])
+        expect(message).toContain("must be below clientTimeout")
+      }
+      expect(rejection({ keyPrefix: "p", keepaliveInterval: 0 }).message).toContain("positive")
+      expect(ms(
+        accepted({ keyPrefix: "p", clientTimeout: "10 seconds", keepaliveInterval: "9999 millis" })
+          .keepaliveInterval
+      )).toBe(9_999)
+    })
+
+    it("rejects durations that are not durations or infinite", () => {
+      expect(rejection({ keyPrefix: "p", clientTimeout: "soon" as Duration.DurationInput }).message).toContain(
+        "not a duration"
+      )
+      expect(rejection({ keyPrefix: "p", operationTimeout: Duration.infinity }).message).toContain("finite")
+    })
+
+    it("rejects a too short ackTimeout, a bad mode, and bad sizes", () => {
+      expect(rejection({ keyPrefix: "p", ackTimeout: "50 millis" }).message).toContain("at least 100 milliseconds")
+      expect(rejection({ keyPrefix: "p", mode: "fast" as "sync" }).path).toEqual(["mode"])
+      for (const maxPayloadBytes of [0, -1, 1.5, Number.NaN]) {
+        expect(rejection({ keyPrefix: "p", maxPayloadBytes }).path).toEqual(["maxPayloadBytes"])
+      }
+      expect(rejection({ keyPrefix: "p", subscriberBuffer: 0 }).path).toEqual(["subscriberBuffer"])
+      expect(rejection({ keyPrefix: "p", operationTimeout: 0 }).path).toEqual(["operationTimeout"])
+      expect(rejection({ keyPrefix: "p", housekeepingInterval: 0 }).path).toEqual(["housekeepingInterval"])
+    })
+
+    it.prop(
+      "accepts exactly the prefixes of 1–64 characters without braces",
+      [fc.string({ maxLength: 80, unit: fc.constantFrom("a", ":", "{", "}", "-", "é") })],
+      ([keyPrefix]) => {
+        const valid = keyPrefix.length >= 1 && keyPrefix.length <= 64 && !/[{}]/.test(keyPrefix)
+        expect(Either.isRight(QueueConfig.validate({ keyPrefix }))).toBe(valid)
+      }
+    )
+  })
+
+  describe("resolve and layers", () => {
+    it.effect("resolve fails with a ConfigError", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(QueueConfig.resolve({ keyPrefix: "{x}" }))
+        expect(ConfigError.isInvalidData(error)).toBe(true)
+        const ok = yield* QueueConfig.resolve({ keyPrefix: "x" })
+        expect(ok.keyPrefix).toBe("x")
+      }))
+
+    it.scoped("a memory client with an invalid config fails with the ConfigError", () =>
+      Effect.gen(function*() {
+        const broker = yield* MemoryLayer.makeBroker
+        const error = yield* MemoryLayer.make({ keyPrefix: "p", clientTimeout: "10 millis" }).pipe(
+          Effect.provideService(MemoryLayer.MemoryBroker, broker),
+          Effect.flip
+        )
+        expect(ConfigError.isInvalidData(error)).toBe(true)
+        expect(String(error)).toContain("clientTimeout must be at least 1 second")
+      }))
+  })
+
+  describe("config (environment)", () => {
+    const read = (entries: ReadonlyArray<readonly [string, string]>) =>
+      Effect.withConfigProvider(QueueConfig.config, ConfigProvider.fromMap(new Map(entries)))
+
+    it.effect("reads every LOCKSTEP_ variable", () =>
+      Effect.gen(function*() {
+        const c = yield* read([
+          ["LOCKSTEP_KEY_PREFIX", "edge"],
+          ["LOCKSTEP_CLIENT_TIMEOUT", "6 seconds"],
+          ["LOCKSTEP_KEEPALIVE_INTERVAL", "1500 millis"],
+          ["LOCKSTEP_ACK_TIMEOUT", "2 seconds"],
+          ["LOCKSTEP_MODE", "async"],
+          ["LOCKSTEP_MAX_PAYLOAD_BYTES", "2048"],
+          ["LOCKSTEP_SUBSCRIBER_BUFFER", "16"],
+          ["LOCKSTEP_OPERATION_TIMEOUT", "750 millis"]
+        ])
+        expect(c.keyPrefix).toBe("edge")
+        expect(ms(c.clientTimeout!)).toBe(6_000)
+        expect(ms(c.keepaliveInterval!)).toBe(1_500)
+        expect(ms(c.ackTimeout!)).toBe(2_000)
+        expect(c.mode).toBe("async")
+        expect(c.maxPayloadBytes).toBe(2048)
+        expect(c.subscriberBuffer).toBe(16)
+        expect(ms(c.operationTimeout!)).toBe(750)
+        // what it reads is a valid QueueConfig again
+        expect(Either.isRight(QueueConfig.validate(c))).toBe(true)
+      }))
+
+    it.effect("only the prefix is required; the rest defaults", () =>
+      Effect.gen(function*() {
+        const c = yield* read([["LOCKSTEP_KEY_PREFIX", "edge"]])
+        expect(c.keyPrefix).toBe("edge")
+        expect(ms(c.clientTimeout!)).toBe(15_000)
+        expect(c.ackTimeout).toBeUndefined()
+        expect(c.mode).toBe("sync")
+      }))
+
+    it.effect("a missing prefix or an invalid value is a ConfigError", () =>
+      Effect.gen(function*() {
+        const missing = yield* Effect.flip(read([]))
+        expect(String(missing)).toContain("LOCKSTEP_KEY_PREFIX")
+        const braces = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "{edge}"]]))
+        expect(String(braces)).toContain("must not contain '{' or '}'")
+        const short = yield* Effect.flip(
+          read([["LOCKSTEP_KEY_PREFIX", "edge"], ["LOCKSTEP_CLIENT_TIMEOUT", "500 millis"]])
+        )
+        expect(String(short)).toContain("clientTimeout must be at least 1 second")
+        const mode = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "edge"], ["LOCKSTEP_MODE", "fast"]]))
+        expect(String(mode)).toContain("LOCKSTEP_MODE")
+        const notDuration = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_ACK_TIMEOUT", "soon"]]))
+        expect(String(notDuration)).toContain("LOCKSTEP_ACK_TIMEOUT")
+      }))
+  })
+})

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=EngineFixture.js.map
