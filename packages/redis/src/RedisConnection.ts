@@ -36,7 +36,8 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
    */
   readonly listen: (
     channel: string,
-    deliver: (message: string) => void
+    deliver: (message: string) => void,
+    timeout: Duration.Duration
   ) => Effect.Effect<void, RedisError | OperationTimeout, Scope.Scope>
   /** true while the subscriber connection is up and its channels are subscribed */
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>

@@ -68,19 +68,28 @@ const acquire = (operation: string, make: () => Redis, timeout: Duration.Duratio
   Effect.acquireRelease(
     Effect.suspend(() => {
       const redis = make()
-      // errors surface through the failing commands; the listener keeps them from crashing the process
-      redis.on("error", () => {})
+      // errors surface through the failing commands; the listener keeps them from crashing the
+      // process and remembers the last one, which explains a failed connect (e.g. WRONGPASS)
+      let lastError: unknown = undefined
+      redis.on("error", (e: unknown) => {
+        lastError = e
+      })
       return call(operation, timeout, () => redis.connect()).pipe(
         Effect.as(redis),
         Effect.tapError(() => Effect.sync(() => redis.disconnect())),
-        Effect.mapError((e) => new RedisError({ operation, cause: e }))
+        Effect.mapError((e) =>
+          e._tag === "RedisError" && lastError !== undefined ? new RedisError({ operation, cause: lastError }) : e
+        ),
+        Effect.mapError((e) => e._tag === "OperationTimeout" ? new RedisError({ operation, cause: e }) : e)
       )
     }),
     (redis) =>
-      call("quit", Duration.seconds(2), () => redis.quit()).pipe(
-        Effect.catchAll(() => Effect.void),
-        Effect.ensuring(Effect.sync(() => redis.disconnect()))
-      )
+      redis.status === "ready"
+        ? call("quit", Duration.seconds(2), () => redis.quit()).pipe(
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Effect.sync(() => redis.disconnect()))
+        )
+        : Effect.sync(() => redis.disconnect())
   )
 
 const parse = (options: RedisOptions | string): RedisOptions => {
@@ -147,7 +156,8 @@ export const make = (
       script: scriptRunner(command),
       listen: listener(
         router,
-        (channel) => call("subscribe", timeout, () => subscriber.subscribe(channel)),
+        connected,
+        (channel, t) => call("subscribe", t, () => subscriber.subscribe(channel)),
         (channel) => call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
       ),
       connected,
@@ -170,17 +180,30 @@ const defineScripts = (client: Redis | Cluster) => {
 
 const listener = (
   router: Router,
-  subscribe: (channel: string) => Effect.Effect<unknown, RedisError | OperationTimeout>,
+  connected: SubscriptionRef.SubscriptionRef<boolean>,
+  subscribe: (channel: string, timeout: Duration.Duration) => Effect.Effect<unknown, RedisError | OperationTimeout>,
   unsubscribe: (channel: string) => Effect.Effect<unknown, RedisError | OperationTimeout>
 ): RedisConnection["Type"]["listen"] =>
-(channel, deliver) =>
+(channel, deliver, timeout) =>
   Effect.acquireRelease(
     Effect.suspend(() => {
       router.add(channel, deliver)
-      // (S)SUBSCRIBE is idempotent and ordered on its connection: once confirmed we are live
-      return subscribe(channel).pipe(Effect.tapError(() => Effect.sync(() => router.remove(channel, deliver))))
+      // (S)SUBSCRIBE is idempotent and ordered on its connection: once confirmed we are live.
+      // A timed-out SUBSCRIBE may still go out later: the UNSUBSCRIBE queued behind it undoes it.
+      return subscribe(channel, timeout).pipe(
+        Effect.tapError(() => router.remove(channel, deliver) ? Effect.ignore(unsubscribe(channel)) : Effect.void)
+      )
     }),
-    () => Effect.suspend(() => router.remove(channel, deliver) ? Effect.ignore(unsubscribe(channel)) : Effect.void)
+    () =>
+      Effect.suspend(() =>
+        router.remove(channel, deliver)
+          // while down there is nothing to unsubscribe: the channel is no longer re-asserted on reconnect
+          ? Effect.flatMap(
+            SubscriptionRef.get(connected),
+            (up) => up ? Effect.ignore(unsubscribe(channel)) : Effect.void
+          )
+          : Effect.void
+      )
   ).pipe(Effect.asVoid)
 
 /**
@@ -243,20 +266,23 @@ export const makeCluster = (
         )
       }),
       (c) =>
-        call("quit", Duration.seconds(2), () => c.quit()).pipe(
-          Effect.catchAll(() => Effect.void),
-          Effect.ensuring(Effect.sync(() => c.disconnect()))
-        )
+        c.status === "ready"
+          ? call("quit", Duration.seconds(2), () => c.quit()).pipe(
+            Effect.catchAll(() => Effect.void),
+            Effect.ensuring(Effect.sync(() => c.disconnect()))
+          )
+          : Effect.sync(() => c.disconnect())
     )
     defineScripts(cluster)
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
     cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))
-    const ssubscribe = (channel: string) => call("ssubscribe", timeout, () => cluster.ssubscribe(channel))
+    const ssubscribe = (channel: string, t: Duration.Duration = timeout) =>
+      call("ssubscribe", t, () => cluster.ssubscribe(channel))
 
     // re-assert every sharded subscription, then report "up" so the client resyncs (S12)
     const reassert = Effect.suspend(() =>
-      Effect.forEach(router.channels(), ssubscribe, { concurrency: 16, discard: true })
+      Effect.forEach(router.channels(), (channel) => ssubscribe(channel), { concurrency: 16, discard: true })
     ).pipe(
       Effect.zipRight(SubscriptionRef.set(connected, false)),
       Effect.zipRight(SubscriptionRef.set(connected, true)),
@@ -276,7 +302,17 @@ export const makeCluster = (
         )
       )
     }
-    for (const event of ["+node", "-node", "refresh", "-subscriber", "+subscriber"]) cluster.on(event, schedule)
+    for (const event of ["+node", "-node", "-subscriber", "+subscriber", "ready"]) cluster.on(event, schedule)
+    // ioredis refreshes the slot map every few seconds: re-assert only when the owners changed
+    const slotOwners = () => cluster.slots.map((nodes) => nodes[0] ?? "").join(",")
+    let owners = slotOwners()
+    cluster.on("refresh", () => {
+      const now = slotOwners()
+      if (now === owners) return
+      owners = now
+      schedule()
+    })
+    cluster.on("close", () => Runtime.runFork(runtime)(SubscriptionRef.set(connected, false)))
     yield* reassert.pipe(
       Effect.repeat(Schedule.spaced(Duration.decode(options.verifyInterval ?? "10 seconds"))),
       Effect.delay(Duration.decode(options.verifyInterval ?? "10 seconds")),
@@ -286,12 +322,14 @@ export const makeCluster = (
     const service: RedisConnection["Type"] = {
       kind: "cluster",
       script: scriptRunner(cluster),
-      listen: listener(router, ssubscribe, (channel) =>
+      listen: listener(router, connected, ssubscribe, (channel) =>
         call("sunsubscribe", timeout, () =>
           cluster.sunsubscribe(channel))),
       connected,
       nodes: Effect.sync(() =>
-        cluster.nodes("master").map((n) => `${n.options.host}:${n.options.port}`)
+        cluster.nodes("master").map((n) =>
+          `${n.options.host}:${n.options.port}`
+        )
       )
     }
     return service

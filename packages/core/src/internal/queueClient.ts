@@ -16,6 +16,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Take from "effect/Take"
 import type { BackendClient, BackendError } from "../Backend.js"
 import type { Delivery, QueuedMessage } from "../Delivery.js"
@@ -64,6 +65,24 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   let received = 0
   let invalid = 0
 
+  const whenConnected = <E>(effect: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+    Effect.flatMap(SubscriptionRef.get(backend.connected), (up) => up ? effect : Effect.void)
+
+  // Rooms this client stopped listening to without the server confirming the leave (closed while
+  // the server was out of reach, or our own S10 timeout): the server may still count us as a
+  // member and wait for our ack forever once we are back (S6). Left when the server answers again.
+  const pendingLeaves = new Set<string>()
+  const flushLeaves = Effect.suspend(() =>
+    Effect.forEach(
+      [...pendingLeaves],
+      (room) =>
+        subscriptions.has(room)
+          ? Effect.sync(() => pendingLeaves.delete(room)) // re-subscribed: subscribe left first
+          : backend.leave(room).pipe(Effect.andThen(() => pendingLeaves.delete(room)), Effect.ignore),
+      { discard: true }
+    )
+  )
+
   // S20: leave every room when the client's scope closes. Added before the fibers are forked, so
   // it runs after they were interrupted.
   yield* Effect.addFinalizer(() =>
@@ -75,7 +94,8 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         rooms.push(sub.room)
       }
       subscriptions.clear()
-      return backend.unregister(rooms).pipe(
+      // unreachable server: nothing to tell it; it ejects this client after clientTimeout (S10)
+      return whenConnected(backend.unregister(rooms)).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e)),
         Effect.annotateLogs({ clientId })
       )
@@ -129,7 +149,11 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     const id = MessageId.make(envelope.p, envelope.s)
     const queued = envelope.k === "q"
     const blocking = queued && sub.mode === "sync"
-    if (blocking) sub.lastQueuedId = id
+    if (blocking) {
+      // a resync (S12) may race the published frame of the same release: deliver it once
+      if (id === sub.lastQueuedId) return
+      sub.lastQueuedId = id
+    }
     if ((sub.queue.unsafeSize().pipe(Option.getOrElse(() => 0))) >= config.subscriberBuffer) {
       return eject(sub, "slow-consumer", true)
     }
@@ -178,7 +202,8 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sub.closed = true
       if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
       sub.queue.unsafeOffer(Take.end)
-      return backend.leave(sub.room).pipe(
+      pendingLeaves.add(sub.room) // until the server confirms the leave
+      return whenConnected(backend.leave(sub.room).pipe(Effect.andThen(() => pendingLeaves.delete(sub.room)))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e)),
         Effect.annotateLogs({ clientId, room: sub.room })
       )
@@ -192,6 +217,11 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         return yield* new InvalidArgument({ message: `mode must be "sync" or "async", got ${String(mode)}` })
       }
       if (subscriptions.has(room)) return yield* new AlreadySubscribed({ room })
+      if (pendingLeaves.has(room)) {
+        // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
+        yield* backend.leave(room)
+        pendingLeaves.delete(room)
+      }
       const queue = yield* Queue.bounded<Take.Take<Delivery, ClientEjected>>(config.subscriberBuffer + 1)
       const sub: Subscription = { room, mode, queue, joinedEvent: null, pending: [], lastQueuedId: null, closed: false }
       subscriptions.set(room, sub)
@@ -331,6 +361,15 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     for (const sub of [...subscriptions.values()]) eject(sub, reason, false)
   }
 
+  /** The server answered a keepalive: `known` is false when it had expired us (every membership is gone). */
+  const heard = (known: boolean) =>
+    Effect.suspend(() => {
+      if (known) return flushLeaves
+      pendingLeaves.clear()
+      if (subscriptions.size > 0) ejectAll("keepalive-timeout")
+      return Effect.void
+    })
+
   // S10: heartbeat, and fail our own streams when the server is out of reach for clientTimeout.
   yield* backend.keepalive([], clientTimeoutMs).pipe(Effect.ignore)
   let lastHeard = now()
@@ -341,14 +380,17 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         onTimeout: () => "timeout" as const
       }),
       Effect.either,
-      Effect.map((result) => {
+      Effect.flatMap((result) => {
         const t = now()
         if (Either.isRight(result)) {
           lastHeard = t
-          if (!result.right && subscriptions.size > 0) ejectAll("keepalive-timeout")
+          return heard(result.right)
         } else if (t - lastHeard >= clientTimeoutMs && subscriptions.size > 0) {
+          // the server will expire us, unless we are back first: then these rooms must be left
+          for (const room of subscriptions.keys()) pendingLeaves.add(room)
           ejectAll("keepalive-timeout")
         }
+        return Effect.void
       })
     )
   )
@@ -367,19 +409,29 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   )
 
   // S12: after the push connection came back, re-deliver in-flight messages we hold and never saw.
+  const deliverResync = (sub: Subscription, inFlight: { readonly id: string; readonly envelope: string }) => {
+    if (sub.closed || inFlight.id === sub.lastQueuedId) return
+    const decoded = Envelope.decode(inFlight.envelope)
+    if (Either.isLeft(decoded) || decoded.right.k === "e") {
+      return countInvalid(sub.room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
+    }
+    deliverEnvelope(sub, decoded.right)
+  }
+
   // Suspended: the subscriptions are read at each reconnect, not when the client is built.
   const resync = Effect.suspend(() =>
     Effect.forEach(
       [...subscriptions.values()].filter((sub) => sub.mode === "sync" && sub.joinedEvent !== null),
       (sub) =>
         backend.resync(sub.room).pipe(
-          Effect.map((inFlight) => {
-            if (inFlight === null || sub.closed || inFlight.id === sub.lastQueuedId) return
-            const decoded = Envelope.decode(inFlight.envelope)
-            if (Either.isLeft(decoded) || decoded.right.k === "e") {
-              return countInvalid(sub.room, Either.isLeft(decoded) ? decoded.left : "unexpected envelope kind")
-            }
-            deliverEnvelope(sub, decoded.right)
+          Effect.flatMap((inFlight) => {
+            if (inFlight !== null) return Effect.sync(() => deliverResync(sub, inFlight))
+            if (sub.closed) return Effect.void
+            // not holding the in-flight message: still a member? An ack-timeout ejection published
+            // while we were away was lost (S11)
+            return Effect.map(backend.roomState(sub.room), (state) => {
+              if (!sub.closed && !state.members.includes(clientId)) eject(sub, "ack-timeout", false)
+            })
           }),
           Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e))
         ),
@@ -387,11 +439,22 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     )
   ).pipe(Effect.withSpan("SyncFanoutQueue.resync"))
 
+  // After a reconnect: notices published while we were away are lost. Ask the server whether it
+  // still knows us (S10) before resyncing, and leave the rooms we gave up meanwhile (S6).
+  const reconnected = Effect.gen(function*() {
+    const known = yield* Effect.either(backend.keepalive([...subscriptions.keys()], clientTimeoutMs))
+    if (Either.isRight(known)) {
+      lastHeard = now()
+      yield* heard(known.right)
+    }
+    yield* resync
+  })
+
   yield* backend.connected.changes.pipe(
     Stream.changes,
     Stream.drop(1),
     Stream.filter((up) => up),
-    Stream.runForEach(() => resync),
+    Stream.runForEach(() => reconnected),
     Effect.forkScoped
   )
 

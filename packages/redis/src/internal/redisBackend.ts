@@ -55,7 +55,7 @@ export const make = (
   return {
     send: (room, envelope, priority, id) => Effect.asVoid(roomScript("send", room, [id, envelope, priority])),
     sendOutOfBand: (room, envelope) => Effect.asVoid(roomScript("outOfBand", room, [envelope])),
-    listen: (room, deliver) => connection.listen(`${baseOfRoom(room)}c:${room}`, deliver),
+    listen: (room, deliver) => connection.listen(`${baseOfRoom(room)}c:${room}`, deliver, timeout),
     join: (room, options) =>
       Effect.map(
         roomScript("join", room, [
@@ -69,16 +69,27 @@ export const make = (
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
     ack: (room, id) => Effect.asVoid(roomScript("ack", room, [clientId, id])),
     keepalive: (rooms, clientTimeoutMs) => {
-      const shards = rooms.length === 0 ? [0] : shardsOf(rooms)
+      // shard 0 is the registry of every live client (knownClients, S15); the others hold the
+      // expiries that housekeeping of their rooms needs (S10)
+      const shards = new Set(shardsOf(rooms))
+      shards.add(0)
       return Effect.map(
-        perShard(shards, (base) => run("keepalive", `${base}clients`, base, [clientId, clientTimeoutMs])),
+        perShard([...shards], (base) => run("keepalive", `${base}clients`, base, [clientId, clientTimeoutMs])),
         (replies) => replies.every((r) => asNumber(r) === 1)
       )
     },
     housekeep: (rooms) => {
-      const shards = new Set(shardsOf(rooms))
-      shards.add(housekeepCursor++ % sharding.shards)
-      return Effect.asVoid(perShard([...shards], (base) => run("housekeep", `${base}clients`, base, [lockMs, 100])))
+      const shards = new Set([0, ...shardsOf(rooms), housekeepCursor++ % sharding.shards])
+      const housekeepShards = (list: ReadonlyArray<number>, expired: ReadonlyArray<string>) =>
+        perShard(list, (base) => run("housekeep", `${base}clients`, base, [lockMs, 100, ...expired]))
+      return Effect.flatMap(housekeepShards([...shards], []), (replies) => {
+        // shard 0 registers every client: the clients it found expired are ejected from their
+        // rooms on every other shard now, not when the rotation gets there (S10)
+        const registry = replies[0]
+        const expired = Array.isArray(registry) ? asStrings((registry as Array<unknown>)[1]) : []
+        if (expired.length === 0 || sharding.shards === 1) return Effect.void
+        return Effect.asVoid(housekeepShards(Array.from({ length: sharding.shards - 1 }, (_, i) => i + 1), expired))
+      })
     },
     resync: (room) =>
       Effect.flatMap(roomScript("resync", room, [clientId]), (reply) => {
@@ -119,13 +130,13 @@ export const make = (
         ),
         (replies) => {
           let knownRooms = 0
-          let knownClients = 0
+          // every live client is registered on shard 0; other shards hold a subset
+          const knownClients = Array.isArray(replies[0]) ? asNumber((replies[0] as Array<unknown>)[2]) : 0
           const top: Array<{ room: string; backlog: number }> = []
           for (const reply of replies) {
             if (!Array.isArray(reply)) continue
-            const [rooms, flat, clients] = reply as Array<unknown>
+            const [rooms, flat] = reply as Array<unknown>
             knownRooms += asNumber(rooms)
-            knownClients += asNumber(clients)
             const pairs = asStrings(flat)
             for (let i = 0; i + 1 < pairs.length; i += 2) top.push({ room: pairs[i]!, backlog: asNumber(pairs[i + 1]) })
           }

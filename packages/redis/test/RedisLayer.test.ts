@@ -1,0 +1,172 @@
+/**
+ * RedisLayer against a spawned server with ACL users: URL parsing (credentials, percent-encoding,
+ * db), typed failures (wrong password, unreachable, black-holed), nothing leaked on failure, and
+ * `layerConfig` from a ConfigProvider.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import { RedisError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
+import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
+import { ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { clientList, eventually, freshPrefix, makeClient, rawRedis, scanKeys, subscribe } from "./utils/redisProbe.js"
+
+const acl = [
+  "--user",
+  "alice",
+  "on",
+  ">s3cret",
+  "~*",
+  "&*",
+  "+@all",
+  "--user",
+  "bob",
+  "on",
+  ">p@ss:w/rd %",
+  "~*",
+  "&*",
+  "+@all"
+]
+
+/** Build a RedisConnection (+ single sharding) in a fresh scope; report how it ended and how long it took. */
+const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, RedisError | unknown>) =>
+  Effect.scoped(Layer.build(Layer.merge(layer, ShardLayer.single))).pipe(Effect.flip, Effect.timed)
+
+describe("RedisLayer", () => {
+  layer(RedisTestServer.layer({ extraArgs: acl }), { excludeTestServices: true })((it) => {
+    it.scoped("parses redis://user:pass@host:port/db: authenticates as the user on the chosen db", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const raw2 = yield* rawRedis(port, 2)
+        const prefix = freshPrefix("url")
+        const context = yield* Layer.build(
+          Layer.merge(RedisLayer.layer(`redis://alice:s3cret@127.0.0.1:${port}/2`), ShardLayer.single)
+        )
+        const a = yield* makeClient(context, { keyPrefix: prefix })
+        const b = yield* makeClient(context, { keyPrefix: prefix })
+        const s = yield* subscribe(a, "room")
+        yield* b.send("room", "hello")
+        yield* b.send("room", "queued")
+        const d = yield* s.next()
+        expect(d.data).toBe("hello")
+
+        const alice = (yield* clientList(raw)).filter((c) => c.user === "alice")
+        expect(alice.length).toBe(2)
+        for (const c of alice) expect(c.db).toBe("2")
+        expect(yield* scanKeys(raw, prefix)).toEqual([]) // db 0
+        expect((yield* scanKeys(raw2, prefix)).length).toBeGreaterThan(0) // db 2
+        const connection = Context.get(context, RedisConnection.RedisConnection)
+        expect(connection.kind).toBe("standalone")
+        expect(yield* connection.nodes).toEqual([`127.0.0.1:${port}`])
+      }))
+
+    it.scoped("decodes percent-encoded credentials", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const url = `redis://bob:${encodeURIComponent("p@ss:w/rd %")}@127.0.0.1:${port}`
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layer(url), ShardLayer.single))
+        const q = yield* makeClient(context, { keyPrefix: freshPrefix("enc") })
+        yield* subscribe(q, "room")
+        const bob = (yield* clientList(raw)).filter((c) => c.user === "bob")
+        expect(bob.length).toBe(2)
+        for (const c of bob) expect(c.db).toBe("0")
+      }))
+
+    it.scoped("a wrong password fails with a typed RedisError and leaves no connection open", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const before = (yield* clientList(raw)).length
+        const [elapsed, error] = yield* tryConnect(RedisLayer.layer(`redis://alice:wrong@127.0.0.1:${port}/2`))
+        expect(error).toBeInstanceOf(RedisError)
+        expect((error as RedisError).operation).toBe("connect")
+        expect(Duration.toMillis(elapsed)).toBeLessThan(2000)
+        yield* eventually(
+          Effect.map(clientList(raw), (cs) => cs.length),
+          (n) => n === before,
+          "the failed connection to close"
+        )
+        // and the same for the options form with an unknown user
+        const [, error2] = yield* tryConnect(
+          RedisLayer.layer({ host: "127.0.0.1", port, username: "mallory", password: "s3cret" })
+        )
+        expect(error2).toBeInstanceOf(RedisError)
+      }))
+
+    it.scoped("an unreachable port fails fast with RedisError", () =>
+      Effect.gen(function*() {
+        const [closed] = yield* RedisTestServer.freePorts(1)
+        const [elapsed, error] = yield* tryConnect(
+          RedisLayer.layer({ host: "127.0.0.1", port: closed!, connectTimeout: "500 millis" })
+        )
+        expect(error).toBeInstanceOf(RedisError)
+        expect((error as RedisError).operation).toBe("connect")
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
+      }))
+
+    it.scoped("a black-holed server fails with RedisError after connectTimeout", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const proxy = yield* TcpProxy.make({ targetPort: port })
+        yield* proxy.blackhole
+        const [elapsed, error] = yield* tryConnect(
+          RedisLayer.layer({ host: "127.0.0.1", port: proxy.port, connectTimeout: "500 millis" })
+        )
+        expect(error).toBeInstanceOf(RedisError)
+        expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(450)
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
+        // the connection was ended, not left to retry in the background: once the network heals
+        // the proxy sees the close and no new connection arrives
+        yield* proxy.restore
+        yield* eventually(proxy.connections, (n) => n === 0, "the proxied connection to close")
+        yield* Effect.sleep("300 millis")
+        expect(yield* proxy.connections).toBe(0)
+      }))
+
+    it.scoped("an invalid URL fails with RedisError, not a defect", () =>
+      Effect.gen(function*() {
+        const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
+        expect(error).toBeInstanceOf(RedisError)
+      }))
+
+    it.scoped("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const prefix = freshPrefix("cfg")
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["LOCKSTEP_REDIS_URL", `redis://alice:s3cret@127.0.0.1:${port}/3`],
+            ["LOCKSTEP_KEY_PREFIX", prefix],
+            ["LOCKSTEP_CLIENT_TIMEOUT", "30 seconds"]
+          ])
+        )
+        const Live = ClientLayer.layerConfig.pipe(
+          Layer.provide(ShardLayer.single),
+          Layer.provide(RedisLayer.layerConfig),
+          Layer.provide(Layer.setConfigProvider(provider))
+        )
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(Layer.merge(Live, ShardLayer.single), scope)
+        const q = yield* Effect.provide(SyncFanoutQueue.SyncFanoutQueue, context)
+        const s = yield* subscribe(q, "room").pipe(Scope.extend(scope))
+        yield* q.send("room", "from env")
+        expect((yield* s.next()).data).toBe("from env")
+        const alice = (yield* clientList(raw)).filter((c) => c.user === "alice")
+        expect(alice.map((c) => c.db)).toEqual(["3", "3"])
+        yield* Scope.close(scope, Exit.void)
+        yield* eventually(
+          Effect.map(clientList(raw), (cs) => cs.filter((c) => c.user === "alice").length),
+          (n) => n === 0,
+          "the env-configured connections to close"
+        )
+
+        // Effect.withConfigProvider works as well, and a bad URL is a RedisError
+        const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOCKSTEP_REDIS_URL", "::nope::"]])))
+        )
+        expect(error).toBeInstanceOf(RedisError)
+      }))
+  })
+})

@@ -1,0 +1,283 @@
+/**
+ * Probes for engine tests on a spawned server: a raw ioredis connection (CLIENT LIST, SCAN,
+ * PUBLISH…), a MONITOR recorder with markers to count the commands of exactly one operation, and
+ * clients on their own named connections (so CLIENT LIST and MONITOR can tell them apart).
+ */
+import type { ClientEjected, Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import {
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  Layer,
+  Queue,
+  Scope,
+  Stream
+} from "effect"
+import { Redis } from "ioredis"
+import { createHash } from "node:crypto"
+import { type ScriptName, scripts } from "../../src/internal/scripts/index.js"
+
+/** The EVALSHA digest ioredis uses for a lockstep script. */
+export const shaOf = (name: ScriptName): string => createHash("sha1").update(scripts[name].lua).digest("hex")
+
+/** The script name of a digest, if it is a lockstep script. */
+export const scriptOfSha = (sha: string): ScriptName | undefined =>
+  (Object.keys(scripts) as Array<ScriptName>).find((name) => shaOf(name) === sha)
+
+/** A plain ioredis connection to the spawned server, closed with the scope. */
+export const rawRedis = (port: number, db = 0): Effect.Effect<Redis, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const redis = new Redis({ host: "127.0.0.1", port, db, lazyConnect: true, maxRetriesPerRequest: 1 })
+      redis.on("error", () => {})
+      await redis.connect()
+      return redis
+    }),
+    (redis) => Effect.promise(() => redis.quit().catch(() => redis.disconnect()))
+  )
+
+/** Run one raw command (dies on failure: probes are not under test). */
+export const cmd = (redis: Redis, command: string, ...args: Array<string | number>): Effect.Effect<unknown> =>
+  Effect.promise(() => redis.call(command, ...args))
+
+/** Every key starting with `prefix` (SCAN, never KEYS). */
+export const scanKeys = (redis: Redis, prefix: string): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.promise(async () => {
+    const keys = new Set<string>()
+    let cursor = "0"
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000)
+      cursor = next
+      for (const key of batch) keys.add(key)
+    } while (cursor !== "0")
+    return [...keys].sort()
+  })
+
+/** One line of CLIENT LIST. */
+export interface ClientInfo {
+  readonly id: string
+  readonly addr: string
+  readonly name: string
+  readonly user: string
+  readonly db: string
+  readonly flags: string
+}
+
+export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo>> =>
+  Effect.map(
+    cmd(redis, "CLIENT", "LIST"),
+    (reply) =>
+      String(reply).split("\n").filter((line) => line.trim() !== "").map((line) => {
+        const fields = new Map<string, string>()
+        for (const part of line.trim().split(" ")) {
+          const eq = part.indexOf("=")
+          if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1))
+        }
+        return {
+          id: fields.get("id") ?? "",
+          addr: fields.get("addr") ?? "",
+          name: fields.get("name") ?? "",
+          user: fields.get("user") ?? "",
+          db: fields.get("db") ?? "",
+          flags: fields.get("flags") ?? ""
+        }
+      })
+  )
+
+/** Connections currently open under `name` (ioredis `connectionName`). */
+export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
+  Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
+
+/** Poll `check` every 10 ms until it holds; dies after `timeout` with `what`. */
+export const eventually = <A>(
+  check: Effect.Effect<A>,
+  holds: (a: A) => boolean,
+  what: string,
+  timeout: Duration.DurationInput = "2 seconds"
+): Effect.Effect<A> =>
+  check.pipe(
+    Effect.filterOrFail(holds, (a) => new Error(`${what}: last value ${JSON.stringify(a)}`)),
+    Effect.tapError(() => Effect.sleep("10 millis")),
+    Effect.eventually,
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`timed out after ${Duration.format(timeout)}: ${what}`)
+    }),
+    Effect.orDie
+  )
+
+// -----------------------------------------------------------------------------
+// MONITOR
+// -----------------------------------------------------------------------------
+
+/** One command seen by MONITOR. `source` is the client address, or "lua" inside a script. */
+export interface MonitorEntry {
+  readonly time: number
+  readonly args: ReadonlyArray<string>
+  readonly source: string
+  readonly command: string
+}
+
+export interface Monitor {
+  /**
+   * Send a marker (ECHO) and wait until MONITOR shows it; returns its index. Everything a
+   * completed operation sent before the marker is recorded before it (MONITOR is in execution order).
+   */
+  readonly mark: Effect.Effect<number>
+  /** Entries strictly between two marks, without Lua-internal commands and the markers' connection. */
+  readonly between: (from: number, to: number) => ReadonlyArray<MonitorEntry>
+  /** Run `effect` between two marks and return its result and the commands it caused. */
+  readonly around: <A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<{ readonly result: A; readonly commands: ReadonlyArray<MonitorEntry> }, E, R>
+  /** Wait until an entry satisfying `pred` is recorded after index `from`; returns its index. */
+  readonly await: (
+    from: number,
+    pred: (entry: MonitorEntry) => boolean,
+    timeout: Duration.DurationInput
+  ) => Effect.Effect<number>
+}
+
+export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const marker = yield* rawRedis(port)
+    const markerAddr = yield* Effect.map(cmd(marker, "CLIENT", "INFO"), (info) =>
+      /addr=(\S+)/.exec(String(info))?.[1] ?? "")
+    const entries: Array<MonitorEntry> = []
+    const waiters = new Set<() => void>()
+    const mon = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        marker.monitor()
+      ),
+      (m) => Effect.sync(() => m.disconnect())
+    )
+    mon.on("error", () => {})
+    mon.on("monitor", (time: string, args: Array<string>, source: string) => {
+      entries.push({ time: Number(time), args, source, command: String(args[0] ?? "").toLowerCase() })
+      for (const wake of [...waiters]) wake()
+    })
+
+    const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.DurationInput) =>
+      Effect.async<number>((resume) => {
+        const check = () => {
+          for (let i = from + 1; i < entries.length; i++) {
+            if (pred(entries[i]!)) {
+              waiters.delete(check)
+              resume(Effect.succeed(i))
+              return
+            }
+          }
+        }
+        waiters.add(check)
+        check()
+        return Effect.sync(() => waiters.delete(check))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new Error(`MONITOR did not show the expected command within ${Duration.format(timeout)}`)
+        }),
+        Effect.orDie
+      )
+
+    let marks = 0
+    const mark = Effect.suspend(() => {
+      const token = `lockstep-mark-${++marks}-${Math.random().toString(36).slice(2)}`
+      return Effect.promise(() => marker.echo(token)).pipe(
+        Effect.zipRight(awaitEntry(-1, (e) => e.command === "echo" && e.args[1] === token, "2 seconds"))
+      )
+    })
+    const between = (from: number, to: number) =>
+      entries.slice(from + 1, to).filter((e) => e.source !== "lua" && e.source !== markerAddr)
+    const around = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const from = yield* mark
+        const result = yield* effect
+        const to = yield* mark
+        return { result, commands: between(from, to) }
+      })
+    return { mark, between, around, await: awaitEntry } satisfies Monitor
+  })
+
+/** A short description of commands for assertion messages: `evalsha(send) subscribe`. */
+export const describeCommands = (commands: ReadonlyArray<MonitorEntry>): string =>
+  commands.map((c) => c.command === "evalsha" ? `evalsha(${scriptOfSha(c.args[1] ?? "") ?? c.args[1]})` : c.command)
+    .join(" ")
+
+// -----------------------------------------------------------------------------
+// clients
+// -----------------------------------------------------------------------------
+
+export type EngineContext = Context.Context<RedisConnection.RedisConnection | Sharding.Sharding>
+export type Queue_ = SyncFanoutQueue.SyncFanoutQueue["Type"]
+
+/** One RedisConnection (command + subscriber connection) named `name`, in the current scope. */
+export const connect = (
+  port: number,
+  name: string,
+  options?: Omit<RedisLayer.RedisOptions, "host" | "port">
+): Effect.Effect<EngineContext, never, Scope.Scope> =>
+  Layer.build(
+    Layer.merge(
+      ShardLayer.single,
+      RedisLayer.layer({ ...options, host: "127.0.0.1", port, ioredis: { ...options?.ioredis, connectionName: name } })
+    )
+  ).pipe(Effect.orDie)
+
+/** A lockstep client on `context`, in the current scope. */
+export const makeClient = (
+  context: EngineContext,
+  config: QueueConfig.QueueConfig
+): Effect.Effect<Queue_, never, Scope.Scope> => ClientLayer.make(config).pipe(Effect.provide(context), Effect.orDie)
+
+/** A subscription whose deliveries are pulled one by one, with its own closeable scope. */
+export interface Sub {
+  readonly next: (timeout?: Duration.DurationInput) => Effect.Effect<Delivery.Delivery>
+  /** the stream's end: succeeds on a normal end, fails with the ejection */
+  readonly done: Deferred.Deferred<void, ClientEjected>
+  /** close the subscription's scope (leave the room, S6) */
+  readonly close: Effect.Effect<void>
+}
+
+export const subscribe = (
+  queue: Queue_,
+  room: string,
+  options?: { readonly mode?: "sync" | "async" }
+): Effect.Effect<Sub, QueueError.QueueError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const parent = yield* Effect.scope
+    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    const stream = yield* queue.subscribe(room, options).pipe(
+      Scope.extend(scope),
+      Effect.onError(() => Scope.close(scope, Exit.void))
+    )
+    const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+    const done = yield* Deferred.make<void, ClientEjected>()
+    const fiber = yield* stream.pipe(
+      Stream.runForEach((d) => Queue.offer(inbox, d)),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(done, exit)),
+      Effect.forkIn(scope)
+    )
+    return {
+      next: (timeout = "3 seconds") =>
+        Queue.take(inbox).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () => new Error(`no delivery on ${JSON.stringify(room)} within ${Duration.format(timeout)}`)
+          }),
+          Effect.orDie
+        ),
+      done,
+      close: Scope.close(scope, Exit.void).pipe(Effect.zipRight(Fiber.await(fiber)), Effect.asVoid)
+    } satisfies Sub
+  })
+
+let prefixes = 0
+
+/** A key prefix unique to this process and call (S19). */
+export const freshPrefix = (label: string): string => `${label}${process.pid}-${++prefixes}`
