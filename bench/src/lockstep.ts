@@ -1,0 +1,108 @@
+/**
+ * The lockstep side of each scenario: every subscriber is its own client on its own
+ * RedisConnection (as separate processes would be), the producer another one.
+ */
+import type { SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
+import type { RawResult } from "./raw.js"
+
+export type ConnectionLayer = Layer.Layer<RedisConnection.RedisConnection, unknown>
+
+export const standalone = (port: number): ConnectionLayer => RedisLayer.layer({ host: "127.0.0.1", port })
+
+const client = (
+  connection: ConnectionLayer,
+  sharding: Layer.Layer<Sharding.Sharding, unknown>,
+  keyPrefix: string
+) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(Layer.merge(connection, sharding))
+    return yield* ClientLayer.make({ keyPrefix, clientTimeout: "30 seconds" }).pipe(Effect.provide(context))
+  })
+
+/** rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks. */
+export const lockstepRooms = (
+  connection: ConnectionLayer,
+  options: {
+    readonly rooms: number
+    readonly subscribers: number
+    readonly perRoom: number
+    readonly tag: string
+    readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
+  }
+): Effect.Effect<RawResult, unknown> =>
+  Effect.scoped(Effect.gen(function*() {
+    const sharding = options.sharding ?? ShardLayer.single
+    const rooms = Array.from({ length: options.rooms }, (_, i) => `room${i}`)
+    const producer = yield* client(connection, sharding, options.tag)
+    const subscribers: Array<SyncFanoutQueue.SyncFanoutQueue["Type"]> = []
+    for (let i = 0; i < options.subscribers; i++) subscribers.push(yield* client(connection, sharding, options.tag))
+    const total = options.rooms * options.perRoom * options.subscribers
+    let received = 0
+    const done = yield* Deferred.make<void>()
+    const cycles: Array<number> = []
+    let last = 0
+    // the first message of each room is released to members at once; hold it back with a gate
+    // member until everything is queued, so both sides start from a full queue
+    const gate = yield* client(connection, sharding, options.tag)
+    const gateScope = yield* Scope.make()
+    yield* Effect.forEach(rooms, (room) => gate.subscribe(room), { discard: true }).pipe(Scope.extend(gateScope))
+    for (const [index, sub] of subscribers.entries()) {
+      for (const room of rooms) {
+        const stream = yield* sub.subscribe(room)
+        yield* stream.pipe(
+          Stream.runForEach((d) => {
+            if ((d.data as { readonly n: number }).n === 0) return d.ack
+            if (index === 0 && options.rooms === 1) {
+              const now = performance.now()
+              if ((d.data as { readonly n: number }).n >= 2) cycles.push(now - last)
+              last = now
+            }
+            if (++received === total) Deferred.unsafeDone(done, Effect.void)
+            return d.ack
+          }),
+          Effect.forkScoped
+        )
+      }
+    }
+    yield* Effect.forEach(rooms, (room) =>
+      Effect.forEach(
+        Array.from({ length: options.perRoom + 1 }, (_, k) => k),
+        (k) => producer.send(room, { n: k }),
+        { discard: true }
+      ), { concurrency: 8, discard: true })
+    // the gate holds message 0 of each room until everything is queued
+    const start = performance.now()
+    yield* Scope.close(gateScope, Exit.void) // the gate leaves: message 1 of every room is released (S6)
+    yield* Deferred.await(done)
+    return { elapsedMs: performance.now() - start, cycles }
+  }))
+
+/** out-of-band fan-out of `count` messages to `subscribers` async subscribers. */
+export const lockstepOutOfBand = (
+  connection: ConnectionLayer,
+  options: { readonly subscribers: number; readonly count: number; readonly concurrency: number; readonly tag: string }
+): Effect.Effect<RawResult, unknown> =>
+  Effect.scoped(Effect.gen(function*() {
+    const producer = yield* client(connection, ShardLayer.single, options.tag)
+    const total = options.count * options.subscribers
+    let received = 0
+    const done = yield* Deferred.make<void>()
+    for (let i = 0; i < options.subscribers; i++) {
+      const sub = yield* client(connection, ShardLayer.single, options.tag)
+      const stream = yield* sub.subscribe("oob", { mode: "async" })
+      yield* stream.pipe(
+        Stream.runForEach(() => Effect.sync(() => ++received === total && Deferred.unsafeDone(done, Effect.void))),
+        Effect.forkScoped
+      )
+    }
+    const start = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: options.count }, (_, k) => k),
+      (k) => producer.sendOutOfBand("oob", { n: k }),
+      { concurrency: options.concurrency, discard: true }
+    )
+    yield* Deferred.await(done)
+    return { elapsedMs: performance.now() - start, cycles: [] }
+  }))

@@ -1,0 +1,135 @@
+/**
+ * `pnpm bench` (DESIGN §6): B1–B5 on servers spawned here, lockstep and the raw-ioredis baseline
+ * side by side in the same run. Prints a table and writes bench/results.json.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
+import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
+import { Effect, Layer } from "effect"
+import { Redis } from "ioredis"
+import { writeFileSync } from "node:fs"
+import * as path from "node:path"
+import { lockstepOutOfBand, lockstepRooms, standalone } from "./lockstep.js"
+import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
+
+const quick = process.argv.includes("--quick")
+const scale = quick ? 0.2 : 1
+
+interface Row {
+  readonly scenario: string
+  readonly engine: string
+  readonly messages: number
+  readonly msgsPerSec: number
+  readonly cycleP50Us: number | null
+  readonly cycleP99Us: number | null
+  readonly ratio: number | null
+  readonly note?: string
+}
+
+const pct = (xs: Array<number>, q: number) => {
+  if (xs.length === 0) return null
+  const s = [...xs].sort((a, b) => a - b)
+  return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 1000)
+}
+
+const row = (scenario: string, engine: string, messages: number, r: RawResult, base?: Row): Row => {
+  const msgsPerSec = Math.round(messages / (r.elapsedMs / 1000))
+  return {
+    scenario,
+    engine,
+    messages,
+    msgsPerSec,
+    cycleP50Us: pct(r.cycles, 0.5),
+    cycleP99Us: pct(r.cycles, 0.99),
+    ratio: base ? Math.round((msgsPerSec / base.msgsPerSec) * 100) / 100 : null
+  }
+}
+
+const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+const program = Effect.gen(function*() {
+  const rows: Array<Row> = []
+  const resources: Record<string, number | string> = {}
+  const server = yield* RedisTestServer.make()
+  const port = server.port
+  const conn = standalone(port)
+
+  // B1: one room, 3 sync subscribers
+  const n1 = Math.round(10_000 * scale)
+  const raw1 = row("B1 1 room × 3 sync", "raw ioredis", n1, yield* promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1" })))
+  const ls1 = row("B1 1 room × 3 sync", "lockstep", n1, yield* lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1" }), raw1)
+  rows.push(raw1, ls1)
+
+  // B2: 100 rooms × 3 sync subscribers
+  const per2 = Math.round(200 * scale)
+  const raw2 = row("B2 100 rooms × 3 sync", "raw ioredis", 100 * per2, yield* promise(() => rawLockstep(port, { rooms: 100, subscribers: 3, perRoom: per2, tag: "raw2" })))
+  const ls2 = row("B2 100 rooms × 3 sync", "lockstep", 100 * per2, yield* lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2" }), raw2)
+  rows.push(raw2, ls2)
+
+  // B3: out-of-band fan-out to 3 subscribers
+  const n3 = Math.round(20_000 * scale)
+  const raw3 = row("B3 out-of-band × 3", "raw PUBLISH", n3, yield* promise(() => rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raw3" })))
+  const ls3 = row("B3 out-of-band × 3", "lockstep", n3, yield* lockstepOutOfBand(conn, { subscribers: 3, count: n3, concurrency: 64, tag: "ls3" }), raw3)
+  rows.push(raw3, ls3)
+
+  // B5: resources on the standalone server
+  yield* Effect.scoped(Effect.gen(function*() {
+    const admin = new Redis({ port, host: "127.0.0.1" })
+    yield* Effect.addFinalizer(() => Effect.promise(() => admin.quit()))
+    const clientsBefore = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
+    const memBefore = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
+    const rssBefore = process.memoryUsage().rss
+    const rooms = Math.round(10_000 * scale)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const context = yield* Layer.build(Layer.merge(conn, ShardLayer.single))
+      const client = yield* ClientLayer.make({ keyPrefix: "b5", clientTimeout: "60 seconds" }).pipe(Effect.provide(context))
+      const clientsDuring = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
+      yield* Effect.forEach(Array.from({ length: rooms }, (_, i) => `idle${i}`), (room) => client.subscribe(room), { concurrency: 64, discard: true })
+      const memAfter = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
+      resources["connections per client process"] = clientsDuring - clientsBefore
+      resources["idle rooms"] = rooms
+      resources["redis bytes per idle room (1 member)"] = Math.round((memAfter - memBefore) / rooms)
+      resources["process RSS growth MiB"] = Math.round(((process.memoryUsage().rss - rssBefore) / 1048576) * 10) / 10
+      resources["keys while subscribed"] = (yield* promise(() => admin.keys("b5:*"))).length
+    }))
+    resources["keys left after all left"] = (yield* promise(() => admin.keys("b5:*"))).length
+    resources["process RSS MiB"] = Math.round(process.memoryUsage().rss / 1048576)
+  }))
+  yield* server.stop
+
+  // B4: 3-master cluster, 64 shards, 100 rooms (compared with B2 on the standalone server)
+  const cluster = yield* RedisTestCluster.make({ masters: 3 })
+  const clusterConn = RedisLayer.cluster(cluster.masters)
+  const ls4 = row(
+    "B4 cluster 64 shards, 100 rooms × 3",
+    "lockstep",
+    100 * per2,
+    yield* lockstepRooms(clusterConn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls4", sharding: ShardLayer.layer({ shards: 64 }) }),
+    ls2
+  )
+  rows.push({ ...ls4, note: "ratio vs B2 lockstep" })
+
+  const table = rows.map((r) => ({
+    scenario: r.scenario,
+    engine: r.engine,
+    messages: r.messages,
+    "msgs/s": r.msgsPerSec,
+    "cycle p50 µs": r.cycleP50Us ?? "",
+    "cycle p99 µs": r.cycleP99Us ?? "",
+    ratio: r.ratio ?? "",
+    note: r.note ?? ""
+  }))
+  console.table(table)
+  console.table(resources)
+  const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results.json")
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows, resources }, null, 2))
+  console.log(`wrote ${out}`)
+})
+
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeContext.layer))).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)

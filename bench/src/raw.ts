@@ -1,0 +1,110 @@
+/**
+ * The raw-ioredis baseline (DESIGN §6): a minimal lock-step loop with one Lua ack script that
+ * releases and publishes the next message, no Effect, no envelopes beyond a small JSON string.
+ */
+import { Redis } from "ioredis"
+
+const ackLua = `
+if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
+local m = redis.call("LPOP", KEYS[2])
+if not m then return 2 end
+for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
+redis.call("PUBLISH", KEYS[3], m)
+return 3
+`
+
+export interface RawResult {
+  readonly elapsedMs: number
+  /** release-to-release intervals seen by the first subscriber, ms */
+  readonly cycles: Array<number>
+}
+
+type AckCaller = { rawAck: (k1: string, k2: string, k3: string, ...args: Array<string>) => Promise<unknown> }
+
+/** `rooms` rooms × `subscribers` sync subscribers (one command + one subscriber connection each), `perRoom` messages per room. */
+export const rawLockstep = async (
+  port: number,
+  options: { readonly rooms: number; readonly subscribers: number; readonly perRoom: number; readonly tag: string }
+): Promise<RawResult> => {
+  const { rooms, subscribers, perRoom, tag } = options
+  const subIds = Array.from({ length: subscribers }, (_, i) => `s${i}`)
+  const roomNames = Array.from({ length: rooms }, (_, i) => `${tag}:room${i}`)
+  const keys = (room: string) => [`${room}:pending`, `${room}:list`, `${room}:chan`] as const
+  const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
+  const subs = subIds.map(() => ({ cmd: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }), sub: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }) }))
+  for (const s of subs) s.cmd.defineCommand("rawAck", { numberOfKeys: 3, lua: ackLua })
+  // preload
+  for (const room of roomNames) {
+    const [, list] = keys(room)
+    const pipe = producer.pipeline()
+    for (let k = 0; k < perRoom; k++) pipe.rpush(list, JSON.stringify({ i: k, p: "producer", d: { n: k } }))
+    await pipe.exec()
+  }
+  const cycles: Array<number> = []
+  let last = 0
+  const total = rooms * perRoom * subscribers
+  let received = 0
+  const done = new Promise<void>((resolve) => {
+    subs.forEach((s, index) => {
+      const id = subIds[index]!
+      s.sub.on("message", (channel: string, _message: string) => {
+        const room = channel.slice(0, -5)
+        if (index === 0 && rooms === 1) {
+          const now = performance.now()
+          if (last > 0) cycles.push(now - last)
+          last = now
+        }
+        received++
+        const [pending, list, chan] = keys(room)
+        void (s.cmd as unknown as AckCaller).rawAck(pending, list, chan, id, ...subIds)
+        if (received === total) resolve()
+      })
+    })
+  })
+  for (const s of subs) await s.sub.subscribe(...roomNames.map((r) => keys(r)[2]))
+  const start = performance.now()
+  // release the first message of every room: everyone pending, then the ack of a phantom member
+  for (const room of roomNames) {
+    const [pending, list, chan] = keys(room)
+    await producer.sadd(pending, "starter")
+    await (subs[0]!.cmd as unknown as AckCaller).rawAck(pending, list, chan, "starter", ...subIds)
+  }
+  await done
+  const elapsedMs = performance.now() - start
+  await Promise.all([producer.quit(), ...subs.flatMap((s) => [s.cmd.quit(), s.sub.quit()])])
+  return { elapsedMs, cycles }
+}
+
+/** Raw PUBLISH fan-out of `count` messages to `subscribers` subscribers, `concurrency` in flight. */
+export const rawPublish = async (
+  port: number,
+  options: { readonly subscribers: number; readonly count: number; readonly concurrency: number; readonly tag: string }
+): Promise<RawResult> => {
+  const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
+  const subs = Array.from({ length: options.subscribers }, () => new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }))
+  const channel = `${options.tag}:oob`
+  let received = 0
+  const total = options.count * options.subscribers
+  const done = new Promise<void>((resolve) => {
+    for (const s of subs) {
+      s.on("message", () => {
+        if (++received === total) resolve()
+      })
+    }
+  })
+  for (const s of subs) await s.subscribe(channel)
+  const start = performance.now()
+  let next = 0
+  const worker = async () => {
+    while (next < options.count) {
+      const k = next++
+      await producer.publish(channel, JSON.stringify({ i: k, p: "producer", d: { n: k } }))
+    }
+  }
+  await Promise.all(Array.from({ length: options.concurrency }, worker))
+  await done
+  const elapsedMs = performance.now() - start
+  await Promise.all([producer.quit(), ...subs.map((s) => s.quit())])
+  return { elapsedMs, cycles: [] }
+}
