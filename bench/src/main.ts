@@ -56,20 +56,53 @@ const program = Effect.gen(function*() {
 
   // B1: one room, 3 sync subscribers
   const n1 = Math.round(10_000 * scale)
-  const raw1 = row("B1 1 room × 3 sync", "raw ioredis", n1, yield* promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1" })))
-  const ls1 = row("B1 1 room × 3 sync", "lockstep", n1, yield* lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1" }), raw1)
+  const raw1 = row(
+    "B1 1 room × 3 sync",
+    "raw ioredis",
+    n1,
+    yield* promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1" }))
+  )
+  const ls1 = row(
+    "B1 1 room × 3 sync",
+    "lockstep",
+    n1,
+    yield* lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1" }),
+    raw1
+  )
   rows.push(raw1, ls1)
 
   // B2: 100 rooms × 3 sync subscribers
   const per2 = Math.round(200 * scale)
-  const raw2 = row("B2 100 rooms × 3 sync", "raw ioredis", 100 * per2, yield* promise(() => rawLockstep(port, { rooms: 100, subscribers: 3, perRoom: per2, tag: "raw2" })))
-  const ls2 = row("B2 100 rooms × 3 sync", "lockstep", 100 * per2, yield* lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2" }), raw2)
+  const raw2 = row(
+    "B2 100 rooms × 3 sync",
+    "raw ioredis",
+    100 * per2,
+    yield* promise(() => rawLockstep(port, { rooms: 100, subscribers: 3, perRoom: per2, tag: "raw2" }))
+  )
+  const ls2 = row(
+    "B2 100 rooms × 3 sync",
+    "lockstep",
+    100 * per2,
+    yield* lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2" }),
+    raw2
+  )
   rows.push(raw2, ls2)
 
   // B3: out-of-band fan-out to 3 subscribers
   const n3 = Math.round(20_000 * scale)
-  const raw3 = row("B3 out-of-band × 3", "raw PUBLISH", n3, yield* promise(() => rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raw3" })))
-  const ls3 = row("B3 out-of-band × 3", "lockstep", n3, yield* lockstepOutOfBand(conn, { subscribers: 3, count: n3, concurrency: 64, tag: "ls3" }), raw3)
+  const raw3 = row(
+    "B3 out-of-band × 3",
+    "raw PUBLISH",
+    n3,
+    yield* promise(() => rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raw3" }))
+  )
+  const ls3 = row(
+    "B3 out-of-band × 3",
+    "lockstep",
+    n3,
+    yield* lockstepOutOfBand(conn, { subscribers: 3, count: n3, concurrency: 64, tag: "ls3" }),
+    raw3
+  )
   rows.push(raw3, ls3)
 
   // B5: resources on the standalone server
@@ -82,9 +115,14 @@ const program = Effect.gen(function*() {
     const rooms = Math.round(10_000 * scale)
     yield* Effect.scoped(Effect.gen(function*() {
       const context = yield* Layer.build(Layer.merge(conn, ShardLayer.single))
-      const client = yield* ClientLayer.make({ keyPrefix: "b5", clientTimeout: "60 seconds" }).pipe(Effect.provide(context))
+      const client = yield* ClientLayer.make({ keyPrefix: "b5", clientTimeout: "60 seconds" }).pipe(
+        Effect.provide(context)
+      )
       const clientsDuring = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
-      yield* Effect.forEach(Array.from({ length: rooms }, (_, i) => `idle${i}`), (room) => client.subscribe(room), { concurrency: 64, discard: true })
+      yield* Effect.forEach(Array.from({ length: rooms }, (_, i) => `idle${i}`), (room) => client.subscribe(room), {
+        concurrency: 64,
+        discard: true
+      })
       const memAfter = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
       resources["connections per client process"] = clientsDuring - clientsBefore
       resources["idle rooms"] = rooms
@@ -104,7 +142,13 @@ const program = Effect.gen(function*() {
     "B4 cluster 64 shards, 100 rooms × 3",
     "lockstep",
     100 * per2,
-    yield* lockstepRooms(clusterConn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls4", sharding: ShardLayer.layer({ shards: 64 }) }),
+    yield* lockstepRooms(clusterConn, {
+      rooms: 100,
+      subscribers: 3,
+      perRoom: per2,
+      tag: "ls4",
+      sharding: ShardLayer.layer({ shards: 64 })
+    }),
     ls2
   )
   rows.push({ ...ls4, note: "ratio vs B2 lockstep" })
@@ -122,7 +166,10 @@ const program = Effect.gen(function*() {
   console.table(table)
   console.table(resources)
   const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results.json")
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows, resources }, null, 2))
+  writeFileSync(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows, resources }, null, 2)
+  )
   console.log(`wrote ${out}`)
 })
 

@@ -32,7 +32,10 @@ export const rawLockstep = async (
   const roomNames = Array.from({ length: rooms }, (_, i) => `${tag}:room${i}`)
   const keys = (room: string) => [`${room}:pending`, `${room}:list`, `${room}:chan`] as const
   const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
-  const subs = subIds.map(() => ({ cmd: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }), sub: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }) }))
+  const subs = subIds.map(() => ({
+    cmd: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }),
+    sub: new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
+  }))
   for (const s of subs) s.cmd.defineCommand("rawAck", { numberOfKeys: 3, lua: ackLua })
   // preload
   for (const room of roomNames) {
@@ -82,7 +85,10 @@ export const rawPublish = async (
   options: { readonly subscribers: number; readonly count: number; readonly concurrency: number; readonly tag: string }
 ): Promise<RawResult> => {
   const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
-  const subs = Array.from({ length: options.subscribers }, () => new Redis({ port, host: "127.0.0.1", enableReadyCheck: false }))
+  const subs = Array.from(
+    { length: options.subscribers },
+    () => new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
+  )
   const channel = `${options.tag}:oob`
   let received = 0
   const total = options.count * options.subscribers

@@ -1,0 +1,366 @@
+/**
+ * The machinery of the room proxy.
+ *
+ * Concurrency: every room has a `Semaphore` of one permit. Everything that reads or changes a
+ * room — opening its upstream subscription, joins, leaves, local acks, processing an upstream
+ * delivery or ejection — runs holding that permit, in an uninterruptible section, so a decision
+ * ("this was the last share of message m: ack it upstream") and its effect happen exactly once.
+ * A pending message leaves `Room.pending` only under the permit, and only the fiber that removed
+ * it acks it upstream: that is what makes the upstream ack happen exactly once.
+ *
+ * One consumer fiber per open room (a `FiberMap` keyed by room) pulls the upstream stream.
+ */
+import type { Delivery, QueueError } from "@lockstep/core"
+import { ClientEjected, SyncFanoutQueue } from "@lockstep/core"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
+import type { ProxyClient, RoomProxy } from "../RoomProxy.js"
+
+/** @internal */
+export interface ResolvedProxyOptions {
+  readonly bufferSize: number
+}
+
+interface LocalClient {
+  readonly id: string
+  readonly queue: Queue.Queue<Take.Take<Delivery.Delivery, ClientEjected>>
+  /** rooms this client is a member of; an entry changes only under that room's permit */
+  readonly rooms: Set<string>
+  /** removed: receives nothing more, its leaves are under way */
+  closed: boolean
+}
+
+/** A queued message delivered locally and not yet acked upstream. */
+interface Pending {
+  /** local clients that were in the room when it arrived and have neither acked it nor left */
+  readonly waiting: Set<LocalClient>
+  /** the upstream delivery's ack */
+  readonly ack: Effect.Effect<void, QueueError.QueueError>
+}
+
+interface Room {
+  readonly name: string
+  readonly lock: Effect.Semaphore
+  /** new: no upstream subscription yet; open: subscribed; closed: gone from `rooms` for good */
+  status: "new" | "open" | "closed"
+  readonly members: Set<LocalClient>
+  readonly pending: Map<string, Pending>
+  /** the scope of the upstream subscription */
+  scope: Scope.CloseableScope | undefined
+  /** the last message acked upstream, to re-ack a redelivery after a lost ack (S12) */
+  lastAcked: string | undefined
+}
+
+/** Upstream ack failures (network) are retried briefly; afterwards the engine's timeouts take over (S10, S11). */
+const ackRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
+
+/** How long a reopening room waits for the previous subscription's consumer to drain. */
+const drainTimeout = "5 seconds"
+
+/** @internal */
+export const make = (
+  options: ResolvedProxyOptions
+): Effect.Effect<RoomProxy["Type"], never, SyncFanoutQueue.SyncFanoutQueue | Scope.Scope> =>
+  Effect.gen(function*() {
+    const queue = yield* SyncFanoutQueue.SyncFanoutQueue
+    const proxyScope = yield* Effect.scope
+    const rooms = new Map<string, Room>()
+    const clients = new Set<LocalClient>()
+    let clientCount = 0
+    let shutdown = false
+
+    // Runs last (finalizers run in reverse): after the consumers were interrupted and the upstream
+    // subscriptions closed, end every local stream and forget the rooms.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        shutdown = true
+        for (const room of rooms.values()) {
+          room.status = "closed"
+          room.members.clear()
+          room.pending.clear()
+        }
+        rooms.clear()
+        for (const client of clients) {
+          client.closed = true
+          client.rooms.clear()
+          client.queue.unsafeOffer(Take.end)
+        }
+        clients.clear()
+      })
+    )
+
+    const consumers = yield* FiberMap.make<string>()
+
+    const locked = <A, E>(room: Room, body: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      room.lock.withPermits(1)(Effect.uninterruptible(body))
+
+    const ackUpstream = (
+      room: string,
+      acks: ReadonlyArray<Effect.Effect<void, QueueError.QueueError>>
+    ): Effect.Effect<void> =>
+      shutdown || acks.length === 0 ? Effect.void : Effect.forEach(
+        acks,
+        (ack) =>
+          ack.pipe(
+            Effect.retry(ackRetry),
+            Effect.catchAll((error) => Effect.logWarning("lockstep proxy: upstream ack failed", error)),
+            Effect.annotateLogs({ room })
+          ),
+        { discard: true }
+      )
+
+    /** Offer a delivery if the client's buffer has room. The last slot is kept for a failure or the end. */
+    const offer = (client: LocalClient, delivery: Delivery.Delivery): boolean => {
+      const size = client.queue.unsafeSize()
+      return Option.isSome(size) && size.value < options.bufferSize && client.queue.unsafeOffer(Take.of(delivery))
+    }
+
+    const fail = (client: LocalClient, error: ClientEjected): void => {
+      // a failure can only be lost when the buffer is full and holds an unread failure already
+      if (!client.closed) client.queue.unsafeOffer(Take.fail(error))
+    }
+
+    /** Remove a member; returns the upstream acks of the messages it was the last one to hold (S6). */
+    const removeMember = (room: Room, client: LocalClient): Array<Effect.Effect<void, QueueError.QueueError>> => {
+      room.members.delete(client)
+      client.rooms.delete(room.name)
+      const released: Array<Effect.Effect<void, QueueError.QueueError>> = []
+      for (const [id, pending] of room.pending) {
+        if (pending.waiting.delete(client) && pending.waiting.size === 0) {
+          room.pending.delete(id)
+          room.lastAcked = id
+          released.push(pending.ack)
+        }
+      }
+      return released
+    }
+
+    /** Mark the room closed and close its upstream subscription (the upstream leave, S6). Under the permit. */
+    const closeRoom = (room: Room): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        room.status = "closed"
+        if (rooms.get(room.name) === room) rooms.delete(room.name)
+        const scope = room.scope
+        room.scope = undefined
+        return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
+      })
+
+    const ackLocal = (client: LocalClient, name: string, id: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const room = rooms.get(name)
+        if (room === undefined || !room.pending.has(id)) return Effect.void // stale, duplicate or foreign (S4)
+        return locked(
+          room,
+          Effect.suspend(() => {
+            const pending = room.pending.get(id)
+            if (pending === undefined || !pending.waiting.delete(client) || pending.waiting.size > 0) return Effect.void
+            room.pending.delete(id)
+            room.lastAcked = id
+            return ackUpstream(name, [pending.ack])
+          })
+        )
+      }).pipe(Effect.withSpan("RoomProxy.ack", { attributes: { room: name, id, client: client.id } }))
+
+    /** One upstream delivery: fan it out to the room's members and record who must ack it (S3, S9). */
+    const onDelivery = (room: Room, delivery: Delivery.Delivery): Effect.Effect<void> =>
+      locked(
+        room,
+        Effect.suspend(() => {
+          const queued = delivery.kind === "queued"
+          if (room.status !== "open") {
+            // arrived after the last local client left: nobody local holds it
+            return queued ? ackUpstream(room.name, [delivery.ack]) : Effect.void
+          }
+          if (queued && room.pending.has(delivery.id)) return Effect.void // a redelivery of one we hold (S12)
+          if (queued && room.lastAcked === delivery.id) return ackUpstream(room.name, [delivery.ack]) // our ack was lost
+          const waiting = new Set<LocalClient>()
+          const slow: Array<LocalClient> = []
+          for (const client of room.members) {
+            if (client.closed) continue // leaving: its leave is waiting for this permit
+            const local: Delivery.Delivery = queued
+              ? { ...delivery, ack: ackLocal(client, room.name, delivery.id) }
+              : delivery
+            if (offer(client, local)) waiting.add(client)
+            else slow.push(client)
+          }
+          const acks: Array<Effect.Effect<void, QueueError.QueueError>> = []
+          if (queued) {
+            if (waiting.size > 0) {
+              room.pending.set(delivery.id, { waiting, ack: delivery.ack })
+            } else {
+              room.lastAcked = delivery.id
+              acks.push(delivery.ack)
+            }
+          }
+          for (const client of slow) {
+            acks.push(...removeMember(room, client))
+            fail(client, new ClientEjected({ room: room.name, clientId: client.id, reason: "slow-consumer" }))
+          }
+          const logSlow = slow.length === 0 ? Effect.void : Effect.logWarning(
+            `lockstep proxy: ejected ${slow.length} slow local client(s) from room ${JSON.stringify(room.name)}`
+          )
+          const close = room.members.size === 0 ? closeRoom(room) : Effect.void
+          return Effect.zipRight(logSlow, Effect.zipRight(close, ackUpstream(room.name, acks)))
+        })
+      )
+
+    /** The upstream subscription was ejected (S10, S11): fail every member's stream and forget the room. */
+    const onEjected = (room: Room, error: ClientEjected): Effect.Effect<void> =>
+      locked(
+        room,
+        Effect.suspend(() => {
+          if (room.status !== "open") return Effect.void
+          for (const client of room.members) {
+            client.rooms.delete(room.name)
+            fail(client, error)
+          }
+          room.members.clear()
+          room.pending.clear() // not ours to ack any more
+          return Effect.zipRight(
+            Effect.logWarning(`lockstep proxy: room ${JSON.stringify(room.name)} ejected upstream: ${error.reason}`),
+            closeRoom(room)
+          )
+        })
+      )
+
+    /** The upstream stream ended while the room was open: the upstream client is shutting down. */
+    const onEnded = (room: Room): Effect.Effect<void> =>
+      locked(
+        room,
+        Effect.suspend(() => {
+          if (room.status !== "open") return Effect.void
+          for (const client of room.members) client.rooms.delete(room.name)
+          room.members.clear()
+          room.pending.clear()
+          return closeRoom(room)
+        })
+      )
+
+    const consume = (room: Room, deliveries: Stream.Stream<Delivery.Delivery, ClientEjected>): Effect.Effect<void> =>
+      deliveries.pipe(
+        Stream.runForEach((delivery) => onDelivery(room, delivery)),
+        Effect.matchEffect({ onFailure: (error) => onEjected(room, error), onSuccess: () => onEnded(room) }),
+        Effect.annotateLogs({ room: room.name })
+      )
+
+    /** Open the upstream subscription of a new room. Under the permit. */
+    const open = (room: Room): Effect.Effect<void, QueueError.QueueError> =>
+      Effect.gen(function*() {
+        // a previous subscription of this room may still be draining what it received before it closed
+        const previous = yield* Effect.option(FiberMap.get(consumers, room.name))
+        if (Option.isSome(previous)) {
+          yield* Effect.interruptible(Fiber.await(previous.value)).pipe(Effect.timeout(drainTimeout), Effect.ignore)
+        }
+        const scope = yield* Scope.fork(proxyScope, ExecutionStrategy.sequential)
+        const subscribed = yield* queue.subscribe(room.name).pipe(Scope.extend(scope), Effect.exit)
+        if (Exit.isFailure(subscribed)) {
+          yield* Scope.close(scope, subscribed)
+          room.status = "closed"
+          if (rooms.get(room.name) === room) rooms.delete(room.name)
+          return yield* subscribed
+        }
+        room.scope = scope
+        room.status = "open"
+        yield* FiberMap.run(consumers, room.name, consume(room, subscribed.value))
+      })
+
+    const join = (client: LocalClient, name: string): Effect.Effect<void, QueueError.QueueError> =>
+      Effect.gen(function*() {
+        for (;;) {
+          let room = rooms.get(name)
+          if (room === undefined) {
+            room = {
+              name,
+              lock: Effect.unsafeMakeSemaphore(1),
+              status: "new",
+              members: new Set(),
+              pending: new Map(),
+              scope: undefined,
+              lastAcked: undefined
+            }
+            rooms.set(name, room)
+          }
+          const current = room
+          const joined = yield* locked(
+            current,
+            Effect.gen(function*() {
+              if (current.status === "closed") return false // closed while we waited: start over
+              if (current.members.has(client)) return true
+              if (current.status === "new" && !client.closed && !shutdown) yield* open(current)
+              if (client.closed || shutdown) {
+                // removed while joining (its removal did not see this room): do not leave an empty room open
+                if (current.members.size === 0) yield* closeRoom(current)
+                return true
+              }
+              current.members.add(client)
+              client.rooms.add(name)
+              return true
+            })
+          )
+          if (joined) return
+        }
+      }).pipe(Effect.withSpan("RoomProxy.join", { attributes: { room: name, client: client.id } }))
+
+    const leave = (client: LocalClient, name: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const room = rooms.get(name)
+        if (room === undefined) return Effect.void
+        return locked(
+          room,
+          Effect.suspend(() => {
+            if (!room.members.has(client)) return Effect.void
+            const acks = removeMember(room, client)
+            // leave upstream first: acking first would only release the next message into a closing room
+            const close = room.members.size === 0 ? closeRoom(room) : Effect.void
+            return Effect.zipRight(close, ackUpstream(name, acks))
+          })
+        )
+      }).pipe(Effect.withSpan("RoomProxy.leave", { attributes: { room: name, client: client.id } }))
+
+    const removeClient = (client: LocalClient): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        client.closed = true
+        clients.delete(client)
+        return Effect.forEach([...client.rooms], (name) => leave(client, name), {
+          discard: true,
+          concurrency: "unbounded"
+        }).pipe(
+          Effect.ensuring(
+            Effect.suspend(() => client.queue.unsafeOffer(Take.end) ? Effect.void : Queue.shutdown(client.queue))
+          )
+        )
+      }).pipe(Effect.withSpan("RoomProxy.removeClient", { attributes: { client: client.id } }))
+
+    const addClient: RoomProxy["Type"]["addClient"] = Effect.gen(function*() {
+      const local = yield* Queue.bounded<Take.Take<Delivery.Delivery, ClientEjected>>(options.bufferSize + 1)
+      const client: LocalClient = {
+        id: `${queue.clientId}/${++clientCount}`,
+        queue: local,
+        rooms: new Set(),
+        closed: shutdown
+      }
+      if (shutdown) local.unsafeOffer(Take.end)
+      else clients.add(client)
+      yield* Effect.addFinalizer(() => removeClient(client))
+      const proxyClient: ProxyClient = {
+        id: client.id,
+        join: (room) => join(client, room),
+        leave: (room) => leave(client, room),
+        rooms: Effect.sync((): ReadonlySet<string> => new Set(client.rooms)),
+        deliveries: Stream.flattenTake(Stream.fromQueue(local, { maxChunkSize: 1 })),
+        ack: (room, id) => ackLocal(client, room, id)
+      }
+      return proxyClient
+    })
+
+    return { addClient }
+  })

@@ -1,0 +1,106 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { SyncFanoutQueue } from "@lockstep/core"
+import { ProxyLayer } from "@lockstep/proxy"
+import { RedisTestServer } from "@lockstep/redis/testing"
+import { Chunk, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { redisFixture } from "../../redis/test/utils/redisFixture.js"
+import { memoryFixture } from "./utils/memoryFixture.js"
+import * as Scenario from "./utils/scenarios.js"
+
+const scenarios = [
+  ["join / part / send / receive (the seed's RoomProxyManager example)", Scenario.joinPartSendReceive],
+  ["acks upstream only after every local client acked (S3)", Scenario.upstreamAckAfterAllLocalAcks],
+  ["a leaving or removed local client releases its share (S6)", Scenario.leavingReleasesShare],
+  ["an upstream ack-timeout ejection fails every local client in the room (S11)", Scenario.ackTimeoutEjectionFansOut],
+  ["an upstream keepalive ejection fails every local client in the room (S10)", Scenario.keepaliveEjectionFansOut]
+] as const
+
+describe("RoomProxy (memory engine)", () => {
+  for (const [name, scenario] of scenarios) {
+    it.scoped(name, () => Effect.flatMap(memoryFixture, scenario))
+  }
+
+  it.scoped("join reports an invalid room (S1) and changes nothing", () =>
+    Effect.gen(function*() {
+      const f = yield* memoryFixture
+      const proxy = yield* Scenario.makeProxy(yield* f.client())
+      const client = yield* proxy.addClient
+      const error = yield* Effect.flip(client.join(""))
+      expect(error._tag).toBe("InvalidRoom")
+      expect([...(yield* client.rooms)]).toEqual([])
+      yield* client.join("ok") // the failed join left nothing behind
+      expect([...(yield* client.rooms)]).toEqual(["ok"])
+    }))
+
+  it.scoped("a local client whose buffer overflows is ejected from the room (slow-consumer)", () =>
+    Effect.gen(function*() {
+      const f = yield* memoryFixture
+      const upstream = yield* f.client()
+      const producer = yield* f.client()
+      const proxy = yield* ProxyLayer.make({ bufferSize: 2 }).pipe(
+        Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream)
+      )
+      const slow = yield* proxy.addClient
+      yield* slow.join("r")
+      for (const n of [1, 2, 3]) yield* producer.sendOutOfBand("r", n)
+      const exit = yield* f.within(
+        "1 second",
+        slow.deliveries.pipe(
+          Stream.runFoldEffect([] as Array<unknown>, (all, d) => Effect.succeed([...all, d.data])),
+          Effect.exit
+        )
+      )
+      expect(exit).toEqual(
+        Exit.fail(
+          expect.objectContaining({ _tag: "ClientEjected", room: "r", clientId: slow.id, reason: "slow-consumer" })
+        )
+      )
+      expect([...(yield* slow.rooms)]).toEqual([])
+      // it was the only local member: the proxy left the room upstream
+      expect((yield* upstream.roomState("r")).members).toEqual([])
+    }))
+
+  it.scoped("a client removed while its join is under way leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const f = yield* memoryFixture
+      const upstream = yield* f.client()
+      // an upstream whose subscribe takes a second
+      const slowSubscribe: SyncFanoutQueue.SyncFanoutQueue["Type"] = {
+        ...upstream,
+        subscribe: (room, options) => Effect.zipRight(Effect.sleep("1 second"), upstream.subscribe(room, options))
+      }
+      const proxy = yield* ProxyLayer.make().pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, slowSubscribe))
+      const scope = yield* Scope.make()
+      const client = yield* proxy.addClient.pipe(Scope.extend(scope))
+      const joining = yield* Effect.fork(client.join("r"))
+      yield* TestClock.adjust("100 millis")
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(joining)
+      expect([...(yield* client.rooms)]).toEqual([])
+      expect((yield* upstream.roomState("r")).members).toEqual([])
+      expect(Chunk.size(yield* Stream.runCollect(client.deliveries))).toBe(0) // ended
+    }))
+
+  it.scoped("closing the proxy ends every local stream", () =>
+    Effect.gen(function*() {
+      const f = yield* memoryFixture
+      const upstream = yield* f.client()
+      const scope = yield* Scope.make()
+      const proxy = yield* Scenario.makeProxy(upstream).pipe(Scope.extend(scope))
+      const client = yield* proxy.addClient
+      yield* client.join("r")
+      const drained = yield* Effect.fork(Stream.runDrain(client.deliveries))
+      yield* Scope.close(scope, Exit.void)
+      yield* Fiber.join(drained)
+      expect((yield* upstream.roomState("r")).members).toEqual([])
+    }))
+})
+
+describe("RoomProxy (redis engine)", () => {
+  layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
+    for (const [name, scenario] of scenarios) {
+      it.scoped(name, () => Effect.flatMap(redisFixture(), scenario))
+    }
+  })
+})

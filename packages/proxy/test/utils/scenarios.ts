@@ -1,0 +1,240 @@
+/**
+ * Proxy scenarios shared by the memory engine (TestClock) and the Redis engine (real server,
+ * real time). Each takes an EngineFixture and runs in the test's scope.
+ */
+import { expect } from "@effect/vitest"
+import type { ClientEjected, Delivery } from "@lockstep/core"
+import { SyncFanoutQueue } from "@lockstep/core"
+import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
+import { Chunk, Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
+import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
+
+type Upstream = SyncFanoutQueue.SyncFanoutQueue["Type"]
+
+/** A proxy over `upstream`, in the current scope. */
+export const makeProxy = (upstream: Upstream) =>
+  ProxyLayer.make().pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream))
+
+/** The next `n` deliveries of a local client (fails the test after 10 s of engine time). */
+const take = (f: EngineFixture, client: RoomProxy.ProxyClient, n: number) =>
+  f.within("10 seconds", client.deliveries.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toArray)))
+
+const takeOne = (f: EngineFixture, client: RoomProxy.ProxyClient) => Effect.map(take(f, client, 1), (all) => all[0]!)
+
+/** Collect a direct upstream subscription into a queue, so a test can check that nothing arrived. */
+const collect = (stream: Stream.Stream<Delivery.Delivery, ClientEjected>) =>
+  Effect.gen(function*() {
+    const seen = yield* Queue.unbounded<Delivery.Delivery>()
+    yield* stream.pipe(Stream.runForEach((d) => Queue.offer(seen, d)), Effect.forkScoped)
+    return seen
+  })
+
+const sorted = (rooms: ReadonlySet<string>) => [...rooms].sort()
+
+/** The seed's RoomProxyManager example: two local clients, two rooms, join / part / send / receive. */
+export const joinPartSendReceive = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const client1 = yield* proxy.addClient
+    const client2 = yield* proxy.addClient
+    expect(client1.id).not.toBe(client2.id)
+
+    yield* client1.join("room1")
+    yield* client1.join("room2")
+    yield* client2.join("room2")
+    yield* client2.join("room2") // twice is fine
+    expect(sorted(yield* client1.rooms)).toEqual(["room1", "room2"])
+    expect(sorted(yield* client2.rooms)).toEqual(["room2"])
+    // one upstream sync membership per room, however many local clients
+    expect((yield* upstream.roomState("room2")).members).toEqual([upstream.clientId])
+
+    yield* upstream.send("room1", "test message for room 1", { priority: 1 })
+    yield* upstream.send("room2", "test message for room 2", { priority: 1 })
+    const got1 = yield* take(f, client1, 2)
+    expect(got1.map((d) => [d.room, d.data, d.kind]).sort()).toEqual([
+      ["room1", "test message for room 1", "queued"],
+      ["room2", "test message for room 2", "queued"]
+    ])
+    const got2 = yield* takeOne(f, client2)
+    expect([got2.room, got2.data]).toEqual(["room2", "test message for room 2"])
+    expect(got2.id).toBe(got1.find((d) => d.room === "room2")!.id)
+    yield* Effect.forEach([...got1, got2], (d) => d.ack, { discard: true })
+
+    // out-of-band passes straight through, to every local member (S9)
+    yield* upstream.sendOutOfBand("room2", "oob")
+    const [oob1, oob2] = [yield* takeOne(f, client1), yield* takeOne(f, client2)]
+    expect([oob1.kind, oob1.data, oob2.kind, oob2.data]).toEqual(["out-of-band", "oob", "out-of-band", "oob"])
+
+    // part: client1 leaves room2 and receives nothing more from it
+    yield* client1.leave("room2")
+    yield* client1.leave("room2") // leaving a room one is not in is a no-op
+    expect(sorted(yield* client1.rooms)).toEqual(["room1"])
+    yield* upstream.send("room2", "after part")
+    const afterPart = yield* takeOne(f, client2)
+    expect(afterPart.data).toBe("after part")
+    yield* afterPart.ack
+    yield* upstream.send("room1", "room1 again")
+    const next1 = yield* takeOne(f, client1)
+    expect(next1.data).toBe("room1 again") // not "after part": it was never queued for client1
+    yield* next1.ack
+
+    // the last local leave closes the upstream subscription (S6)
+    yield* client2.leave("room2")
+    expect((yield* upstream.roomState("room2")).members).toEqual([])
+  })
+
+/**
+ * The proxy acks upstream only once every present local client acked: a second, direct sync
+ * subscriber must not see message 2 while a local client still holds message 1 (S3).
+ */
+export const upstreamAckAfterAllLocalAcks = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client()
+    const direct = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const [a, b, c] = [yield* proxy.addClient, yield* proxy.addClient, yield* proxy.addClient]
+    yield* Effect.forEach([a, b, c], (client) => client.join("r"), { discard: true })
+    const seen = yield* collect(yield* direct.subscribe("r"))
+
+    const m1 = yield* direct.send("r", 1)
+    const m2 = yield* direct.send("r", 2)
+    const d1 = yield* f.within("10 seconds", Queue.take(seen))
+    expect(d1.id).toBe(m1)
+    yield* d1.ack
+    const [a1, b1, c1] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
+    expect([a1.id, b1.id, c1.id]).toEqual([m1, m1, m1])
+
+    const stillHeld = Effect.gen(function*() {
+      const state = yield* direct.roomState("r")
+      expect(Option.map(state.inFlight, (m) => m.id)).toEqual(Option.some(m1))
+      expect(state.backlog).toBe(1)
+      expect(state.members).toEqual([direct.clientId, upstream.clientId].sort())
+      expect(state.acked).toEqual([direct.clientId])
+      expect(yield* Queue.size(seen)).toBe(0)
+    })
+    yield* stillHeld
+    yield* a1.ack // through the delivery
+    yield* a1.ack // twice is fine (S4)
+    yield* a.ack("r", m2) // not delivered yet: ignored
+    yield* stillHeld
+    yield* b.ack("r", m1) // by id, as a gateway does
+    yield* stillHeld
+    yield* c1.ack // the last local share: now the proxy acks upstream
+
+    const d2 = yield* f.within("10 seconds", Queue.take(seen))
+    expect(d2.id).toBe(m2)
+    const [a2, b2, c2] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
+    expect([a2.data, b2.data, c2.data]).toEqual([2, 2, 2])
+  })
+
+/** A local client that leaves, or is removed, releases its share of what it holds (S6). */
+export const leavingReleasesShare = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client()
+    const direct = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const a = yield* proxy.addClient
+    const b = yield* proxy.addClient
+    const removable = yield* Scope.make()
+    const c = yield* proxy.addClient.pipe(Scope.extend(removable))
+    yield* Effect.forEach([a, b, c], (client) => client.join("r"), { discard: true })
+    const seen = yield* collect(yield* direct.subscribe("r"))
+    const [m1, m2, m3] = [yield* direct.send("r", 1), yield* direct.send("r", 2), yield* direct.send("r", 3)]
+
+    yield* (yield* f.within("10 seconds", Queue.take(seen))).ack
+    const [a1, b1, c1] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
+    expect([a1.id, b1.id, c1.id]).toEqual([m1, m1, m1])
+    yield* a1.ack
+    yield* b1.ack
+    expect(Option.map((yield* direct.roomState("r")).inFlight, (m) => m.id)).toEqual(Option.some(m1))
+    expect(yield* Queue.size(seen)).toBe(0)
+
+    // c is removed without acking: its scope closes, its share is released
+    yield* Scope.close(removable, Exit.void)
+    const d2 = yield* f.within("10 seconds", Queue.take(seen))
+    expect(d2.id).toBe(m2)
+    yield* d2.ack
+    const [a2, b2] = [yield* takeOne(f, a), yield* takeOne(f, b)]
+    expect([a2.id, b2.id]).toEqual([m2, m2])
+    expect(yield* c.deliveries.pipe(Stream.runCollect, Effect.map(Chunk.size))).toBe(0) // ended, c1 was taken
+
+    // b leaves without acking m2
+    yield* a2.ack
+    expect(yield* Queue.size(seen)).toBe(0)
+    yield* b.leave("r")
+    const d3 = yield* f.within("10 seconds", Queue.take(seen))
+    expect(d3.id).toBe(m3)
+    const a3 = yield* takeOne(f, a)
+    expect(a3.id).toBe(m3)
+    yield* b2.ack // stale: b left; no effect
+
+    // the last local client leaves while holding m3: the proxy leaves the room upstream
+    yield* a.leave("r")
+    const state = yield* direct.roomState("r")
+    expect(state.members).toEqual([direct.clientId])
+  })
+
+/**
+ * An upstream ejection of a room (S11 ack deadline) fails the stream of every local client in it;
+ * they keep their other rooms, and the room can be joined again.
+ */
+export const ackTimeoutEjectionFansOut = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client({ ackTimeout: "1 second" })
+    const producer = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const a = yield* proxy.addClient
+    const b = yield* proxy.addClient
+    yield* a.join("r")
+    yield* a.join("other")
+    yield* b.join("r")
+
+    yield* producer.send("r", "never acked")
+    expect((yield* takeOne(f, a)).data).toBe("never acked")
+    expect((yield* takeOne(f, b)).data).toBe("never acked")
+    const failures = yield* Effect.forEach(
+      [a, b],
+      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.fork)
+    )
+    const [ea, eb] = yield* f.within("10 seconds", Fiber.joinAll(failures))
+    for (const e of [ea!, eb!]) {
+      expect(e._tag).toBe("ClientEjected")
+      expect([e.room, e.clientId, e.reason]).toEqual(["r", upstream.clientId, "ack-timeout"])
+    }
+    expect(sorted(yield* a.rooms)).toEqual(["other"])
+    expect(sorted(yield* b.rooms)).toEqual([])
+
+    // a is still in "other": run its stream again
+    yield* producer.send("other", "still here")
+    const other = yield* takeOne(f, a)
+    expect(other.data).toBe("still here")
+    yield* other.ack
+
+    // b joins "r" again: a fresh upstream subscription
+    yield* b.join("r")
+    yield* producer.send("r", "again")
+    const again = yield* takeOne(f, b)
+    expect(again.data).toBe("again")
+    yield* again.ack
+  })
+
+/** The upstream client losing its server for clientTimeout (S10) fails the local streams the same way. */
+export const keepaliveEjectionFansOut = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client({ clientTimeout: "3 seconds" })
+    const proxy = yield* makeProxy(upstream)
+    const a = yield* proxy.addClient
+    const b = yield* proxy.addClient
+    yield* a.join("r")
+    yield* b.join("r")
+    const failures = yield* Effect.forEach(
+      [a, b],
+      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.fork)
+    )
+    yield* f.cut(upstream.clientId)
+    const errors = yield* f.within("15 seconds", Fiber.joinAll(failures))
+    expect(errors.map((e) => [e.room, e.reason])).toEqual([["r", "keepalive-timeout"], ["r", "keepalive-timeout"]])
+    expect(sorted(yield* a.rooms)).toEqual([])
+    yield* f.restore(upstream.clientId)
+  })
