@@ -40,6 +40,8 @@ interface Subscription {
   pending: Array<string>
   /** id of the last queued message delivered, to avoid needless resync duplicates (S12) */
   lastQueuedId: string | null
+  /** id of the last queued message the consumer acked (the ack may have been lost in transit) */
+  lastAckedId: string | null
   closed: boolean
 }
 
@@ -169,7 +171,12 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sequence: envelope.s,
       sentAt: new Date(envelope.t),
       latency: Duration.millis(latencyMs),
-      ack: blocking ? ack(sub.room, id) : Effect.void
+      ack: blocking
+        ? Effect.suspend(() => {
+          sub.lastAckedId = id
+          return ack(sub.room, id)
+        })
+        : Effect.void
     }
     sub.queue.unsafeOffer(Take.of(delivery))
     received++
@@ -223,7 +230,16 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         pendingLeaves.delete(room)
       }
       const queue = yield* Queue.bounded<Take.Take<Delivery, ClientEjected>>(config.subscriberBuffer + 1)
-      const sub: Subscription = { room, mode, queue, joinedEvent: null, pending: [], lastQueuedId: null, closed: false }
+      const sub: Subscription = {
+        room,
+        mode,
+        queue,
+        joinedEvent: null,
+        pending: [],
+        lastQueuedId: null,
+        lastAckedId: null,
+        closed: false
+      }
       subscriptions.set(room, sub)
       const parent = yield* Effect.scope
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
@@ -425,6 +441,8 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       (sub) =>
         backend.resync(sub.room).pipe(
           Effect.flatMap((inFlight) => {
+            // still held by us although the consumer acked it: the ack was lost in transit, repeat it
+            if (inFlight !== null && inFlight.id === sub.lastAckedId) return Effect.ignore(ack(sub.room, inFlight.id))
             if (inFlight !== null) return Effect.sync(() => deliverResync(sub, inFlight))
             if (sub.closed) return Effect.void
             // not holding the in-flight message: still a member? An ack-timeout ejection published

@@ -971,6 +971,33 @@ export const semanticSuite = <R = never>(
           while (d.id === m1) d = yield* h.next(ib, "3 seconds")
           expect(d.id).toBe(m2)
         }))
+
+      test(
+        "S12: an ack lost during a cut is repeated by the client after the reconnect",
+        (fx, h) =>
+          Effect.gen(function*() {
+            // b's operations give up quickly while cut, well within its clientTimeout
+            const [a, b] = yield* Effect.all([fx.client(), fx.client({ operationTimeout: "300 millis" })])
+            const room = "s12-lost-ack"
+            const ia = yield* h.listen(a, room)
+            const ib = yield* h.listen(b, room)
+            yield* a.send(room, "m1")
+            const m2 = yield* a.send(room, "m2")
+            const [a1, b1] = yield* Effect.all([h.next(ia), h.next(ib)])
+            yield* a1.ack
+            yield* fx.cut(b.clientId)
+            // the consumer acks while the connection is down: the ack fails and is not retried by it
+            const failed = yield* Effect.either(b1.ack)
+            expect(failed._tag).toBe("Left")
+            yield* fx.restore(b.clientId)
+            // the client itself repeats the ack after the reconnect, so the room moves on
+            yield* h.eventually(
+              "5 seconds",
+              Effect.map(a.roomState(room), (s) => Option.getOrNull(s.inFlight)?.id === m2)
+            )
+            expect((yield* h.next(ib, "3 seconds")).id).toBe(m2)
+          })
+      )
     })
 
     // ---------------------------------------------------------------- S13
