@@ -267,6 +267,8 @@ interface Sub {
   lateEject: ReadonlyArray<EjectReason>
   /** last queued id delivered (mirror of the client's resync guard, S12) */
   lastQueued: string | null
+  /** last queued id the consumer acked, successfully or not (the client repeats a lost one, S12) */
+  lastAcked: string | null
   /** sync: queued id delivered and not yet acked by this client (I1) */
   unacked: string | null
   readonly seen: Set<string>
@@ -731,6 +733,7 @@ export const runScenario = (
         const exit = yield* Effect.exit(d.ack)
         const blocking = d.kind === "queued" && sub.mode === "sync"
         if (!blocking) return expectSuccess(what, exit)
+        sub.lastAcked = d.id
         if (c.cut) return expectFailure(what, exit, "RedisError")
         expectSuccess(what, exit)
         if (sub.unacked === d.id) sub.unacked = null
@@ -838,6 +841,7 @@ export const runScenario = (
               mustEject: null,
               lateEject: [],
               lastQueued: null,
+              lastAcked: null,
               unacked: null,
               seen: new Set(),
               prevQueued: null
@@ -910,8 +914,15 @@ export const runScenario = (
             // S12: re-deliver the in-flight message to a sync subscription that holds it and never saw it
             for (const sub of subs) {
               if (sub.client !== c.index || !sub.live || sub.mode !== "sync") continue
-              const f = roomOf(sub.room).inFlight
-              if (f !== null && f.holders.has(c.index) && f.msg.id !== sub.lastQueued) {
+              const room = roomOf(sub.room)
+              const f = room.inFlight
+              if (f !== null && f.holders.has(c.index) && f.msg.id === sub.lastAcked) {
+                // the consumer acked it while cut: the client repeats the lost ack
+                if (sub.unacked === f.msg.id) sub.unacked = null
+                f.holders.delete(c.index)
+                f.acked.add(c.index)
+                release(room, now, now)
+              } else if (f !== null && f.holders.has(c.index) && f.msg.id !== sub.lastQueued) {
                 sub.expected.push({ id: f.msg.id, optional: sub.uncertain })
               }
             }
