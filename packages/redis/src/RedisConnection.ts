@@ -43,6 +43,8 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   /** Node addresses to use for diagnostics, e.g. `127.0.0.1:6380`. */
   readonly nodes: Effect.Effect<ReadonlyArray<string>>
+  /** The node currently serving `key` (cluster; "" on a standalone server): used to batch per node. */
+  readonly nodeOf: (key: string) => string
 }>() {}
 
 /**

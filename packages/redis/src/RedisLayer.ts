@@ -26,6 +26,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions as IORedisOption
 import type { ConnectionOptions } from "node:tls"
 import { Router } from "./internal/router.js"
 import { scripts } from "./internal/scripts/index.js"
+import { slotOf } from "./internal/slot.js"
 import { call, RedisConnection, type ScriptArg } from "./RedisConnection.js"
 
 /**
@@ -161,7 +162,8 @@ export const make = (
         (channel) => call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => [`${command.options.host}:${command.options.port}`])
+      nodes: Effect.sync(() => [`${command.options.host}:${command.options.port}`]),
+      nodeOf: () => ""
     }
     return service
   })
@@ -256,7 +258,8 @@ export const makeCluster = (
           shardedSubscribers: true,
           lazyConnect: true,
           ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
-          redisOptions
+          // node options given as `cluster.redisOptions` are kept; the top-level ones win
+          redisOptions: { ...options.cluster?.redisOptions, ...redisOptions }
         })
         c.on("error", () => {})
         return call("connect", timeout, () => c.connect()).pipe(
@@ -280,10 +283,23 @@ export const makeCluster = (
     const ssubscribe = (channel: string, t: Duration.Duration = timeout) =>
       call("ssubscribe", t, () => cluster.ssubscribe(channel))
 
+    // ioredis 5.11 appends the channels of every SSUBSCRIBE to the list it resubscribes after a
+    // reconnect, even channels it already has: each re-assertion would add one more copy of every
+    // channel (unbounded memory, ever longer SSUBSCRIBE commands). Keep that list a set.
+    const dedupeChannels = () => {
+      const group = (cluster as unknown as { readonly shardedSubscribers?: { readonly channels?: unknown } })
+        .shardedSubscribers
+      if (!(group?.channels instanceof Map)) return
+      for (const [slot, list] of group.channels) {
+        if (Array.isArray(list)) group.channels.set(slot, [...new Set(list)])
+      }
+    }
+
     // re-assert every sharded subscription, then report "up" so the client resyncs (S12)
     const reassert = Effect.suspend(() =>
       Effect.forEach(router.channels(), (channel) => ssubscribe(channel), { concurrency: 16, discard: true })
     ).pipe(
+      Effect.ensuring(Effect.sync(dedupeChannels)),
       Effect.zipRight(SubscriptionRef.set(connected, false)),
       Effect.zipRight(SubscriptionRef.set(connected, true)),
       Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e))
@@ -330,7 +346,8 @@ export const makeCluster = (
         cluster.nodes("master").map((n) =>
           `${n.options.host}:${n.options.port}`
         )
-      )
+      ),
+      nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
     }
     return service
   })

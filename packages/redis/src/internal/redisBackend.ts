@@ -73,8 +73,35 @@ export const make = (
       // expiries that housekeeping of their rooms needs (S10)
       const shards = new Set(shardsOf(rooms))
       shards.add(0)
+      // one round trip per node: the shards a node serves are refreshed by one cross-slot script
+      const byNode = new Map<string, Array<string>>()
+      for (const shard of shards) {
+        const key = `${bases[shard]!}clients`
+        const node = connection.nodeOf(key)
+        const keys = byNode.get(node)
+        if (keys === undefined) byNode.set(node, [key])
+        else keys.push(key)
+      }
+      const one = (key: string) => run("keepalive", key, key.slice(0, -"clients".length), [clientId, clientTimeoutMs])
+      // a node may stop serving a slot between the lookup and the call (migration, failover):
+      // then fall back to one call per shard, each routed by ioredis
+      const many = (keys: ReadonlyArray<string>) =>
+        connection.script("keepaliveMany", keys[0]!, [clientId, clientTimeoutMs, ...keys.slice(1)], timeout)
+          .pipe(
+            Effect.catchAll((e) =>
+              Effect.map(
+                Effect.zipRight(
+                  Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e),
+                  Effect.forEach(keys, one, { concurrency: "unbounded" })
+                ),
+                (replies) => (replies.every((r) => asNumber(r) === 1) ? 1 : 0)
+              )
+            )
+          )
       return Effect.map(
-        perShard([...shards], (base) => run("keepalive", `${base}clients`, base, [clientId, clientTimeoutMs])),
+        Effect.forEach(byNode.values(), (keys) => keys.length === 1 ? one(keys[0]!) : many(keys), {
+          concurrency: "unbounded"
+        }),
         (replies) => replies.every((r) => asNumber(r) === 1)
       )
     },

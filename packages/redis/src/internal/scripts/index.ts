@@ -2,6 +2,7 @@ import { ack } from "./ack.js"
 import { housekeep } from "./housekeep.js"
 import { join } from "./join.js"
 import { keepalive } from "./keepalive.js"
+import { keepaliveMany } from "./keepaliveMany.js"
 import { leave } from "./leave.js"
 import { outOfBand } from "./outOfBand.js"
 import { peek } from "./peek.js"
@@ -11,12 +12,16 @@ import { send } from "./send.js"
 import { stats } from "./stats.js"
 import { unregister } from "./unregister.js"
 
-/** Every script, registered on each connection with `defineCommand` (EVALSHA, NOSCRIPT handled). */
+/**
+ * Every script, registered on each connection with `defineCommand` (EVALSHA, NOSCRIPT handled).
+ * Each declares one key, the routing key of its shard.
+ */
 export const scripts = {
   ack,
   housekeep,
   join,
   keepalive,
+  keepaliveMany,
   leave,
   outOfBand,
   peek,
