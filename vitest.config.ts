@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config"
+import { configDefaults, defineConfig } from "vitest/config"
 import { shared } from "./vitest.shared.js"
 
 export default defineConfig({
@@ -10,7 +10,19 @@ export default defineConfig({
         test: {
           name: "redis",
           include: ["packages/redis/test/**/*.test.ts"],
+          // the process-level fault tests run in their own project (`vitest run --project faults`)
+          exclude: [...configDefaults.exclude, "packages/redis/test/faults/**"],
           testTimeout: 60_000,
+          hookTimeout: 60_000
+        }
+      },
+      {
+        ...shared,
+        test: {
+          name: "faults",
+          include: ["packages/redis/test/faults/**/*.test.ts"],
+          setupFiles: ["packages/redis/test/faults/setup.ts"],
+          testTimeout: 120_000,
           hookTimeout: 60_000
         }
       },

@@ -72,7 +72,12 @@ export const decode = (json: string): Either.Either<Envelope, string> => {
   } catch {
     return Either.left("not JSON")
   }
-  return Either.mapLeft(decodeEnvelope(parsed), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+  try {
+    return Either.mapLeft(decodeEnvelope(parsed), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+  } catch {
+    // Schema's union lookup calls String() on the discriminator: {"k":{"toString":0}} throws
+    return Either.left("not an envelope")
+  }
 }
 
 /**

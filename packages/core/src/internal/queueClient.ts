@@ -129,7 +129,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   }
 
   const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
-    backend.ack(room, id).pipe(Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id } }))
+    backend.ack(room, id).pipe(Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id }, captureStackTrace: false }))
 
   /** Remove a subscription because the engine (or this client, S10) ejected it. */
   const eject = (sub: Subscription, reason: EjectReason, leaveRemotely: boolean) => {
@@ -298,7 +298,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       yield* backend.send(room, json, priority, id)
       QueueMetrics.sentTotal.unsafeUpdate(1, [])
       return id
-    }).pipe(Effect.withSpan("SyncFanoutQueue.send", { attributes: { room } }))
+    }).pipe(Effect.withSpan("SyncFanoutQueue.send", { attributes: { room }, captureStackTrace: false }))
 
   const sendOutOfBand: SyncFanoutQueue["Type"]["sendOutOfBand"] = (room, data) =>
     Effect.gen(function*() {
@@ -309,7 +309,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       yield* backend.sendOutOfBand(room, json)
       QueueMetrics.sentTotal.unsafeUpdate(1, [])
       return MessageId.make(clientId, s)
-    }).pipe(Effect.withSpan("SyncFanoutQueue.sendOutOfBand", { attributes: { room } }))
+    }).pipe(Effect.withSpan("SyncFanoutQueue.sendOutOfBand", { attributes: { room }, captureStackTrace: false }))
 
   const peek: SyncFanoutQueue["Type"]["peek"] = (room, options) =>
     Effect.gen(function*() {

@@ -42,7 +42,7 @@
  */
 import type { ClientEjected, DeliveryType, SyncFanoutQueue } from "@lockstep/core"
 import { QueueConfig } from "@lockstep/core"
-import { Cause, Duration, Effect, Either, Exit, FastCheck as fc, Option, Scope, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, FastCheck as fc, Option, Scope, Stream } from "effect"
 
 type Mode = "sync" | "async"
 type EjectReason = ClientEjected["reason"]
@@ -97,7 +97,39 @@ export interface ScenarioOptions {
   readonly advanceMs?: { readonly min: number; readonly max: number }
   /** relative frequency of each operation (defaults in `defaultWeights`; Cut / Restore only with `cuts`) */
   readonly weights?: Partial<Record<Op["_tag"], number>>
+  /**
+   * Operations a cut client may still perform (default all of them); the others are dropped from
+   * the generated sequence. E.g. `["Leave"]` for an engine whose operations on a cut connection
+   * wait for their timeout instead of failing at once.
+   */
+  readonly whileCut?: ReadonlyArray<ClientOp["_tag"]>
 }
+
+/** The operations done by one client. */
+export type ClientOp = Extract<Op, { readonly _tag: "Send" | "SendOutOfBand" | "Subscribe" | "Ack" | "Leave" }>
+
+/** `ops` without the operations of cut clients that `whileCut` does not allow. */
+export const dropWhileCut = (ops: ReadonlyArray<Op>, whileCut: ReadonlyArray<ClientOp["_tag"]>): Array<Op> => {
+  const cut = new Set<number>()
+  const allowed = new Set<Op["_tag"]>(whileCut)
+  return ops.filter((op) => {
+    switch (op._tag) {
+      case "Cut":
+        cut.add(op.client)
+        return true
+      case "Restore":
+        cut.delete(op.client)
+        return true
+      case "Advance":
+        return true
+      default:
+        return !cut.has(op.client) || allowed.has(op._tag)
+    }
+  })
+}
+
+/** The name of room `index` in every run. */
+export const roomName = (index: number): string => `room-${index}`
 
 /** Default relative frequencies of the operations. */
 export const defaultWeights: Record<Op["_tag"], number> = {
@@ -178,7 +210,10 @@ export const scenario = (options: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
     ackTimeoutMs: fc.constantFrom(...(options.ackTimeoutsMs ?? [null, 400, 1000, 1600]))
   }).chain((config) =>
     fc.array(op(config.clients, config.rooms, options), { minLength: length.min, maxLength: length.max, size: "max" })
-      .map((ops): Scenario => ({ ...config, ops }))
+      .map((ops): Scenario => ({
+        ...config,
+        ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
+      }))
   )
 }
 
@@ -248,6 +283,8 @@ interface Sub {
   readonly scope: Scope.CloseableScope
   /** filled by the consumer fiber */
   readonly log: Array<DeliveryType>
+  /** the step after which each delivery of `log` was observed */
+  readonly steps: Array<number>
   exit: Exit.Exit<void, ClientEjected> | null
   // ---- checker state
   checked: number
@@ -350,6 +387,45 @@ export interface RunOptions {
   readonly keyPrefix?: string
   /** run the final liveness phase (default true) */
   readonly drain?: boolean
+  /**
+   * Time the liveness phase lets pass before acking, ms (default clientTimeout + 2 keepalive
+   * intervals + one housekeeping interval, so every timer has run out). A real-time engine whose
+   * scenarios need no timer (no ack deadline, no client expiry within the run) may pass 0.
+   */
+  readonly drainAdvanceMs?: number
+}
+
+/**
+ * One delivery as the consumer saw it, in engine-independent terms (no ids: client ids are random),
+ * for comparing engines run on the same scenario.
+ */
+export interface DeliveryRecord {
+  /** the step after which it was observed (steps past `ops.length` are the liveness phase) */
+  readonly step: number
+  /** the subscription that received it (numbered in the order they were opened) */
+  readonly subscription: number
+  readonly room: number
+  readonly mode: Mode
+  readonly kind: "queued" | "out-of-band"
+  /** the payload's number (`{ n }`: the n-th send of the run) */
+  readonly n: number
+  /** index of the producing client (-1: not a client of the scenario) */
+  readonly producer: number
+  readonly priority: number
+}
+
+/** What a run observed, per client, in engine-independent terms. */
+export interface ScenarioLog {
+  /** per client index: its deliveries, by step, then subscription, then arrival */
+  readonly deliveries: ReadonlyArray<ReadonlyArray<DeliveryRecord>>
+  /** every subscription and how it ended by the end of the run: open, closed or ejected (reason) */
+  readonly subscriptions: ReadonlyArray<{
+    readonly no: number
+    readonly client: number
+    readonly room: number
+    readonly mode: Mode
+    readonly end: "open" | "closed" | `ejected: ${string}`
+  }>
 }
 
 /**
@@ -360,7 +436,16 @@ export const runScenario = (
   engine: Engine,
   scenario: Scenario,
   options: RunOptions = {}
-): Effect.Effect<void, never, Scope.Scope> =>
+): Effect.Effect<void, never, Scope.Scope> => Effect.asVoid(runScenarioLog(engine, scenario, options))
+
+/**
+ * `runScenario`, returning what every client received (`ScenarioLog`), to compare engines.
+ */
+export const runScenarioLog = (
+  engine: Engine,
+  scenario: Scenario,
+  options: RunOptions = {}
+): Effect.Effect<ScenarioLog, never, Scope.Scope> =>
   Effect.gen(function*() {
     const keyPrefix = options.keyPrefix ?? "model"
     const T = scenario.clientTimeoutMs
@@ -407,7 +492,7 @@ export const runScenario = (
     const byId = new Map(clients.map((c) => [c.id, c]))
     const rooms: Array<Room> = []
     for (let i = 0; i < scenario.rooms; i++) {
-      rooms.push({ index: i, name: `room-${i}`, queue: [], members: new Map(), inFlight: null, arrivals: 0 })
+      rooms.push({ index: i, name: roomName(i), queue: [], members: new Map(), inFlight: null, arrivals: 0 })
     }
     const subs: Array<Sub> = []
     const messages = new Map<string, Msg>()
@@ -636,6 +721,7 @@ export const runScenario = (
         for (const sub of subs) {
           while (sub.checked < sub.log.length) {
             checkDelivery(sub, sub.log[sub.checked]!)
+            sub.steps.push(step)
             sub.checked++
           }
           if (sub.mustEject !== null && !sub.exitChecked) {
@@ -830,6 +916,7 @@ export const runScenario = (
               mode: op.mode,
               scope,
               log: [],
+              steps: [],
               exit: null,
               checked: 0,
               exitChecked: false,
@@ -942,12 +1029,43 @@ export const runScenario = (
         yield* observe(start)
       })
 
+    const result = (): ScenarioLog => {
+      const deliveries = clients.map((c) =>
+        subs.filter((sub) => sub.client === c.index).flatMap((sub) =>
+          sub.log.slice(0, sub.checked).map((d, i): DeliveryRecord => ({
+            step: sub.steps[i]!,
+            subscription: sub.no,
+            room: sub.room,
+            mode: sub.mode,
+            kind: d.kind,
+            n: (d.data as { readonly n: number }).n,
+            producer: byId.get(d.producer)?.index ?? -1,
+            priority: d.priority
+          }))
+        ).sort((a, b) => a.step - b.step || a.subscription - b.subscription)
+      )
+      const subscriptions = subs.map((sub) => ({
+        no: sub.no,
+        client: sub.client,
+        room: sub.room,
+        mode: sub.mode,
+        end: sub.exit === null
+          ? "open" as const
+          : Exit.isSuccess(sub.exit)
+          ? "closed" as const
+          : `ejected: ${
+            Option.match(Cause.failureOption(sub.exit.cause), { onNone: () => "defect", onSome: (e) => e.reason })
+          }` as const
+      }))
+      return { deliveries, subscriptions }
+    }
+
     yield* observe(yield* engine.now)
     for (const op of scenario.ops) {
       step++
       yield* exec(op)
     }
-    if (options.drain === false) return
+    if (options.drain === false) return result()
 
     // ---- liveness: reconnect everybody, let timers run out, ack everything
     for (const c of clients) {
@@ -956,7 +1074,7 @@ export const runScenario = (
       yield* exec({ _tag: "Restore", client: c.index })
     }
     step++
-    yield* exec({ _tag: "Advance", millis: T + 2 * K + H })
+    yield* exec({ _tag: "Advance", millis: options.drainAdvanceMs ?? T + 2 * K + H })
     for (let round = 0; round < messages.size + 2; round++) {
       let acked = 0
       for (const sub of subs) {
@@ -991,4 +1109,69 @@ export const runScenario = (
       }
       if (room.queue.length > 0) fail(`${room.name}: ${room.queue.length} messages left after draining`)
     }
+    return result()
   })
+
+// ---------------------------------------------------------------------------------------------
+// A manual clock for engines on Effect's Clock (the memory engine)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A manual clock: time moves only in `adjust`, which wakes due sleepers one at a time in time
+ * order (FIFO on ties) and lets every fiber run after each wake-up, like `TestClock.adjust`, but
+ * without `TestClock`'s real `setTimeout(0)` waits per wake-up (≈ 8–10 ms each). Enough and
+ * deterministic for the memory engine, whose delivery is synchronous and which touches no real
+ * timer. Install it with `Effect.withClock(clock)`. (Same as the one in MemoryLayer.prop.test.ts.)
+ */
+export class ManualClock implements Clock.Clock {
+  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
+  private now = 0
+  private seq = 0
+  private readonly sleepers: Array<{ readonly at: number; readonly seq: number; readonly wake: () => void }> = []
+
+  unsafeCurrentTimeMillis(): number {
+    return this.now
+  }
+  unsafeCurrentTimeNanos(): bigint {
+    return BigInt(this.now) * 1_000_000n
+  }
+  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.now)
+  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
+
+  sleep(duration: Duration.Duration): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const sleeper = { at: this.now + Duration.toMillis(duration), seq: this.seq++, wake: () => resume(Effect.void) }
+      this.sleepers.push(sleeper)
+      return Effect.sync(() => {
+        const i = this.sleepers.indexOf(sleeper)
+        if (i >= 0) this.sleepers.splice(i, 1)
+      })
+    })
+  }
+
+  /** Let every runnable fiber run until it suspends (consumers, resync, ejection notices). */
+  readonly settle: Effect.Effect<void> = Effect.asVoid(Effect.repeatN(Effect.yieldNow(), 24))
+
+  /** Move time forward by `millis`, waking sleepers in order. */
+  adjust(millis: number): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const target = this.now + millis
+      yield* this.settle
+      while (true) {
+        let next: (typeof this.sleepers)[number] | undefined
+        for (const s of this.sleepers) {
+          if (s.at <= target && (next === undefined || s.at < next.at || (s.at === next.at && s.seq < next.seq))) {
+            next = s
+          }
+        }
+        if (next === undefined) break
+        this.sleepers.splice(this.sleepers.indexOf(next), 1)
+        this.now = Math.max(this.now, next.at)
+        next.wake()
+        yield* this.settle
+      }
+      this.now = target
+      yield* this.settle
+    })
+  }
+}

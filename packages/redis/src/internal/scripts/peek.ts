@@ -13,7 +13,7 @@ if #members == 0 then return {} end
 local values = redis.call("HMGET", B .. "p:" .. ARGV[3], unpack(members))
 local out = {}
 for i, v in ipairs(values) do
-  if v then out[#out + 1] = string.sub(v, string.find(v, "|", 1, true) + 1) end
+  if v then out[#out + 1] = string.sub(v, (string.find(v, "|", 1, true) or 0) + 1) end
 end
 return out
 `

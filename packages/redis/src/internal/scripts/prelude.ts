@@ -70,8 +70,8 @@ local function release(room, now)
     local v = redis.call("HGET", p, head[1])
     redis.call("HDEL", p, head[1])
     if tonumber(redis.call("ZINCRBY", B .. "backlog", -1, room)) <= 0 then redis.call("ZREM", B .. "backlog", room) end
-    local bar = string.find(v, "|", 1, true)
-    if deliver(room, string.sub(v, 1, bar - 1), string.sub(v, bar + 1), now) then return end
+    local bar = v and string.find(v, "|", 1, true) -- a corrupt entry (no payload, no id) is skipped
+    if bar and deliver(room, string.sub(v, 1, bar - 1), string.sub(v, bar + 1), now) then return end
   end
 end
 
