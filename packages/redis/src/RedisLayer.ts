@@ -16,6 +16,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -305,11 +306,14 @@ export const makeCluster = (
       Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e))
     )
     const runtime = yield* Effect.runtime<never>()
+    // scheduled re-assertions belong to the scope: closing it interrupts them (S20), instead of
+    // leaving one to wait for a reply of the closed cluster until it times out
+    const runScoped = yield* FiberSet.makeRuntime<never>()
     let pending = false
     const schedule = () => {
       if (pending) return
       pending = true
-      Runtime.runFork(runtime)(
+      runScoped(
         Effect.sleep("200 millis").pipe(
           Effect.zipRight(Effect.sync(() => {
             pending = false
@@ -319,7 +323,8 @@ export const makeCluster = (
       )
     }
     for (const event of ["+node", "-node", "-subscriber", "+subscriber", "ready"]) cluster.on(event, schedule)
-    // ioredis refreshes the slot map every few seconds: re-assert only when the owners changed
+    // ioredis refreshes the slot map on MOVED, on a lost node and every `cluster.slotsRefreshInterval`
+    // (if set): re-assert only when the owners changed
     const slotOwners = () => cluster.slots.map((nodes) => nodes[0] ?? "").join(",")
     let owners = slotOwners()
     cluster.on("refresh", () => {

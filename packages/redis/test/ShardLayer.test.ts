@@ -1,0 +1,181 @@
+/**
+ * `ShardLayer` without a server (S17): rooms map to shards by a stable hash, every shard sits on
+ * its own hash slot and the slots spread over the cluster's masters, every key and channel of a
+ * room shares its shard's slot, and bad shard counts or key prefixes are refused with typed errors.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { InvalidArgument, QueueConfig } from "@lockstep/core"
+import { ClientLayer, RedisConnection, Sharding, ShardLayer } from "@lockstep/redis"
+import { ConfigError, Context, Effect, Either, Exit, Layer } from "effect"
+import { slotOf } from "../src/internal/slot.js"
+
+/** The slot ranges `redis-cli --cluster create` assigns to 3 masters. */
+const threeMasters = [[0, 5460], [5461, 10922], [10923, 16383]] as const
+const masterOf = (slot: number) => threeMasters.findIndex(([start, end]) => slot >= start && slot <= end)
+
+const rooms = [
+  ...Array.from({ length: 500 }, (_, i) => `room-${i}`),
+  "",
+  "x{y}z",
+  "{}",
+  "}{",
+  "a:b:c",
+  "ümlaut",
+  "🚀 emoji",
+  "x".repeat(256)
+]
+
+/** Every key and channel a room uses (prelude.ts), plus the per-shard bookkeeping. */
+const keysOfRoom = (sharding: Sharding.Sharding["Type"], prefix: string, room: string) => {
+  const base = Sharding.baseOf(sharding, prefix, sharding.shardOf(room))
+  return [
+    ...["m", "mem", "sy", "h", "a", "q", "p", "c"].map((kind) => `${base}${kind}:${room}`),
+    `${base}clients`,
+    `${base}cr:some-client-id`,
+    `${base}backlog`,
+    `${base}deadlines`,
+    `${base}hk`
+  ]
+}
+
+describe("ShardLayer", () => {
+  // first in the file, so the slot → tag table is built cold inside the measured window
+  it.effect("builds 16384 shards (one per slot) in well under 2 s", () =>
+    Effect.gen(function*() {
+      const started = performance.now()
+      const sharding = yield* ShardLayer.make({ shards: 16384 })
+      const elapsed = performance.now() - started
+      expect(elapsed).toBeLessThan(2000)
+      expect(sharding.shards).toBe(16384)
+      // every slot is used by exactly one shard
+      const slots = new Set(Array.from({ length: 16384 }, (_, i) => slotOf(sharding.tagOf(i))))
+      expect(slots.size).toBe(16384)
+      // and building it again is cheap (the table is shared)
+      const again = performance.now()
+      yield* ShardLayer.make({ shards: 16384 })
+      expect(performance.now() - again).toBeLessThan(500)
+    }))
+
+  it.effect("shardOf is stable, an integer in [0, shards), and spreads rooms over every shard", () =>
+    Effect.gen(function*() {
+      for (const shards of [1, 2, 3, 16, 64, 256, 1000, 16384]) {
+        const a = yield* ShardLayer.make({ shards })
+        const b = yield* ShardLayer.make({ shards })
+        const seen = new Set<number>()
+        for (const room of rooms) {
+          const shard = a.shardOf(room)
+          expect(Number.isInteger(shard), room).toBe(true)
+          expect(shard).toBeGreaterThanOrEqual(0)
+          expect(shard).toBeLessThan(shards)
+          // stable: across instances and calls
+          expect(b.shardOf(room)).toBe(shard)
+          expect(a.shardOf(room)).toBe(shard)
+          seen.add(shard)
+        }
+        if (shards <= 16) expect(seen.size, `${shards} shards`).toBe(shards)
+      }
+      // pinned to the published FNV-1a 32-bit test vectors (ASCII: UTF-16 units = bytes), so a
+      // change of the hash, which would move every room of a deployed cluster, is noticed
+      const all = yield* ShardLayer.make({ shards: 16384 })
+      expect(all.shardOf("")).toBe(0x811c9dc5 % 16384)
+      expect(all.shardOf("a")).toBe(0xe40c292c % 16384)
+      expect(all.shardOf("foobar")).toBe(0xbf9cf968 % 16384)
+    }))
+
+  it.effect("single: one shard on hash tag 0", () =>
+    Effect.gen(function*() {
+      const single = yield* Effect.provide(Sharding.Sharding, ShardLayer.single)
+      expect(single.shards).toBe(1)
+      for (const room of rooms) expect(single.shardOf(room)).toBe(0)
+      expect(single.tagOf(0)).toBe("0")
+      const one = yield* ShardLayer.make({ shards: 1 })
+      expect(rooms.every((room) => one.shardOf(room) === 0)).toBe(true)
+    }))
+
+  it.effect("the tags of every shard map to distinct slots spread evenly over the slot space", () =>
+    Effect.gen(function*() {
+      for (const shards of [2, 3, 7, 16, 64, 256, 1000]) {
+        const sharding = yield* ShardLayer.make({ shards })
+        const slots = Array.from({ length: shards }, (_, i) => slotOf(sharding.tagOf(i)))
+        expect(new Set(slots).size, `${shards} shards`).toBe(shards)
+        // shard i sits in the i-th of `shards` equal slot ranges
+        slots.forEach((slot, i) => {
+          expect(slot).toBeGreaterThanOrEqual(Math.floor((i * 16384) / shards))
+          expect(slot).toBeLessThan(Math.ceil(((i + 1) * 16384) / shards))
+        })
+        // tags are plain (no braces), so `{tag}` is the hash tag of every key
+        for (let i = 0; i < shards; i++) expect(sharding.tagOf(i)).toMatch(/^[^{}]+$/)
+      }
+      // 16 shards over the 3 equal ranges of a fresh 3-master cluster: every master gets >= 4
+      const sixteen = yield* ShardLayer.make({ shards: 16 })
+      const perMaster = [0, 0, 0]
+      for (let i = 0; i < 16; i++) perMaster[masterOf(slotOf(sixteen.tagOf(i)))]!++
+      expect(perMaster.every((n) => n >= 4), JSON.stringify(perMaster)).toBe(true)
+      expect(perMaster.reduce((a, b) => a + b)).toBe(16)
+    }))
+
+  it.effect("every key and channel of a room shares its shard's slot, whatever the room name", () =>
+    Effect.gen(function*() {
+      for (const shards of [1, 16, 256]) {
+        const sharding = yield* ShardLayer.make({ shards })
+        for (const room of rooms) {
+          const expected = slotOf(sharding.tagOf(sharding.shardOf(room)))
+          const slots = new Set(keysOfRoom(sharding, "app", room).map(slotOf))
+          expect([...slots], `${room} over ${shards} shards`).toEqual([expected])
+        }
+      }
+    }))
+
+  it.effect("bad shard counts fail with a typed InvalidArgument", () =>
+    Effect.gen(function*() {
+      for (const shards of [0, -1, 1.5, 16385, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+        const error = yield* Effect.flip(ShardLayer.make({ shards }))
+        expect(error).toBeInstanceOf(InvalidArgument)
+        expect(error._tag).toBe("InvalidArgument")
+        expect(error.message).toContain("shards must be an integer from 1 to 16384")
+        // the layer fails the same way
+        const exit = yield* Effect.exit(Layer.build(ShardLayer.layer({ shards })).pipe(Effect.scoped))
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) {
+          const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          expect(failure?._tag).toBe("InvalidArgument")
+        }
+      }
+      // the bounds themselves are fine
+      expect((yield* ShardLayer.make({ shards: 1 })).shards).toBe(1)
+      expect((yield* ShardLayer.make({ shards: 16384 })).shards).toBe(16384)
+    }))
+
+  it.effect("a keyPrefix with braces is refused (it would override the shard's hash tag)", () =>
+    Effect.gen(function*() {
+      // why: with a braced prefix the first `{...}` of every key is the prefix's, not the shard's
+      const sharding = yield* ShardLayer.make({ shards: 16 })
+      const bad = keysOfRoom(sharding, "app{x}", "room-1").map(slotOf)
+      expect(new Set(bad)).toEqual(new Set([slotOf("x")]))
+
+      // a client is never built on such a prefix: ConfigError before any Redis call
+      const unusable = new Proxy({}, {
+        get: () => {
+          throw new Error("the connection must not be touched")
+        }
+      }) as RedisConnection.RedisConnection["Type"]
+      const context = Context.make(RedisConnection.RedisConnection, unusable).pipe(
+        Context.add(Sharding.Sharding, sharding)
+      )
+      for (const keyPrefix of ["app{x}", "{", "}", "a}b", "{}"]) {
+        const validated = QueueConfig.validate({ keyPrefix })
+        expect(Either.isLeft(validated), keyPrefix).toBe(true)
+        if (Either.isLeft(validated)) {
+          expect(ConfigError.isConfigError(validated.left)).toBe(true)
+          expect(validated.left._op).toBe("InvalidData")
+          expect(String(validated.left)).toContain("keyPrefix")
+        }
+        const error = yield* Effect.flip(Effect.scoped(ClientLayer.make({ keyPrefix }).pipe(Effect.provide(context))))
+        expect(ConfigError.isConfigError(error), keyPrefix).toBe(true)
+        expect(error._op).toBe("InvalidData")
+        expect(String(error)).toContain("keyPrefix must not contain")
+      }
+      // the same prefixes without braces are fine
+      expect(Either.isRight(QueueConfig.validate({ keyPrefix: "app-x" }))).toBe(true)
+    }))
+})
