@@ -149,7 +149,7 @@ export const make = (
         : call("resubscribe", timeout, () => subscriber.subscribe(...channels))
       Runtime.runFork(runtime)(resubscribe.pipe(
         Effect.zipRight(SubscriptionRef.set(connected, true)),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: resubscribe failed", e))
+        Effect.catchAll((e) => Effect.logWarning("lockstep: resubscribe failed", e.message))
       ))
     })
 
@@ -303,7 +303,7 @@ export const makeCluster = (
       Effect.ensuring(Effect.sync(dedupeChannels)),
       Effect.zipRight(SubscriptionRef.set(connected, false)),
       Effect.zipRight(SubscriptionRef.set(connected, true)),
-      Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e))
+      Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message))
     )
     const runtime = yield* Effect.runtime<never>()
     // scheduled re-assertions belong to the scope: closing it interrupts them (S20), instead of

@@ -98,7 +98,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       subscriptions.clear()
       // unreachable server: nothing to tell it; it ejects this client after clientTimeout (S10)
       return whenConnected(backend.unregister(rooms)).pipe(
-        Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e)),
+        Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e.message)),
         Effect.annotateLogs({ clientId })
       )
     })
@@ -129,7 +129,9 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   }
 
   const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
-    backend.ack(room, id).pipe(Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id }, captureStackTrace: false }))
+    backend.ack(room, id).pipe(
+      Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id }, captureStackTrace: false })
+    )
 
   /** Remove a subscription because the engine (or this client, S10) ejected it. */
   const eject = (sub: Subscription, reason: EjectReason, leaveRemotely: boolean) => {
@@ -141,7 +143,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     runFork(
       Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
         Effect.zipRight(leaveRemotely ? backend.leave(sub.room) : Effect.void),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e)),
+        Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e.message)),
         Effect.annotateLogs({ clientId, room: sub.room })
       )
     )
@@ -211,7 +213,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sub.queue.unsafeOffer(Take.end)
       pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend.leave(sub.room).pipe(Effect.andThen(() => pendingLeaves.delete(sub.room)))).pipe(
-        Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e)),
+        Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
         Effect.annotateLogs({ clientId, room: sub.room })
       )
     })
@@ -451,7 +453,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
               if (!sub.closed && !state.members.includes(clientId)) eject(sub, "ack-timeout", false)
             })
           }),
-          Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e))
+          Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e.message))
         ),
       { discard: true }
     )

@@ -91,7 +91,7 @@ export const make = (
             Effect.catchAll((e) =>
               Effect.map(
                 Effect.zipRight(
-                  Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e),
+                  Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e.message),
                   Effect.forEach(keys, one, { concurrency: "unbounded" })
                 ),
                 (replies) => (replies.every((r) => asNumber(r) === 1) ? 1 : 0)
