@@ -2,7 +2,8 @@
  * The lockstep side of each scenario: every subscriber is its own client on its own
  * RedisConnection (as separate processes would be), the producer another one.
  */
-import type { SyncFanoutQueue } from "@lockstep/core"
+import { SyncFanoutQueue } from "@lockstep/core"
+import { ProxyLayer } from "@lockstep/proxy"
 import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { RawResult } from "./raw.js"
@@ -105,4 +106,47 @@ export const lockstepOutOfBand = (
     )
     yield* Deferred.await(done)
     return { elapsedMs: performance.now() - start, cycles: [] }
+  }))
+
+/**
+ * B6 (proxy): one upstream sync client with a RoomProxy serving `locals` local clients in one
+ * room, each acking at once; a direct sync subscriber alongside, so the room waits for both.
+ */
+export const lockstepProxy = (
+  connection: ConnectionLayer,
+  options: { readonly locals: number; readonly count: number; readonly tag: string }
+): Effect.Effect<RawResult, unknown> =>
+  Effect.scoped(Effect.gen(function*() {
+    const producer = yield* client(connection, ShardLayer.single, options.tag)
+    const upstream = yield* client(connection, ShardLayer.single, options.tag)
+    const proxy = yield* ProxyLayer.make().pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream))
+    const total = options.count * options.locals
+    let received = 0
+    const done = yield* Deferred.make<void>()
+    const cycles: Array<number> = []
+    let last = 0
+    for (let i = 0; i < options.locals; i++) {
+      const local = yield* proxy.addClient
+      yield* local.join("proxied")
+      yield* local.deliveries.pipe(
+        Stream.runForEach((d) => {
+          if (i === 0) {
+            const now = performance.now()
+            if (last > 0) cycles.push(now - last)
+            last = now
+          }
+          if (++received === total) Deferred.unsafeDone(done, Effect.void)
+          return d.ack
+        }),
+        Effect.forkScoped
+      )
+    }
+    const start = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: options.count }, (_, k) => k),
+      (k) => producer.send("proxied", { n: k }),
+      { discard: true }
+    )
+    yield* Deferred.await(done)
+    return { elapsedMs: performance.now() - start, cycles }
   }))

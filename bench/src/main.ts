@@ -9,7 +9,7 @@ import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
-import { lockstepOutOfBand, lockstepRooms, standalone } from "./lockstep.js"
+import { lockstepOutOfBand, lockstepProxy, lockstepRooms, standalone } from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
 
 const quick = process.argv.includes("--quick")
@@ -104,6 +104,17 @@ const program = Effect.gen(function*() {
     raw3
   )
   rows.push(raw3, ls3)
+
+  // B6: the room proxy, 1 room × 100 local clients over one upstream client (vs B1's 3 direct members)
+  const n6 = Math.round(2_000 * scale)
+  const ls6 = row(
+    "B6 proxy 1 room × 100 local",
+    "lockstep + RoomProxy",
+    n6,
+    yield* lockstepProxy(conn, { locals: 100, count: n6, tag: "ls6" }),
+    raw1
+  )
+  rows.push({ ...ls6, note: "ratio vs B1 raw (3 members)" })
 
   // B5: resources on the standalone server
   yield* Effect.scoped(Effect.gen(function*() {
