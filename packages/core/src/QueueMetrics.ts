@@ -27,7 +27,7 @@ export interface QueueMetrics {
   readonly knownClients: number
   /** rooms this client is subscribed to */
   readonly subscribedRooms: number
-  /** messages this client received (valid ones) */
+  /** deliveries that reached this client's subscriptions (a TypedQueue that cannot decode one also counts it in `invalid`) */
   readonly received: number
   /** messages this client could not decode */
   readonly invalid: number

@@ -1,0 +1,298 @@
+/**
+ * Every example runs here as a child process (`node --import tsx src/<example>.ts`, with the
+ * workspace paths of tsconfig.base.json) and its output is checked, so the examples cannot rot.
+ * They spawn their own redis-server / cluster through `@lockstep/redis/testing`.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Stream from "effect/Stream"
+import { mkdtempSync, rmSync } from "node:fs"
+import * as Net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Prometheus from "../src/internal/prometheus.js"
+
+const examplesDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
+const tsconfig = path.resolve(examplesDir, "../tsconfig.base.json")
+
+interface Output {
+  readonly stdout: string
+  readonly stderr: string
+  readonly exitCode: number
+}
+
+interface RunOptions {
+  readonly env?: Record<string, string>
+  readonly timeout?: Duration.DurationInput
+  /** send SIGINT once stdout contains this */
+  readonly interruptWhen?: string
+}
+
+const command = (example: string, env: Record<string, string> = {}) =>
+  Command.make(process.execPath, "--import", "tsx", `src/${example}.ts`).pipe(
+    Command.workingDirectory(examplesDir),
+    // LOCKSTEP_REDIS_URL is cleared so every example spawns its own server
+    Command.env({ TSX_TSCONFIG_PATH: tsconfig, NO_COLOR: "1", LOCKSTEP_REDIS_URL: "", ...env })
+  )
+
+/** Run an example to completion (or interrupt it), collecting its output. */
+const run = (
+  example: string,
+  options: RunOptions = {}
+): Effect.Effect<Output, unknown, CommandExecutor.CommandExecutor> =>
+  Effect.scoped(Effect.gen(function*() {
+    const process = yield* Command.start(command(example, options.env))
+    let stdout = ""
+    let stderr = ""
+    const seen = yield* Deferred.make<void>()
+    const decoder = new TextDecoder()
+    const errDecoder = new TextDecoder()
+    const out = process.stdout.pipe(
+      Stream.runForEach((chunk) =>
+        Effect.suspend(() => {
+          stdout += decoder.decode(chunk, { stream: true })
+          return options.interruptWhen !== undefined && stdout.includes(options.interruptWhen)
+            ? Deferred.succeed(seen, undefined)
+            : Effect.void
+        })
+      )
+    )
+    const err = process.stderr.pipe(
+      Stream.runForEach((chunk) => Effect.sync(() => stderr += errDecoder.decode(chunk, { stream: true })))
+    )
+    if (options.interruptWhen !== undefined) {
+      yield* Deferred.await(seen).pipe(
+        Effect.zipRight(Effect.sleep("500 millis")),
+        Effect.zipRight(process.kill("SIGINT")),
+        Effect.forkScoped
+      )
+    }
+    const [exitCode] = yield* Effect.all([process.exitCode, out, err], { concurrency: "unbounded" }).pipe(
+      Effect.timeoutFail({
+        duration: options.timeout ?? "60 seconds",
+        onTimeout: () => new Error(`${example} did not finish in time; stdout so far:\n${stdout}\nstderr:\n${stderr}`)
+      })
+    )
+    return { stdout, stderr, exitCode }
+  }))
+
+const expectSuccess = (output: Output) => {
+  if (output.exitCode !== 0) {
+    throw new Error(`exit code ${output.exitCode}\nstdout:\n${output.stdout}\nstderr:\n${output.stderr}`)
+  }
+}
+
+/** The "room" row of the demo's summary table: messages, msgs/s. */
+const roomRow = (stdout: string) => {
+  const match = /^room\s+(\d+)\s+([\d.]+)\s+(\S+ m?s)\s+(\S+ m?s)\s+ejections: (\d+)/m.exec(stdout)
+  if (match === null) throw new Error(`no summary row in:\n${stdout}`)
+  return { messages: Number(match[1]), rate: Number(match[2]), ejections: Number(match[5]) }
+}
+
+const refusesConnections = (port: number) =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(false))
+    })
+    socket.once("error", () => resume(Effect.succeed(true)))
+  })
+
+const live = <A, E>(
+  name: string,
+  effect: () => Effect.Effect<A, E, CommandExecutor.CommandExecutor>,
+  timeout = 90_000
+) => it.live(name, () => effect().pipe(Effect.provide(NodeContext.layer)), timeout)
+
+describe("examples", () => {
+  describe("demo", () => {
+    live(
+      "runs on a spawned redis-server: lock-step, a broadcast, a crash, one ejection, a summary",
+      () =>
+        Effect.gen(function*() {
+          const output = yield* run("demo", { env: { DEMO_SECONDS: "6" } })
+          expectSuccess(output)
+          const { stdout } = output
+          expect(stdout).toContain("engine: Redis: a redis-server spawned on 127.0.0.1:")
+          expect(stdout).toMatch(/out-of-band "maintenance at 03:00 UTC" reached 3\/3 live workers/)
+          expect(stdout).toContain("✖ edge-slow crashed")
+          expect(stdout).toMatch(/the server ejected edge-slow [\d.]+ s after its crash/)
+          const row = roomRow(stdout)
+          expect(row.messages).toBeGreaterThan(0)
+          expect(row.rate).toBeGreaterThan(0)
+          expect(row.ejections).toBe(1)
+          expect(stdout).toMatch(/^edge-slow .* ejected [\d.]+ s after its crash$/m)
+          expect(stdout).toContain(
+            "lock-step     ✓ every worker processed the same messages in the same order; 0 times"
+          )
+          expect(stdout).toMatch(/delivery {6}✓ all \d+ messages reached every live worker/)
+          expect(stdout).toMatch(/stopped the spawned redis-server on port \d+/)
+        })
+    )
+
+    live(
+      "falls back to the in-memory engine when redis-server is not installed (live display forced)",
+      () =>
+        Effect.gen(function*() {
+          // a PATH without redis-server (node is started by absolute path)
+          const emptyPath = mkdtempSync(path.join(os.tmpdir(), "lockstep-no-redis-"))
+          const output = yield* run("demo", { env: { DEMO_SECONDS: "5", PATH: emptyPath, DEMO_LIVE: "1" } }).pipe(
+            Effect.ensuring(Effect.sync(() => rmSync(emptyPath, { recursive: true, force: true })))
+          )
+          expectSuccess(output)
+          // the status block was drawn and redrawn in place (cursor up, clear to end)
+          expect(output.stdout).toContain("Ctrl-C stops cleanly")
+          expect(output.stdout).toMatch(/\u001b\[\d+F\u001b\[J/)
+          expect(output.stdout).toContain("engine: in-memory engine (no redis-server on PATH")
+          expect(output.stdout).toContain("running on the in-memory engine")
+          const row = roomRow(output.stdout)
+          expect(row.messages).toBeGreaterThan(0)
+          expect(row.ejections).toBe(1)
+          expect(output.stdout).toContain("lock-step     ✓")
+        })
+    )
+
+    live(
+      "stops cleanly on Ctrl-C (SIGINT): partial summary, spawned redis-server stopped",
+      () =>
+        Effect.gen(function*() {
+          const output = yield* run("demo", {
+            env: { DEMO_SECONDS: "60" },
+            interruptWhen: "joined room",
+            timeout: "30 seconds"
+          })
+          const { stdout } = output
+          expect(stdout).toContain("interrupted: closing every scope")
+          expect(stdout).toContain("summary (interrupted)")
+          const port = /stopped the spawned redis-server on port (\d+)/.exec(stdout)?.[1]
+          expect(port, stdout).toBeDefined()
+          expect(yield* refusesConnections(Number(port))).toBe(true)
+        })
+    )
+  })
+
+  live("standalone: priorities, ack, out-of-band, peek, roomState", () =>
+    Effect.gen(function*() {
+      const output = yield* run("standalone")
+      expectSuccess(output)
+      const { stdout } = output
+      expect(stdout).toContain(
+        "peek  4 queued (not yet released), in delivery order: order 4 (p0), order 2 (p1), order 3 (p1), order 5 (p9)"
+      )
+      const got = stdout.split("\n").filter((l) => l.startsWith("got "))
+      expect(got.map((l) => /\{"(order|notice)":("?[\w ]+"?)\}/.exec(l)?.[2])).toEqual([
+        "1",
+        "\"prices change at noon\"",
+        "4",
+        "2",
+        "3",
+        "5"
+      ])
+      expect(stdout).toContain("state backlog 0, in flight nothing")
+      expect(stdout).toContain("consumer metrics: received 6, invalid 0")
+      expect(stdout).toMatch(/stopped the spawned redis-server on port \d+/)
+    }))
+
+  live("sharded: 3-master cluster, 16 shards, several rooms in lock-step", () =>
+    Effect.gen(function*() {
+      const output = yield* run("sharded")
+      expectSuccess(output)
+      const { stdout } = output
+      expect(stdout).toContain("7 rooms on 16 shards")
+      const masters = new Set(
+        [...stdout.matchAll(/^\S+\s+\d+\s+\{t\d+\}\s+\d+\s+(127\.0\.0\.1:\d+)$/gm)].map((m) => m[1])
+      )
+      expect(masters.size).toBeGreaterThanOrEqual(2)
+      expect(stdout.match(/p4 p0 p1 p2 p3 {3}✓ same order at both consumers/g)?.length).toBe(7)
+      expect(stdout).toContain("35 messages × 2 consumers")
+    }))
+
+  live("proxy: local clients share one upstream member and ack", () =>
+    Effect.gen(function*() {
+      const output = yield* run("proxy")
+      expectSuccess(output)
+      const { stdout } = output
+      expect(stdout).toMatch(/the engine sees 1 sync member in "match"/)
+      const lines = stdout.split("\n")
+      const index = (text: string) => lines.findIndex((l) => l.includes(text))
+      for (const who of ["alice", "bob", "carol"]) {
+        for (const move of [1, 2, 3]) expect(index(`${who.padEnd(5)} got  match/"move ${move}"`)).toBeGreaterThan(-1)
+      }
+      // the slowest local client paces the room
+      expect(index(`carol acked match/"move 1"`)).toBeLessThan(index(`alice got  match/"move 2"`))
+      expect(index(`carol acked match/"move 2"`)).toBeLessThan(index(`alice got  match/"move 3"`))
+      expect(index(`alice got  lobby/"welcome"`)).toBeGreaterThan(-1)
+    }))
+
+  live("typed: schema encode/decode, an undecodable message counted as invalid", () =>
+    Effect.gen(function*() {
+      const output = yield* run("typed")
+      expectSuccess(output)
+      const { stdout } = output
+      expect(stdout).toContain("refused order 3 (nothing sent): InvalidArgument")
+      expect(stdout).toMatch(/got {3}order 1: 2 × espresso, .*\(decoded: an Order, placedAt a Date\)/)
+      expect(stdout).toMatch(/got {3}order 4: 1 × croissant/)
+      expect(stdout).not.toMatch(/got {3}order two/)
+      expect(stdout).toMatch(/consumer metrics: received \d+, invalid 1/)
+      expect(stdout).toContain("lockstep_messages_invalid_total = 1")
+      expect(stdout).toContain("backlog 0, the undecodable message did not stall it")
+    }))
+
+  live("monitor: /rooms JSON and /metrics in Prometheus text", () =>
+    Effect.gen(function*() {
+      const output = yield* run("monitor")
+      expectSuccess(output)
+      const { stdout } = output
+      expect(stdout).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+/)
+      const json = /GET \S+\/rooms\?room=match-1&room=match-2\n(\{[\s\S]*?\n\})\n/.exec(stdout)?.[1]
+      expect(json, stdout).toBeDefined()
+      const body = JSON.parse(json!) as {
+        rooms: Array<{ room: string; backlog: number; members: Array<string> }>
+        topRooms: Array<{ room: string; backlog: number }>
+      }
+      expect(body.rooms.map((r) => r.room)).toEqual(["match-1", "match-2"])
+      expect(body.rooms[1]!.backlog).toBeGreaterThan(0)
+      expect(body.rooms[1]!.members).toHaveLength(1)
+      expect(body.topRooms[0]).toEqual({ room: "match-2", backlog: body.rooms[1]!.backlog })
+      expect(stdout).toContain("# TYPE lockstep_messages_received_total counter")
+      expect(stdout).toMatch(/^lockstep_messages_received_total [1-9]\d*$/m)
+      expect(stdout).toMatch(/^lockstep_messages_invalid_total 0$/m)
+      expect(stdout).toContain("# TYPE lockstep_delivery_latency_ms histogram")
+      expect(stdout).toMatch(/^lockstep_delivery_latency_ms_bucket\{le="\+Inf"\} [1-9]\d*$/m)
+      expect(stdout).toMatch(/^lockstep_delivery_latency_ms_count [1-9]\d*$/m)
+    }))
+
+  it.effect("the Prometheus encoder: counters, histograms, labels", () =>
+    Effect.gen(function*() {
+      const counter = Metric.counter("examples_test_total", { description: "a \"test\" counter" }).pipe(
+        Metric.tagged("room", "a\"b")
+      )
+      const histogram = Metric.histogram("examples_test_ms", MetricBoundaries.linear({ start: 0, width: 10, count: 4 }))
+      yield* Metric.incrementBy(counter, 3)
+      yield* Metric.update(histogram, 5)
+      yield* Metric.update(histogram, 15)
+      yield* Metric.update(histogram, 500)
+      const text = Prometheus.encode(yield* Metric.snapshot)
+      expect(text).toContain("# HELP examples_test_total a \"test\" counter\n# TYPE examples_test_total counter\n")
+      expect(text).toContain("examples_test_total{room=\"a\\\"b\"} 3\n")
+      expect(text).toContain(
+        [
+          "# TYPE examples_test_ms histogram",
+          "examples_test_ms_bucket{le=\"0\"} 0",
+          "examples_test_ms_bucket{le=\"10\"} 1",
+          "examples_test_ms_bucket{le=\"20\"} 2",
+          "examples_test_ms_bucket{le=\"+Inf\"} 3",
+          "examples_test_ms_sum 520",
+          "examples_test_ms_count 3"
+        ].join("\n")
+      )
+    }))
+})
