@@ -26,8 +26,14 @@ export default defineConfig({
           hookTimeout: 60_000
         }
       },
-      { ...shared, test: { name: "proxy", include: ["packages/proxy/test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 } },
-      { ...shared, test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 } }
+      {
+        ...shared,
+        test: { name: "proxy", include: ["packages/proxy/test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 }
+      },
+      {
+        ...shared,
+        test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 }
+      }
     ]
   }
 })
