@@ -4,7 +4,7 @@ import { ProxyLayer } from "@lockstep/proxy"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Chunk, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
 import { redisFixture } from "../../redis/test/utils/redisFixture.js"
-import { memoryFixture } from "./utils/memoryFixture.js"
+import { memoryFixture } from "../../core/test/utils/memoryFixture.js"
 import * as Scenario from "./utils/scenarios.js"
 
 const scenarios = [
