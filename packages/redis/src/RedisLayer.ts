@@ -19,7 +19,6 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -124,7 +123,16 @@ export const make = (
     })
     const timeout = connectTimeoutOf(options)
     const ioOptions = toIoredis(options)
-    const command = yield* acquire("connect", () => new Redis(ioOptions), timeout)
+    // Nothing is replayed after a reconnect: while the connection is down operations fail at once
+    // with RedisError and never run later; a command already written when it dropped is not
+    // resent, its caller gets OperationTimeout (outcome unknown: it may have run before the drop).
+    // So a send reported as failed is never delivered late, out of order. A lost ack is repeated
+    // by the client after the reconnect (S12).
+    const command = yield* acquire(
+      "connect",
+      () => new Redis({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false, ...ioOptions }),
+      timeout
+    )
     defineScripts(command)
     const subscriber = yield* acquire("connect subscriber", () => new Redis(ioOptions), timeout)
     const connected = yield* SubscriptionRef.make(true)
@@ -133,12 +141,12 @@ export const make = (
 
     // S12: after a drop, re-assert every subscription before reporting the connection as up, so
     // the resync that follows cannot race a message published before the channels were back
-    const runtime = yield* Effect.runtime<never>()
+    const runScoped = yield* FiberSet.makeRuntime<never>()
     let down = false
     subscriber.on("close", () => {
       if (down) return
       down = true
-      Runtime.runFork(runtime)(SubscriptionRef.set(connected, false))
+      runScoped(SubscriptionRef.set(connected, false))
     })
     subscriber.on("ready", () => {
       if (!down) return
@@ -147,7 +155,9 @@ export const make = (
       const resubscribe = channels.length === 0
         ? Effect.void
         : call("resubscribe", timeout, () => subscriber.subscribe(...channels))
-      Runtime.runFork(runtime)(resubscribe.pipe(
+      // "up" once commands work again too: the resync that follows runs on the command connection
+      runScoped(resubscribe.pipe(
+        Effect.zipRight(awaitReady(command, timeout)),
         Effect.zipRight(SubscriptionRef.set(connected, true)),
         Effect.catchAll((e) => Effect.logWarning("lockstep: resubscribe failed", e.message))
       ))
@@ -157,6 +167,7 @@ export const make = (
       kind: "standalone",
       script: scriptRunner(command),
       listen: listener(
+        runScoped,
         router,
         connected,
         (channel, t) => call("subscribe", t, () => subscriber.subscribe(channel)),
@@ -168,6 +179,20 @@ export const make = (
     }
     return service
   })
+
+/** Wait until an ioredis connection is ready (it reconnects by itself), at most `timeout`. */
+const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
+  Effect.async<void>((resume) => {
+    if (redis.status === "ready") return resume(Effect.void)
+    const onReady = () => resume(Effect.void)
+    redis.once("ready", onReady)
+    return Effect.sync(() => redis.off("ready", onReady))
+  }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new RedisError({ operation: "reconnect", cause: new Error("command connection not ready") })
+    })
+  )
 
 const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"] => {
   const caller = client as unknown as ScriptCaller
@@ -182,6 +207,7 @@ const defineScripts = (client: Redis | Cluster) => {
 }
 
 const listener = (
+  runScoped: (effect: Effect.Effect<unknown>) => unknown,
   router: Router,
   connected: SubscriptionRef.SubscriptionRef<boolean>,
   subscribe: (channel: string, timeout: Duration.Duration) => Effect.Effect<unknown, RedisError | OperationTimeout>,
@@ -192,9 +218,14 @@ const listener = (
     Effect.suspend(() => {
       router.add(channel, deliver)
       // (S)SUBSCRIBE is idempotent and ordered on its connection: once confirmed we are live.
-      // A timed-out SUBSCRIBE may still go out later: the UNSUBSCRIBE queued behind it undoes it.
+      // A timed-out SUBSCRIBE may still go out later: the UNSUBSCRIBE queued behind it undoes it,
+      // in the background, so the caller's failure is not delayed by it.
       return subscribe(channel, timeout).pipe(
-        Effect.tapError(() => router.remove(channel, deliver) ? Effect.ignore(unsubscribe(channel)) : Effect.void)
+        Effect.tapError(() =>
+          Effect.sync(() => {
+            if (router.remove(channel, deliver)) runScoped(Effect.ignore(unsubscribe(channel)))
+          })
+        )
       )
     }),
     () =>
@@ -260,6 +291,8 @@ export const makeCluster = (
           lazyConnect: true,
           ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
           // node options given as `cluster.redisOptions` are kept; the top-level ones win
+          // node connections connect lazily, so they keep ioredis' offline queue: on a cluster an
+          // operation that timed out while a node was unreachable may still run when it returns
           redisOptions: { ...options.cluster?.redisOptions, ...redisOptions }
         })
         c.on("error", () => {})
@@ -305,7 +338,6 @@ export const makeCluster = (
       Effect.zipRight(SubscriptionRef.set(connected, true)),
       Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message))
     )
-    const runtime = yield* Effect.runtime<never>()
     // scheduled re-assertions belong to the scope: closing it interrupts them (S20), instead of
     // leaving one to wait for a reply of the closed cluster until it times out
     const runScoped = yield* FiberSet.makeRuntime<never>()
@@ -333,7 +365,7 @@ export const makeCluster = (
       owners = now
       schedule()
     })
-    cluster.on("close", () => Runtime.runFork(runtime)(SubscriptionRef.set(connected, false)))
+    cluster.on("close", () => runScoped(SubscriptionRef.set(connected, false)))
     yield* reassert.pipe(
       Effect.repeat(Schedule.spaced(Duration.decode(options.verifyInterval ?? "10 seconds"))),
       Effect.delay(Duration.decode(options.verifyInterval ?? "10 seconds")),
@@ -343,7 +375,7 @@ export const makeCluster = (
     const service: RedisConnection["Type"] = {
       kind: "cluster",
       script: scriptRunner(cluster),
-      listen: listener(router, connected, ssubscribe, (channel) =>
+      listen: listener(runScoped, router, connected, ssubscribe, (channel) =>
         call("sunsubscribe", timeout, () =>
           cluster.sunsubscribe(channel))),
       connected,

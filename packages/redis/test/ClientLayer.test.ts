@@ -5,7 +5,8 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Deferred, Duration, Effect, Exit, Logger, Option, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Logger, Option, Schedule, Scope, Stream } from "effect"
+import { redisFixture } from "./utils/redisFixture.js"
 import {
   clientList,
   cmd,
@@ -455,6 +456,36 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(invalidLogs.length).toBeGreaterThan(0)
         expect(invalidLogs.length).toBeLessThanOrEqual(5)
         for (const line of invalidLogs) expect(line.length).toBeLessThan(4_000)
+      }))
+
+    it.scoped("a send that failed while the connection was down is never delivered later (no offline replay)", () =>
+      Effect.gen(function*() {
+        const f = yield* redisFixture()
+        const producer = yield* f.client({ operationTimeout: "400 millis" })
+        const consumer = yield* f.client()
+        const stream = yield* consumer.subscribe("no-replay", { mode: "async" })
+        const received: Array<unknown> = []
+        yield* stream.pipe(Stream.runForEach((d) => Effect.sync(() => received.push(d.data))), Effect.forkScoped)
+        yield* f.cut(producer.clientId)
+        const started = Date.now()
+        const failed = yield* Effect.exit(producer.send("no-replay", "lost"))
+        expect(Exit.isFailure(failed)).toBe(true)
+        expect(Date.now() - started).toBeLessThan(1_500)
+        // a subscribe while down fails within its operation timeout too, not after the connect timeout
+        const subscribeStarted = Date.now()
+        expect(Exit.isFailure(yield* Effect.exit(Effect.scoped(producer.subscribe("other"))))).toBe(true)
+        expect(Date.now() - subscribeStarted).toBeLessThan(1_500)
+        yield* f.restore(producer.clientId)
+        // once the producer works again, a marker sent after the restore arrives alone
+        yield* Effect.retry(
+          producer.send("no-replay", "after"),
+          Schedule.spaced("100 millis").pipe(Schedule.upTo("5 seconds"))
+        )
+        yield* Effect.retry(
+          Effect.suspend(() => received.includes("after") ? Effect.void : Effect.fail("not yet")),
+          Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds"))
+        )
+        expect(received).toEqual(["after"])
       }))
   })
 })

@@ -950,7 +950,8 @@ export const semanticSuite = <R = never>(
 
       test("S12: a member that got m before a cut can ack it after the reconnect", (fx, h) =>
         Effect.gen(function*() {
-          const [a, b] = yield* Effect.all([fx.client(), fx.client()])
+          // an ack caught by the cut fails within b's operationTimeout; the retry then goes through
+          const [a, b] = yield* Effect.all([fx.client(), fx.client({ operationTimeout: "500 millis" })])
           const room = "s12-acked-late"
           const ia = yield* h.listen(a, room)
           const ib = yield* h.listen(b, room)
