@@ -1,0 +1,189 @@
+/**
+ * Spawn `../worker.ts` as a child Node process (`node --import tsx`, workspace packages resolved
+ * through `tsconfig.base.json` paths) and follow its JSON-lines output.
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { Duration, Effect, Fiber, type Scope, Stream } from "effect"
+import { fileURLToPath } from "node:url"
+
+/** The repository root (this file is packages/redis/test/faults/utils/workers.ts). */
+export const repoRoot = fileURLToPath(new URL("../../../../../", import.meta.url))
+
+const workerPath = fileURLToPath(new URL("../worker.ts", import.meta.url))
+
+/** One line a worker printed. */
+export type WorkerEvent =
+  | { readonly event: "ready"; readonly clientId: string; readonly rooms: number }
+  | {
+    readonly event: "delivery"
+    readonly room: string
+    readonly id: string
+    readonly data: unknown
+    readonly kind: "queued" | "out-of-band"
+  }
+  | { readonly event: "holding"; readonly room: string; readonly id: string }
+  | { readonly event: "ejected"; readonly room: string; readonly reason: string }
+  | { readonly event: "rejoined"; readonly room: string }
+  | { readonly event: "ack-failed"; readonly room: string; readonly id: string; readonly error: string }
+  | { readonly event: "subscribe-failed"; readonly room: string; readonly error: string }
+  | { readonly event: "stats"; readonly rss: number; readonly heapUsed: number }
+  | { readonly event: "stopped"; readonly clientId: string }
+
+/** An event with the time (ms, `Date.now()` of this process) its line was read. */
+export type Timed<E = WorkerEvent> = E & { readonly at: number }
+
+export interface WorkerOptions {
+  readonly name: string
+  readonly redisUrl: string
+  readonly keyPrefix: string
+  readonly rooms: ReadonlyArray<string>
+  readonly clientTimeout?: Duration.DurationInput
+  readonly ackDelayMs?: number
+  /** in each room, stop acking after this many acks (the next delivery is held forever) */
+  readonly hangAfter?: number
+  /** subscribe again after an ejection */
+  readonly rejoin?: boolean
+  readonly statsMs?: number
+  /** keep every event in `events` (default true; the soak streams them to `onEvent` instead) */
+  readonly keep?: boolean
+  readonly onEvent?: (event: Timed) => void
+}
+
+export interface Worker {
+  readonly name: string
+  readonly pid: number
+  /** the events seen so far (empty with `keep: false`) */
+  readonly events: ReadonlyArray<Timed>
+  /** the first event (from the start) satisfying `pred`; dies with the worker's stderr after `timeout` */
+  readonly waitFor: <E extends Timed>(
+    pred: (event: Timed) => event is E,
+    timeout?: Duration.DurationInput
+  ) => Effect.Effect<E>
+  /** send a signal and wait for the process to exit */
+  readonly kill: (signal: "SIGKILL" | "SIGTERM") => Effect.Effect<void>
+  /** resolves with the exit code, or the signal, once the process exited */
+  readonly exit: Effect.Effect<string>
+  /** the last few KiB of stderr (logs) */
+  readonly stderr: () => string
+}
+
+/** Type guard for `waitFor`: an event of kind `kind` satisfying `pred`. */
+export const is = <K extends WorkerEvent["event"]>(
+  kind: K,
+  pred: (event: Extract<Timed, { event: K }>) => boolean = () => true
+) =>
+(event: Timed): event is Extract<Timed, { event: K }> =>
+  event.event === kind && pred(event as Extract<Timed, { event: K }>)
+
+/**
+ * Spawn a worker in the current scope; it is stopped (SIGTERM to its process group) when the
+ * scope closes, if still running.
+ */
+export const spawnWorker = (
+  options: WorkerOptions
+): Effect.Effect<Worker, never, Scope.Scope | CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const env: Record<string, string> = {
+      TSX_TSCONFIG_PATH: `${repoRoot}tsconfig.base.json`,
+      LOCKSTEP_REDIS_URL: options.redisUrl,
+      LOCKSTEP_KEY_PREFIX: options.keyPrefix,
+      LOCKSTEP_WORKER_ROOMS: JSON.stringify(options.rooms),
+      LOCKSTEP_WORKER_ACK_DELAY_MS: String(options.ackDelayMs ?? 0),
+      LOCKSTEP_WORKER_REJOIN: String(options.rejoin ?? false),
+      LOCKSTEP_WORKER_STATS_MS: String(options.statsMs ?? 0),
+      // stdin stays an open pipe: the worker stops when it closes, i.e. when this process dies
+      LOCKSTEP_WORKER_EXIT_WITH_PARENT: "1"
+    }
+    if (options.clientTimeout !== undefined) {
+      env.LOCKSTEP_CLIENT_TIMEOUT = `${Duration.toMillis(Duration.decode(options.clientTimeout))} millis`
+    }
+    if (options.hangAfter !== undefined) env.LOCKSTEP_WORKER_HANG_AFTER = String(options.hangAfter)
+    const command = Command.make(process.execPath, "--import", "tsx", workerPath).pipe(
+      Command.env(env),
+      Command.workingDirectory(repoRoot)
+    )
+    const proc = yield* Command.start(command).pipe(Effect.orDie)
+    const keep = options.keep ?? true
+    const events: Array<Timed> = []
+    const waiters = new Set<() => void>()
+    let stderr = ""
+    let exited: string | undefined
+
+    const onLine = (line: string) => {
+      if (!line.startsWith("{")) return
+      let event: Timed
+      try {
+        event = { ...(JSON.parse(line) as WorkerEvent), at: Date.now() }
+      } catch {
+        return
+      }
+      if (keep) events.push(event)
+      options.onEvent?.(event)
+      for (const wake of [...waiters]) wake()
+    }
+    const stdoutFiber = yield* proc.stdout.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.runForEach((line) => Effect.sync(() => onLine(line))),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    yield* proc.stderr.pipe(
+      Stream.decodeText(),
+      Stream.runForEach((text) => Effect.sync(() => (stderr = (stderr + text).slice(-8192)))),
+      Effect.ignore,
+      Effect.forkScoped
+    )
+    const exit = proc.exitCode.pipe(
+      Effect.map(String),
+      Effect.catchAll((e) => Effect.succeed(e.message.replace(/.*signal: /, ""))),
+      // every line is read before the exit is reported
+      Effect.zipLeft(Fiber.await(stdoutFiber)),
+      Effect.tap((code) => Effect.sync(() => (exited = code)))
+    )
+    yield* exit.pipe(
+      Effect.zipRight(Effect.sync(() => {
+        for (const wake of [...waiters]) wake()
+      })),
+      Effect.forkScoped
+    )
+
+    const waitFor = <E extends Timed>(
+      pred: (event: Timed) => event is E,
+      timeout: Duration.DurationInput = "20 seconds"
+    ) =>
+      Effect.async<E, Error>((resume) => {
+        const check = () => {
+          const found = events.find(pred)
+          if (found !== undefined) {
+            waiters.delete(check)
+            resume(Effect.succeed(found))
+          } else if (exited !== undefined) {
+            waiters.delete(check)
+            resume(Effect.fail(new Error(`worker ${options.name} exited (${exited})`)))
+          }
+        }
+        waiters.add(check)
+        check()
+        return Effect.sync(() => waiters.delete(check))
+      }).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new Error(`worker ${options.name}: no such event within ${Duration.format(timeout)}`)
+        }),
+        Effect.catchAll((e) => Effect.dieMessage(`${e.message}\n--- stderr of ${options.name} ---\n${stderr}`))
+      )
+
+    return {
+      name: options.name,
+      pid: proc.pid,
+      get events() {
+        return events
+      },
+      waitFor,
+      kill: (signal) => proc.kill(signal).pipe(Effect.ignore, Effect.zipRight(Effect.ignore(exit))),
+      exit,
+      stderr: () => stderr
+    } satisfies Worker
+  })

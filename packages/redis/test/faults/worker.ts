@@ -1,0 +1,142 @@
+/**
+ * A lockstep subscriber meant to run as a CHILD process of the fault tests and the soak:
+ *
+ *   TSX_TSCONFIG_PATH=<repo>/tsconfig.base.json node --import tsx packages/redis/test/faults/worker.ts
+ *
+ * It connects with `RedisLayer.layerConfig` + `ShardLayer.single` + `ClientLayer.layerConfig`
+ * (`LOCKSTEP_REDIS_URL`, `LOCKSTEP_KEY_PREFIX`, `LOCKSTEP_CLIENT_TIMEOUT`, … as in
+ * `QueueConfig.config`), subscribes to its rooms in sync mode and prints one JSON line per event
+ * on stdout (logs go to stderr):
+ *
+ * - `{"event":"ready","clientId":…,"rooms":n}` once every room is subscribed (live)
+ * - `{"event":"delivery","room":…,"id":…,"data":…,"kind":…}` per delivery, acked after
+ *   `LOCKSTEP_WORKER_ACK_DELAY_MS` (default 0)
+ * - `{"event":"holding","room":…,"id":…}` for a delivery it will never ack
+ *   (`LOCKSTEP_WORKER_HANG_AFTER` = n: in each room, the deliveries after the n-th acked one)
+ * - `{"event":"ejected","room":…,"reason":…}` when a stream fails with `ClientEjected`; with
+ *   `LOCKSTEP_WORKER_REJOIN=1` it subscribes again and prints `{"event":"rejoined","room":…}`
+ * - `{"event":"ack-failed",…}` when an ack fails (it goes on)
+ * - `{"event":"stats","rss":…,"heapUsed":…}` every `LOCKSTEP_WORKER_STATS_MS` (default off)
+ *
+ * Rooms: `LOCKSTEP_WORKER_ROOMS`, a JSON array of room names. SIGTERM / SIGINT close the client
+ * (it leaves its rooms, S20); SIGKILL is a crash (the server ejects it after clientTimeout, S10).
+ * With `LOCKSTEP_WORKER_EXIT_WITH_PARENT=1` it also stops when its stdin closes (the parent died
+ * without stopping it, e.g. a test runner killed on timeout), so no worker outlives its test.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Logger, Schedule, Stream } from "effect"
+
+const emit = (event: Record<string, unknown>): void => {
+  // stdout is a pipe: writes are synchronous on Linux, so a line is out before a SIGKILL can land
+  process.stdout.write(`${JSON.stringify(event)}\n`)
+}
+
+const parseRooms = (text: string): ReadonlyArray<string> | undefined => {
+  try {
+    const rooms: unknown = JSON.parse(text)
+    return Array.isArray(rooms) && rooms.every((r) => typeof r === "string") ? rooms : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const WorkerConfig = Config.all({
+  rooms: Config.string("LOCKSTEP_WORKER_ROOMS").pipe(
+    Config.mapOrFail((text) => {
+      const rooms = parseRooms(text)
+      return rooms === undefined
+        ? Either.left(ConfigError.InvalidData(["LOCKSTEP_WORKER_ROOMS"], "expected a JSON array of room names"))
+        : Either.right(rooms)
+    })
+  ),
+  ackDelayMs: Config.integer("LOCKSTEP_WORKER_ACK_DELAY_MS").pipe(Config.withDefault(0)),
+  hangAfter: Config.option(Config.integer("LOCKSTEP_WORKER_HANG_AFTER")),
+  rejoin: Config.boolean("LOCKSTEP_WORKER_REJOIN").pipe(Config.withDefault(false)),
+  statsMs: Config.integer("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0))
+})
+
+const program = Effect.gen(function*() {
+  const settings = yield* WorkerConfig
+  const queue = yield* SyncFanoutQueue.SyncFanoutQueue
+  const hangAfter = settings.hangAfter._tag === "Some" ? settings.hangAfter.value : Infinity
+  let subscribed = 0
+
+  if (settings.statsMs > 0) {
+    yield* Effect.sync(() => {
+      const m = process.memoryUsage()
+      emit({ event: "stats", rss: m.rss, heapUsed: m.heapUsed })
+    }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(settings.statsMs))), Effect.forkScoped)
+  }
+
+  const handle = (room: string, acked: { n: number }) => (d: Delivery.Delivery) =>
+    Effect.gen(function*() {
+      emit({ event: "delivery", room, id: d.id, data: d.data, kind: d.kind })
+      if (d.kind !== "queued") return
+      if (acked.n >= hangAfter) return emit({ event: "holding", room, id: d.id })
+      if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
+      yield* d.ack.pipe(
+        Effect.tap(() => Effect.sync(() => acked.n++)),
+        Effect.catchAll((e) => Effect.sync(() => emit({ event: "ack-failed", room, id: d.id, error: e._tag })))
+      )
+    })
+
+  /** One subscription of `room`, until its stream ends or fails; `onLive` runs once it is live. */
+  const attempt = (room: string, onLive: Effect.Effect<void>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const stream = yield* queue.subscribe(room, { mode: "sync" })
+      yield* onLive
+      yield* Stream.runForEach(stream, handle(room, { n: 0 }))
+    }))
+
+  const runRoom = (room: string): Effect.Effect<void> => {
+    let first = true
+    const onLive = Effect.sync(() => {
+      if (first) {
+        first = false
+        if (++subscribed === settings.rooms.length) {
+          emit({ event: "ready", clientId: queue.clientId, rooms: subscribed })
+        }
+      } else {
+        emit({ event: "rejoined", room })
+      }
+    })
+    const loop: Effect.Effect<void> = attempt(room, onLive).pipe(
+      Effect.catchAll((e) => {
+        if (e._tag === "ClientEjected") {
+          emit({ event: "ejected", room, reason: e.reason })
+          return settings.rejoin
+            ? Effect.zipRight(Effect.sleep("100 millis"), Effect.suspend(() => loop))
+            : Effect.never
+        }
+        // the server is out of reach (e.g. restarting): try again
+        emit({ event: "subscribe-failed", room, error: e._tag })
+        return Effect.zipRight(Effect.sleep("200 millis"), Effect.suspend(() => loop))
+      })
+    )
+    return loop
+  }
+
+  yield* Effect.forEach(settings.rooms, (room) => Effect.forkScoped(runRoom(room)), { discard: true })
+  if (settings.rooms.length === 0) emit({ event: "ready", clientId: queue.clientId, rooms: 0 })
+  yield* Effect.addFinalizer(() => Effect.sync(() => emit({ event: "stopped", clientId: queue.clientId })))
+  return yield* Effect.never
+})
+
+const Live = ClientLayer.layerConfig.pipe(
+  Layer.provide(ShardLayer.single),
+  Layer.provide(RedisLayer.layerConfig)
+)
+
+if (process.env.LOCKSTEP_WORKER_EXIT_WITH_PARENT === "1") {
+  process.stdin.on("close", () => process.kill(process.pid, "SIGTERM"))
+  process.stdin.resume()
+}
+
+program.pipe(
+  Effect.scoped,
+  Effect.provide(Live),
+  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
+  NodeRuntime.runMain
+)
