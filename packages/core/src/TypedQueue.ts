@@ -39,7 +39,16 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
   Effect.gen(function*() {
     const queue = yield* SyncFanoutQueue
     const encode = Schema.encodeEither(schema)
-    const decode = Schema.decodeUnknownEither(schema)
+    const decodeEither = Schema.decodeUnknownEither(schema)
+    // data comes from any producer: a value that makes the schema itself throw (e.g. a hostile
+    // discriminant) counts as undecodable, never as a defect of the stream
+    const decode = (data: unknown): Either.Either<A, string> => {
+      try {
+        return Either.mapLeft(decodeEither(data), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+      } catch (e) {
+        return Either.left(`the schema threw: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    }
     const encodeData = (data: A) =>
       Either.match(encode(data), {
         onLeft: (e) =>
@@ -59,7 +68,7 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
               Either.match(decode(delivery.data), {
                 onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
                 onLeft: (e) =>
-                  queue.recordInvalid(room, `schema mismatch: ${ParseResult.TreeFormatter.formatErrorSync(e)}`).pipe(
+                  queue.recordInvalid(room, `schema mismatch: ${e}`).pipe(
                     Effect.zipRight(Effect.ignore(delivery.ack)),
                     Effect.as(Option.none())
                   )

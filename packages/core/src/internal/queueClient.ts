@@ -194,7 +194,12 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       return
     }
     const decoded = Envelope.decodeFrame(frame)
-    if (Either.isLeft(decoded)) return countInvalid(sub.room, decoded.left)
+    if (Either.isLeft(decoded)) {
+      countInvalid(sub.room, decoded.left)
+      // S16: if it was the in-flight message we hold, ack it so the room does not stall on it
+      if (sub.mode === "sync") runFork(ackUndecodableInFlight(sub))
+      return
+    }
     const { envelope, event } = decoded.right
     if (event <= sub.joinedEvent) return
     if (envelope.k === "e") {
@@ -203,6 +208,17 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     }
     deliverEnvelope(sub, envelope)
   }
+
+  /** Ack the room's in-flight message if we hold it and it cannot be decoded (S16). */
+  const ackUndecodableInFlight = (sub: Subscription) =>
+    backend.resync(sub.room).pipe(
+      Effect.flatMap((inFlight) =>
+        inFlight !== null && !sub.closed && Either.isLeft(Envelope.decode(inFlight.envelope))
+          ? ack(sub.room, inFlight.id)
+          : Effect.void
+      ),
+      Effect.catchAll((e) => Effect.logDebug("lockstep: could not ack an undecodable message", e.message))
+    )
 
   /** Close a subscription from its own scope (S6). */
   const close = (sub: Subscription) =>

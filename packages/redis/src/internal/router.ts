@@ -9,7 +9,15 @@ export class Router {
   dispatch(channel: string, message: string): void {
     const listeners = this.routes.get(channel)
     if (listeners === undefined) return
-    for (const deliver of listeners) deliver(message)
+    // a listener must never throw into ioredis (it would crash the process); the client's own
+    // listener decodes defensively, this is the second line of defence
+    for (const deliver of listeners) {
+      try {
+        deliver(message)
+      } catch {
+        // dropped: counted nowhere, as the listener could not say what it was
+      }
+    }
   }
 
   /** Register a listener; returns true if the channel had none (so it must be subscribed). */
