@@ -10,7 +10,8 @@ import type { RawResult } from "./raw.js"
 
 export type ConnectionLayer = Layer.Layer<RedisConnection.RedisConnection, unknown>
 
-export const standalone = (port: number): ConnectionLayer => RedisLayer.layer({ host: "127.0.0.1", port })
+export const standalone = (port: number, enableAutoPipelining = false): ConnectionLayer =>
+  RedisLayer.layer({ host: "127.0.0.1", port, enableAutoPipelining })
 
 const client = (
   connection: ConnectionLayer,

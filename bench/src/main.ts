@@ -86,7 +86,14 @@ const program = Effect.gen(function*() {
     yield* lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2" }),
     raw2
   )
-  rows.push(raw2, ls2)
+  const ls2ap = row(
+    "B2 100 rooms × 3 sync",
+    "lockstep, auto-pipelining",
+    100 * per2,
+    yield* lockstepRooms(standalone(port, true), { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2ap" }),
+    raw2
+  )
+  rows.push(raw2, ls2, ls2ap)
 
   // B3: out-of-band fan-out to 3 subscribers
   const n3 = Math.round(20_000 * scale)

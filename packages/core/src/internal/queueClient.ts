@@ -12,12 +12,10 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Take from "effect/Take"
 import type { BackendClient, BackendError } from "../Backend.js"
 import type { Delivery, QueuedMessage } from "../Delivery.js"
 import * as Envelope from "../Envelope.js"
@@ -27,13 +25,14 @@ import { AlreadySubscribed, ClientEjected, type EjectReason, InvalidArgument, Pa
 import * as QueueMetrics from "../QueueMetrics.js"
 import type { RoomState } from "../RoomState.js"
 import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
+import * as DeliveryStream from "./deliveryStream.js"
 import { LatencyWindow } from "./latencyWindow.js"
 import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
 
 interface Subscription {
   readonly room: string
   readonly mode: SubscriptionMode
-  readonly queue: Queue.Queue<Take.Take<Delivery, ClientEjected>>
+  readonly queue: DeliveryStream.Buffer
   /** room event number at join; frames up to it predate the membership (S5). null while joining */
   joinedEvent: number | null
   /** frames received while joining */
@@ -92,7 +91,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       const rooms: Array<string> = []
       for (const sub of subscriptions.values()) {
         sub.closed = true
-        sub.queue.unsafeOffer(Take.end)
+        sub.queue.unsafeOffer(DeliveryStream.End)
         rooms.push(sub.room)
       }
       subscriptions.clear()
@@ -138,7 +137,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     if (sub.closed) return
     sub.closed = true
     if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-    sub.queue.unsafeOffer(Take.fail(new ClientEjected({ room: sub.room, clientId, reason })))
+    sub.queue.unsafeOffer(new ClientEjected({ room: sub.room, clientId, reason }))
     QueueMetrics.ejectedTotal.unsafeUpdate(1, [])
     runFork(
       Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
@@ -180,7 +179,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         })
         : Effect.void
     }
-    sub.queue.unsafeOffer(Take.of(delivery))
+    sub.queue.unsafeOffer(delivery)
     received++
     latency.record(latencyMs)
     QueueMetrics.receivedTotal.unsafeUpdate(1, [])
@@ -226,7 +225,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       if (sub.closed) return Effect.void
       sub.closed = true
       if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-      sub.queue.unsafeOffer(Take.end)
+      sub.queue.unsafeOffer(DeliveryStream.End)
       pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend.leave(sub.room).pipe(Effect.andThen(() => pendingLeaves.delete(sub.room)))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
@@ -247,7 +246,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         yield* backend.leave(room)
         pendingLeaves.delete(room)
       }
-      const queue = yield* Queue.bounded<Take.Take<Delivery, ClientEjected>>(config.subscriberBuffer + 1)
+      const queue = yield* DeliveryStream.makeBuffer(config.subscriberBuffer)
       const sub: Subscription = {
         room,
         mode,
@@ -285,7 +284,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
             : Effect.void
         )
       )
-      return Stream.flattenTake(Stream.fromQueue(queue))
+      return DeliveryStream.toStream(queue)
     }).pipe(Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } }))
 
   const encode = (envelope: Envelope.MessageEnvelope) =>
