@@ -3,8 +3,8 @@ import { SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer } from "@lockstep/proxy"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Chunk, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
-import { redisFixture } from "../../redis/test/utils/redisFixture.js"
 import { memoryFixture } from "../../core/test/utils/memoryFixture.js"
+import { redisFixture } from "../../redis/test/utils/redisFixture.js"
 import * as Scenario from "./utils/scenarios.js"
 
 const scenarios = [
