@@ -10,71 +10,10 @@
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
-import { Clock, Duration, Effect, TestClock } from "effect"
+import { Clock, Effect, TestClock } from "effect"
 import * as Model from "./utils/model.js"
 
-/**
- * A manual clock: time moves only in `adjust`, which wakes due sleepers one at a time in time
- * order (FIFO on ties) and lets every fiber run after each wake-up, like `TestClock.adjust`.
- *
- * Why not `TestClock` itself: its `adjust` waits for the fibers with a few real `setTimeout(0)`s
- * per wake-up (≈ 8–10 ms measured here), and a run wakes the clients' keepalive and housekeeping
- * fibers dozens of times: 400 runs would take minutes. Memory delivery is synchronous and nothing
- * else touches real timers, so letting the scheduler drain with `yieldNow` is enough and
- * deterministic (same scenario → same interleaving).
- */
-class ManualClock implements Clock.Clock {
-  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  private now = 0
-  private seq = 0
-  private readonly sleepers: Array<{ readonly at: number; readonly seq: number; readonly wake: () => void }> = []
-
-  unsafeCurrentTimeMillis(): number {
-    return this.now
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return BigInt(this.now) * 1_000_000n
-  }
-  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.now)
-  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const sleeper = { at: this.now + Duration.toMillis(duration), seq: this.seq++, wake: () => resume(Effect.void) }
-      this.sleepers.push(sleeper)
-      return Effect.sync(() => {
-        const i = this.sleepers.indexOf(sleeper)
-        if (i >= 0) this.sleepers.splice(i, 1)
-      })
-    })
-  }
-
-  /** Let every runnable fiber run until it suspends (consumers, resync, ejection notices). */
-  readonly settle: Effect.Effect<void> = Effect.asVoid(Effect.repeatN(Effect.yieldNow(), 24))
-
-  /** Move time forward by `millis`, waking sleepers in order. */
-  adjust(millis: number): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      const target = this.now + millis
-      yield* this.settle
-      while (true) {
-        let next: (typeof this.sleepers)[number] | undefined
-        for (const s of this.sleepers) {
-          if (s.at <= target && (next === undefined || s.at < next.at || (s.at === next.at && s.seq < next.seq))) {
-            next = s
-          }
-        }
-        if (next === undefined) break
-        this.sleepers.splice(this.sleepers.indexOf(next), 1)
-        this.now = Math.max(this.now, next.at)
-        next.wake()
-        yield* this.settle
-      }
-      this.now = target
-      yield* this.settle
-    })
-  }
-}
+// time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
 
 /** The memory engine on one fresh broker; every client of the run is on it. */
 const memoryEngine = (time: {
@@ -96,7 +35,7 @@ const memoryEngine = (time: {
 
 /** One run on a manual clock (fast). */
 const run = (scenario: Model.Scenario) => {
-  const clock = new ManualClock()
+  const clock = new Model.ManualClock()
   return memoryEngine({ advance: (millis) => clock.adjust(millis), settle: clock.settle, now: clock.currentTimeMillis })
     .pipe(
       Effect.flatMap((engine) => Model.runScenario(engine, scenario)),
