@@ -9,7 +9,7 @@ import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
-import { lockstepOutOfBand, lockstepProxy, lockstepRooms, standalone } from "./lockstep.js"
+import * as Lockstep from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
 
 const quick = process.argv.includes("--quick")
@@ -46,6 +46,18 @@ const row = (scenario: string, engine: string, messages: number, r: RawResult, b
 }
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+/** A scenario that does not finish in 3 minutes fails the bench instead of hanging it. */
+const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.timeoutFail(effect, {
+    duration: "3 minutes",
+    onTimeout: () => new Error("a scenario did not finish in 3 minutes")
+  })
+const lockstepRooms = (...args: Parameters<typeof Lockstep.lockstepRooms>) => bounded(Lockstep.lockstepRooms(...args))
+const lockstepOutOfBand = (...args: Parameters<typeof Lockstep.lockstepOutOfBand>) =>
+  bounded(Lockstep.lockstepOutOfBand(...args))
+const lockstepProxy = (...args: Parameters<typeof Lockstep.lockstepProxy>) => bounded(Lockstep.lockstepProxy(...args))
+const standalone = Lockstep.standalone
 
 const program = Effect.gen(function*() {
   const rows: Array<Row> = []
