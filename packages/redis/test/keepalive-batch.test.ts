@@ -3,10 +3,13 @@
  * or per room: counted with MONITOR on every master, by script sha.
  */
 import { describe, expect, layer } from "@effect/vitest"
+import { QueueConfig } from "@lockstep/core"
+import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
+import * as RedisBackend from "../src/internal/redisBackend.js"
 import { scripts } from "../src/internal/scripts/index.js"
 import { clusterFixture } from "./utils/redisFixture.js"
 
@@ -48,6 +51,25 @@ describe("cluster keepalive", () => {
           expect(n).toBeGreaterThanOrEqual(1)
           expect(n).toBeLessThanOrEqual(3)
         }
+      }))
+
+    it.scoped("S10: a keepalive naming rooms whose join is still in progress does not report the client as forgotten", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const connection = yield* RedisLayer.makeCluster(cluster.masters)
+        const sharding = yield* ShardLayer.make({ shards: 64 })
+        const config = yield* QueueConfig.resolve({ keyPrefix: `ka${Date.now()}`, clientTimeout: "5 seconds" })
+        const backend = RedisBackend.make(connection, sharding, config, "client-under-test")
+        // first contact: registered on shard 0 (the registry), unknown before
+        expect(yield* backend.keepalive([], 5_000)).toBe(false)
+        // rooms on many shards that never saw this client (their joins have not run yet): the
+        // registry still knows it, so it must not eject itself (it did, before the fix)
+        const rooms = Array.from({ length: 30 }, (_, i) => `joining-${i}`)
+        expect(new Set(rooms.map(sharding.shardOf)).size).toBeGreaterThan(10)
+        expect(yield* backend.keepalive(rooms, 5_000)).toBe(true)
+        // forgotten by the registry: reported as such
+        yield* backend.unregister([])
+        expect(yield* backend.keepalive(rooms, 5_000)).toBe(false)
       }))
   })
 })

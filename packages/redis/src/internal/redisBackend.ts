@@ -71,8 +71,10 @@ export const make = (
     keepalive: (rooms, clientTimeoutMs) => {
       // shard 0 is the registry of every live client (knownClients, S15); the others hold the
       // expiries that housekeeping of their rooms needs (S10)
-      const shards = new Set(shardsOf(rooms))
-      shards.add(0)
+      // shard 0 first: its node's group leads with the registry key, whose answer alone says
+      // whether the server still knows this client; another shard may not know it yet (a join in
+      // progress) without that meaning anything
+      const shards = new Set([0, ...shardsOf(rooms)])
       // one round trip per node: the shards a node serves are refreshed by one cross-slot script
       const byNode = new Map<string, Array<string>>()
       for (const shard of shards) {
@@ -94,7 +96,7 @@ export const make = (
                   Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e.message),
                   Effect.forEach(keys, one, { concurrency: "unbounded" })
                 ),
-                (replies) => (replies.every((r) => asNumber(r) === 1) ? 1 : 0)
+                (replies) => replies[0]
               )
             )
           )
@@ -102,7 +104,7 @@ export const make = (
         Effect.forEach(byNode.values(), (keys) => keys.length === 1 ? one(keys[0]!) : many(keys), {
           concurrency: "unbounded"
         }),
-        (replies) => replies.every((r) => asNumber(r) === 1)
+        (replies) => asNumber(replies[0]) === 1
       )
     },
     housekeep: (rooms) => {
