@@ -6,12 +6,11 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueConfig } from "@lockstep/core"
 import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
 import * as RedisBackend from "../src/internal/redisBackend.js"
 import { scripts } from "../src/internal/scripts/index.js"
-import { clusterFixture } from "./utils/redisFixture.js"
 
 const sha = (lua: string) => createHash("sha1").update(lua).digest("hex")
 
@@ -20,37 +19,52 @@ describe("cluster keepalive", () => {
     it.scoped("S10/S17: a keepalive costs one script call per node, not per shard", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
-        const f = yield* clusterFixture(64)
-        // clientTimeout 3 s: a keepalive every second
-        const client = yield* f.client({ clientTimeout: "3 seconds" })
+        const connection = yield* RedisLayer.makeCluster(cluster.masters)
+        const sharding = yield* ShardLayer.make({ shards: 64 })
+        const config = yield* QueueConfig.resolve({ keyPrefix: `kb${Date.now()}`, clientTimeout: "5 seconds" })
+        // the backend alone: no keepalive or housekeeping fibers run beside the call we count
+        const backend = RedisBackend.make(connection, sharding, config, "counted-client")
         const rooms = Array.from({ length: 40 }, (_, i) => `room-${i}`)
-        for (const room of rooms) yield* client.subscribe(room)
+        const shards = new Set([0, ...rooms.map(sharding.shardOf)])
+        yield* backend.keepalive(rooms, 5_000) // warm up: scripts loaded on every node
         const keepaliveShas = new Set([sha(scripts.keepalive.lua), sha(scripts.keepaliveMany.lua)])
-        const seen = cluster.masters.map(() => [] as Array<string>)
-        const monitors = yield* Effect.forEach(cluster.masters, (m, i) =>
+        // per master: keepalive calls seen between two ECHO markers (MONITOR shows commands in order)
+        const monitors = yield* Effect.forEach(cluster.masters, (m) =>
           Effect.acquireRelease(
             Effect.promise(async () => {
               const admin = new Redis({ host: m.host, port: m.port })
               const monitor = await admin.monitor()
+              const log: Array<string> = []
               monitor.on("monitor", (_time: string, args: Array<string>) => {
-                const [command, script] = args
-                if (command?.toLowerCase() === "evalsha" && script !== undefined && keepaliveShas.has(script)) {
-                  seen[i]!.push(script)
+                const [command, arg] = args
+                if (command?.toLowerCase() === "echo" && arg !== undefined) log.push(`echo:${arg}`)
+                else if (command?.toLowerCase() === "evalsha" && arg !== undefined && keepaliveShas.has(arg)) {
+                  log.push("keepalive")
                 }
               })
-              return { admin, monitor }
+              return { admin, monitor, log }
             }),
             ({ admin, monitor }) => Effect.promise(() => Promise.all([monitor.disconnect(), admin.quit()]))
           ))
-        expect(monitors.length).toBe(3)
-        // the rooms cover many shards on every master
-        yield* Effect.sleep("2100 millis") // two keepalive periods
-        const calls = seen.map((s) => s.length)
-        // 2 periods → at most 2 or 3 keepalive calls per master, far below the ~13 shards each serves
-        for (const n of calls) {
-          expect(n).toBeGreaterThanOrEqual(1)
-          expect(n).toBeLessThanOrEqual(3)
-        }
+        const mark = (marker: string) =>
+          Effect.forEach(monitors, ({ admin, log }) =>
+            Effect.promise(() => admin.echo(marker)).pipe(
+              Effect.zipRight(
+                Effect.suspend(() => log.includes(`echo:${marker}`) ? Effect.void : Effect.fail("not yet")).pipe(
+                  Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("5 seconds"))),
+                  Effect.orDie
+                )
+              )
+            ), { discard: true })
+        yield* mark("before")
+        expect(yield* backend.keepalive(rooms, 5_000)).toBe(true)
+        yield* mark("after")
+        const calls = monitors.map(({ log }) =>
+          log.slice(log.indexOf("echo:before") + 1, log.indexOf("echo:after")).filter((l) => l === "keepalive").length
+        )
+        // the 40 rooms sit on far more shards than masters: one call per master, not per shard
+        expect(shards.size).toBeGreaterThan(20)
+        expect(calls).toEqual([1, 1, 1])
       }))
 
     it.scoped("S10: a keepalive naming rooms whose join is still in progress does not report the client as forgotten", () =>
