@@ -6,6 +6,7 @@ import { SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer } from "@lockstep/proxy"
 import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
+import type { CpuProbe } from "./cpu.js"
 import type { RawResult } from "./raw.js"
 
 export type ConnectionLayer = Layer.Layer<RedisConnection.RedisConnection, unknown>
@@ -32,6 +33,7 @@ export const lockstepRooms = (
     readonly perRoom: number
     readonly tag: string
     readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
+    readonly probe: CpuProbe
   }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
@@ -75,16 +77,25 @@ export const lockstepRooms = (
         { discard: true }
       ), { concurrency: 8, discard: true })
     // the gate holds message 0 of each room until everything is queued
+    yield* Effect.promise(options.probe.start)
     const start = performance.now()
     yield* Scope.close(gateScope, Exit.void) // the gate leaves: message 1 of every room is released (S6)
     yield* Deferred.await(done)
-    return { elapsedMs: performance.now() - start, cycles }
+    const elapsedMs = performance.now() - start
+    yield* Effect.promise(options.probe.stop)
+    return { elapsedMs, cycles }
   }))
 
 /** out-of-band fan-out of `count` messages to `subscribers` async subscribers. */
 export const lockstepOutOfBand = (
   connection: ConnectionLayer,
-  options: { readonly subscribers: number; readonly count: number; readonly concurrency: number; readonly tag: string }
+  options: {
+    readonly subscribers: number
+    readonly count: number
+    readonly concurrency: number
+    readonly tag: string
+    readonly probe: CpuProbe
+  }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const producer = yield* client(connection, ShardLayer.single, options.tag)
@@ -99,6 +110,7 @@ export const lockstepOutOfBand = (
         Effect.forkScoped
       )
     }
+    yield* Effect.promise(options.probe.start)
     const start = performance.now()
     yield* Effect.forEach(
       Array.from({ length: options.count }, (_, k) => k),
@@ -106,7 +118,9 @@ export const lockstepOutOfBand = (
       { concurrency: options.concurrency, discard: true }
     )
     yield* Deferred.await(done)
-    return { elapsedMs: performance.now() - start, cycles: [] }
+    const elapsedMs = performance.now() - start
+    yield* Effect.promise(options.probe.stop)
+    return { elapsedMs, cycles: [] }
   }))
 
 /**
@@ -115,7 +129,7 @@ export const lockstepOutOfBand = (
  */
 export const lockstepProxy = (
   connection: ConnectionLayer,
-  options: { readonly locals: number; readonly count: number; readonly tag: string }
+  options: { readonly locals: number; readonly count: number; readonly tag: string; readonly probe: CpuProbe }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const producer = yield* client(connection, ShardLayer.single, options.tag)
@@ -142,6 +156,7 @@ export const lockstepProxy = (
         Effect.forkScoped
       )
     }
+    yield* Effect.promise(options.probe.start)
     const start = performance.now()
     yield* Effect.forEach(
       Array.from({ length: options.count }, (_, k) => k),
@@ -149,5 +164,7 @@ export const lockstepProxy = (
       { discard: true }
     )
     yield* Deferred.await(done)
-    return { elapsedMs: performance.now() - start, cycles }
+    const elapsedMs = performance.now() - start
+    yield* Effect.promise(options.probe.stop)
+    return { elapsedMs, cycles }
   }))

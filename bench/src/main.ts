@@ -9,11 +9,16 @@ import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
+import { CpuProbe, type CpuUsed } from "./cpu.js"
 import * as Lockstep from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
 
 const quick = process.argv.includes("--quick")
 const scale = quick ? 0.2 : 1
+/** `--only B1,B3`: run just these scenarios (B5 and B4 included only when named) */
+const onlyArg = process.argv.find((a) => a.startsWith("--only="))
+const only = onlyArg === undefined ? null : new Set(onlyArg.slice("--only=".length).split(","))
+const enabled = (scenario: string) => only === null || only.has(scenario)
 
 interface Row {
   readonly scenario: string
@@ -23,8 +28,22 @@ interface Row {
   readonly cycleP50Us: number | null
   readonly cycleP99Us: number | null
   readonly ratio: number | null
+  /** CPU time per message: this Node process, and the Redis server(s) */
+  readonly nodeCpuUs: number | null
+  readonly redisCpuUs: number | null
   readonly note?: string
 }
+
+/** A scenario's result with the CPU its timed section cost this process and the Redis server(s). */
+interface Measured extends RawResult {
+  readonly cpu: CpuUsed | undefined
+}
+
+const measure = <E>(ports: ReadonlyArray<number>, scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) =>
+  Effect.suspend(() => {
+    const probe = new CpuProbe(ports)
+    return Effect.map(scenario(probe), (result): Measured => ({ ...result, cpu: probe.result }))
+  })
 
 const pct = (xs: Array<number>, q: number) => {
   if (xs.length === 0) return null
@@ -32,8 +51,9 @@ const pct = (xs: Array<number>, q: number) => {
   return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]! * 1000)
 }
 
-const row = (scenario: string, engine: string, messages: number, r: RawResult, base?: Row): Row => {
+const row = (scenario: string, engine: string, messages: number, r: Measured, base?: Row): Row => {
   const msgsPerSec = Math.round(messages / (r.elapsedMs / 1000))
+  const perMessage = (ms: number | null) => ms === null ? null : Math.round((ms * 1000) / messages)
   return {
     scenario,
     engine,
@@ -41,7 +61,9 @@ const row = (scenario: string, engine: string, messages: number, r: RawResult, b
     msgsPerSec,
     cycleP50Us: pct(r.cycles, 0.5),
     cycleP99Us: pct(r.cycles, 0.99),
-    ratio: base ? Math.round((msgsPerSec / base.msgsPerSec) * 100) / 100 : null
+    ratio: base ? Math.round((msgsPerSec / base.msgsPerSec) * 100) / 100 : null,
+    nodeCpuUs: perMessage(r.cpu?.nodeCpuMs ?? null),
+    redisCpuUs: perMessage(r.cpu?.redisCpuMs ?? null)
   }
 }
 
@@ -65,6 +87,7 @@ const program = Effect.gen(function*() {
   const server = yield* RedisTestServer.make()
   const port = server.port
   const conn = standalone(port)
+  const onServer = <E>(scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) => measure([port], scenario)
 
   // B1: one room, 3 sync subscribers
   const n1 = Math.round(10_000 * scale)
@@ -72,116 +95,147 @@ const program = Effect.gen(function*() {
     "B1 1 room × 3 sync",
     "raw ioredis",
     n1,
-    yield* promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1" }))
+    yield* onServer((probe) =>
+      promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1", probe }))
+    )
   )
-  const ls1 = row(
-    "B1 1 room × 3 sync",
-    "lockstep",
-    n1,
-    yield* lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1" }),
-    raw1
-  )
-  rows.push(raw1, ls1)
+  if (enabled("B1")) {
+    const ls1 = row(
+      "B1 1 room × 3 sync",
+      "lockstep",
+      n1,
+      yield* onServer((probe) => lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1", probe })),
+      raw1
+    )
+    rows.push(raw1, ls1)
+  }
 
   // B2: 100 rooms × 3 sync subscribers
   const per2 = Math.round(200 * scale)
-  const raw2 = row(
-    "B2 100 rooms × 3 sync",
-    "raw ioredis",
-    100 * per2,
-    yield* promise(() => rawLockstep(port, { rooms: 100, subscribers: 3, perRoom: per2, tag: "raw2" }))
-  )
-  const ls2 = row(
-    "B2 100 rooms × 3 sync",
-    "lockstep",
-    100 * per2,
-    yield* lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2" }),
-    raw2
-  )
-  const ls2ap = row(
-    "B2 100 rooms × 3 sync",
-    "lockstep, auto-pipelining",
-    100 * per2,
-    yield* lockstepRooms(standalone(port, true), { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2ap" }),
-    raw2
-  )
-  rows.push(raw2, ls2, ls2ap)
+  let ls2: Row | undefined
+  if (enabled("B2") || enabled("B4")) {
+    const raw2 = row(
+      "B2 100 rooms × 3 sync",
+      "raw ioredis",
+      100 * per2,
+      yield* onServer((probe) =>
+        promise(() => rawLockstep(port, { rooms: 100, subscribers: 3, perRoom: per2, tag: "raw2", probe }))
+      )
+    )
+    ls2 = row(
+      "B2 100 rooms × 3 sync",
+      "lockstep",
+      100 * per2,
+      yield* onServer((probe) => lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2", probe })),
+      raw2
+    )
+    const ls2ap = row(
+      "B2 100 rooms × 3 sync",
+      "lockstep, auto-pipelining",
+      100 * per2,
+      yield* onServer((probe) =>
+        lockstepRooms(standalone(port, true), { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2ap", probe })
+      ),
+      raw2
+    )
+    rows.push(raw2, ls2, ls2ap)
+  }
 
   // B3: out-of-band fan-out to 3 subscribers
-  const n3 = Math.round(20_000 * scale)
-  const raw3 = row(
-    "B3 out-of-band × 3",
-    "raw PUBLISH",
-    n3,
-    yield* promise(() => rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raw3" }))
-  )
-  const ls3 = row(
-    "B3 out-of-band × 3",
-    "lockstep",
-    n3,
-    yield* lockstepOutOfBand(conn, { subscribers: 3, count: n3, concurrency: 64, tag: "ls3" }),
-    raw3
-  )
-  rows.push(raw3, ls3)
+  if (enabled("B3")) {
+    const n3 = Math.round(20_000 * scale)
+    const raw3 = row(
+      "B3 out-of-band × 3",
+      "raw PUBLISH",
+      n3,
+      yield* onServer((probe) =>
+        promise(() => rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raw3", probe }))
+      )
+    )
+    const ls3 = row(
+      "B3 out-of-band × 3",
+      "lockstep",
+      n3,
+      yield* onServer((probe) =>
+        lockstepOutOfBand(conn, { subscribers: 3, count: n3, concurrency: 64, tag: "ls3", probe })
+      ),
+      raw3
+    )
+    rows.push(raw3, ls3)
+  }
 
   // B6: the room proxy, 1 room × 100 local clients over one upstream client (vs B1's 3 direct members)
-  const n6 = Math.round(2_000 * scale)
-  const ls6 = row(
-    "B6 proxy 1 room × 100 local",
-    "lockstep + RoomProxy",
-    n6,
-    yield* lockstepProxy(conn, { locals: 100, count: n6, tag: "ls6" }),
-    raw1
-  )
-  rows.push({ ...ls6, note: "ratio vs B1 raw (3 members)" })
+  if (enabled("B6")) {
+    const n6 = Math.round(2_000 * scale)
+    const ls6 = row(
+      "B6 proxy 1 room × 100 local",
+      "lockstep + RoomProxy",
+      n6,
+      yield* onServer((probe) => lockstepProxy(conn, { locals: 100, count: n6, tag: "ls6", probe })),
+      raw1
+    )
+    rows.push({ ...ls6, note: "ratio vs B1 raw (3 members)" })
+  }
 
   // B5: resources on the standalone server
-  yield* Effect.scoped(Effect.gen(function*() {
-    const admin = new Redis({ port, host: "127.0.0.1" })
-    yield* Effect.addFinalizer(() => Effect.promise(() => admin.quit()))
-    const clientsBefore = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
-    const memBefore = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
-    const rssBefore = process.memoryUsage().rss
-    const rooms = Math.round(10_000 * scale)
+  if (enabled("B5")) {
     yield* Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(Layer.merge(conn, ShardLayer.single))
-      const client = yield* ClientLayer.make({ keyPrefix: "b5", clientTimeout: "60 seconds" }).pipe(
-        Effect.provide(context)
-      )
-      const clientsDuring = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
-      yield* Effect.forEach(Array.from({ length: rooms }, (_, i) => `idle${i}`), (room) => client.subscribe(room), {
-        concurrency: 64,
-        discard: true
-      })
-      const memAfter = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
-      resources["connections per client process"] = clientsDuring - clientsBefore
-      resources["idle rooms"] = rooms
-      resources["redis bytes per idle room (1 member)"] = Math.round((memAfter - memBefore) / rooms)
-      resources["process RSS growth MiB"] = Math.round(((process.memoryUsage().rss - rssBefore) / 1048576) * 10) / 10
-      resources["keys while subscribed"] = (yield* promise(() => admin.keys("b5:*"))).length
+      const admin = new Redis({ port, host: "127.0.0.1" })
+      yield* Effect.addFinalizer(() => Effect.promise(() => admin.quit()))
+      const clientsBefore = Number(/connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1])
+      const memBefore = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
+      const rssBefore = process.memoryUsage().rss
+      const rooms = Math.round(10_000 * scale)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(Layer.merge(conn, ShardLayer.single))
+        const client = yield* ClientLayer.make({ keyPrefix: "b5", clientTimeout: "60 seconds" }).pipe(
+          Effect.provide(context)
+        )
+        const clientsDuring = Number(
+          /connected_clients:(\d+)/.exec(yield* promise(() => admin.info("clients")))![1]
+        )
+        yield* Effect.forEach(Array.from({ length: rooms }, (_, i) => `idle${i}`), (room) => client.subscribe(room), {
+          concurrency: 64,
+          discard: true
+        })
+        const memAfter = Number(/used_memory:(\d+)/.exec(yield* promise(() => admin.info("memory")))![1])
+        resources["connections per client process"] = clientsDuring - clientsBefore
+        resources["idle rooms"] = rooms
+        resources["redis bytes per idle room (1 member)"] = Math.round((memAfter - memBefore) / rooms)
+        resources["process RSS growth MiB"] = Math.round(((process.memoryUsage().rss - rssBefore) / 1048576) * 10) /
+          10
+        resources["keys while subscribed"] = (yield* promise(() => admin.keys("b5:*"))).length
+      }))
+      resources["keys left after all left"] = (yield* promise(() => admin.keys("b5:*"))).length
+      resources["process RSS MiB"] = Math.round(process.memoryUsage().rss / 1048576)
     }))
-    resources["keys left after all left"] = (yield* promise(() => admin.keys("b5:*"))).length
-    resources["process RSS MiB"] = Math.round(process.memoryUsage().rss / 1048576)
-  }))
+  }
   yield* server.stop
 
   // B4: 3-master cluster, 64 shards, 100 rooms (compared with B2 on the standalone server)
-  const cluster = yield* RedisTestCluster.make({ masters: 3 })
-  const clusterConn = RedisLayer.cluster(cluster.masters)
-  const ls4 = row(
-    "B4 cluster 64 shards, 100 rooms × 3",
-    "lockstep",
-    100 * per2,
-    yield* lockstepRooms(clusterConn, {
-      rooms: 100,
-      subscribers: 3,
-      perRoom: per2,
-      tag: "ls4",
-      sharding: ShardLayer.layer({ shards: 64 })
-    }),
-    ls2
-  )
-  rows.push({ ...ls4, note: "ratio vs B2 lockstep" })
+  if (enabled("B4") && ls2 !== undefined) {
+    const cluster = yield* RedisTestCluster.make({ masters: 3 })
+    const clusterConn = RedisLayer.cluster(cluster.masters)
+    const ls4 = row(
+      "B4 cluster 64 shards, 100 rooms × 3",
+      "lockstep",
+      100 * per2,
+      yield* measure(
+        cluster.masters.map((m) => m.port),
+        (probe) =>
+          lockstepRooms(clusterConn, {
+            rooms: 100,
+            subscribers: 3,
+            perRoom: per2,
+            tag: "ls4",
+            sharding: ShardLayer.layer({ shards: 64 }),
+            probe
+          })
+      ),
+      ls2
+    )
+    rows.push({ ...ls4, note: "ratio vs B2 lockstep" })
+  }
 
   const table = rows.map((r) => ({
     scenario: r.scenario,
@@ -191,6 +245,8 @@ const program = Effect.gen(function*() {
     "cycle p50 µs": r.cycleP50Us ?? "",
     "cycle p99 µs": r.cycleP99Us ?? "",
     ratio: r.ratio ?? "",
+    "node CPU µs/msg": r.nodeCpuUs ?? "",
+    "redis CPU µs/msg": r.redisCpuUs ?? "",
     note: r.note ?? ""
   }))
   console.table(table)

@@ -3,6 +3,7 @@
  * releases and publishes the next message, no Effect, no envelopes beyond a small JSON string.
  */
 import { Redis } from "ioredis"
+import type { CpuProbe } from "./cpu.js"
 
 const ackLua = `
 if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -25,7 +26,13 @@ type AckCaller = { rawAck: (k1: string, k2: string, k3: string, ...args: Array<s
 /** `rooms` rooms × `subscribers` sync subscribers (one command + one subscriber connection each), `perRoom` messages per room. */
 export const rawLockstep = async (
   port: number,
-  options: { readonly rooms: number; readonly subscribers: number; readonly perRoom: number; readonly tag: string }
+  options: {
+    readonly rooms: number
+    readonly subscribers: number
+    readonly perRoom: number
+    readonly tag: string
+    readonly probe: CpuProbe
+  }
 ): Promise<RawResult> => {
   const { rooms, subscribers, perRoom, tag } = options
   const subIds = Array.from({ length: subscribers }, (_, i) => `s${i}`)
@@ -66,6 +73,7 @@ export const rawLockstep = async (
     })
   })
   for (const s of subs) await s.sub.subscribe(...roomNames.map((r) => keys(r)[2]))
+  await options.probe.start()
   const start = performance.now()
   // release the first message of every room: everyone pending, then the ack of a phantom member
   for (const room of roomNames) {
@@ -75,6 +83,7 @@ export const rawLockstep = async (
   }
   await done
   const elapsedMs = performance.now() - start
+  await options.probe.stop()
   await Promise.all([producer.quit(), ...subs.flatMap((s) => [s.cmd.quit(), s.sub.quit()])])
   return { elapsedMs, cycles }
 }
@@ -82,7 +91,13 @@ export const rawLockstep = async (
 /** Raw PUBLISH fan-out of `count` messages to `subscribers` subscribers, `concurrency` in flight. */
 export const rawPublish = async (
   port: number,
-  options: { readonly subscribers: number; readonly count: number; readonly concurrency: number; readonly tag: string }
+  options: {
+    readonly subscribers: number
+    readonly count: number
+    readonly concurrency: number
+    readonly tag: string
+    readonly probe: CpuProbe
+  }
 ): Promise<RawResult> => {
   const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
   const subs = Array.from(
@@ -100,6 +115,7 @@ export const rawPublish = async (
     }
   })
   for (const s of subs) await s.subscribe(channel)
+  await options.probe.start()
   const start = performance.now()
   let next = 0
   const worker = async () => {
@@ -111,6 +127,7 @@ export const rawPublish = async (
   await Promise.all(Array.from({ length: options.concurrency }, worker))
   await done
   const elapsedMs = performance.now() - start
+  await options.probe.stop()
   await Promise.all([producer.quit(), ...subs.map((s) => s.quit())])
   return { elapsedMs, cycles: [] }
 }

@@ -27,6 +27,7 @@ import type { RoomState } from "../RoomState.js"
 import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import * as DeliveryStream from "./deliveryStream.js"
 import { LatencyWindow } from "./latencyWindow.js"
+import { hotSpan } from "./tracing.js"
 import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
 
 interface Subscription {
@@ -91,7 +92,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       const rooms: Array<string> = []
       for (const sub of subscriptions.values()) {
         sub.closed = true
-        sub.queue.unsafeOffer(DeliveryStream.End)
+        sub.queue.end(DeliveryStream.End)
         rooms.push(sub.room)
       }
       subscriptions.clear()
@@ -128,16 +129,14 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   }
 
   const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
-    backend.ack(room, id).pipe(
-      Effect.withSpan("SyncFanoutQueue.ack", { attributes: { room, id }, captureStackTrace: false })
-    )
+    hotSpan("SyncFanoutQueue.ack", { room, id }, backend.ack(room, id))
 
   /** Remove a subscription because the engine (or this client, S10) ejected it. */
   const eject = (sub: Subscription, reason: EjectReason, leaveRemotely: boolean) => {
     if (sub.closed) return
     sub.closed = true
     if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-    sub.queue.unsafeOffer(new ClientEjected({ room: sub.room, clientId, reason }))
+    sub.queue.end(new ClientEjected({ room: sub.room, clientId, reason }))
     QueueMetrics.ejectedTotal.unsafeUpdate(1, [])
     runFork(
       Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
@@ -157,7 +156,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       if (id === sub.lastQueuedId) return
       sub.lastQueuedId = id
     }
-    if ((sub.queue.unsafeSize().pipe(Option.getOrElse(() => 0))) >= config.subscriberBuffer) {
+    if (sub.queue.size >= config.subscriberBuffer) {
       return eject(sub, "slow-consumer", true)
     }
     const receivedAt = now()
@@ -179,7 +178,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         })
         : Effect.void
     }
-    sub.queue.unsafeOffer(delivery)
+    sub.queue.offer(delivery)
     received++
     latency.record(latencyMs)
     QueueMetrics.receivedTotal.unsafeUpdate(1, [])
@@ -225,7 +224,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       if (sub.closed) return Effect.void
       sub.closed = true
       if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-      sub.queue.unsafeOffer(DeliveryStream.End)
+      sub.queue.end(DeliveryStream.End)
       pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend.leave(sub.room).pipe(Effect.andThen(() => pendingLeaves.delete(sub.room)))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
@@ -246,7 +245,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         yield* backend.leave(room)
         pendingLeaves.delete(room)
       }
-      const queue = yield* DeliveryStream.makeBuffer(config.subscriberBuffer)
+      const queue = new DeliveryStream.Buffer()
       const sub: Subscription = {
         room,
         mode,
@@ -287,46 +286,61 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       return DeliveryStream.toStream(queue)
     }).pipe(Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } }))
 
-  const encode = (envelope: Envelope.MessageEnvelope) =>
-    Effect.suspend((): Effect.Effect<string, InvalidArgument | PayloadTooLarge> => {
-      const json = Envelope.encodeMessage(envelope)
-      if (Either.isLeft(json)) return Effect.fail(new InvalidArgument({ message: json.left }))
-      const text = json.right
-      // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
-      // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
-      const start = text.indexOf(",\"d\":") + 5
-      if ((text.length - start - 1) * 3 > config.maxPayloadBytes) {
-        const size = utf8Length(text.slice(start, -1))
-        if (size > config.maxPayloadBytes) {
-          return Effect.fail(new PayloadTooLarge({ size, limit: config.maxPayloadBytes }))
-        }
-      }
-      return Effect.succeed(text)
+  /** The envelope's JSON, or why it cannot be sent. */
+  const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {
+    const json = Envelope.encodeMessage(envelope)
+    if (Either.isLeft(json)) return new InvalidArgument({ message: json.left })
+    const text = json.right
+    // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
+    // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
+    const start = text.indexOf(",\"d\":") + 5
+    if ((text.length - start - 1) * 3 > config.maxPayloadBytes) {
+      const size = utf8Length(text.slice(start, -1))
+      if (size > config.maxPayloadBytes) return new PayloadTooLarge({ size, limit: config.maxPayloadBytes })
+    }
+    return text
+  }
+
+  // send and sendOutOfBand are per-message operations: plain flatMaps (no generator) and a span
+  // only under a real tracer (see tracing.ts). The sequence number is taken and the envelope
+  // encoded in one synchronous step, so concurrent sends never share or skip a number.
+  const produce = (
+    kind: "q" | "o",
+    priority: number,
+    data: unknown,
+    write: (json: string, id: MessageId.MessageId) => Effect.Effect<void, BackendError>
+  ): Effect.Effect<MessageId.MessageId, BackendError | InvalidArgument | PayloadTooLarge> =>
+    Effect.suspend((): Effect.Effect<MessageId.MessageId, BackendError | InvalidArgument | PayloadTooLarge> => {
+      const s = sequence + 1
+      const json = encode({ k: kind, p: clientId, s, pr: priority, t: now(), d: data })
+      if (typeof json !== "string") return Effect.fail(json)
+      sequence = s
+      const id = MessageId.make(clientId, s)
+      return Effect.map(write(json, id), () => {
+        QueueMetrics.sentTotal.unsafeUpdate(1, [])
+        return id
+      })
     })
 
   const send: SyncFanoutQueue["Type"]["send"] = (room, data, options) =>
-    Effect.gen(function*() {
-      yield* validateRoom(room)
-      const priority = yield* validatePriority(options?.priority)
-      const s = sequence + 1
-      const json = yield* encode({ k: "q", p: clientId, s, pr: priority, t: now(), d: data })
-      sequence = s
-      const id = MessageId.make(clientId, s)
-      yield* backend.send(room, json, priority, id)
-      QueueMetrics.sentTotal.unsafeUpdate(1, [])
-      return id
-    }).pipe(Effect.withSpan("SyncFanoutQueue.send", { attributes: { room }, captureStackTrace: false }))
+    hotSpan(
+      "SyncFanoutQueue.send",
+      { room },
+      Effect.zipRight(
+        validateRoom(room),
+        Effect.flatMap(
+          validatePriority(options?.priority),
+          (priority) => produce("q", priority, data, (json, id) => backend.send(room, json, priority, id))
+        )
+      )
+    )
 
   const sendOutOfBand: SyncFanoutQueue["Type"]["sendOutOfBand"] = (room, data) =>
-    Effect.gen(function*() {
-      yield* validateRoom(room)
-      const s = sequence + 1
-      const json = yield* encode({ k: "o", p: clientId, s, pr: 0, t: now(), d: data })
-      sequence = s
-      yield* backend.sendOutOfBand(room, json)
-      QueueMetrics.sentTotal.unsafeUpdate(1, [])
-      return MessageId.make(clientId, s)
-    }).pipe(Effect.withSpan("SyncFanoutQueue.sendOutOfBand", { attributes: { room }, captureStackTrace: false }))
+    hotSpan(
+      "SyncFanoutQueue.sendOutOfBand",
+      { room },
+      Effect.zipRight(validateRoom(room), produce("o", 0, data, (json) => backend.sendOutOfBand(room, json)))
+    )
 
   const peek: SyncFanoutQueue["Type"]["peek"] = (room, options) =>
     Effect.gen(function*() {

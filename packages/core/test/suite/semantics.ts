@@ -35,7 +35,8 @@ import {
   Schedule,
   Schema,
   Scope,
-  Stream
+  Stream,
+  Tracer
 } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 
@@ -1170,6 +1171,33 @@ export const semanticSuite = <R = never>(
             expect((yield* Metric.value(QueueMetrics.latencyMs)).count - latencyBefore).toBeGreaterThanOrEqual(5)
           })
       )
+      test("S15: operations run in spans when a tracer is installed", (fx, h) =>
+        Effect.gen(function*() {
+          const builtin = yield* Effect.tracer
+          const names: Array<string> = []
+          const recording = Tracer.make({
+            span: (name, ...rest) => {
+              names.push(name)
+              return builtin.span(name, ...rest)
+            },
+            context: builtin.context
+          })
+          yield* Effect.gen(function*() {
+            const [a, b] = yield* Effect.all([fx.client(), fx.client()])
+            const room = "s15-spans"
+            const box = yield* h.listen(b, room)
+            yield* a.send(room, 1)
+            yield* (yield* h.next(box)).ack
+            yield* a.sendOutOfBand(room, 2)
+            yield* h.next(box)
+            yield* a.peek(room)
+            yield* a.roomState(room)
+            yield* a.metrics()
+          }).pipe(Effect.withTracer(recording))
+          for (const op of ["subscribe", "send", "ack", "sendOutOfBand", "peek", "roomState", "metrics"]) {
+            expect(names).toContain(`SyncFanoutQueue.${op}`)
+          }
+        }))
     })
 
     // ---------------------------------------------------------------- S16
