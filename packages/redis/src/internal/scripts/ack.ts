@@ -10,10 +10,11 @@ export const ack = {
   lua: prelude + `
 
 local room, client = ARGV[3], ARGV[4]
-if redis.call("HGET", B .. "m:" .. room, "fid") ~= ARGV[5] then return 0 end
-if redis.call("SREM", B .. "h:" .. room, client) == 0 then return 0 end
-redis.call("SADD", B .. "a:" .. room, client)
-release(room, now_ms())
+local cur = redis.call("HMGET", B .. "m:" .. room, "fid", "dl")
+if cur[1] ~= ARGV[5] then return 0 end
+-- from the holders to the members that acked (S14), in one call
+if redis.call("SMOVE", B .. "h:" .. room, B .. "a:" .. room, client) == 0 then return 0 end
+release(room, nil, cur[2])
 return 1
 `
 } as const

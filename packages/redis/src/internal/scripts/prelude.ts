@@ -9,8 +9,7 @@
  * | B sy:R         | set  | sync members                                                |
  * | B h:R          | set  | holders: sync members at release that have not acked (S3)   |
  * | B a:R          | set  | members that acked the in-flight message (S14)              |
- * | B q:R          | zset | queued: score priority, member zero-padded arrival (S2)     |
- * | B p:R          | hash | arrival → "<id>|<envelope>"                                 |
+ * | B q:R          | zset | queued: score priority, member "<16-digit arrival>|<id>|<envelope>" (S2) |
  * | B c:R          | chan | room channel: frames "<event>|<envelope>"                   |
  * | B clients      | zset | client id → expiry ms, server clock (S10)                   |
  * | B cr:<client>  | set  | rooms of a client on this shard                             |
@@ -21,6 +20,10 @@
  * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
  * `cr:<client>` when the client has no room left; `clients` entries by housekeeping or unregister.
  * ARGV[1] is always B and ARGV[2] the publish command ("PUBLISH" or "SPUBLISH").
+ *
+ * Every `redis.call` costs about a microsecond of glue besides the command itself, which is most
+ * of a script's time: the hot scripts (ack, send) keep their calls few, e.g. an ack that is not
+ * the last one is HMGET + SMOVE + SCARD, and a queued message is one zset member (no side hash).
  */
 export const prelude = `
 local B = ARGV[1]
@@ -36,42 +39,43 @@ local function publish(room, body)
   redis.call(PUB, B .. "c:" .. room, ev .. "|" .. body)
 end
 
-local function clear_in_flight(room)
-  redis.call("HDEL", B .. "m:" .. room, "fid", "fenv", "fat")
-  redis.call("DEL", B .. "a:" .. room)
-  redis.call("ZREM", B .. "deadlines", room)
-end
-
--- hand a message to the room: publish it; the sync members become its holders (S3, S7)
-local function deliver(room, id, env, now)
+-- hand a message to the room: publish it; the sync members become its holders (S3, S7).
+-- dl: the room's least ack timeout if the caller has read it (false: none), nil to read it here
+local function deliver(room, id, env, now, dl)
   publish(room, env)
-  local h = B .. "h:" .. room
-  local holders = redis.call("SUNIONSTORE", h, B .. "sy:" .. room)
+  local holders = redis.call("SUNIONSTORE", B .. "h:" .. room, B .. "sy:" .. room)
   if holders > 0 then
     local m = B .. "m:" .. room
     redis.call("HSET", m, "fid", id, "fenv", env, "fat", now)
-    local dl = redis.call("HGET", m, "dl")
+    if dl == nil then dl = redis.call("HGET", m, "dl") end
     if dl then redis.call("ZADD", B .. "deadlines", now + tonumber(dl), room) end
     return true
   end
   return false
 end
 
--- release queued messages while no holder is left (S3); they go to nobody without members (S7)
-local function release(room, now)
-  local h = B .. "h:" .. room
-  if redis.call("SCARD", h) > 0 then return end
-  clear_in_flight(room)
+-- release queued messages while no holder is left (S3); they go to nobody without members (S7).
+-- now and dl may be nil (read here when needed)
+local function release(room, now, dl)
+  if redis.call("SCARD", B .. "h:" .. room) > 0 then return end
+  now = now or now_ms()
+  redis.call("DEL", B .. "a:" .. room)
   local q = B .. "q:" .. room
-  local p = B .. "p:" .. room
   while true do
     local head = redis.call("ZPOPMIN", q)
-    if #head == 0 then return end
-    local v = redis.call("HGET", p, head[1])
-    redis.call("HDEL", p, head[1])
+    if #head == 0 then
+      -- nothing in flight any more (a delivered message overwrites these fields instead)
+      redis.call("HDEL", B .. "m:" .. room, "fid", "fenv", "fat")
+      if dl ~= false then redis.call("ZREM", B .. "deadlines", room) end
+      return
+    end
     if tonumber(redis.call("ZINCRBY", B .. "backlog", -1, room)) <= 0 then redis.call("ZREM", B .. "backlog", room) end
-    local bar = v and string.find(v, "|", 1, true) -- a corrupt entry (no payload, no id) is skipped
-    if bar and deliver(room, string.sub(v, 1, bar - 1), string.sub(v, bar + 1), now) then return end
+    -- "<16-digit arrival>|<id>|<envelope>"; a corrupt member (no id, no envelope) is skipped
+    local v = head[1]
+    local bar = string.find(v, "|", 18, true)
+    if bar and string.byte(v, 17) == 124 and deliver(room, string.sub(v, 18, bar - 1), string.sub(v, bar + 1), now, dl) then
+      return
+    end
   end
 end
 
@@ -79,7 +83,7 @@ end
 local function gc(room)
   if redis.call("HLEN", B .. "mem:" .. room) == 0 and redis.call("ZCARD", B .. "q:" .. room) == 0 then
     redis.call("DEL", B .. "m:" .. room, B .. "mem:" .. room, B .. "sy:" .. room, B .. "h:" .. room,
-      B .. "a:" .. room, B .. "q:" .. room, B .. "p:" .. room)
+      B .. "a:" .. room, B .. "q:" .. room)
     redis.call("ZREM", B .. "backlog", room)
     redis.call("ZREM", B .. "deadlines", room)
   end
@@ -90,7 +94,7 @@ local function remove_member(room, client, now)
   redis.call("SREM", B .. "sy:" .. room, client)
   redis.call("SREM", B .. "h:" .. room, client)
   redis.call("SREM", B .. "cr:" .. client, room)
-  release(room, now)
+  release(room, now, nil)
   gc(room)
   return true
 end

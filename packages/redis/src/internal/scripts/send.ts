@@ -13,13 +13,12 @@ local room, id, env = ARGV[3], ARGV[4], ARGV[5]
 if redis.call("HLEN", B .. "mem:" .. room) == 0 then return 0 end
 local q = B .. "q:" .. room
 if redis.call("SCARD", B .. "h:" .. room) == 0 and redis.call("ZCARD", q) == 0 then
-  deliver(room, id, env, now_ms())
+  deliver(room, id, env, now_ms(), nil)
   return 1
 end
 local seq = redis.call("HINCRBY", B .. "m:" .. room, "seq", 1)
-local member = string.format("%016d", seq)
-redis.call("ZADD", q, ARGV[6], member)
-redis.call("HSET", B .. "p:" .. room, member, id .. "|" .. env)
+-- equal priorities leave in arrival order: the fixed-width arrival leads the member (S2)
+redis.call("ZADD", q, ARGV[6], string.format("%016d", seq) .. "|" .. id .. "|" .. env)
 redis.call("ZINCRBY", B .. "backlog", 1, room)
 return 2
 `
