@@ -121,7 +121,6 @@ class TurnBatch {
 
 const turn = new TurnBatch()
 
-
 /**
  * Turn a promise-returning ioredis call into an Effect with a deadline (checked every 20 ms).
  * Neither `Effect.timeout` (an extra fiber per call) nor a `setTimeout` per call: the hot path
