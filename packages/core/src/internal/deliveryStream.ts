@@ -7,9 +7,9 @@
  * `Deferred` per empty take) is pure overhead on the hot path. The stream pulls every buffered
  * delivery as one chunk, in one stage.
  */
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Delivery } from "../Delivery.js"
 import type { ClientEjected } from "../QueueError.js"
@@ -19,18 +19,16 @@ export const End: unique symbol = Symbol.for("@lockstep/core/internal/End")
 
 export type Terminal = ClientEjected | typeof End
 
-type Pulled = Effect.Effect<Chunk.Chunk<Delivery>, Option.Option<ClientEjected>>
-
-const finish = (terminal: Terminal): Pulled =>
-  terminal === End ? Effect.fail(Option.none()) : Effect.fail(Option.some(terminal))
+/** A batch of deliveries, or the terminal item once every delivery was taken. */
+type Taken = Chunk.Chunk<Delivery> | Terminal
 
 export class Buffer {
   private items: Array<Delivery> = []
   private terminal: Terminal | undefined = undefined
   /** readers waiting for the next item: one, unless the same Stream is run twice at once */
-  private waiters: Array<(pulled: Pulled) => void> = []
+  private waiters: Array<(taken: Effect.Effect<Taken>) => void> = []
 
-  /** deliveries buffered and not yet pulled */
+  /** deliveries buffered and not yet taken */
   get size(): number {
     return this.items.length
   }
@@ -54,17 +52,18 @@ export class Buffer {
     const waiters = this.waiters
     this.waiters = []
     // a reader resumes later, with everything buffered by then
-    for (const waiter of waiters) waiter(this.pull)
+    for (const waiter of waiters) waiter(this.take)
   }
 
-  readonly pull: Pulled = Effect.suspend((): Pulled => {
+  /** Every buffered delivery as one chunk; the terminal when there is none left; else wait. */
+  readonly take: Effect.Effect<Taken> = Effect.suspend((): Effect.Effect<Taken> => {
     if (this.items.length > 0) {
       const batch = this.items
       this.items = []
       return Effect.succeed(Chunk.unsafeFromArray(batch))
     }
-    if (this.terminal !== undefined) return finish(this.terminal)
-    return Effect.async<Chunk.Chunk<Delivery>, Option.Option<ClientEjected>>((resume) => {
+    if (this.terminal !== undefined) return Effect.succeed(this.terminal)
+    return Effect.async<Taken>((resume) => {
       this.waiters.push(resume)
       return Effect.sync(() => {
         const i = this.waiters.indexOf(resume)
@@ -74,5 +73,22 @@ export class Buffer {
   })
 }
 
-export const toStream = (buffer: Buffer): Stream.Stream<Delivery, ClientEjected> =>
-  Stream.repeatEffectChunkOption(buffer.pull)
+type Loop = Channel.Channel<Chunk.Chunk<Delivery>, unknown, ClientEjected, unknown, void, unknown>
+
+/**
+ * The stream as a hand-written channel loop: take a batch, write it, repeat; end, or fail with
+ * the ejection, on the terminal item. Fewer stages per batch than `Stream.repeatEffectChunkOption`
+ * (measured: about a quarter more throughput with 100 rooms per client).
+ */
+export const toStream = (buffer: Buffer): Stream.Stream<Delivery, ClientEjected> => {
+  const step = (taken: Taken): Loop =>
+    taken === End
+      ? Channel.void
+      : isTerminal(taken)
+      ? Channel.fail(taken)
+      : Channel.zipRight(Channel.write(taken), loop)
+  const loop: Loop = Channel.flatMap(Channel.fromEffect(buffer.take), step)
+  return Stream.fromChannel(loop)
+}
+
+const isTerminal = (taken: Taken): taken is Terminal => !Chunk.isChunk(taken)
