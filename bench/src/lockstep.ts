@@ -112,11 +112,17 @@ export const lockstepOutOfBand = (
     }
     yield* Effect.promise(options.probe.start)
     const start = performance.now()
-    yield* Effect.forEach(
-      Array.from({ length: options.count }, (_, k) => k),
-      (k) => producer.sendOutOfBand("oob", { n: k }),
-      { concurrency: options.concurrency, discard: true }
-    )
+    // `concurrency` producer fibers taking the next number in turn, as the raw baseline's workers do
+    let next = 0
+    const worker = Effect.whileLoop({
+      while: () => next < options.count,
+      body: () => producer.sendOutOfBand("oob", { n: next++ }),
+      step: () => {}
+    })
+    yield* Effect.all(Array.from({ length: options.concurrency }, () => worker), {
+      concurrency: "unbounded",
+      discard: true
+    })
     yield* Deferred.await(done)
     const elapsedMs = performance.now() - start
     yield* Effect.promise(options.probe.stop)

@@ -103,20 +103,40 @@ const deadlines = new Deadlines(20)
  */
 class TurnBatch {
   private pending: Array<() => void> = []
+  private sockets: Array<Corkable> = []
   private scheduled = false
   private readonly flush = () => {
     this.scheduled = false
     const batch = this.pending
+    const sockets = this.sockets
     this.pending = []
-    for (const write of batch) write()
+    this.sockets = []
+    // corked, a connection's commands of this turn leave in one writev instead of a write each
+    for (const socket of sockets) socket.cork()
+    try {
+      for (const write of batch) write()
+    } finally {
+      for (const socket of sockets) socket.uncork()
+    }
   }
-  add(write: () => void): void {
+  add(write: () => void, socket: Corkable | undefined): void {
     this.pending.push(write)
+    if (socket !== undefined && !this.sockets.includes(socket)) this.sockets.push(socket)
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.flush)
     }
   }
+}
+
+/**
+ * The socket of a connection, corked while a turn's commands are written.
+ *
+ * @since 0.1.0
+ */
+export interface Corkable {
+  cork(): void
+  uncork(): void
 }
 
 const turn = new TurnBatch()
@@ -132,7 +152,8 @@ const turn = new TurnBatch()
 export const call = <A>(
   operation: string,
   timeout: Duration.Duration,
-  run: () => Promise<A>
+  run: () => Promise<A>,
+  socket?: Corkable | undefined
 ): Effect.Effect<A, RedisError | OperationTimeout> =>
   Effect.async<A, RedisError | OperationTimeout>((resume) => {
     let done = false
@@ -170,7 +191,7 @@ export const call = <A>(
           resume(Effect.fail(new RedisError({ operation, cause })))
         }
       )
-    })
+    }, socket)
     return Effect.sync(() => {
       done = true
       deadlines.delete(entry)

@@ -198,7 +198,8 @@ const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"
   const caller = client as unknown as ScriptCaller
   return (name, key, args, timeout) => {
     const fn = caller[scripts[name].name]!
-    return call(name, timeout, () => fn.call(client, key, ...args))
+    // a standalone connection's socket is corked while a turn's commands are written
+    return call(name, timeout, () => fn.call(client, key, ...args), client instanceof Redis ? client.stream : undefined)
   }
 }
 
