@@ -97,3 +97,23 @@ export interface BackendClient {
  * @since 0.1.0
  */
 export { makeQueue, randomClientId } from "./internal/queueClient.js"
+
+/**
+ * A span for a per-message operation (an ack, a send), made only when somebody can see it: under
+ * Effect's built-in tracer, which keeps spans in memory only, it is skipped, since a span costs
+ * about as much as the rest of an ack. For engines and adapters (the room proxy) with their own
+ * per-message operations; `SyncFanoutQueue` uses it for `send`, `sendOutOfBand` and acks.
+ *
+ * @since 0.1.0
+ */
+export { hotSpan } from "./internal/tracing.js"
+
+/**
+ * A subscription's delivery buffer, filled synchronously and read as a `Stream` (see
+ * `deliveryStream`): an array and a waiting reader, much cheaper per delivery than a `Queue` of
+ * `Take`s. `end(DeliveryEnd)` ends the stream after the buffered deliveries, `end(ejected)` fails
+ * it for good, `fail(ejected)` fails one run of it only; the caller bounds the size.
+ *
+ * @since 0.1.0
+ */
+export { Buffer as DeliveryBuffer, End as DeliveryEnd, toStream as deliveryStream } from "./internal/deliveryStream.js"

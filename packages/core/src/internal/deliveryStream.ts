@@ -12,7 +12,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Delivery } from "../Delivery.js"
-import type { ClientEjected } from "../QueueError.js"
+import { ClientEjected } from "../QueueError.js"
 
 /** The end of a subscription that was closed by its own scope (S6) or its client (S20). */
 export const End: unique symbol = Symbol.for("@lockstep/core/internal/End")
@@ -23,12 +23,15 @@ export type Terminal = ClientEjected | typeof End
 type Taken = Chunk.Chunk<Delivery> | Terminal
 
 export class Buffer {
-  private items: Array<Delivery> = []
+  /** deliveries, and failures that end one run of the stream (see `fail`) */
+  private items: Array<Delivery | ClientEjected> = []
+  /** how many of `items` are failures: 0 on the hot path, which then never scans */
+  private failures = 0
   private terminal: Terminal | undefined = undefined
   /** readers waiting for the next item: one, unless the same Stream is run twice at once */
   private waiters: Array<(taken: Effect.Effect<Taken>) => void> = []
 
-  /** deliveries buffered and not yet taken */
+  /** items buffered and not yet taken */
   get size(): number {
     return this.items.length
   }
@@ -37,6 +40,18 @@ export class Buffer {
   offer(delivery: Delivery): void {
     if (this.terminal !== undefined) return
     this.items.push(delivery)
+    this.wake()
+  }
+
+  /**
+   * Fail the stream once, after the deliveries already buffered, without ending the buffer: a
+   * stream run again goes on with what is offered later (the room proxy's local clients, which
+   * lose one room and keep the others).
+   */
+  fail(error: ClientEjected): void {
+    if (this.terminal !== undefined) return
+    this.items.push(error)
+    this.failures++
     this.wake()
   }
 
@@ -58,7 +73,8 @@ export class Buffer {
   /** Every buffered delivery as one chunk; the terminal when there is none left; else wait. */
   readonly take: Effect.Effect<Taken> = Effect.suspend((): Effect.Effect<Taken> => {
     if (this.items.length > 0) {
-      const batch = this.items
+      if (this.failures > 0) return Effect.succeed(this.takeUpToFailure())
+      const batch = this.items as Array<Delivery>
       this.items = []
       return Effect.succeed(Chunk.unsafeFromArray(batch))
     }
@@ -71,7 +87,22 @@ export class Buffer {
       })
     })
   })
+
+  /** The deliveries before the first failure; the failure itself (taken) when it leads. */
+  private takeUpToFailure(): Taken {
+    const first = this.items[0]!
+    if (isEjected(first)) {
+      this.items.shift()
+      this.failures--
+      return first
+    }
+    const at = this.items.findIndex(isEjected)
+    const batch = this.items.splice(0, at) as Array<Delivery>
+    return Chunk.unsafeFromArray(batch)
+  }
 }
+
+const isEjected = (item: Delivery | ClientEjected): item is ClientEjected => item instanceof ClientEjected
 
 type Loop = Channel.Channel<Chunk.Chunk<Delivery>, unknown, ClientEjected, unknown, void, unknown>
 

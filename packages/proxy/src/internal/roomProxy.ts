@@ -11,18 +11,16 @@
  * One consumer fiber per open room (a `FiberMap` keyed by room) pulls the upstream stream.
  */
 import type { Delivery, QueueError } from "@lockstep/core"
-import { ClientEjected, SyncFanoutQueue } from "@lockstep/core"
+import { Backend, ClientEjected, SyncFanoutQueue } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Take from "effect/Take"
 import type { ProxyClient, RoomProxy } from "../RoomProxy.js"
 
 /** @internal */
@@ -32,7 +30,7 @@ export interface ResolvedProxyOptions {
 
 interface LocalClient {
   readonly id: string
-  readonly queue: Queue.Queue<Take.Take<Delivery.Delivery, ClientEjected>>
+  readonly queue: Backend.DeliveryBuffer
   /** rooms this client is a member of; an entry changes only under that room's permit */
   readonly rooms: Set<string>
   /** removed: receives nothing more, its leaves are under way */
@@ -92,7 +90,7 @@ export const make = (
         for (const client of clients) {
           client.closed = true
           client.rooms.clear()
-          client.queue.unsafeOffer(Take.end)
+          client.queue.end(Backend.DeliveryEnd)
         }
         clients.clear()
       })
@@ -118,15 +116,16 @@ export const make = (
         { discard: true }
       )
 
-    /** Offer a delivery if the client's buffer has room. The last slot is kept for a failure or the end. */
+    /** Offer a delivery if the client's buffer has room. */
     const offer = (client: LocalClient, delivery: Delivery.Delivery): boolean => {
-      const size = client.queue.unsafeSize()
-      return Option.isSome(size) && size.value < options.bufferSize && client.queue.unsafeOffer(Take.of(delivery))
+      if (client.queue.size >= options.bufferSize) return false
+      client.queue.offer(delivery)
+      return true
     }
 
+    /** Fail the client's stream once, after what it has buffered; run again, it goes on with its other rooms. */
     const fail = (client: LocalClient, error: ClientEjected): void => {
-      // a failure can only be lost when the buffer is full and holds an unread failure already
-      if (!client.closed) client.queue.unsafeOffer(Take.fail(error))
+      if (!client.closed) client.queue.fail(error)
     }
 
     /** Remove a member; returns the upstream acks of the messages it was the last one to hold (S6). */
@@ -154,21 +153,28 @@ export const make = (
         return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
       })
 
+    // one per local delivery: built cheaply (no stack captured), a span only under a real tracer
     const ackLocal = (client: LocalClient, name: string, id: string): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const room = rooms.get(name)
-        if (room === undefined || !room.pending.has(id)) return Effect.void // stale, duplicate or foreign (S4)
-        return locked(
-          room,
-          Effect.suspend(() => {
-            const pending = room.pending.get(id)
-            if (pending === undefined || !pending.waiting.delete(client) || pending.waiting.size > 0) return Effect.void
-            room.pending.delete(id)
-            room.lastAcked = id
-            return ackUpstream(name, [pending.ack])
-          })
-        )
-      }).pipe(Effect.withSpan("RoomProxy.ack", { attributes: { room: name, id, client: client.id } }))
+      Backend.hotSpan(
+        "RoomProxy.ack",
+        { room: name, id, client: client.id },
+        Effect.suspend(() => {
+          const room = rooms.get(name)
+          if (room === undefined || !room.pending.has(id)) return Effect.void // stale, duplicate or foreign (S4)
+          return locked(
+            room,
+            Effect.suspend(() => {
+              const pending = room.pending.get(id)
+              if (pending === undefined || !pending.waiting.delete(client) || pending.waiting.size > 0) {
+                return Effect.void
+              }
+              room.pending.delete(id)
+              room.lastAcked = id
+              return ackUpstream(name, [pending.ack])
+            })
+          )
+        })
+      )
 
     /** One upstream delivery: fan it out to the room's members and record who must ack it (S3, S9). */
     const onDelivery = (room: Room, delivery: Delivery.Delivery): Effect.Effect<void> =>
@@ -334,21 +340,19 @@ export const make = (
           discard: true,
           concurrency: "unbounded"
         }).pipe(
-          Effect.ensuring(
-            Effect.suspend(() => client.queue.unsafeOffer(Take.end) ? Effect.void : Queue.shutdown(client.queue))
-          )
+          Effect.ensuring(Effect.sync(() => client.queue.end(Backend.DeliveryEnd)))
         )
       }).pipe(Effect.withSpan("RoomProxy.removeClient", { attributes: { client: client.id } }))
 
     const addClient: RoomProxy["Type"]["addClient"] = Effect.gen(function*() {
-      const local = yield* Queue.bounded<Take.Take<Delivery.Delivery, ClientEjected>>(options.bufferSize + 1)
+      const local = new Backend.DeliveryBuffer()
       const client: LocalClient = {
         id: `${queue.clientId}/${++clientCount}`,
         queue: local,
         rooms: new Set(),
         closed: shutdown
       }
-      if (shutdown) local.unsafeOffer(Take.end)
+      if (shutdown) local.end(Backend.DeliveryEnd)
       else clients.add(client)
       yield* Effect.addFinalizer(() => removeClient(client))
       const proxyClient: ProxyClient = {
@@ -356,7 +360,7 @@ export const make = (
         join: (room) => join(client, room),
         leave: (room) => leave(client, room),
         rooms: Effect.sync((): ReadonlySet<string> => new Set(client.rooms)),
-        deliveries: Stream.flattenTake(Stream.fromQueue(local, { maxChunkSize: 1 })),
+        deliveries: Backend.deliveryStream(local),
         ack: (room, id) => ackLocal(client, room, id)
       }
       return proxyClient
