@@ -145,7 +145,9 @@ const turn = new TurnBatch()
  * Turn a promise-returning ioredis call into an Effect with a deadline (checked every 20 ms).
  * Neither `Effect.timeout` (an extra fiber per call) nor a `setTimeout` per call: the hot path
  * stays cheap. The call is made at the end of the current event-loop turn (see `TurnBatch`); one
- * interrupted before then is never made.
+ * interrupted before then is never made, unless `idempotent`: an idempotent call (an ack) does not
+ * register an interruption handler, which costs about as much as the rest of the call in Effect
+ * (and keeps short-lived objects alive past a young-generation GC); interrupted, it is still sent.
  *
  * @since 0.1.0
  */
@@ -153,7 +155,8 @@ export const call = <A>(
   operation: string,
   timeout: Duration.Duration,
   run: () => Promise<A>,
-  socket?: Corkable | undefined
+  socket?: Corkable | undefined,
+  idempotent = false
 ): Effect.Effect<A, RedisError | OperationTimeout> =>
   Effect.async<A, RedisError | OperationTimeout>((resume) => {
     let done = false
@@ -192,6 +195,7 @@ export const call = <A>(
         }
       )
     }, socket)
+    if (idempotent) return
     return Effect.sync(() => {
       done = true
       deadlines.delete(entry)

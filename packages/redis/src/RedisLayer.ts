@@ -198,8 +198,15 @@ const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"
   const caller = client as unknown as ScriptCaller
   return (name, key, args, timeout) => {
     const fn = caller[scripts[name].name]!
-    // a standalone connection's socket is corked while a turn's commands are written
-    return call(name, timeout, () => fn.call(client, key, ...args), client instanceof Redis ? client.stream : undefined)
+    // a standalone connection's socket is corked while a turn's commands are written; an ack is
+    // idempotent (S4), so it need not be withdrawn when interrupted
+    return call(
+      name,
+      timeout,
+      () => fn.call(client, key, ...args),
+      client instanceof Redis ? client.stream : undefined,
+      name === "ack"
+    )
   }
 }
 

@@ -79,12 +79,11 @@ export class Buffer {
       return Effect.succeed(Chunk.unsafeFromArray(batch))
     }
     if (this.terminal !== undefined) return Effect.succeed(this.terminal)
+    // no interruption handler (costly in Effect): a reader interrupted while waiting stays in
+    // `waiters` until the next wake, whose resume Effect then ignores; nothing is lost, as a
+    // wake hands over `take`, not the items
     return Effect.async<Taken>((resume) => {
       this.waiters.push(resume)
-      return Effect.sync(() => {
-        const i = this.waiters.indexOf(resume)
-        if (i >= 0) this.waiters.splice(i, 1)
-      })
     })
   })
 

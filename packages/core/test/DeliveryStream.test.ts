@@ -1,0 +1,68 @@
+/**
+ * The subscription buffer behind every delivery stream (and the proxy's local clients).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ClientEjected, type Delivery } from "@lockstep/core"
+import { Chunk, Effect, Either, Fiber, Stream } from "effect"
+import { Buffer, End, toStream } from "../src/internal/deliveryStream.js"
+
+const delivery = (n: number) => ({ id: `p:${n}`, data: n }) as unknown as Delivery.Delivery
+const ejected = new ClientEjected({ room: "r", clientId: "c", reason: "slow-consumer" })
+const data = (chunk: Chunk.Chunk<Delivery.Delivery>) => Chunk.toReadonlyArray(chunk).map((d) => d.data)
+
+describe("DeliveryStream.Buffer", () => {
+  it.effect("delivers in order, batched, then ends after what was buffered", () =>
+    Effect.gen(function*() {
+      const buffer = new Buffer()
+      buffer.offer(delivery(1))
+      buffer.offer(delivery(2))
+      buffer.end(End)
+      buffer.offer(delivery(3)) // after the end: ignored
+      const got = yield* Stream.runCollect(toStream(buffer))
+      expect(data(got)).toEqual([1, 2])
+    }))
+
+  it.effect("a reader interrupted while waiting loses nothing: the next run gets what came after", () =>
+    Effect.gen(function*() {
+      const buffer = new Buffer()
+      const first = yield* Effect.fork(Stream.runCollect(toStream(buffer)))
+      yield* Effect.yieldNow() // the reader is waiting now
+      yield* Fiber.interrupt(first)
+      buffer.offer(delivery(1)) // wakes the interrupted reader, which ignores it
+      buffer.offer(delivery(2))
+      buffer.end(End)
+      expect(data(yield* Stream.runCollect(toStream(buffer)))).toEqual([1, 2])
+    }))
+
+  it.effect("end(ejected) fails every run; fail(ejected) fails one run, and the buffer goes on", () =>
+    Effect.gen(function*() {
+      const once = new Buffer()
+      once.offer(delivery(1))
+      once.fail(ejected)
+      once.offer(delivery(2))
+      const firstRun = yield* Stream.runCollect(toStream(once)).pipe(Effect.either)
+      expect(firstRun).toEqual(Either.left(ejected))
+      once.end(End)
+      expect(data(yield* Stream.runCollect(toStream(once)))).toEqual([2])
+
+      const forGood = new Buffer()
+      forGood.offer(delivery(1))
+      forGood.end(ejected)
+      const collect = Stream.runCollect(toStream(forGood)).pipe(Effect.either)
+      const [a, b] = [yield* collect, yield* collect]
+      expect(a).toEqual(Either.left(ejected))
+      expect(b).toEqual(Either.left(ejected))
+    }))
+
+  it.effect("the size counts what is buffered and not taken", () =>
+    Effect.gen(function*() {
+      const buffer = new Buffer()
+      buffer.offer(delivery(1))
+      buffer.fail(ejected)
+      expect(buffer.size).toBe(2)
+      expect(Chunk.isChunk(yield* buffer.take)).toBe(true)
+      expect(buffer.size).toBe(1)
+      expect(yield* buffer.take).toBe(ejected)
+      expect(buffer.size).toBe(0)
+    }))
+})
