@@ -1,26 +1,41 @@
 /**
  * CPU accounting of a timed section: this Node process (`process.cpuUsage`, every thread) and the
- * Redis servers (`INFO cpu`, user + sys), read when the section starts and when it ends.
+ * Redis servers (`INFO`, used_cpu_user + used_cpu_sys), read when the section starts and when it
+ * ends; at the end also Redis connections and memory and this process's RSS.
  */
 import { Redis } from "ioredis"
 
 export interface CpuUsed {
   readonly nodeCpuMs: number
   readonly redisCpuMs: number
+  /** at the end of the timed section, all clients still connected (minus the probe's own) */
+  readonly redisConnections: number
+  readonly redisMemoryBytes: number
+  readonly rssMiB: number
 }
 
-const redisCpuMs = async (ports: ReadonlyArray<number>): Promise<number> => {
-  let total = 0
+interface RedisInfo {
+  readonly cpuMs: number
+  readonly connections: number
+  readonly memoryBytes: number
+}
+
+const field = (info: string, name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? "0")
+
+const redisInfo = async (ports: ReadonlyArray<number>): Promise<RedisInfo> => {
+  let cpuMs = 0
+  let connections = 0
+  let memoryBytes = 0
   for (const port of ports) {
     const admin = new Redis({ port, host: "127.0.0.1", lazyConnect: true })
     await admin.connect()
-    const info = await admin.info("cpu")
+    const info = await admin.info()
     await admin.quit()
-    const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? "0")
-    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? "0")
-    total += (user + sys) * 1000
+    cpuMs += (field(info, "used_cpu_user") + field(info, "used_cpu_sys")) * 1000
+    connections += field(info, "connected_clients") - 1
+    memoryBytes += field(info, "used_memory")
   }
-  return total
+  return { cpuMs, connections, memoryBytes }
 }
 
 /** Call `start` right before the timed section and `stop` right after it. */
@@ -30,13 +45,19 @@ export class CpuProbe {
   private used: CpuUsed | undefined
   constructor(private readonly ports: ReadonlyArray<number>) {}
   readonly start = async (): Promise<void> => {
-    this.redis = await redisCpuMs(this.ports)
+    this.redis = (await redisInfo(this.ports)).cpuMs
     this.node = process.cpuUsage()
   }
   readonly stop = async (): Promise<void> => {
     const node = process.cpuUsage(this.node)
-    const redis = await redisCpuMs(this.ports)
-    this.used = { nodeCpuMs: (node.user + node.system) / 1000, redisCpuMs: redis - this.redis }
+    const redis = await redisInfo(this.ports)
+    this.used = {
+      nodeCpuMs: (node.user + node.system) / 1000,
+      redisCpuMs: redis.cpuMs - this.redis,
+      redisConnections: redis.connections,
+      redisMemoryBytes: redis.memoryBytes,
+      rssMiB: Math.round(process.memoryUsage().rss / 1048576)
+    }
   }
   get result(): CpuUsed | undefined {
     return this.used

@@ -31,6 +31,10 @@ interface Row {
   /** CPU time per message: this Node process, and the Redis server(s) */
   readonly nodeCpuUs: number | null
   readonly redisCpuUs: number | null
+  /** at the end of the timed section: Redis client connections, Redis used_memory, process RSS */
+  readonly connections: number | null
+  readonly redisMemoryBytes: number | null
+  readonly rssMiB: number | null
   readonly note?: string
 }
 
@@ -63,7 +67,10 @@ const row = (scenario: string, engine: string, messages: number, r: Measured, ba
     cycleP99Us: pct(r.cycles, 0.99),
     ratio: base ? Math.round((msgsPerSec / base.msgsPerSec) * 100) / 100 : null,
     nodeCpuUs: perMessage(r.cpu?.nodeCpuMs ?? null),
-    redisCpuUs: perMessage(r.cpu?.redisCpuMs ?? null)
+    redisCpuUs: perMessage(r.cpu?.redisCpuMs ?? null),
+    connections: r.cpu?.redisConnections ?? null,
+    redisMemoryBytes: r.cpu?.redisMemoryBytes ?? null,
+    rssMiB: r.cpu?.rssMiB ?? null
   }
 }
 
@@ -247,6 +254,8 @@ const program = Effect.gen(function*() {
     ratio: r.ratio ?? "",
     "node CPU µs/msg": r.nodeCpuUs ?? "",
     "redis CPU µs/msg": r.redisCpuUs ?? "",
+    conns: r.connections ?? "",
+    "RSS MiB": r.rssMiB ?? "",
     note: r.note ?? ""
   }))
   console.table(table)

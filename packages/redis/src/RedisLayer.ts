@@ -27,7 +27,7 @@ import type { ConnectionOptions } from "node:tls"
 import { Router } from "./internal/router.js"
 import { scripts } from "./internal/scripts/index.js"
 import { slotOf } from "./internal/slot.js"
-import { call, RedisConnection, type ScriptArg } from "./RedisConnection.js"
+import { call, type Corkable, RedisConnection, type ScriptArg } from "./RedisConnection.js"
 
 /**
  * Connection options. `ioredis` is merged last, for anything not covered here.
@@ -196,17 +196,29 @@ const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
 
 const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"] => {
   const caller = client as unknown as ScriptCaller
+  // the sockets corked while a turn's commands are written: the connection's, or on a cluster
+  // those of every master (the commands of a turn spread over the nodes)
+  let corked: Array<Corkable> = []
+  const sockets: Corkable = {
+    cork: () => {
+      for (const node of client instanceof Redis ? [client] : client.nodes("master")) {
+        const stream = node.stream as Corkable | undefined
+        if (stream === undefined) continue
+        stream.cork()
+        corked.push(stream)
+      }
+    },
+    // exactly the sockets corked, whatever happened to the topology meanwhile
+    uncork: () => {
+      const streams = corked
+      corked = []
+      for (const stream of streams) stream.uncork()
+    }
+  }
   return (name, key, args, timeout) => {
     const fn = caller[scripts[name].name]!
-    // a standalone connection's socket is corked while a turn's commands are written; an ack is
-    // idempotent (S4), so it need not be withdrawn when interrupted
-    return call(
-      name,
-      timeout,
-      () => fn.call(client, key, ...args),
-      client instanceof Redis ? client.stream : undefined,
-      name === "ack"
-    )
+    // an ack is idempotent (S4), so it need not be withdrawn when interrupted
+    return call(name, timeout, () => fn.call(client, key, ...args), sockets, name === "ack")
   }
 }
 
