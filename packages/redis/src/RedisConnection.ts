@@ -145,9 +145,11 @@ const turn = new TurnBatch()
  * Turn a promise-returning ioredis call into an Effect with a deadline (checked every 20 ms).
  * Neither `Effect.timeout` (an extra fiber per call) nor a `setTimeout` per call: the hot path
  * stays cheap. The call is made at the end of the current event-loop turn (see `TurnBatch`); one
- * interrupted before then is never made, unless `idempotent`: an idempotent call (an ack) does not
- * register an interruption handler, which costs about as much as the rest of the call in Effect
- * (and keeps short-lived objects alive past a young-generation GC); interrupted, it is still sent.
+ * interrupted before then is never made, unless `withdrawable` is false: such a call (the
+ * per-message ones: acks, sends) registers no interruption handler, which costs about as much as
+ * the rest of the call in Effect (and keeps short-lived objects alive past a young-generation GC);
+ * interrupted in the turn that issued it, it is still sent. An interrupted send, like a timed-out
+ * one, has an unknown outcome; an ack is idempotent (S4).
  *
  * @since 0.1.0
  */
@@ -156,7 +158,7 @@ export const call = <A>(
   timeout: Duration.Duration,
   run: () => Promise<A>,
   socket?: Corkable | undefined,
-  idempotent = false
+  withdrawable = true
 ): Effect.Effect<A, RedisError | OperationTimeout> =>
   Effect.async<A, RedisError | OperationTimeout>((resume) => {
     let done = false
@@ -195,7 +197,7 @@ export const call = <A>(
         }
       )
     }, socket)
-    if (idempotent) return
+    if (!withdrawable) return
     return Effect.sync(() => {
       done = true
       deadlines.delete(entry)

@@ -194,6 +194,8 @@ const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
     })
   )
 
+const perMessage: ReadonlySet<string> = new Set(["ack", "send", "outOfBand"])
+
 const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"] => {
   const caller = client as unknown as ScriptCaller
   // the sockets corked while a turn's commands are written: the connection's, or on a cluster
@@ -217,8 +219,9 @@ const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"
   }
   return (name, key, args, timeout) => {
     const fn = caller[scripts[name].name]!
-    // an ack is idempotent (S4), so it need not be withdrawn when interrupted
-    return call(name, timeout, () => fn.call(client, key, ...args), sockets, name === "ack")
+    // the per-message scripts are not withdrawn when interrupted in the turn that issued them
+    // (see `call`): an ack is idempotent (S4), a send's outcome is then unknown as after a timeout
+    return call(name, timeout, () => fn.call(client, key, ...args), sockets, !perMessage.has(name))
   }
 }
 
