@@ -5,7 +5,7 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Deferred, Duration, Effect, Exit, Logger, Option, Schedule, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Schedule, Scope, Stream } from "effect"
 import { redisFixture } from "./utils/redisFixture.js"
 import {
   clientList,
@@ -487,5 +487,29 @@ describe("ClientLayer on a spawned redis-server", () => {
         )
         expect(received).toEqual(["after"])
       }))
+
+    it.scoped(
+      "an interrupted send has an unknown outcome: interrupted in the turn that issued it, it is still applied",
+      () =>
+        Effect.gen(function*() {
+          const f = yield* redisFixture()
+          const producer = yield* f.client()
+          const consumer = yield* f.client()
+          const stream = yield* consumer.subscribe("interrupted", { mode: "async" })
+          const received: Array<unknown> = []
+          yield* stream.pipe(Stream.runForEach((d) => Effect.sync(() => received.push(d.data))), Effect.forkScoped)
+          // the send is issued (its command waits for the end of this event-loop turn) and
+          // interrupted before the turn ends: the interruption does not withdraw it
+          const sending = yield* Effect.fork(producer.send("interrupted", "sent anyway"))
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(sending)
+          yield* producer.send("interrupted", "marker")
+          yield* Effect.retry(
+            Effect.suspend(() => received.includes("marker") ? Effect.void : Effect.fail("not yet")),
+            Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds"))
+          )
+          expect(received).toEqual(["sent anyway", "marker"])
+        })
+    )
   })
 })
