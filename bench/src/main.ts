@@ -43,8 +43,12 @@ interface Measured extends RawResult {
   readonly cpu: CpuUsed | undefined
 }
 
+/** `node --expose-gc` (the bench script): a full GC before each scenario, so none pays for the garbage of the one before */
+const collectGarbage = (globalThis as { gc?: () => void }).gc
+
 const measure = <E>(ports: ReadonlyArray<number>, scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) =>
   Effect.suspend(() => {
+    collectGarbage?.()
     const probe = new CpuProbe(ports)
     return Effect.map(scenario(probe), (result): Measured => ({ ...result, cpu: probe.result }))
   })
