@@ -7,7 +7,7 @@ import { ProxyLayer } from "@lockstep/proxy"
 import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { CpuProbe } from "./cpu.js"
-import type { RawResult } from "./raw.js"
+import type { FanOutOptions, RawResult, RoomsOptions } from "./raw.js"
 
 export type ConnectionLayer = Layer.Layer<RedisConnection.RedisConnection, unknown>
 
@@ -27,14 +27,7 @@ const client = (
 /** rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks. */
 export const lockstepRooms = (
   connection: ConnectionLayer,
-  options: {
-    readonly rooms: number
-    readonly subscribers: number
-    readonly perRoom: number
-    readonly tag: string
-    readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
-    readonly probe: CpuProbe
-  }
+  options: RoomsOptions & { readonly sharding?: Layer.Layer<Sharding.Sharding, unknown> }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const sharding = options.sharding ?? ShardLayer.single
@@ -89,13 +82,7 @@ export const lockstepRooms = (
 /** out-of-band fan-out of `count` messages to `subscribers` async subscribers. */
 export const lockstepOutOfBand = (
   connection: ConnectionLayer,
-  options: {
-    readonly subscribers: number
-    readonly count: number
-    readonly concurrency: number
-    readonly tag: string
-    readonly probe: CpuProbe
-  }
+  options: FanOutOptions
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const producer = yield* client(connection, ShardLayer.single, options.tag)

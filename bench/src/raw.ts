@@ -23,17 +23,26 @@ export interface RawResult {
 
 type AckCaller = { rawAck: (k1: string, k2: string, k3: string, ...args: Array<string>) => Promise<unknown> }
 
+/** A lock-step scenario (B1, B2, B4): the same for the baseline and for lockstep. */
+export interface RoomsOptions {
+  readonly rooms: number
+  readonly subscribers: number
+  readonly perRoom: number
+  readonly tag: string
+  readonly probe: CpuProbe
+}
+
+/** An out-of-band fan-out scenario (B3). */
+export interface FanOutOptions {
+  readonly subscribers: number
+  readonly count: number
+  readonly concurrency: number
+  readonly tag: string
+  readonly probe: CpuProbe
+}
+
 /** `rooms` rooms × `subscribers` sync subscribers (one command + one subscriber connection each), `perRoom` messages per room. */
-export const rawLockstep = async (
-  port: number,
-  options: {
-    readonly rooms: number
-    readonly subscribers: number
-    readonly perRoom: number
-    readonly tag: string
-    readonly probe: CpuProbe
-  }
-): Promise<RawResult> => {
+export const rawLockstep = async (port: number, options: RoomsOptions): Promise<RawResult> => {
   const { rooms, subscribers, perRoom, tag } = options
   const subIds = Array.from({ length: subscribers }, (_, i) => `s${i}`)
   const roomNames = Array.from({ length: rooms }, (_, i) => `${tag}:room${i}`)
@@ -89,16 +98,7 @@ export const rawLockstep = async (
 }
 
 /** Raw PUBLISH fan-out of `count` messages to `subscribers` subscribers, `concurrency` in flight. */
-export const rawPublish = async (
-  port: number,
-  options: {
-    readonly subscribers: number
-    readonly count: number
-    readonly concurrency: number
-    readonly tag: string
-    readonly probe: CpuProbe
-  }
-): Promise<RawResult> => {
+export const rawPublish = async (port: number, options: FanOutOptions): Promise<RawResult> => {
   const producer = new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
   const subs = Array.from(
     { length: options.subscribers },

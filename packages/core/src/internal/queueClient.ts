@@ -191,14 +191,14 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sub.pending.push(frame)
       return
     }
-    const decoded = Envelope.decodeFrame(frame)
-    if (Either.isLeft(decoded)) {
-      countInvalid(sub.room, decoded.left)
+    const decoded = Envelope.decodeFrameOrReason(frame)
+    if (typeof decoded === "string") {
+      countInvalid(sub.room, decoded)
       // S16: if it was the in-flight message we hold, ack it so the room does not stall on it
       if (sub.mode === "sync") runFork(ackUndecodableInFlight(sub))
       return
     }
-    const { envelope, event } = decoded.right
+    const { envelope, event } = decoded
     if (event <= sub.joinedEvent) return
     if (envelope.k === "e") {
       if (envelope.c === clientId) eject(sub, envelope.why, false)

@@ -67,7 +67,11 @@ export const make = (
         asNumber
       ),
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
-    ack: (room, id) => Effect.asVoid(roomScript("ack", room, [clientId, id])),
+    // the hot path: the script's arguments in one array
+    ack: (room, id) => {
+      const base = baseOfRoom(room)
+      return Effect.asVoid(connection.script("ack", `${base}m:${room}`, [base, pub, room, clientId, id], timeout))
+    },
     keepalive: (rooms, clientTimeoutMs) => {
       // shard 0 is the registry of every live client (knownClients, S15); the others hold the
       // expiries that housekeeping of their rooms needs (S10)
