@@ -65,4 +65,31 @@ describe("DeliveryStream.Buffer", () => {
       expect(yield* buffer.take).toBe(ejected)
       expect(buffer.size).toBe(0)
     }))
+
+  it.effect("with maxChunkSize 1, what a consumer did not take stays for the next run", () =>
+    Effect.gen(function*() {
+      const buffer = new Buffer()
+      for (const n of [1, 2, 3]) buffer.offer(delivery(n))
+      const one = Stream.runCollect(Stream.take(toStream(buffer, { maxChunkSize: 1 }), 1))
+      expect(data(yield* one)).toEqual([1])
+      expect(data(yield* one)).toEqual([2])
+      // unbounded chunks: the rest of the batch goes with the consumer that stopped
+      buffer.offer(delivery(4))
+      expect(data(yield* Stream.runCollect(Stream.take(toStream(buffer), 1)))).toEqual([3])
+      expect(buffer.size).toBe(0)
+    }))
+
+  it.effect("readers interrupted on an idle buffer do not pile up, and take nothing", () =>
+    Effect.gen(function*() {
+      const buffer = new Buffer()
+      for (let i = 0; i < 200; i++) {
+        const reader = yield* Effect.fork(Stream.runCollect(toStream(buffer, { maxChunkSize: 1 })))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(reader)
+      }
+      expect((Reflect.get(buffer, "waiters") as ReadonlyArray<unknown>).length).toBeLessThanOrEqual(32)
+      buffer.offer(delivery(1))
+      buffer.end(End)
+      expect(data(yield* Stream.runCollect(toStream(buffer)))).toEqual([1])
+    }))
 })

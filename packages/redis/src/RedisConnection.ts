@@ -82,7 +82,7 @@ class Deadlines {
       this.timer = undefined
       return
     }
-    const now = Date.now()
+    const now = performance.now()
     for (const entry of this.pending) {
       if (entry.deadline <= now) {
         this.pending.delete(entry)
@@ -111,12 +111,27 @@ class TurnBatch {
     const sockets = this.sockets
     this.pending = []
     this.sockets = []
-    // corked, a connection's commands of this turn leave in one writev instead of a write each
-    for (const socket of sockets) socket.cork()
+    // corked, a connection's commands of this turn leave in one writev instead of a write each;
+    // exactly the sockets corked are uncorked, whatever fails in between
+    const corked: Array<Corkable> = []
+    for (const socket of sockets) {
+      try {
+        socket.cork()
+        corked.push(socket)
+      } catch {
+        // this connection's commands are written uncorked
+      }
+    }
     try {
-      for (const write of batch) write()
+      for (const write of batch) write() // each reports its own failure to its caller
     } finally {
-      for (const socket of sockets) socket.uncork()
+      for (const socket of corked) {
+        try {
+          socket.uncork()
+        } catch {
+          // a socket that cannot be uncorked is being destroyed: its commands fail on their own
+        }
+      }
     }
   }
   add(write: () => void, socket: Corkable | undefined): void {
@@ -163,7 +178,7 @@ export const call = <A>(
   Effect.async<A, RedisError | OperationTimeout>((resume) => {
     let done = false
     const entry: Pending = {
-      deadline: Date.now() + Duration.toMillis(timeout),
+      deadline: performance.now() + Duration.toMillis(timeout),
       expire: () => {
         if (done) return
         done = true

@@ -206,8 +206,12 @@ const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"
       for (const node of client instanceof Redis ? [client] : client.nodes("master")) {
         const stream = node.stream as Corkable | undefined
         if (stream === undefined) continue
-        stream.cork()
-        corked.push(stream)
+        try {
+          stream.cork()
+          corked.push(stream)
+        } catch {
+          // written uncorked
+        }
       }
     },
     // exactly the sockets corked, whatever happened to the topology meanwhile

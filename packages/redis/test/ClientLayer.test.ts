@@ -154,7 +154,7 @@ describe("ClientLayer on a spawned redis-server", () => {
               expect(key.startsWith(B), key).toBe(true)
               const rest = key.slice(B.length)
               const pttl = Number(yield* cmd(raw, "PTTL", key))
-              const kind = /^(m|mem|sy|h|a|q):(.*)$/.exec(rest)
+              const kind = /^(m|mem|sy|h|a|q|p):(.*)$/.exec(rest)
               const owned = rest === "clients" || rest === "backlog" || rest === "deadlines" ||
                 (rest.startsWith("cr:") && live.has(rest.slice(3))) ||
                 (kind !== null && rooms.includes(kind[2]!))
@@ -177,7 +177,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         const m1a = yield* a1.next()
         const m1b = yield* b1.next()
         const busy = yield* checkOwnership(["r1"])
-        for (const kind of ["m", "mem", "sy", "h", "q"]) expect(busy).toContain(`${B}${kind}:r1`)
+        for (const kind of ["m", "mem", "sy", "h", "q", "p"]) expect(busy).toContain(`${B}${kind}:r1`)
         expect(busy).toContain(`${B}backlog`)
         expect(busy).toContain(`${B}deadlines`)
         expect(busy).toContain(`${B}cr:${a.clientId}`)

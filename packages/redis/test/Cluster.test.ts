@@ -94,7 +94,7 @@ describe("Cluster (3 masters)", () => {
           for (const room of rooms) {
             const base = Sharding.baseOf(sharding, prefix, sharding.shardOf(room))
             const shardSlot = slotOf(sharding.tagOf(sharding.shardOf(room)))
-            const keys = ["m", "mem", "sy", "h", "q"].map((kind) => `${base}${kind}:${room}`)
+            const keys = ["m", "mem", "sy", "h", "q", "p"].map((kind) => `${base}${kind}:${room}`)
             for (const key of [...keys, `${base}cr:${a.queue.clientId}`, `${base}clients`, `${base}backlog`]) {
               expect(found.has(key), key).toBe(true)
               expect(slotOf(key), key).toBe(shardSlot)
@@ -352,7 +352,7 @@ describe("Cluster (3 masters)", () => {
           to: { port: target, redis: nodes.get(target)! },
           others: [nodes.get(other)!]
         })
-        expect(moved).toBeGreaterThanOrEqual(5) // m, mem, sy, h, q, clients, cr:…, backlog
+        expect(moved).toBeGreaterThanOrEqual(5) // m, mem, sy, h, q, p, clients, cr:…, backlog
         expect(Number(yield* cmd(nodes.get(source)!, "CLUSTER", "COUNTKEYSINSLOT", slot))).toBe(0)
         for (const port of [source, target, other]) expect(yield* ownerOf(nodes.get(port)!, slot)).toBe(target)
         // Redis dropped the subscription on the source (it pushes `sunsubscribe`, which ioredis

@@ -277,6 +277,9 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
               Effect.sync(() => {
                 sub.closed = true
                 if (subscriptions.get(room) === sub) subscriptions.delete(room)
+                // a join that timed out or was interrupted may have run on the server: leave once
+                // it answers again (S6), or the room would wait for this client's acks
+                pendingLeaves.add(room)
               }),
               Scope.close(scope, exit)
             )

@@ -4,8 +4,8 @@
  * A span costs about as much as the rest of an ack on the client (measured with `pnpm bench`,
  * B1). Effect's built-in tracer keeps spans in memory only, and nothing below these operations
  * opens child spans, so under it the span would be invisible: it is skipped. Under any other
- * tracer (e.g. `@effect/opentelemetry`) the span is made, without being installed as the parent
- * in the fiber's context (a copy of the context per operation) since it has no children.
+ * tracer (e.g. `@effect/opentelemetry`) the span is made, and is the parent of what runs inside
+ * (the room proxy's local ack runs the upstream ack).
  */
 import * as Effect from "effect/Effect"
 import type * as Tracer from "effect/Tracer"
@@ -21,5 +21,5 @@ export const hotSpan = <A, E, R>(
   Effect.tracerWith((tracer) =>
     tracer === builtinTracer
       ? effect
-      : Effect.useSpan(name, { attributes, captureStackTrace: false }, () => effect)
+      : Effect.withSpan(effect, name, { attributes, captureStackTrace: false })
   )

@@ -360,7 +360,8 @@ export const make = (
         join: (room) => join(client, room),
         leave: (room) => leave(client, room),
         rooms: Effect.sync((): ReadonlySet<string> => new Set(client.rooms)),
-        deliveries: Backend.deliveryStream(local),
+        // one delivery per chunk: a consumer that takes a few and stops leaves the rest buffered
+        deliveries: Backend.deliveryStream(local, { maxChunkSize: 1 }),
         ack: (room, id) => ackLocal(client, room, id)
       }
       return proxyClient

@@ -10,11 +10,10 @@ export const peek = {
 
 local members = redis.call("ZRANGE", B .. "q:" .. ARGV[3], ARGV[4], tonumber(ARGV[4]) + tonumber(ARGV[5]) - 1)
 if #members == 0 then return {} end
+local values = redis.call("HMGET", B .. "p:" .. ARGV[3], unpack(members))
 local out = {}
-for _, v in ipairs(members) do
-  -- "<16-digit arrival>|<id>|<envelope>": without an id the rest is returned (and found invalid);
-  -- a member without the arrival is no message at all (release skips it too)
-  if string.byte(v, 17) == 124 then out[#out + 1] = string.sub(v, (string.find(v, "|", 18, true) or 17) + 1) end
+for i, v in ipairs(values) do
+  if v then out[#out + 1] = string.sub(v, (string.find(v, "|", 1, true) or 0) + 1) end
 end
 return out
 `

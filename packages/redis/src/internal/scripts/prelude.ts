@@ -9,7 +9,8 @@
  * | B sy:R         | set  | sync members                                                |
  * | B h:R          | set  | holders: sync members at release that have not acked (S3)   |
  * | B a:R          | set  | members that acked the in-flight message (S14)              |
- * | B q:R          | zset | queued: score priority, member "<16-digit arrival>|<id>|<envelope>" (S2) |
+ * | B q:R          | zset | queued: score priority, member zero-padded arrival (S2)     |
+ * | B p:R          | hash | arrival → "<id>|<envelope>"                                 |
  * | B c:R          | chan | room channel: frames "<event>|<envelope>"                   |
  * | B clients      | zset | client id → expiry ms, server clock (S10)                   |
  * | B cr:<client>  | set  | rooms of a client on this shard                             |
@@ -23,7 +24,7 @@
  *
  * Every `redis.call` costs about a microsecond of glue besides the command itself, which is most
  * of a script's time: the hot scripts (ack, send) keep their calls few, e.g. an ack that is not
- * the last one is HMGET + SMOVE + SCARD, and a queued message is one zset member (no side hash).
+ * the last one is HMGET + SMOVE + SCARD.
  */
 export const prelude = `
 local B = ARGV[1]
@@ -69,13 +70,12 @@ local function release(room, now, dl)
       if dl ~= false then redis.call("ZREM", B .. "deadlines", room) end
       return
     end
+    local p = B .. "p:" .. room
+    local v = redis.call("HGET", p, head[1])
+    redis.call("HDEL", p, head[1])
     if tonumber(redis.call("ZINCRBY", B .. "backlog", -1, room)) <= 0 then redis.call("ZREM", B .. "backlog", room) end
-    -- "<16-digit arrival>|<id>|<envelope>"; a corrupt member (no id, no envelope) is skipped
-    local v = head[1]
-    local bar = string.find(v, "|", 18, true)
-    if bar and string.byte(v, 17) == 124 and deliver(room, string.sub(v, 18, bar - 1), string.sub(v, bar + 1), now, dl) then
-      return
-    end
+    local bar = v and string.find(v, "|", 1, true) -- a corrupt entry (no payload, no id) is skipped
+    if bar and deliver(room, string.sub(v, 1, bar - 1), string.sub(v, bar + 1), now, dl) then return end
   end
 end
 
@@ -83,7 +83,7 @@ end
 local function gc(room)
   if redis.call("HLEN", B .. "mem:" .. room) == 0 and redis.call("ZCARD", B .. "q:" .. room) == 0 then
     redis.call("DEL", B .. "m:" .. room, B .. "mem:" .. room, B .. "sy:" .. room, B .. "h:" .. room,
-      B .. "a:" .. room, B .. "q:" .. room)
+      B .. "a:" .. room, B .. "q:" .. room, B .. "p:" .. room)
     redis.call("ZREM", B .. "backlog", room)
     redis.call("ZREM", B .. "deadlines", room)
   end

@@ -17,8 +17,9 @@ if redis.call("SCARD", B .. "h:" .. room) == 0 and redis.call("ZCARD", q) == 0 t
   return 1
 end
 local seq = redis.call("HINCRBY", B .. "m:" .. room, "seq", 1)
--- equal priorities leave in arrival order: the fixed-width arrival leads the member (S2)
-redis.call("ZADD", q, ARGV[6], string.format("%016d", seq) .. "|" .. id .. "|" .. env)
+local member = string.format("%016d", seq)
+redis.call("ZADD", q, ARGV[6], member)
+redis.call("HSET", B .. "p:" .. room, member, id .. "|" .. env)
 redis.call("ZINCRBY", B .. "backlog", 1, room)
 return 2
 `
