@@ -30,9 +30,10 @@ export const make = (
   const run = (name: ScriptName, key: string, base: string, args: ReadonlyArray<ScriptArg>) =>
     connection.script(name, key, [base, pub, ...args], timeout)
 
+  // per-message scripts go through here: the script's arguments are built in one array
   const roomScript = (name: ScriptName, room: string, args: ReadonlyArray<ScriptArg>) => {
     const base = baseOfRoom(room)
-    return run(name, `${base}m:${room}`, base, [room, ...args])
+    return connection.script(name, `${base}m:${room}`, [base, pub, room, ...args], timeout)
   }
 
   /** shards holding any of `rooms` */
@@ -67,11 +68,7 @@ export const make = (
         asNumber
       ),
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
-    // the hot path: the script's arguments in one array
-    ack: (room, id) => {
-      const base = baseOfRoom(room)
-      return Effect.asVoid(connection.script("ack", `${base}m:${room}`, [base, pub, room, clientId, id], timeout))
-    },
+    ack: (room, id) => Effect.asVoid(roomScript("ack", room, [clientId, id])),
     keepalive: (rooms, clientTimeoutMs) => {
       // shard 0 is the registry of every live client (knownClients, S15); the others hold the
       // expiries that housekeeping of their rooms needs (S10)
