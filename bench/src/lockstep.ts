@@ -2,7 +2,7 @@
  * The lockstep side of each scenario: every subscriber is its own client on its own
  * RedisConnection (as separate processes would be), the producer another one.
  */
-import { SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer } from "@lockstep/proxy"
 import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
@@ -24,10 +24,18 @@ const client = (
     return yield* ClientLayer.make({ keyPrefix, clientTimeout: "30 seconds" }).pipe(Effect.provide(context))
   })
 
-/** rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks. */
+/**
+ * rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks.
+ * Each subscriber reads all its rooms through one `subscribeMany` stream (as the raw baseline
+ * reads them through one message handler), or, with `streamPerRoom`, through one `subscribe`
+ * stream and consumer fiber per room.
+ */
 export const lockstepRooms = (
   connection: ConnectionLayer,
-  options: RoomsOptions & { readonly sharding?: Layer.Layer<Sharding.Sharding, unknown> }
+  options: RoomsOptions & {
+    readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
+    readonly streamPerRoom?: boolean
+  }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const sharding = options.sharding ?? ShardLayer.single
@@ -46,9 +54,8 @@ export const lockstepRooms = (
     const gateScope = yield* Scope.make()
     yield* Effect.forEach(rooms, (room) => gate.subscribe(room), { discard: true }).pipe(Scope.extend(gateScope))
     for (const [index, sub] of subscribers.entries()) {
-      for (const room of rooms) {
-        const stream = yield* sub.subscribe(room)
-        yield* stream.pipe(
+      const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
+        stream.pipe(
           Stream.runForEach((d) => {
             if ((d.data as { readonly n: number }).n === 0) return d.ack
             if (index === 0 && options.rooms === 1) {
@@ -61,6 +68,10 @@ export const lockstepRooms = (
           }),
           Effect.forkScoped
         )
+      if (options.streamPerRoom === true) {
+        for (const room of rooms) yield* consume(yield* sub.subscribe(room))
+      } else {
+        yield* consume(yield* sub.subscribeMany(rooms))
       }
     }
     yield* Effect.forEach(rooms, (room) =>

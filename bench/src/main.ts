@@ -140,6 +140,15 @@ const program = Effect.gen(function*() {
       yield* onServer((probe) => lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2", probe })),
       raw2
     )
+    const ls2each = row(
+      "B2 100 rooms × 3 sync",
+      "lockstep, a Stream per room",
+      100 * per2,
+      yield* onServer((probe) =>
+        lockstepRooms(conn, { rooms: 100, subscribers: 3, perRoom: per2, tag: "ls2each", probe, streamPerRoom: true })
+      ),
+      raw2
+    )
     const ls2ap = row(
       "B2 100 rooms × 3 sync",
       "lockstep, auto-pipelining",
@@ -149,7 +158,7 @@ const program = Effect.gen(function*() {
       ),
       raw2
     )
-    rows.push(raw2, ls2, ls2ap)
+    rows.push(raw2, ls2, ls2each, ls2ap)
   }
 
   // B3: out-of-band fan-out to 3 subscribers

@@ -52,6 +52,14 @@ export interface JoinOptions {
 }
 
 /**
+ * Called when an ack could not be delivered (the connection failed or timed out): the caller
+ * decides whether to repeat it.
+ *
+ * @since 0.1.0
+ */
+export type AckFailure = (room: string, id: string, error: BackendError) => void
+
+/**
  * The server side of one client. Every operation is one round trip to the server.
  *
  * @since 0.1.0
@@ -70,8 +78,14 @@ export interface BackendClient {
   readonly join: (room: string, options: JoinOptions) => Effect.Effect<number, BackendError>
   /** Remove this client from the room, releasing what it held (S6). */
   readonly leave: (room: string) => Effect.Effect<void, BackendError>
-  /** Acknowledge message `id` in `room` (S4); releases the next one when all holders acked. */
-  readonly ack: (room: string, id: string) => Effect.Effect<void, BackendError>
+  /**
+   * Acknowledge message `id` in `room` (S4); releases the next one when all holders acked. It
+   * does not wait: the ack goes out with the other acks of this event-loop turn (one round trip
+   * for all of them on a shard), and `onFailure` is called if it could not be delivered. A plain
+   * function rather than an Effect: acks are the hottest path, and a fiber resumed per ack
+   * reply costs more than the ack.
+   */
+  readonly ack: (room: string, id: string, onFailure: AckFailure) => void
   /** Heartbeat (S10). Returns false when the server no longer knows this client (it was ejected). */
   readonly keepalive: (rooms: ReadonlyArray<string>, clientTimeoutMs: number) => Effect.Effect<boolean, BackendError>
   /** Eject expired clients and members past their ack deadline (S10, S11), bounded work. */

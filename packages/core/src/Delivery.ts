@@ -31,7 +31,12 @@ export interface Delivery<A = unknown> {
   readonly sentAt: Date
   /** receive time minus `sentAt` (producer clock) */
   readonly latency: Duration.Duration
-  /** Acknowledge this message (S3, S4). Idempotent; a no-op for out-of-band and async deliveries. */
+  /**
+   * Acknowledge this message (S3, S4). Idempotent; a no-op for out-of-band and async deliveries.
+   * It does not wait for the server: the ack leaves with the other acks of this event-loop turn
+   * (one round trip for all of them), operations this client makes afterwards reach the server
+   * after it, and an ack lost in transit is repeated by the client (S12).
+   */
   readonly ack: Effect.Effect<void, QueueError>
 }
 

@@ -26,6 +26,10 @@ export interface TypedQueue<A> {
     room: string,
     options?: SubscribeOptions
   ) => Effect.Effect<Stream.Stream<Delivery<A>, ClientEjected>, QueueError, Scope.Scope>
+  readonly subscribeMany: (
+    rooms: ReadonlyArray<string>,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Stream.Stream<Delivery<A>, ClientEjected>, QueueError, Scope.Scope>
   /** queued messages whose data decodes; the others are skipped */
   readonly peek: (room: string, options?: PeekOptions) => Effect.Effect<ReadonlyArray<QueuedMessage<A>>, QueueError>
 }
@@ -57,25 +61,26 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
           ),
         onRight: Effect.succeed
       })
+    const decodeStream = (deliveries: Stream.Stream<Delivery, ClientEjected>) =>
+      deliveries.pipe(
+        Stream.mapEffect((delivery): Effect.Effect<Option.Option<Delivery<A>>> =>
+          Either.match(decode(delivery.data), {
+            onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
+            onLeft: (e) =>
+              queue.recordInvalid(delivery.room, `schema mismatch: ${e}`).pipe(
+                Effect.zipRight(Effect.ignore(delivery.ack)),
+                Effect.as(Option.none())
+              )
+          })
+        ),
+        Stream.filterMap((delivery) => delivery)
+      )
     return {
       clientId: queue.clientId,
       send: (room, data, options) => Effect.flatMap(encodeData(data), (encoded) => queue.send(room, encoded, options)),
       sendOutOfBand: (room, data) => Effect.flatMap(encodeData(data), (encoded) => queue.sendOutOfBand(room, encoded)),
-      subscribe: (room, options) =>
-        Effect.map(queue.subscribe(room, options), (deliveries) =>
-          deliveries.pipe(
-            Stream.mapEffect((delivery): Effect.Effect<Option.Option<Delivery<A>>> =>
-              Either.match(decode(delivery.data), {
-                onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
-                onLeft: (e) =>
-                  queue.recordInvalid(room, `schema mismatch: ${e}`).pipe(
-                    Effect.zipRight(Effect.ignore(delivery.ack)),
-                    Effect.as(Option.none())
-                  )
-              })
-            ),
-            Stream.filterMap((delivery) => delivery)
-          )),
+      subscribe: (room, options) => Effect.map(queue.subscribe(room, options), decodeStream),
+      subscribeMany: (rooms, options) => Effect.map(queue.subscribeMany(rooms, options), decodeStream),
       peek: (room, options) =>
         Effect.map(queue.peek(room, options), (messages) =>
           messages.flatMap((m) => {

@@ -31,6 +31,18 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
     timeout: Duration.Duration
   ) => Effect.Effect<unknown, RedisError | OperationTimeout>
   /**
+   * `script` without an Effect, for per-message batches: the call is made at the end of this
+   * event-loop turn with the arguments `args` returns then (so calls of the same turn can add to
+   * them), and `done` receives the failure (or `undefined`) and the reply.
+   */
+  readonly scriptLater: (
+    name: ScriptName,
+    key: string,
+    args: () => ReadonlyArray<ScriptArg>,
+    timeout: Duration.Duration,
+    done: (failure: RedisError | OperationTimeout | undefined, reply: unknown) => void
+  ) => void
+  /**
    * Subscribe `deliver` to a channel (SUBSCRIBE, or SSUBSCRIBE on a cluster). Live when the Effect
    * succeeds, unsubscribed when the Scope closes and no other listener of the channel is left.
    */
@@ -157,14 +169,62 @@ export interface Corkable {
 const turn = new TurnBatch()
 
 /**
- * Turn a promise-returning ioredis call into an Effect with a deadline (checked every 20 ms).
- * Neither `Effect.timeout` (an extra fiber per call) nor a `setTimeout` per call: the hot path
- * stays cheap. The call is made at the end of the current event-loop turn (see `TurnBatch`); one
- * interrupted before then is never made, unless `withdrawable` is false: such a call (the
- * per-message ones: acks, sends) registers no interruption handler, which costs about as much as
- * the rest of the call in Effect (and keeps short-lived objects alive past a young-generation GC);
- * interrupted in the turn that issued it, it is still sent. An interrupted send, like a timed-out
- * one, has an unknown outcome; an ack is idempotent (S4).
+ * Make a promise-returning ioredis call at the end of the current event-loop turn (see
+ * `TurnBatch`) with a deadline (checked every 20 ms), and hand its outcome to `done`: the reply,
+ * or the failure. No Effect and no fiber: for per-message batches (acks), where resuming a fiber
+ * per call costs more than the call itself. Returns a function that withdraws the call if it was
+ * not made yet (and silences `done`).
+ *
+ * @since 0.1.0
+ */
+export const callLater = <A>(
+  operation: string,
+  timeout: Duration.Duration,
+  run: () => Promise<A>,
+  socket: Corkable | undefined,
+  done: (failure: RedisError | OperationTimeout | undefined, value: A | undefined) => void
+): () => void => {
+  let settled = false
+  const entry: Pending = {
+    deadline: performance.now() + Duration.toMillis(timeout),
+    expire: () => {
+      if (settled) return
+      settled = true
+      done(new OperationTimeout({ operation, timeout }), undefined)
+    }
+  }
+  const settle = (failure: RedisError | undefined, value: A | undefined) => {
+    if (settled) return
+    settled = true
+    deadlines.delete(entry)
+    done(failure, value)
+  }
+  deadlines.add(entry)
+  turn.add(() => {
+    if (settled) return
+    let promise: Promise<A>
+    try {
+      promise = run()
+    } catch (cause) {
+      return settle(new RedisError({ operation, cause }), undefined)
+    }
+    promise.then(
+      (value) => settle(undefined, value),
+      (cause: unknown) => settle(new RedisError({ operation, cause }), undefined)
+    )
+  }, socket)
+  return () => {
+    settled = true
+    deadlines.delete(entry)
+  }
+}
+
+/**
+ * `callLater` as an Effect. A call interrupted before the end of the turn is never made, unless
+ * `withdrawable` is false: such a call (the per-message ones: sends) registers no interruption
+ * handler, which costs about as much as the rest of the call in Effect (and keeps short-lived
+ * objects alive past a young-generation GC); interrupted in the turn that issued it, it is still
+ * sent. An interrupted send, like a timed-out one, has an unknown outcome.
  *
  * @since 0.1.0
  */
@@ -176,45 +236,12 @@ export const call = <A>(
   withdrawable = true
 ): Effect.Effect<A, RedisError | OperationTimeout> =>
   Effect.async<A, RedisError | OperationTimeout>((resume) => {
-    let done = false
-    const entry: Pending = {
-      deadline: performance.now() + Duration.toMillis(timeout),
-      expire: () => {
-        if (done) return
-        done = true
-        resume(Effect.fail(new OperationTimeout({ operation, timeout })))
-      }
-    }
-    deadlines.add(entry)
-    turn.add(() => {
-      if (done) return
-      let promise: Promise<A>
-      try {
-        promise = run()
-      } catch (cause) {
-        done = true
-        deadlines.delete(entry)
-        resume(Effect.fail(new RedisError({ operation, cause })))
-        return
-      }
-      promise.then(
-        (value) => {
-          if (done) return
-          done = true
-          deadlines.delete(entry)
-          resume(Effect.succeed(value))
-        },
-        (cause: unknown) => {
-          if (done) return
-          done = true
-          deadlines.delete(entry)
-          resume(Effect.fail(new RedisError({ operation, cause })))
-        }
-      )
-    }, socket)
-    if (!withdrawable) return
-    return Effect.sync(() => {
-      done = true
-      deadlines.delete(entry)
-    })
+    const withdraw = callLater(
+      operation,
+      timeout,
+      run,
+      socket,
+      (failure, value) => resume(failure === undefined ? Effect.succeed(value as A) : Effect.fail(failure))
+    )
+    if (withdrawable) return Effect.sync(withdraw)
   })

@@ -27,7 +27,7 @@ import type { ConnectionOptions } from "node:tls"
 import { Router } from "./internal/router.js"
 import { scripts } from "./internal/scripts/index.js"
 import { slotOf } from "./internal/slot.js"
-import { call, type Corkable, RedisConnection, type ScriptArg } from "./RedisConnection.js"
+import { call, callLater, type Corkable, RedisConnection, type ScriptArg } from "./RedisConnection.js"
 
 /**
  * Connection options. `ioredis` is merged last, for anything not covered here.
@@ -165,7 +165,7 @@ export const make = (
 
     const service: RedisConnection["Type"] = {
       kind: "standalone",
-      script: scriptRunner(command),
+      ...scriptRunner(command),
       listen: listener(
         runScoped,
         router,
@@ -194,9 +194,12 @@ const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
     })
   )
 
-const perMessage: ReadonlySet<string> = new Set(["ack", "send", "outOfBand"])
+const perMessage: ReadonlySet<string> = new Set(["send", "outOfBand"])
 
-const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"] => {
+/** `script` and `scriptLater` of a connection (standalone or cluster). */
+const scriptRunner = (
+  client: Redis | Cluster
+): Pick<RedisConnection["Type"], "script" | "scriptLater"> => {
   const caller = client as unknown as ScriptCaller
   // the sockets corked while a turn's commands are written: the connection's, or on a cluster
   // those of every master (the commands of a turn spread over the nodes)
@@ -221,11 +224,17 @@ const scriptRunner = (client: Redis | Cluster): RedisConnection["Type"]["script"
       for (const stream of streams) stream.uncork()
     }
   }
-  return (name, key, args, timeout) => {
-    const fn = caller[scripts[name].name]!
-    // the per-message scripts are not withdrawn when interrupted in the turn that issued them
-    // (see `call`): an ack is idempotent (S4), a send's outcome is then unknown as after a timeout
-    return call(name, timeout, () => fn.call(client, key, ...args), sockets, !perMessage.has(name))
+  return {
+    script: (name, key, args, timeout) => {
+      const fn = caller[scripts[name].name]!
+      // the per-message scripts are not withdrawn when interrupted in the turn that issued them
+      // (see `call`): a send's outcome is then unknown, as after a timeout
+      return call(name, timeout, () => fn.call(client, key, ...args), sockets, !perMessage.has(name))
+    },
+    scriptLater: (name, key, args, timeout, done) => {
+      const fn = caller[scripts[name].name]!
+      callLater(name, timeout, () => fn.call(client, key, ...args()), sockets, done)
+    }
   }
 }
 
@@ -401,7 +410,7 @@ export const makeCluster = (
 
     const service: RedisConnection["Type"] = {
       kind: "cluster",
-      script: scriptRunner(cluster),
+      ...scriptRunner(cluster),
       listen: listener(runScoped, router, connected, ssubscribe, (channel) =>
         call("sunsubscribe", timeout, () =>
           cluster.sunsubscribe(channel))),

@@ -4,8 +4,9 @@
  * timeouts and local loss detection (S10), and hostile frames on a room channel (S16).
  */
 import { describe, expect, layer } from "@effect/vitest"
+import type { Delivery } from "@lockstep/core"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Schedule, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Queue, Schedule, Scope, Stream } from "effect"
 import { redisFixture } from "./utils/redisFixture.js"
 import {
   clientList,
@@ -72,12 +73,18 @@ describe("ClientLayer on a spawned redis-server", () => {
 
         const d1 = yield* sub.next()
         expect(d1.data).toBe(1)
-        // the ack releases message 2 inside the same script (no later poll)
-        const ack = yield* mon.around(d1.ack)
+        // the ack releases message 2 inside the same script (no later poll); an ack does not wait
+        // for the server's reply, so the window closes once message 2 arrived
+        const ack = yield* mon.around(Effect.zipRight(d1.ack, sub.next()))
         expectOneRoundTrip(ack.commands, "ack")
-        const d2 = yield* sub.next()
+        const d2 = ack.result
         expect(d2.data).toBe(2)
-        const ack2 = yield* mon.around(d2.ack)
+        // the last one releases nothing: the window closes once MONITOR saw the ack
+        const ack2 = yield* mon.around(Effect.gen(function*() {
+          const from = yield* mon.mark
+          yield* d2.ack
+          yield* mon.await(from, (e) => e.command === "evalsha" && e.args[1] === shaOf("ack"), "5 seconds")
+        }))
         expectOneRoundTrip(ack2.commands, "ack")
 
         const oob = yield* mon.around(p.sendOutOfBand("room", "now"))
@@ -86,6 +93,40 @@ describe("ClientLayer on a spawned redis-server", () => {
 
         const leave = yield* mon.around(sub.close)
         expectOneRoundTrip(leave.commands, "leave", ["unsubscribe"])
+      }))
+
+    it.scoped("the acks of one event-loop turn leave in one EVALSHA, and each one counts (DESIGN §4, S3, S4)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const mon = yield* monitor(port)
+        const config = { keyPrefix: freshPrefix("batch"), ...quiet }
+        const a = yield* makeClient(yield* connect(port, "batch-a"), config)
+        const p = yield* makeClient(yield* connect(port, "batch-p"), config)
+        const rooms = ["b1", "b2", "b3"]
+        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+        yield* (yield* a.subscribeMany(rooms)).pipe(
+          Stream.runForEach((d) => Queue.offer(inbox, d)),
+          Effect.forkScoped
+        )
+        for (const room of rooms) {
+          yield* p.send(room, `${room}/0`)
+          yield* p.send(room, `${room}/1`)
+          yield* p.send(room, `${room}/2`)
+        }
+        // warm-up: ioredis sends EVAL the first time a script runs on a socket, EVALSHA after
+        const zeros = yield* Effect.forEach(rooms, () => Queue.take(inbox))
+        yield* Effect.forEach(zeros, (d) => d.ack, { discard: true })
+        const firsts = yield* Effect.forEach(rooms, () => Queue.take(inbox))
+        // acked in one go, as a consumer does with the chunk it was handed
+        const from = yield* mon.mark
+        yield* Effect.forEach([...firsts, firsts[0]!], (d) => d.ack, { discard: true }) // one twice (S4)
+        const seconds = yield* Effect.forEach(rooms, () => Queue.take(inbox))
+        expect(seconds.map((d) => d.data).sort()).toEqual(rooms.map((r) => `${r}/2`))
+        const to = yield* mon.mark
+        const acks = evalshas(mon.between(from, to)).filter((c) => c.args[1] === shaOf("ack"))
+        expect(acks, describeCommands(mon.between(from, to))).toHaveLength(1)
+        // the pairs of room and message id, after the routing key, base, publish command and client
+        expect(acks[0]!.args.slice(7)).toEqual([...firsts, firsts[0]!].flatMap((d) => [d.room, d.id]))
       }))
 
     it.scoped("one EVALSHA per keepalive tick, one per shard with subscriptions (DESIGN §4, S10)", () =>

@@ -239,13 +239,12 @@ export class Broker {
       const connected = yield* SubscriptionRef.make(true)
       const connection: Connection = { cut: false, connected }
       this.connections.set(clientId, connection)
+      const clock = yield* Effect.clock
+      const lost = (operation: string) =>
+        new RedisError({ operation, cause: new Error("connection lost (memory broker: cut)") })
       const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
-        Effect.flatMap(
-          Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis())),
-          (now) =>
-            connection.cut
-              ? Effect.fail(new RedisError({ operation, cause: new Error("connection lost (memory broker: cut)") }))
-              : Effect.sync(() => f(now))
+        Effect.suspend(() =>
+          connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
         )
       const backend: BackendClient = {
         send: (room, envelope, priority, id) => op("send", (now) => this.send(room, envelope, priority, id, now)),
@@ -274,7 +273,11 @@ export class Broker {
             (now) => this.join(room, clientId, options.mode, options.ackTimeoutMs, options.clientTimeoutMs, now)
           ),
         leave: (room) => op("leave", (now) => this.leave(room, clientId, now)),
-        ack: (room, id) => op("ack", (now) => this.ack(room, clientId, id, now)),
+        // applied at once (the broker is in-process); a cut connection loses it, as in transit
+        ack: (room, id, onFailure) => {
+          if (connection.cut) return onFailure(room, id, lost("ack"))
+          this.ack(room, clientId, id, clock.unsafeCurrentTimeMillis())
+        },
         keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => this.keepalive(clientId, timeoutMs, now)),
         housekeep: () => op("housekeep", (now) => this.housekeep(now)),
         resync: (room) => op("resync", () => this.resync(room, clientId)),

@@ -16,30 +16,48 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type { BackendClient, BackendError } from "../Backend.js"
+import type { AckFailure, BackendClient, BackendError } from "../Backend.js"
 import type { Delivery, QueuedMessage } from "../Delivery.js"
 import * as Envelope from "../Envelope.js"
 import * as MessageId from "../MessageId.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "../QueueConfig.js"
-import { AlreadySubscribed, ClientEjected, type EjectReason, InvalidArgument, PayloadTooLarge } from "../QueueError.js"
+import {
+  AlreadySubscribed,
+  ClientEjected,
+  type EjectReason,
+  InvalidArgument,
+  PayloadTooLarge,
+  type QueueError
+} from "../QueueError.js"
 import * as QueueMetrics from "../QueueMetrics.js"
 import type { RoomState } from "../RoomState.js"
-import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
+import type { SubscribeOptions, SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import * as DeliveryStream from "./deliveryStream.js"
 import { LatencyWindow } from "./latencyWindow.js"
 import { hotSpan } from "./tracing.js"
 import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
 
+/** The rooms of one `subscribe` / `subscribeMany` call, read through one buffer (one Stream). */
+interface Group {
+  readonly buffer: DeliveryStream.Buffer
+  /** subscriptions of the group not closed yet: the buffer ends with the last one */
+  open: number
+  /** at most this many deliveries buffered: `subscriberBuffer` per room */
+  readonly bound: number
+}
+
 interface Subscription {
   readonly room: string
   readonly mode: SubscriptionMode
-  readonly queue: DeliveryStream.Buffer
+  readonly group: Group
   /** room event number at join; frames up to it predate the membership (S5). null while joining */
   joinedEvent: number | null
   /** frames received while joining */
   pending: Array<string>
   /** id of the last queued message delivered, to avoid needless resync duplicates (S12) */
   lastQueuedId: string | null
+  /** queued messages delivered so far: a resync answer older than the last of them is stale (S12) */
+  queuedCount: number
   /** id of the last queued message the consumer acked (the ack may have been lost in transit) */
   lastAckedId: string | null
   closed: boolean
@@ -92,7 +110,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       const rooms: Array<string> = []
       for (const sub of subscriptions.values()) {
         sub.closed = true
-        sub.queue.end(DeliveryStream.End)
+        sub.group.buffer.end(DeliveryStream.End)
         rooms.push(sub.room)
       }
       subscriptions.clear()
@@ -128,23 +146,74 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     if (shouldLogInvalid(invalidKind(reason))) runFork(logInvalidOnce(room, reason))
   }
 
-  const ack = (room: string, id: string): Effect.Effect<void, BackendError> =>
-    hotSpan("SyncFanoutQueue.ack", { room, id }, backend.ack(room, id))
-
-  /** Remove a subscription because the engine (or this client, S10) ejected it. */
-  const eject = (sub: Subscription, reason: EjectReason, leaveRemotely: boolean) => {
-    if (sub.closed) return
-    sub.closed = true
-    if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-    sub.queue.end(new ClientEjected({ room: sub.room, clientId, reason }))
-    QueueMetrics.ejectedTotal.unsafeUpdate(1, [])
+  // Acks do not wait for the server (see `BackendClient.ack`): one that could not be delivered is
+  // repeated, with a growing delay, for as long as it matters (the subscription is open and it is
+  // still the last message the consumer acked); after a reconnect the resync repeats it too (S12).
+  const sendAck = (sub: Subscription, id: string, attempt: number): void =>
+    backend.ack(
+      sub.room,
+      id,
+      attempt === 0 ? onAckFailure : (_room, _id, error) => retryAck(sub, id, error, attempt)
+    )
+  const onAckFailure: AckFailure = (room, id, error) => {
+    const sub = subscriptions.get(room)
+    if (sub !== undefined) retryAck(sub, id, error, 0)
+  }
+  const retryAck = (sub: Subscription, id: string, error: BackendError, attempt: number) => {
+    if (sub.closed || sub.lastAckedId !== id) return
     runFork(
-      Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
-        Effect.zipRight(leaveRemotely ? backend.leave(sub.room) : Effect.void),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e.message)),
+      Effect.logDebug(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
+        Effect.zipRight(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
+        Effect.zipRight(Effect.sync(() => {
+          if (!sub.closed && sub.lastAckedId === id) sendAck(sub, id, attempt + 1)
+        })),
         Effect.annotateLogs({ clientId, room: sub.room })
       )
     )
+  }
+
+  /** Acknowledge `id` for the consumer of `sub` (S3, S4): handed to the connection, not awaited. */
+  const ackFor = (sub: Subscription, id: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      sub.lastAckedId = id
+      if (sub.closed) return Effect.void // left: the leave released what it held (S6)
+      return hotSpan("SyncFanoutQueue.ack", { room: sub.room, id }, Effect.sync(() => sendAck(sub, id, 0)))
+    })
+
+  /** Close a subscription without a leave; its group's stream ends with the last one. */
+  const closeLocally = (sub: Subscription): Group => {
+    sub.closed = true
+    if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
+    sub.group.open--
+    return sub.group
+  }
+
+  /**
+   * Remove subscriptions because the engine (or this client, S10) ejected them. A group that keeps
+   * other rooms fails its stream once (run again, it goes on with them); otherwise the stream
+   * ends with the ejection for good.
+   */
+  const eject = (subs: ReadonlyArray<Subscription>, reason: EjectReason, leaveRemotely: boolean) => {
+    const ejected = subs.filter((sub) => !sub.closed)
+    const groups = new Map<Group, ClientEjected>()
+    for (const sub of ejected) {
+      const group = closeLocally(sub)
+      if (!groups.has(group)) groups.set(group, new ClientEjected({ room: sub.room, clientId, reason }))
+    }
+    for (const [group, error] of groups) {
+      if (group.open > 0) group.buffer.fail(error)
+      else group.buffer.end(error)
+    }
+    for (const sub of ejected) {
+      QueueMetrics.ejectedTotal.unsafeUpdate(1, [])
+      runFork(
+        Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
+          Effect.zipRight(leaveRemotely ? backend.leave(sub.room) : Effect.void),
+          Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e.message)),
+          Effect.annotateLogs({ clientId, room: sub.room })
+        )
+      )
+    }
   }
 
   const deliverEnvelope = (sub: Subscription, envelope: Envelope.MessageEnvelope) => {
@@ -155,9 +224,10 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       // a resync (S12) may race the published frame of the same release: deliver it once
       if (id === sub.lastQueuedId) return
       sub.lastQueuedId = id
+      sub.queuedCount++
     }
-    if (sub.queue.size >= config.subscriberBuffer) {
-      return eject(sub, "slow-consumer", true)
+    if (sub.group.buffer.size >= sub.group.bound) {
+      return eject([sub], "slow-consumer", true)
     }
     const receivedAt = now()
     const latencyMs = Math.max(0, receivedAt - envelope.t)
@@ -171,14 +241,9 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sequence: envelope.s,
       sentAt: new Date(envelope.t),
       latency: Duration.millis(latencyMs),
-      ack: blocking
-        ? Effect.suspend(() => {
-          sub.lastAckedId = id
-          return ack(sub.room, id)
-        })
-        : Effect.void
+      ack: blocking ? ackFor(sub, id) : Effect.void
     }
-    sub.queue.offer(delivery)
+    sub.group.buffer.offer(delivery)
     received++
     latency.record(latencyMs)
     QueueMetrics.receivedTotal.unsafeUpdate(1, [])
@@ -201,7 +266,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     const { envelope, event } = decoded
     if (event <= sub.joinedEvent) return
     if (envelope.k === "e") {
-      if (envelope.c === clientId) eject(sub, envelope.why, false)
+      if (envelope.c === clientId) eject([sub], envelope.why, false)
       return
     }
     deliverEnvelope(sub, envelope)
@@ -212,7 +277,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     backend.resync(sub.room).pipe(
       Effect.flatMap((inFlight) =>
         inFlight !== null && !sub.closed && Either.isLeft(Envelope.decode(inFlight.envelope))
-          ? ack(sub.room, inFlight.id)
+          ? ackFor(sub, inFlight.id)
           : Effect.void
       ),
       Effect.catchAll((e) => Effect.logDebug("lockstep: could not ack an undecodable message", e.message))
@@ -222,9 +287,8 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   const close = (sub: Subscription) =>
     Effect.suspend(() => {
       if (sub.closed) return Effect.void
-      sub.closed = true
-      if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
-      sub.queue.end(DeliveryStream.End)
+      const group = closeLocally(sub)
+      if (group.open === 0) group.buffer.end(DeliveryStream.End)
       pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend.leave(sub.room).pipe(Effect.andThen(() => pendingLeaves.delete(sub.room)))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
@@ -232,62 +296,99 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       )
     })
 
-  const subscribe: SyncFanoutQueue["Type"]["subscribe"] = (room, options) =>
+  /** Join `rooms` (validated, distinct) as one group: one buffer, one Stream. */
+  const subscribeRooms = (
+    rooms: ReadonlyArray<string>,
+    options: SubscribeOptions | undefined
+  ): Effect.Effect<Stream.Stream<Delivery, ClientEjected>, QueueError, Scope.Scope> =>
     Effect.gen(function*() {
-      yield* validateRoom(room)
       const mode = options?.mode ?? config.mode
       if (mode !== "sync" && mode !== "async") {
         return yield* new InvalidArgument({ message: `mode must be "sync" or "async", got ${String(mode)}` })
       }
-      if (subscriptions.has(room)) return yield* new AlreadySubscribed({ room })
-      if (pendingLeaves.has(room)) {
-        // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
-        yield* backend.leave(room)
-        pendingLeaves.delete(room)
+      for (const room of rooms) {
+        if (subscriptions.has(room)) return yield* new AlreadySubscribed({ room })
       }
-      const queue = new DeliveryStream.Buffer()
-      const sub: Subscription = {
+      for (const room of rooms) {
+        if (pendingLeaves.has(room)) {
+          // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
+          yield* backend.leave(room)
+          pendingLeaves.delete(room)
+        }
+      }
+      const group: Group = {
+        buffer: new DeliveryStream.Buffer(),
+        open: rooms.length,
+        bound: config.subscriberBuffer * rooms.length
+      }
+      const subs = rooms.map((room): Subscription => ({
         room,
         mode,
-        queue,
+        group,
         joinedEvent: null,
         pending: [],
         lastQueuedId: null,
+        queuedCount: 0,
         lastAckedId: null,
         closed: false
-      }
-      subscriptions.set(room, sub)
+      }))
+      for (const sub of subs) subscriptions.set(sub.room, sub)
       const parent = yield* Effect.scope
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-      yield* Effect.gen(function*() {
-        // order matters: listen before join so nothing released after the join is missed (S3);
-        // finalizers run in reverse, so the leave happens before the channel is dropped.
-        yield* backend.listen(room, (frame) => onFrame(sub, frame))
-        yield* Effect.addFinalizer(() => close(sub))
-        const event = yield* backend.join(room, { mode, ackTimeoutMs, clientTimeoutMs })
-        sub.joinedEvent = event
-        const pending = sub.pending
-        sub.pending = []
-        for (const frame of pending) onFrame(sub, frame)
-      }).pipe(
-        Scope.extend(scope),
-        Effect.onExit((exit) =>
-          Exit.isFailure(exit)
-            ? Effect.zipRight(
-              Effect.sync(() => {
-                sub.closed = true
-                if (subscriptions.get(room) === sub) subscriptions.delete(room)
-                // a join that timed out or was interrupted may have run on the server: leave once
-                // it answers again (S6), or the room would wait for this client's acks
-                pendingLeaves.add(room)
-              }),
-              Scope.close(scope, exit)
-            )
-            : Effect.void
+      // order matters: listen before join so nothing released after the join is missed (S3);
+      // finalizers run in reverse, so the leave happens before the channel is dropped.
+      const join = (sub: Subscription) =>
+        Effect.gen(function*() {
+          yield* backend.listen(sub.room, (frame) => onFrame(sub, frame))
+          yield* Effect.addFinalizer(() => close(sub))
+          const event = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+          sub.joinedEvent = event
+          const pending = sub.pending
+          sub.pending = []
+          for (const frame of pending) onFrame(sub, frame)
+        })
+      yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))
+        .pipe(
+          Scope.extend(scope),
+          Effect.onExit((exit) =>
+            Exit.isFailure(exit)
+              ? Effect.zipRight(
+                Effect.sync(() => {
+                  for (const sub of subs) {
+                    closeLocally(sub)
+                    // a join that timed out or was interrupted may have run on the server: leave
+                    // once it answers again (S6), or the room would wait for this client's acks
+                    pendingLeaves.add(sub.room)
+                  }
+                }),
+                Scope.close(scope, exit)
+              )
+              : Effect.void
+          )
         )
-      )
-      return DeliveryStream.toStream(queue)
-    }).pipe(Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } }))
+      return DeliveryStream.toStream(group.buffer)
+    })
+
+  const subscribe: SyncFanoutQueue["Type"]["subscribe"] = (room, options) =>
+    Effect.zipRight(validateRoom(room), subscribeRooms([room], options)).pipe(
+      Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } })
+    )
+
+  const subscribeMany: SyncFanoutQueue["Type"]["subscribeMany"] = (rooms, options) =>
+    Effect.gen(function*() {
+      if (!Array.isArray(rooms) || rooms.length === 0) {
+        return yield* new InvalidArgument({ message: "subscribeMany needs at least one room" })
+      }
+      const seen = new Set<string>()
+      for (const room of rooms) {
+        yield* validateRoom(room)
+        if (seen.has(room)) {
+          return yield* new InvalidArgument({ message: `room ${JSON.stringify(room)} is listed twice` })
+        }
+        seen.add(room)
+      }
+      return yield* subscribeRooms(rooms, options)
+    }).pipe(Effect.withSpan("SyncFanoutQueue.subscribeMany", { attributes: { rooms: rooms.length } }))
 
   /** The envelope's JSON, or why it cannot be sent. */
   const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {
@@ -407,9 +508,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
 
   const recordInvalid = (room: string, reason: string) => Effect.sync(() => countInvalid(room, reason))
 
-  const ejectAll = (reason: EjectReason) => {
-    for (const sub of [...subscriptions.values()]) eject(sub, reason, false)
-  }
+  const ejectAll = (reason: EjectReason) => eject([...subscriptions.values()], reason, false)
 
   /** The server answered a keepalive: `known` is false when it had expired us (every membership is gone). */
   const heard = (known: boolean) =>
@@ -472,21 +571,27 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   const resync = Effect.suspend(() =>
     Effect.forEach(
       [...subscriptions.values()].filter((sub) => sub.mode === "sync" && sub.joinedEvent !== null),
-      (sub) =>
-        backend.resync(sub.room).pipe(
+      (sub) => {
+        const delivered = sub.queuedCount
+        return backend.resync(sub.room).pipe(
           Effect.flatMap((inFlight) => {
             // still held by us although the consumer acked it: the ack was lost in transit, repeat it
-            if (inFlight !== null && inFlight.id === sub.lastAckedId) return Effect.ignore(ack(sub.room, inFlight.id))
+            if (inFlight !== null && inFlight.id === sub.lastAckedId) return ackFor(sub, inFlight.id)
+            // a queued message arrived since we asked: the answer predates it (the consumer acked
+            // the message it names, which released the new one), delivering it again would be a
+            // duplicate
+            if (inFlight !== null && sub.queuedCount !== delivered) return Effect.void
             if (inFlight !== null) return Effect.sync(() => deliverResync(sub, inFlight))
             if (sub.closed) return Effect.void
             // not holding the in-flight message: still a member? An ack-timeout ejection published
             // while we were away was lost (S11)
             return Effect.map(backend.roomState(sub.room), (state) => {
-              if (!sub.closed && !state.members.includes(clientId)) eject(sub, "ack-timeout", false)
+              if (!sub.closed && !state.members.includes(clientId)) eject([sub], "ack-timeout", false)
             })
           }),
           Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e.message))
-        ),
+        )
+      },
       { discard: true }
     )
   ).pipe(Effect.withSpan("SyncFanoutQueue.resync"))
@@ -515,6 +620,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     send,
     sendOutOfBand,
     subscribe,
+    subscribeMany,
     peek,
     roomState,
     metrics,

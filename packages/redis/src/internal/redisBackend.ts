@@ -12,6 +12,9 @@ import type { ScriptName } from "./scripts/index.js"
 
 const isString = (u: unknown): u is string => typeof u === "string"
 const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
+/** acks per script call at most: a batch holds Redis for about a microsecond per ack */
+const maxAckBatch = 512
+
 const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
 
 export const make = (
@@ -47,6 +50,10 @@ export const make = (
   // never hold a room forever just because its live peers only produce
   let housekeepCursor = 0
 
+  // the acks of this event-loop turn, per shard: room and id pairs, sent in one script call
+  // (`ack` takes many) when the turn ends
+  const ackBatches = new Map<number, Array<string>>()
+
   const perShard = <A>(shards: ReadonlyArray<number>, f: (base: string) => Effect.Effect<A, Backend.BackendError>) =>
     Effect.forEach(shards, (shard) => f(bases[shard]!), { concurrency: "unbounded" })
 
@@ -68,7 +75,30 @@ export const make = (
         asNumber
       ),
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
-    ack: (room, id) => Effect.asVoid(roomScript("ack", room, [clientId, id])),
+    ack: (room, id, onFailure) => {
+      const shard = sharding.shards === 1 ? 0 : sharding.shardOf(room)
+      let batch = ackBatches.get(shard)
+      if (batch === undefined || batch.length >= maxAckBatch * 2) {
+        const base = bases[shard]!
+        const pairs: Array<string> = []
+        batch = pairs
+        ackBatches.set(shard, pairs)
+        connection.scriptLater(
+          "ack",
+          `${base}m:${room}`,
+          () => {
+            if (ackBatches.get(shard) === pairs) ackBatches.delete(shard)
+            return [base, pub, clientId, ...pairs]
+          },
+          timeout,
+          (failure) => {
+            if (failure === undefined) return
+            for (let i = 0; i < pairs.length; i += 2) onFailure(pairs[i]!, pairs[i + 1]!, failure)
+          }
+        )
+      }
+      batch.push(room, id)
+    },
     keepalive: (rooms, clientTimeoutMs) => {
       // shard 0 is the registry of every live client (knownClients, S15); the others hold the
       // expiries that housekeeping of their rooms needs (S10)

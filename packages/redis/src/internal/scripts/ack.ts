@@ -1,7 +1,8 @@
 /**
- * ack — KEYS[1] = B m:R. ARGV: B, PUB, room, client, message id.
+ * ack — KEYS[1] = B m:R of the first room (routing). ARGV: B, PUB, client, then pairs of room and
+ * message id: the acks of one client on one shard in one event-loop turn, in one call.
  * Idempotent (S4): only a holder acking the in-flight id counts. The last holder releases the
- * next message in the same call (S3). Returns 1 when the ack counted, else 0.
+ * next message in the same call (S3). Returns how many of the acks counted.
  */
 import { prelude } from "./prelude.js"
 
@@ -9,12 +10,17 @@ export const ack = {
   name: "lockstep_ack",
   lua: prelude + `
 
-local room, client = ARGV[3], ARGV[4]
-local cur = redis.call("HMGET", B .. "m:" .. room, "fid", "dl")
-if cur[1] ~= ARGV[5] then return 0 end
--- from the holders to the members that acked (S14), in one call
-if redis.call("SMOVE", B .. "h:" .. room, B .. "a:" .. room, client) == 0 then return 0 end
-release(room, nil, cur[2])
-return 1
+local client = ARGV[3]
+local counted = 0
+for i = 4, #ARGV - 1, 2 do
+  local room = ARGV[i]
+  local cur = redis.call("HMGET", B .. "m:" .. room, "fid", "dl")
+  -- from the holders to the members that acked (S14), in one call
+  if cur[1] == ARGV[i + 1] and redis.call("SMOVE", B .. "h:" .. room, B .. "a:" .. room, client) == 1 then
+    counted = counted + 1
+    release(room, nil, cur[2])
+  end
+end
+return counted
 `
 } as const
