@@ -118,7 +118,18 @@ const program = Effect.gen(function*() {
       yield* onServer((probe) => lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1", probe })),
       raw1
     )
-    rows.push(raw1, ls1)
+    const rawStream1 = row(
+      "B1 1 room × 3 sync",
+      "raw ioredis + an Effect Stream consumer",
+      n1,
+      yield* onServer((probe) =>
+        promise(() =>
+          rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "rawstream1", probe, consumer: "stream" })
+        )
+      ),
+      raw1
+    )
+    rows.push(raw1, ls1, { ...rawStream1, note: "the raw loop, each subscriber reading through a Stream" })
   }
 
   // B2: 100 rooms × 3 sync subscribers

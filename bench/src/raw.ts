@@ -2,6 +2,8 @@
  * The raw-ioredis baseline (DESIGN §6): a minimal lock-step loop with one Lua ack script that
  * releases and publishes the next message, no Effect, no envelopes beyond a small JSON string.
  */
+import { Backend, type Delivery } from "@lockstep/core"
+import { Effect, Fiber, Stream } from "effect"
 import { Redis } from "ioredis"
 import type { CpuProbe } from "./cpu.js"
 
@@ -30,6 +32,12 @@ export interface RoomsOptions {
   readonly perRoom: number
   readonly tag: string
   readonly probe: CpuProbe
+  /**
+   * "stream": each subscriber parses the JSON message and reads it through an Effect `Stream`
+   * (lockstep's delivery buffer, `Stream.runForEach`), acking without waiting, instead of
+   * handling it in the message callback: what an Effect consumer costs, without lockstep.
+   */
+  readonly consumer?: "callback" | "stream"
 }
 
 /** An out-of-band fan-out scenario (B3). */
@@ -64,20 +72,39 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
   let last = 0
   const total = rooms * perRoom * subscribers
   let received = 0
+  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     subs.forEach((s, index) => {
       const id = subIds[index]!
-      s.sub.on("message", (channel: string, _message: string) => {
-        const room = channel.slice(0, -5)
+      const ack = (room: string) => {
+        const [pending, list, chan] = keys(room)
+        void (s.cmd as unknown as AckCaller).rawAck(pending, list, chan, id, ...subIds)
+      }
+      const count = () => {
         if (index === 0 && rooms === 1) {
           const now = performance.now()
           if (last > 0) cycles.push(now - last)
           last = now
         }
-        received++
-        const [pending, list, chan] = keys(room)
-        void (s.cmd as unknown as AckCaller).rawAck(pending, list, chan, id, ...subIds)
-        if (received === total) resolve()
+        if (++received === total) resolve()
+      }
+      if (options.consumer === "stream") {
+        const buffer = new Backend.DeliveryBuffer()
+        s.sub.on("message", (channel: string, message: string) => {
+          const room = channel.slice(0, -5)
+          const parsed = JSON.parse(message) as { readonly d: unknown }
+          buffer.offer({ room, data: parsed.d, ack: Effect.sync(() => ack(room)) } as unknown as Delivery.Delivery)
+        })
+        consumers.push(Effect.runFork(
+          Backend.deliveryStream(buffer).pipe(
+            Stream.runForEach((d) => Effect.zipRight(Effect.sync(count), d.ack))
+          )
+        ))
+        return
+      }
+      s.sub.on("message", (channel: string, _message: string) => {
+        count()
+        ack(channel.slice(0, -5))
       })
     })
   })
@@ -93,6 +120,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
   await done
   const elapsedMs = performance.now() - start
   await options.probe.stop()
+  for (const fiber of consumers) Effect.runFork(Fiber.interrupt(fiber))
   await Promise.all([producer.quit(), ...subs.flatMap((s) => [s.cmd.quit(), s.sub.quit()])])
   return { elapsedMs, cycles }
 }

@@ -126,10 +126,17 @@ export const decodeFrame = (frame: string): Either.Either<Frame, string> => {
  * @since 0.1.0
  */
 export const decodeFrameOrReason = (frame: string): Frame | string => {
-  const bar = frame.indexOf("|")
-  if (bar <= 0 || bar > 20) return "not a frame"
-  const event = Number(frame.slice(0, bar))
-  if (!Number.isSafeInteger(event) || event < 0) return "bad event number"
+  // the event number: up to 15 decimal digits (always a safe integer) before the first "|",
+  // read in place
+  let event = 0
+  let bar = 0
+  for (; bar < frame.length; bar++) {
+    const digit = frame.charCodeAt(bar) - 48
+    if (digit < 0 || digit > 9) break
+    if (bar === 15) return "bad event number"
+    event = event * 10 + digit
+  }
+  if (bar === 0 || frame.charCodeAt(bar) !== 124) return "not a frame"
   const envelope = decodeOrReason(frame.slice(bar + 1))
   return typeof envelope === "string" ? envelope : { event, envelope }
 }

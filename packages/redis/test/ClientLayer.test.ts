@@ -21,6 +21,7 @@ import {
   namedClients,
   rawRedis,
   scanKeys,
+  scriptOfSha,
   shaOf,
   subscribe
 } from "./utils/redisProbe.js"
@@ -127,6 +128,38 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(acks, describeCommands(mon.between(from, to))).toHaveLength(1)
         // the pairs of room and message id, after the routing key, base, publish command and client
         expect(acks[0]!.args.slice(7)).toEqual([...firsts, firsts[0]!].flatMap((d) => [d.room, d.id]))
+      }))
+
+    it.scoped("the sends and out-of-band messages of one turn leave in one EVALSHA each, in order (DESIGN §4, S2, S9)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const mon = yield* monitor(port)
+        const config = { keyPrefix: freshPrefix("sendbatch"), ...quiet }
+        const a = yield* makeClient(yield* connect(port, "sendbatch-a"), config)
+        const p = yield* makeClient(yield* connect(port, "sendbatch-p"), config)
+        const sub = yield* subscribe(a, "room")
+        // warm-up: ioredis sends EVAL the first time a script runs on a socket, EVALSHA after
+        yield* p.send("room", "warm")
+        yield* p.sendOutOfBand("room", "warm")
+        yield* Effect.flatMap(sub.next(), (d) => d.ack)
+        yield* sub.next()
+        // concurrent producers: their calls are made in one event-loop turn
+        const sent = yield* mon.around(Effect.all([
+          ...["m1", "m2", "m3", "m4"].map((m) => p.send("room", m)),
+          p.sendOutOfBand("room", "o1"),
+          p.sendOutOfBand("room", "o2")
+        ], { concurrency: "unbounded" }))
+        const scripts = evalshas(sent.commands).map((c) => scriptOfSha(c.args[1] ?? ""))
+        expect(scripts.sort(), describeCommands(sent.commands)).toEqual(["outOfBand", "send"])
+        // m1 is released at once, m2..m4 queued behind it in send order (S2); o1, o2 at once (S9)
+        const first = [yield* sub.next(), yield* sub.next(), yield* sub.next()]
+        expect(first.map((d) => d.data).sort()).toEqual(["m1", "o1", "o2"])
+        yield* Effect.forEach(first, (d) => d.ack, { discard: true })
+        for (const m of ["m2", "m3", "m4"]) {
+          const d = yield* sub.next()
+          expect(d.data).toBe(m)
+          yield* d.ack
+        }
       }))
 
     it.scoped("one EVALSHA per keepalive tick, one per shard with subscriptions (DESIGN §4, S10)", () =>

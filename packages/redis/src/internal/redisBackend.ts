@@ -8,13 +8,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
 import { baseOf, type Sharding } from "../Sharding.js"
+import { ScriptBatches } from "./scriptBatch.js"
 import type { ScriptName } from "./scripts/index.js"
 
 const isString = (u: unknown): u is string => typeof u === "string"
 const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
-/** acks per script call at most: a batch holds Redis for about a microsecond per ack */
-const maxAckBatch = 512
-
 const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
 
 export const make = (
@@ -50,9 +48,20 @@ export const make = (
   // never hold a room forever just because its live peers only produce
   let housekeepCursor = 0
 
-  // the acks of this event-loop turn, per shard: room and id pairs, sent in one script call
-  // (`ack` takes many) when the turn ends
-  const ackBatches = new Map<number, Array<string>>()
+  // the acks, sends and out-of-band messages of an event-loop turn, one script call per shard
+  const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
+  const acks = new ScriptBatches(connection, "ack", (shard) => [bases[shard]!, pub, clientId], timeout)
+  const sends = new ScriptBatches(connection, "send", (shard) => [bases[shard]!, pub], timeout)
+  const outOfBands = new ScriptBatches(connection, "outOfBand", (shard) => [bases[shard]!, pub], timeout)
+  const batched = (batches: ScriptBatches, room: string, item: ReadonlyArray<ScriptArg>, chars: number) =>
+    Effect.async<void, Backend.BackendError>((resume) => {
+      const shard = shardOf(room)
+      batches.add(shard, `${bases[shard]!}m:${room}`, item, chars, (failure) => {
+        resume(failure === undefined ? Effect.void : Effect.fail(failure))
+      })
+      // no interruption handler (see `RedisConnection.call`): interrupted in the turn that issued
+      // it, a send is still made, an unknown outcome as after a timeout
+    })
 
   const perShard = <A>(shards: ReadonlyArray<number>, f: (base: string) => Effect.Effect<A, Backend.BackendError>) =>
     Effect.forEach(shards, (shard) => f(bases[shard]!), { concurrency: "unbounded" })
@@ -61,8 +70,8 @@ export const make = (
     new RedisError({ operation, cause: new Error(`unexpected script reply ${JSON.stringify(reply)}`) })
 
   return {
-    send: (room, envelope, priority, id) => Effect.asVoid(roomScript("send", room, [id, envelope, priority])),
-    sendOutOfBand: (room, envelope) => Effect.asVoid(roomScript("outOfBand", room, [envelope])),
+    send: (room, envelope, priority, id) => batched(sends, room, [room, id, envelope, priority], envelope.length),
+    sendOutOfBand: (room, envelope) => batched(outOfBands, room, [room, envelope], envelope.length),
     listen: (room, deliver) => connection.listen(`${baseOfRoom(room)}c:${room}`, deliver, timeout),
     join: (room, options) =>
       Effect.map(
@@ -76,28 +85,10 @@ export const make = (
       ),
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
     ack: (room, id, onFailure) => {
-      const shard = sharding.shards === 1 ? 0 : sharding.shardOf(room)
-      let batch = ackBatches.get(shard)
-      if (batch === undefined || batch.length >= maxAckBatch * 2) {
-        const base = bases[shard]!
-        const pairs: Array<string> = []
-        batch = pairs
-        ackBatches.set(shard, pairs)
-        connection.scriptLater(
-          "ack",
-          `${base}m:${room}`,
-          () => {
-            if (ackBatches.get(shard) === pairs) ackBatches.delete(shard)
-            return [base, pub, clientId, ...pairs]
-          },
-          timeout,
-          (failure) => {
-            if (failure === undefined) return
-            for (let i = 0; i < pairs.length; i += 2) onFailure(pairs[i]!, pairs[i + 1]!, failure)
-          }
-        )
-      }
-      batch.push(room, id)
+      const shard = shardOf(room)
+      acks.add(shard, `${bases[shard]!}m:${room}`, [room, id], 0, (failure) => {
+        if (failure !== undefined) onFailure(room, id, failure)
+      })
     },
     keepalive: (rooms, clientTimeoutMs) => {
       // shard 0 is the registry of every live client (knownClients, S15); the others hold the

@@ -1,7 +1,8 @@
 /**
- * outOfBand — KEYS[1] = B m:R. ARGV: B, PUB, room, envelope.
- * Publishes to the current subscribers at once, never queued (S9); a room without members writes
- * nothing. Returns 1 if published.
+ * outOfBand — KEYS[1] = B m:R of the first room (routing). ARGV: B, PUB, then pairs of room and
+ * envelope: the out-of-band messages of one client on one shard in one event-loop turn, in order.
+ * Each is published to the room's current subscribers at once, never queued (S9); a room without
+ * members writes nothing. Returns how many were published.
  */
 import { prelude } from "./prelude.js"
 
@@ -9,8 +10,13 @@ export const outOfBand = {
   name: "lockstep_outOfBand",
   lua: prelude + `
 
-if redis.call("HLEN", B .. "mem:" .. ARGV[3]) == 0 then return 0 end
-publish(ARGV[3], ARGV[4])
-return 1
+local published = 0
+for i = 3, #ARGV - 1, 2 do
+  if redis.call("HLEN", B .. "mem:" .. ARGV[i]) > 0 then
+    publish(ARGV[i], ARGV[i + 1])
+    published = published + 1
+  end
+end
+return published
 `
 } as const

@@ -1,7 +1,9 @@
 /**
- * send — KEYS[1] = B m:R (routing). ARGV: B, PUB, room, id, envelope, priority.
- * Enqueues the message and releases it at once when nothing is in flight (S2, S3). A room without
- * members writes nothing: the message is gone (S7, at-most-once). Returns 0 gone, 1 released, 2 queued.
+ * send — KEYS[1] = B m:R of the first room (routing). ARGV: B, PUB, then groups of room, id,
+ * envelope, priority: the sends of one client on one shard in one event-loop turn, in order.
+ * Each enqueues its message and releases it at once when nothing is in flight (S2, S3). A room
+ * without members writes nothing: the message is gone (S7, at-most-once). Returns how many were
+ * kept (released or queued).
  */
 import { prelude } from "./prelude.js"
 
@@ -9,18 +11,25 @@ export const send = {
   name: "lockstep_send",
   lua: prelude + `
 
-local room, id, env = ARGV[3], ARGV[4], ARGV[5]
-if redis.call("HLEN", B .. "mem:" .. room) == 0 then return 0 end
-local q = B .. "q:" .. room
-if redis.call("SCARD", B .. "h:" .. room) == 0 and redis.call("ZCARD", q) == 0 then
-  deliver(room, id, env, now_ms(), nil)
-  return 1
+local kept = 0
+local now = nil
+for i = 3, #ARGV - 3, 4 do
+  local room, id, env = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call("HLEN", B .. "mem:" .. room) > 0 then
+    kept = kept + 1
+    local q = B .. "q:" .. room
+    if redis.call("SCARD", B .. "h:" .. room) == 0 and redis.call("ZCARD", q) == 0 then
+      now = now or now_ms()
+      deliver(room, id, env, now, nil)
+    else
+      local seq = redis.call("HINCRBY", B .. "m:" .. room, "seq", 1)
+      local member = string.format("%016d", seq)
+      redis.call("ZADD", q, ARGV[i + 3], member)
+      redis.call("HSET", B .. "p:" .. room, member, id .. "|" .. env)
+      redis.call("ZINCRBY", B .. "backlog", 1, room)
+    end
+  end
 end
-local seq = redis.call("HINCRBY", B .. "m:" .. room, "seq", 1)
-local member = string.format("%016d", seq)
-redis.call("ZADD", q, ARGV[6], member)
-redis.call("HSET", B .. "p:" .. room, member, id .. "|" .. env)
-redis.call("ZINCRBY", B .. "backlog", 1, room)
-return 2
+return kept
 `
 } as const

@@ -1,0 +1,69 @@
+/**
+ * The per-message script calls (acks, sends, out-of-band messages) of one client, gathered per
+ * shard for the current event-loop turn and made as one script call, since those scripts take many
+ * items: one command to build, write and parse, one script run and one round trip for all the
+ * calls of a turn, instead of one each. Calls of a turn keep their order inside the batch, so a
+ * producer's sends to a room stay FIFO (S2).
+ */
+import type { OperationTimeout, RedisError } from "@lockstep/core"
+import type * as Duration from "effect/Duration"
+import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
+import type { ScriptName } from "./scripts/index.js"
+
+/** Items per script call at most: a call holds Redis for a few microseconds per item. */
+const maxItems = 512
+/** Characters of item arguments per call at most (payloads may be large): about 1 MiB. */
+const maxChars = 1 << 20
+
+interface Batch {
+  readonly args: Array<ScriptArg>
+  readonly done: Array<(failure: RedisError | OperationTimeout | undefined) => void>
+  chars: number
+}
+
+export class ScriptBatches {
+  /** the batch of each shard still gathering calls in this turn */
+  private readonly open = new Map<number, Batch>()
+
+  constructor(
+    private readonly connection: RedisConnection["Type"],
+    private readonly name: ScriptName,
+    /** the arguments before the items (e.g. the shard's key base and the publish command) */
+    private readonly head: (shard: number) => ReadonlyArray<ScriptArg>,
+    private readonly timeout: Duration.Duration
+  ) {}
+
+  /**
+   * Add one call: `item` (its arguments), `chars` its size; `key` routes the batch (any key of the
+   * shard). `done` gets the failure of the whole call, or `undefined` once it was applied.
+   */
+  add(
+    shard: number,
+    key: string,
+    item: ReadonlyArray<ScriptArg>,
+    chars: number,
+    done: (failure: RedisError | OperationTimeout | undefined) => void
+  ): void {
+    let batch = this.open.get(shard)
+    if (batch === undefined || batch.done.length >= maxItems || batch.chars + chars > maxChars) {
+      const fresh: Batch = { args: [...this.head(shard)], done: [], chars: 0 }
+      batch = fresh
+      this.open.set(shard, fresh)
+      this.connection.scriptLater(
+        this.name,
+        key,
+        () => {
+          if (this.open.get(shard) === fresh) this.open.delete(shard)
+          return fresh.args
+        },
+        this.timeout,
+        (failure) => {
+          for (const settle of fresh.done) settle(failure)
+        }
+      )
+    }
+    for (const arg of item) batch.args.push(arg)
+    batch.done.push(done)
+    batch.chars += chars
+  }
+}
