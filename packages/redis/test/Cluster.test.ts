@@ -5,10 +5,10 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { RedisError } from "@lockstep/core"
+import { type Delivery, RedisError } from "@lockstep/core"
 import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option } from "effect"
+import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option, Queue, Stream } from "effect"
 import type { Redis } from "ioredis"
 import { slotOf } from "../src/internal/slot.js"
 import {
@@ -31,6 +31,7 @@ import {
   type MonitorEntry,
   rawRedis,
   scanKeys,
+  shaOf,
   subscribe
 } from "./utils/redisProbe.js"
 
@@ -247,6 +248,43 @@ describe("Cluster (3 masters)", () => {
         yield* d3.ack
         const m4 = yield* p.queue.send(room, "m4")
         expect((yield* sub.next("3 seconds")).id).toBe(m4)
+      }))
+
+    it.scoped("the acks of one turn to several shards of one master leave in one EVALSHA on it (S3, S17)", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const nodes = yield* rawNodes()
+        const prefix = freshPrefix("an")
+        const target = cluster.masters[2]!.port
+        const a = yield* clusterClient({ name: `${prefix}-a`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
+        const p = yield* clusterClient({ name: `${prefix}-p`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
+        // three rooms of three different shards, all served by `target`
+        const rooms: Array<string> = []
+        for (let i = 0; rooms.length < 3; i++) {
+          const room = yield* roomOn(nodes, a.sharding, target, `node-${i}`)
+          if (!rooms.some((r) => a.sharding.shardOf(r) === a.sharding.shardOf(room))) rooms.push(room)
+        }
+        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+        yield* (yield* a.queue.subscribeMany(rooms)).pipe(
+          Stream.runForEach((d) => Queue.offer(inbox, d)),
+          Effect.forkScoped
+        )
+        for (const room of rooms) for (const n of [0, 1, 2]) yield* p.queue.send(room, n)
+        const takeAll = Effect.forEach(rooms, () => Queue.take(inbox))
+        // warm-up: ioredis sends EVAL the first time a script runs on a node, EVALSHA after
+        yield* Effect.forEach(yield* takeAll, (d) => d.ack, { discard: true })
+        const firsts = yield* takeAll
+        const mon = yield* monitor(target)
+        const from = yield* mon.mark
+        yield* Effect.forEach(firsts, (d) => d.ack, { discard: true })
+        expect((yield* takeAll).map((d) => d.data)).toEqual([2, 2, 2])
+        const to = yield* mon.mark
+        const acks = mon.between(from, to).filter((e) => e.command === "evalsha" && e.args[1] === shaOf("ack"))
+        expect(acks).toHaveLength(1)
+        // the triples of key base, room and id of every shard, after routing key, base, publish, client
+        const triples = acks[0]!.args.slice(7)
+        expect(triples.filter((_, i) => i % 3 === 1).sort()).toEqual([...rooms].sort())
+        expect(new Set(triples.filter((_, i) => i % 3 === 0)).size).toBe(3)
       }))
 
     it.scoped("misuse that would cross slots fails with typed errors, writing nothing", () =>

@@ -48,15 +48,27 @@ export const make = (
   // never hold a room forever just because its live peers only produce
   let housekeepCursor = 0
 
-  // the acks, sends and out-of-band messages of an event-loop turn, one script call per shard
+  // the acks, sends and out-of-band messages of an event-loop turn: one script call per shard for
+  // sends (a failed batch is an unknown outcome for each of its sends, never resent), per node
+  // for acks (idempotent, S4: a batch that fails, e.g. because a slot moved since the lookup, is
+  // made again one call per shard, each routed by ioredis)
   const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
-  const acks = new ScriptBatches(connection, "ack", (shard) => [bases[shard]!, pub, clientId], timeout)
-  const sends = new ScriptBatches(connection, "send", (shard) => [bases[shard]!, pub], timeout)
-  const outOfBands = new ScriptBatches(connection, "outOfBand", (shard) => [bases[shard]!, pub], timeout)
-  const batched = (batches: ScriptBatches, room: string, item: ReadonlyArray<ScriptArg>, chars: number) =>
+  const heads = bases.map((base) => [base, pub])
+  const ackHeads = bases.map((base) => [base, pub, clientId])
+  const acksByNode = new ScriptBatches(connection, "ack", timeout)
+  const acksByShard = new ScriptBatches(connection, "ack", timeout)
+  const sends = new ScriptBatches(connection, "send", timeout)
+  const outOfBands = new ScriptBatches(connection, "outOfBand", timeout)
+  const batched = (
+    batches: ScriptBatches,
+    room: string,
+    item: (base: string) => ReadonlyArray<ScriptArg>,
+    chars: number
+  ) =>
     Effect.async<void, Backend.BackendError>((resume) => {
       const shard = shardOf(room)
-      batches.add(shard, `${bases[shard]!}m:${room}`, item, chars, (failure) => {
+      const base = bases[shard]!
+      batches.add(shard, `${base}m:${room}`, heads[shard]!, item(base), chars, (failure) => {
         resume(failure === undefined ? Effect.void : Effect.fail(failure))
       })
       // no interruption handler (see `RedisConnection.call`): interrupted in the turn that issued
@@ -70,8 +82,9 @@ export const make = (
     new RedisError({ operation, cause: new Error(`unexpected script reply ${JSON.stringify(reply)}`) })
 
   return {
-    send: (room, envelope, priority, id) => batched(sends, room, [room, id, envelope, priority], envelope.length),
-    sendOutOfBand: (room, envelope) => batched(outOfBands, room, [room, envelope], envelope.length),
+    send: (room, envelope, priority, id) =>
+      batched(sends, room, (base) => [base, room, id, envelope, priority], envelope.length),
+    sendOutOfBand: (room, envelope) => batched(outOfBands, room, (base) => [base, room, envelope], envelope.length),
     listen: (room, deliver) => connection.listen(`${baseOfRoom(room)}c:${room}`, deliver, timeout),
     join: (room, options) =>
       Effect.map(
@@ -86,8 +99,14 @@ export const make = (
     leave: (room) => Effect.asVoid(roomScript("leave", room, [clientId])),
     ack: (room, id, onFailure) => {
       const shard = shardOf(room)
-      acks.add(shard, `${bases[shard]!}m:${room}`, [room, id], 0, (failure) => {
-        if (failure !== undefined) onFailure(room, id, failure)
+      const base = bases[shard]!
+      const key = `${base}m:${room}`
+      const item = [base, room, id]
+      acksByNode.add(connection.nodeOf(key), key, ackHeads[shard]!, item, 0, (failure) => {
+        if (failure === undefined) return
+        acksByShard.add(shard, key, ackHeads[shard]!, item, 0, (again) => {
+          if (again !== undefined) onFailure(room, id, again)
+        })
       })
     },
     keepalive: (rooms, clientTimeoutMs) => {

@@ -1,9 +1,9 @@
 /**
  * The per-message script calls (acks, sends, out-of-band messages) of one client, gathered per
- * shard for the current event-loop turn and made as one script call, since those scripts take many
- * items: one command to build, write and parse, one script run and one round trip for all the
- * calls of a turn, instead of one each. Calls of a turn keep their order inside the batch, so a
- * producer's sends to a room stay FIFO (S2).
+ * group (a shard, or the shards of one cluster node) for the current event-loop turn and made as
+ * one script call, since those scripts take many items: one command to build, write and parse,
+ * one script run and one round trip for all the calls of a turn, instead of one each. Calls of a
+ * turn keep their order inside the batch, so a producer's sends to a room stay FIFO (S2).
  */
 import type { OperationTimeout, RedisError } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
@@ -22,38 +22,38 @@ interface Batch {
 }
 
 export class ScriptBatches {
-  /** the batch of each shard still gathering calls in this turn */
-  private readonly open = new Map<number, Batch>()
+  /** the batch of each group still gathering calls in this turn */
+  private readonly open = new Map<number | string, Batch>()
 
   constructor(
     private readonly connection: RedisConnection["Type"],
     private readonly name: ScriptName,
-    /** the arguments before the items (e.g. the shard's key base and the publish command) */
-    private readonly head: (shard: number) => ReadonlyArray<ScriptArg>,
     private readonly timeout: Duration.Duration
   ) {}
 
   /**
-   * Add one call: `item` (its arguments), `chars` its size; `key` routes the batch (any key of the
-   * shard). `done` gets the failure of the whole call, or `undefined` once it was applied.
+   * Add one call to the batch of `group`: `item` (its arguments), `chars` its size. The first call
+   * of a batch gives its routing `key` and `head`, the arguments before the items. `done` gets the
+   * failure of the whole call, or `undefined` once it was applied.
    */
   add(
-    shard: number,
+    group: number | string,
     key: string,
+    head: ReadonlyArray<ScriptArg>,
     item: ReadonlyArray<ScriptArg>,
     chars: number,
     done: (failure: RedisError | OperationTimeout | undefined) => void
   ): void {
-    let batch = this.open.get(shard)
+    let batch = this.open.get(group)
     if (batch === undefined || batch.done.length >= maxItems || batch.chars + chars > maxChars) {
-      const fresh: Batch = { args: [...this.head(shard)], done: [], chars: 0 }
+      const fresh: Batch = { args: [...head], done: [], chars: 0 }
       batch = fresh
-      this.open.set(shard, fresh)
+      this.open.set(group, fresh)
       this.connection.scriptLater(
         this.name,
         key,
         () => {
-          if (this.open.get(shard) === fresh) this.open.delete(shard)
+          if (this.open.get(group) === fresh) this.open.delete(group)
           return fresh.args
         },
         this.timeout,

@@ -26,6 +26,13 @@
  * of a script's time: the hot scripts (ack, send) keep their calls few, e.g. an ack that is not
  * the last one is HMGET + SMOVE + SCARD.
  */
+/**
+ * The first line of the batched scripts (ack, send, outOfBand), whose items may name the shards of
+ * several slots: Redis (≥ 7.0) then lets them touch keys of every slot served by the node. A batch
+ * only gathers shards of one node (`connection.nodeOf`); the items reset `B` to their own shard.
+ */
+export const crossSlot = "#!lua flags=allow-cross-slot-keys\n"
+
 export const prelude = `
 local B = ARGV[1]
 local PUB = ARGV[2]
