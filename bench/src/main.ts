@@ -284,7 +284,8 @@ const program = Effect.gen(function*() {
   }))
   console.table(table)
   console.table(resources)
-  const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results.json")
+  // bench/results.json: this file runs compiled, from bench/build/src
+  const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "results.json")
   writeFileSync(
     out,
     JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows, resources }, null, 2)

@@ -35,7 +35,7 @@ import type { RoomState } from "../RoomState.js"
 import type { SubscribeOptions, SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import * as DeliveryStream from "./deliveryStream.js"
 import { LatencyWindow } from "./latencyWindow.js"
-import { hotSpan } from "./tracing.js"
+import { hotSpan, isTraced } from "./tracing.js"
 import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
 
 /** The rooms of one `subscribe` / `subscribeMany` call, read through one buffer (one Stream). */
@@ -176,11 +176,18 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     )
   }
 
-  /** Acknowledge `id` for the consumer of `sub` (S3, S4): handed to the connection, not awaited. */
+  /**
+   * Acknowledge `id` for the consumer of `sub` (S3, S4): handed to the connection, not awaited.
+   * Once per delivery, so one step and no allocation unless a real tracer wants its span.
+   */
   const ackFor = (sub: Subscription, id: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
+    Effect.withFiberRuntime((fiber) => {
       sub.lastAckedId = id
       if (sub.closed) return Effect.void // left: the leave released what it held (S6)
+      if (!isTraced(fiber)) {
+        sendAck(sub, id, 0)
+        return Effect.void
+      }
       return hotSpan("SyncFanoutQueue.ack", { room: sub.room, id }, Effect.sync(() => sendAck(sub, id, 0)))
     })
 

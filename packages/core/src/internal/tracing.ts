@@ -8,18 +8,20 @@
  * (the room proxy's local ack runs the upstream ack).
  */
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as Tracer from "effect/Tracer"
 
 /** Effect's default (native) tracer, the one every runtime starts with. */
 const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/** Whether spans made in `fiber` can be seen: it runs under a tracer other than the built-in one. */
+export const isTraced = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => fiber.currentTracer !== builtinTracer
 
 export const hotSpan = <A, E, R>(
   name: string,
   attributes: Record<string, unknown>,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === builtinTracer
-      ? effect
-      : Effect.withSpan(effect, name, { attributes, captureStackTrace: false })
+  Effect.withFiberRuntime((fiber) =>
+    isTraced(fiber) ? Effect.withSpan(effect, name, { attributes, captureStackTrace: false }) : effect
   )
