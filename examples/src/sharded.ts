@@ -79,26 +79,28 @@ const main = Effect.gen(function*() {
 
   const producer = yield* client
   const consumers = [yield* client, yield* client]
+  // one stream per consumer for all its rooms (subscribeMany): every room joined at once
   const subscriptions = yield* Effect.forEach(
     consumers,
-    (consumer) =>
-      Effect.forEach(ROOMS, (room) => Effect.map(consumer.subscribe(room), (stream) => ({ consumer, room, stream })))
+    (consumer) => Effect.map(consumer.subscribeMany(ROOMS), (stream) => ({ consumer, stream }))
   )
-  yield* Console.log(`${consumers.length} consumers subscribed (sync) to every room: SSUBSCRIBE on each room's master`)
+  yield* Console.log(
+    `${consumers.length} consumers subscribed (sync) to every room with subscribeMany: SSUBSCRIBE on each room's master`
+  )
 
   // every consumer takes PER_ROOM messages from every room, acking each; rooms run independently
+  // (each room keeps its own order and barrier in the merged stream)
   const received = new Map<string, Array<number>>()
   const consume = (
     consumer: SyncFanoutQueue.SyncFanoutQueue["Type"],
-    room: string,
-    stream: typeof subscriptions[0][0]["stream"]
+    stream: typeof subscriptions[0]["stream"]
   ) =>
     stream.pipe(
-      Stream.take(PER_ROOM),
+      Stream.take(PER_ROOM * ROOMS.length),
       Stream.runForEach((d) =>
         Effect.zipRight(
           Effect.sync(() => {
-            const key = `${consumer.clientId}/${room}`
+            const key = `${consumer.clientId}/${d.room}`
             received.set(key, [...(received.get(key) ?? []), d.priority])
           }),
           d.ack
@@ -116,11 +118,10 @@ const main = Effect.gen(function*() {
       }),
     { concurrency: "unbounded", discard: true }
   )
-  yield* Effect.forEach(
-    subscriptions.flat(),
-    ({ consumer, room, stream }) => consume(consumer, room, stream),
-    { concurrency: "unbounded", discard: true }
-  )
+  yield* Effect.forEach(subscriptions, ({ consumer, stream }) => consume(consumer, stream), {
+    concurrency: "unbounded",
+    discard: true
+  })
   const tookMs = performance.now() - started
 
   const rows = ROOMS.map((room) => {
