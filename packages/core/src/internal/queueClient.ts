@@ -36,7 +36,7 @@ import type { SubscribeOptions, SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import * as DeliveryStream from "./deliveryStream.js"
 import { LatencyWindow } from "./latencyWindow.js"
 import { hotSpan, isTraced } from "./tracing.js"
-import { utf8Length, validateInt, validatePriority, validateRoom } from "./validation.js"
+import { priorityOrError, roomError, utf8Length, validateInt, validateRoom } from "./validation.js"
 
 /** The rooms of one `subscribe` / `subscribeMany` call, read through one buffer (one Stream). */
 interface Group {
@@ -416,46 +416,47 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     return text
   }
 
-  // send and sendOutOfBand are per-message operations: plain flatMaps (no generator) and a span
-  // only under a real tracer (see tracing.ts). The sequence number is taken and the envelope
-  // encoded in one synchronous step, so concurrent sends never share or skip a number.
+  // send and sendOutOfBand are per-message operations: one step validates, encodes and hands the
+  // message to the engine, with a span only under a real tracer (see tracing.ts). The sequence
+  // number is taken and the envelope encoded in that one synchronous step, so concurrent sends
+  // never share or skip a number.
   const produce = (
+    span: string,
     kind: "q" | "o",
-    priority: number,
+    room: string,
+    priority: unknown,
     data: unknown,
-    write: (json: string, id: MessageId.MessageId) => Effect.Effect<void, BackendError>
-  ): Effect.Effect<MessageId.MessageId, BackendError | InvalidArgument | PayloadTooLarge> =>
-    Effect.suspend((): Effect.Effect<MessageId.MessageId, BackendError | InvalidArgument | PayloadTooLarge> => {
+    write: (json: string, id: MessageId.MessageId, priority: number) => Effect.Effect<void, BackendError>
+  ): Effect.Effect<MessageId.MessageId, QueueError> =>
+    Effect.withFiberRuntime((fiber): Effect.Effect<MessageId.MessageId, QueueError> => {
+      const invalid = roomError(room)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      const pr = priorityOrError(priority)
+      if (typeof pr !== "number") return Effect.fail(pr)
       const s = sequence + 1
-      const json = encode({ k: kind, p: clientId, s, pr: priority, t: now(), d: data })
+      const json = encode({ k: kind, p: clientId, s, pr, t: now(), d: data })
       if (typeof json !== "string") return Effect.fail(json)
       sequence = s
       const id = MessageId.make(clientId, s)
-      return Effect.map(write(json, id), () => {
+      const sent = Effect.map(write(json, id, pr), () => {
         QueueMetrics.sentTotal.unsafeUpdate(1, noTags)
         return id
       })
+      return isTraced(fiber) ? Effect.withSpan(sent, span, { attributes: { room }, captureStackTrace: false }) : sent
     })
 
   const send: SyncFanoutQueue["Type"]["send"] = (room, data, options) =>
-    hotSpan(
+    produce(
       "SyncFanoutQueue.send",
-      { room },
-      Effect.zipRight(
-        validateRoom(room),
-        Effect.flatMap(
-          validatePriority(options?.priority),
-          (priority) => produce("q", priority, data, (json, id) => backend.send(room, json, priority, id))
-        )
-      )
+      "q",
+      room,
+      options?.priority,
+      data,
+      (json, id, priority) => backend.send(room, json, priority, id)
     )
 
   const sendOutOfBand: SyncFanoutQueue["Type"]["sendOutOfBand"] = (room, data) =>
-    hotSpan(
-      "SyncFanoutQueue.sendOutOfBand",
-      { room },
-      Effect.zipRight(validateRoom(room), produce("o", 0, data, (json) => backend.sendOutOfBand(room, json)))
-    )
+    produce("SyncFanoutQueue.sendOutOfBand", "o", room, 0, data, (json) => backend.sendOutOfBand(room, json))
 
   const peek: SyncFanoutQueue["Type"]["peek"] = (room, options) =>
     Effect.gen(function*() {

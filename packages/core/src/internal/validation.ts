@@ -1,27 +1,31 @@
 import * as Effect from "effect/Effect"
 import { InvalidArgument, InvalidRoom } from "../QueueError.js"
 
-/** S1: a room is any string of 1–256 UTF-16 code units. */
-export const validateRoom = (room: unknown): Effect.Effect<string, InvalidRoom> => {
-  if (typeof room !== "string") {
-    return Effect.fail(new InvalidRoom({ room: String(room), reason: "a room must be a string" }))
-  }
-  if (room.length === 0) return Effect.fail(new InvalidRoom({ room, reason: "a room must not be empty" }))
+/** S1: a room is any string of 1–256 UTF-16 code units; why `room` is not one, or undefined. */
+export const roomError = (room: unknown): InvalidRoom | undefined => {
+  if (typeof room !== "string") return new InvalidRoom({ room: String(room), reason: "a room must be a string" })
+  if (room.length === 0) return new InvalidRoom({ room, reason: "a room must not be empty" })
   if (room.length > 256) {
-    return Effect.fail(
-      new InvalidRoom({ room, reason: `a room has at most 256 UTF-16 code units, this one has ${room.length}` })
-    )
+    return new InvalidRoom({ room, reason: `a room has at most 256 UTF-16 code units, this one has ${room.length}` })
   }
-  return Effect.succeed(room)
+  return undefined
 }
 
-/** S2: priorities are safe integers. */
-export const validatePriority = (priority: unknown): Effect.Effect<number, InvalidArgument> =>
-  priority === undefined
-    ? Effect.succeed(0)
-    : typeof priority === "number" && Number.isSafeInteger(priority)
-    ? Effect.succeed(priority)
-    : Effect.fail(new InvalidArgument({ message: `priority must be a safe integer, got ${String(priority)}` }))
+/** S1, as an Effect. */
+export const validateRoom = (room: unknown): Effect.Effect<string, InvalidRoom> => {
+  const error = roomError(room)
+  return error === undefined ? Effect.succeed(room as string) : Effect.fail(error)
+}
+
+/** S2: why `priority` is not a safe integer, or undefined. */
+const priorityError = (priority: unknown): InvalidArgument | undefined =>
+  priority === undefined || (typeof priority === "number" && Number.isSafeInteger(priority))
+    ? undefined
+    : new InvalidArgument({ message: `priority must be a safe integer, got ${String(priority)}` })
+
+/** S2: priorities are safe integers (default 0); the priority, or why not. */
+export const priorityOrError = (priority: unknown): number | InvalidArgument =>
+  priorityError(priority) ?? (priority === undefined ? 0 : priority as number)
 
 /** An integer option within [min, max], or the default when absent. */
 export const validateInt = (
