@@ -80,8 +80,9 @@ export interface BackendClient {
   readonly leave: (room: string) => Effect.Effect<void, BackendError>
   /**
    * Acknowledge message `id` in `room` (S4); releases the next one when all holders acked. It
-   * does not wait: the ack goes out with the other acks of this event-loop turn (one round trip
-   * for all of them on a shard), and `onFailure` is called if it could not be delivered. A plain
+   * does not wait: the ack goes out with the other acks of this event-loop turn (on Redis, one
+   * round trip per node for all of them), and `onFailure` is called if it could not be delivered; a
+   * later operation of this client must reach the server after it. A plain
    * function rather than an Effect: acks are the hottest path, and a fiber resumed per ack
    * reply costs more than the ack.
    */

@@ -62,6 +62,12 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
    * room (S11) fails the stream once with that room's `ClientEjected` and the others stay joined:
    * running the stream again (e.g. `Stream.retry`) goes on with them; the ejection from the last
    * room, or of the client (S10), ends it for good. At least one room; no room twice.
+   *
+   * The stream hands out what arrived together as one chunk (that is where the savings come
+   * from). As with `Stream.fromQueue`, a consumer that stops in the middle of a chunk
+   * (`Stream.take`, a failing handler) drops the rest of it: there may be other rooms' messages,
+   * which then hold their rooms until this client leaves them. Consume the stream whole, and
+   * stop by closing its Scope (leaving releases what the rooms held, S6).
    */
   readonly subscribeMany: (
     rooms: ReadonlyArray<string>,

@@ -118,6 +118,28 @@ describe("Backend.makeQueue", () => {
       expect(yield* Queue.takeAll(seen)).toHaveLength(0)
     }))
 
+  it.scoped("a subscribeMany that fails leaves at once the rooms it had joined (S6)", () =>
+    Effect.gen(function*() {
+      const broker = yield* MemoryLayer.makeBroker
+      const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
+        Effect.provideService(MemoryLayer.MemoryBroker, broker)
+      )
+      const queue = yield* clientWith(broker, (backend) => ({
+        ...backend,
+        join: (room, options) =>
+          room === "r2"
+            ? Effect.fail(new RedisError({ operation: "join", cause: new Error("refused") }))
+            : backend.join(room, options)
+      }))
+      const error = yield* Effect.flip(Effect.scoped(queue.subscribeMany(["r1", "r2", "r3"])))
+      expect(error._tag).toBe("RedisError")
+      // no member is left behind to hold the rooms: not even until the next keepalive
+      for (const room of ["r1", "r2", "r3"]) expect((yield* producer.roomState(room)).members).toEqual([])
+      expect((yield* queue.metrics()).subscribedRooms).toBe(0)
+      yield* producer.send("r1", "free")
+      expect(Option.isNone((yield* producer.roomState("r1")).inFlight)).toBe(true)
+    }))
+
   it.scoped("an ack that no longer matters is not repeated: the subscription was closed", () =>
     Effect.gen(function*() {
       const broker = yield* MemoryLayer.makeBroker

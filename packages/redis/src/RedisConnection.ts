@@ -220,11 +220,9 @@ export const callLater = <A>(
 }
 
 /**
- * `callLater` as an Effect. A call interrupted before the end of the turn is never made, unless
- * `withdrawable` is false: such a call (the per-message ones: sends) registers no interruption
- * handler, which costs about as much as the rest of the call in Effect (and keeps short-lived
- * objects alive past a young-generation GC); interrupted in the turn that issued it, it is still
- * sent. An interrupted send, like a timed-out one, has an unknown outcome.
+ * `callLater` as an Effect. A call interrupted before the end of the turn is never made. (The
+ * per-message calls, sends and acks, do not come through here: they are batched per turn with
+ * `scriptLater`, and an interrupted send is still made, an unknown outcome as after a timeout.)
  *
  * @since 0.1.0
  */
@@ -232,16 +230,14 @@ export const call = <A>(
   operation: string,
   timeout: Duration.Duration,
   run: () => Promise<A>,
-  socket?: Corkable | undefined,
-  withdrawable = true
+  socket?: Corkable | undefined
 ): Effect.Effect<A, RedisError | OperationTimeout> =>
-  Effect.async<A, RedisError | OperationTimeout>((resume) => {
-    const withdraw = callLater(
+  Effect.async<A, RedisError | OperationTimeout>((resume) =>
+    Effect.sync(callLater(
       operation,
       timeout,
       run,
       socket,
       (failure, value) => resume(failure === undefined ? Effect.succeed(value as A) : Effect.fail(failure))
-    )
-    if (withdrawable) return Effect.sync(withdraw)
-  })
+    ))
+  )

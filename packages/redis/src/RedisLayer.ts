@@ -194,8 +194,6 @@ const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
     })
   )
 
-const perMessage: ReadonlySet<string> = new Set(["send", "outOfBand"])
-
 /** `script` and `scriptLater` of a connection (standalone or cluster). */
 const scriptRunner = (
   client: Redis | Cluster
@@ -227,9 +225,7 @@ const scriptRunner = (
   return {
     script: (name, key, args, timeout) => {
       const fn = caller[scripts[name].name]!
-      // the per-message scripts are not withdrawn when interrupted in the turn that issued them
-      // (see `call`): a send's outcome is then unknown, as after a timeout
-      return call(name, timeout, () => fn.call(client, key, ...args), sockets, !perMessage.has(name))
+      return call(name, timeout, () => fn.call(client, key, ...args), sockets)
     },
     scriptLater: (name, key, args, timeout, done) => {
       const fn = caller[scripts[name].name]!

@@ -164,6 +164,26 @@ describe("ClientLayer on a spawned redis-server", () => {
         }
       }))
 
+    it.scoped("a send made after an ack in the same turn reaches the server after it (S2, S3)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const a = yield* makeClient(yield* connect(port, "order-a"), { keyPrefix: freshPrefix("order"), ...quiet })
+        const sub = yield* subscribe(a, "room")
+        yield* a.send("room", "m0")
+        const d0 = yield* sub.next()
+        // one turn: a send (priority 5) from one fiber, then from another the ack of m0 and a send
+        // (priority 0). x is queued behind m0, the ack releases x, y comes after: x, then y. Had y
+        // joined x's batch, written before the ack, both would be queued and y (priority 0) first.
+        yield* Effect.all([
+          a.send("room", "x", { priority: 5 }),
+          Effect.zipRight(d0.ack, a.send("room", "y", { priority: 0 }))
+        ], { concurrency: "unbounded" })
+        const next = yield* sub.next()
+        expect(next.data).toBe("x")
+        yield* next.ack
+        expect((yield* sub.next()).data).toBe("y")
+      }))
+
     it.scoped("one EVALSHA per keepalive tick, one per shard with subscriptions (DESIGN §4, S10)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer

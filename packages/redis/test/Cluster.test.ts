@@ -26,6 +26,7 @@ import {
   connect,
   eventually,
   freshPrefix,
+  isScript,
   makeClient,
   monitor,
   type MonitorEntry,
@@ -285,6 +286,65 @@ describe("Cluster (3 masters)", () => {
         const triples = acks[0]!.args.slice(7)
         expect(triples.filter((_, i) => i % 3 === 1).sort()).toEqual([...rooms].sort())
         expect(new Set(triples.filter((_, i) => i % 3 === 0)).size).toBe(3)
+      }))
+
+    it.scoped("a node batch of acks that fails because a slot moved is made again per shard: every room moves on (S3, S17)", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const nodes = yield* rawNodes()
+        const prefix = freshPrefix("fb")
+        const [source, target, other] = cluster.masters.map((m) => m.port) as [number, number, number]
+        const a = yield* clusterClient({ name: `${prefix}-a`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
+        const p = yield* clusterClient({ name: `${prefix}-p`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
+        // three rooms of three different shards, all served by `source`
+        const rooms: Array<string> = []
+        for (let i = 0; rooms.length < 3; i++) {
+          const room = yield* roomOn(nodes, a.sharding, source, `fb-${i}`)
+          if (!rooms.some((r) => a.sharding.shardOf(r) === a.sharding.shardOf(room))) rooms.push(room)
+        }
+        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+        yield* (yield* a.queue.subscribeMany(rooms)).pipe(
+          Stream.runForEach((d) => Queue.offer(inbox, d)),
+          Effect.forkScoped
+        )
+        const seconds = new Map<string, string>()
+        for (const room of rooms) {
+          yield* p.queue.send(room, 1)
+          seconds.set(room, yield* p.queue.send(room, 2))
+        }
+        const firsts = yield* Effect.forEach(rooms, () => Queue.take(inbox))
+        // the last room's slot moves to `target`; `a`'s ioredis does not know yet
+        const moving = rooms[2]!
+        const slot = slotOf(a.sharding.tagOf(a.sharding.shardOf(moving)))
+        yield* migrateSlot({
+          slot,
+          from: { port: source, redis: nodes.get(source)! },
+          to: { port: target, redis: nodes.get(target)! },
+          others: [nodes.get(other)!]
+        })
+        const monSource = yield* monitor(source)
+        const fromSource = yield* monSource.mark
+        // acked in one turn: one batch for `source` (routed by the first ack's key, still there),
+        // which no longer serves the moved room: the batch fails on it, no MOVED tells ioredis
+        const ordered = [...firsts.filter((d) => d.room !== moving), ...firsts.filter((d) => d.room === moving)]
+        yield* Effect.forEach(ordered, (d) => d.ack, { discard: true })
+        for (const room of rooms) {
+          yield* eventually(
+            p.queue.roomState(room).pipe(Effect.orDie),
+            (st) => Option.getOrNull(Option.map(st.inFlight, (f) => f.id)) === seconds.get(room),
+            `${room} moved on`,
+            "10 seconds"
+          )
+        }
+        // on `source`: the batch of three failed (MONITOR does not show a failed call), then the
+        // fallback made one call per shard for each of its rooms again (the client's own retry
+        // would have batched them again: one call for the two)
+        const ack = (e: MonitorEntry) => isScript(e, "ack")
+        const roomsOf = (e: MonitorEntry) => e.args.filter((arg) => rooms.includes(arg))
+        const onSource = monSource.between(fromSource, yield* monSource.mark).filter(ack).map(roomsOf)
+        expect(onSource).toContainEqual([rooms[0]])
+        expect(onSource).toContainEqual([rooms[1]])
+        expect(onSource.every((call) => call.length === 1)).toBe(true)
       }))
 
     it.scoped("misuse that would cross slots fails with typed errors, writing nothing", () =>

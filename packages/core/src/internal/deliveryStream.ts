@@ -31,6 +31,9 @@ export class Buffer {
   /** readers waiting for the next item: one, unless the same Stream is run twice at once */
   private waiters: Array<() => void> = []
 
+  /** `onTaken` sees every batch of deliveries as it is taken (e.g. to count them per room) */
+  constructor(private readonly onTaken?: (taken: ReadonlyArray<Delivery>) => void) {}
+
   /** items buffered and not yet taken */
   get size(): number {
     return this.items.length
@@ -80,9 +83,9 @@ export class Buffer {
       if (this.items.length <= max) {
         const batch = this.items as Array<Delivery>
         this.items = []
-        return Effect.succeed(Chunk.unsafeFromArray(batch))
+        return Effect.succeed(this.taken(batch))
       }
-      return Effect.succeed(Chunk.unsafeFromArray(this.items.splice(0, max) as Array<Delivery>))
+      return Effect.succeed(this.taken(this.items.splice(0, max) as Array<Delivery>))
     }
     if (this.terminal !== undefined) return Effect.succeed(this.terminal)
     // No interruption handler (costly in Effect): a reader interrupted while waiting stays in
@@ -107,7 +110,12 @@ export class Buffer {
       return first
     }
     const at = this.items.findIndex(isEjected)
-    return Chunk.unsafeFromArray(this.items.splice(0, Math.min(at, max)) as Array<Delivery>)
+    return this.taken(this.items.splice(0, Math.min(at, max)) as Array<Delivery>)
+  }
+
+  private taken(batch: Array<Delivery>): Chunk.Chunk<Delivery> {
+    this.onTaken?.(batch)
+    return Chunk.unsafeFromArray(batch)
   }
 }
 

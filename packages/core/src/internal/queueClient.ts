@@ -43,8 +43,6 @@ interface Group {
   readonly buffer: DeliveryStream.Buffer
   /** subscriptions of the group not closed yet: the buffer ends with the last one */
   open: number
-  /** at most this many deliveries buffered: `subscriberBuffer` per room */
-  readonly bound: number
 }
 
 interface Subscription {
@@ -59,6 +57,8 @@ interface Subscription {
   lastQueuedId: string | null
   /** queued messages delivered so far: a resync answer older than the last of them is stale (S12) */
   queuedCount: number
+  /** deliveries of this room in the group's buffer, not taken yet (bounded by `subscriberBuffer`) */
+  buffered: number
   /** id of the last queued message the consumer acked (the ack may have been lost in transit) */
   lastAckedId: string | null
   closed: boolean
@@ -165,8 +165,10 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
   }
   const retryAck = (sub: Subscription, id: string, error: BackendError, attempt: number) => {
     if (sub.closed || sub.lastAckedId !== id) return
+    // visible once it has failed for a while (about 1.5 s), at debug level before
+    const log = attempt === 5 ? Effect.logWarning : Effect.logDebug
     runFork(
-      Effect.logDebug(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
+      log(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
         Effect.zipRight(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
         Effect.zipRight(Effect.sync(() => {
           if (!sub.closed && sub.lastAckedId === id) sendAck(sub, id, attempt + 1)
@@ -193,6 +195,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
 
   /** Close a subscription without a leave; its group's stream ends with the last one. */
   const closeLocally = (sub: Subscription): Group => {
+    if (sub.closed) return sub.group
     sub.closed = true
     if (subscriptions.get(sub.room) === sub) subscriptions.delete(sub.room)
     sub.group.open--
@@ -237,7 +240,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       sub.lastQueuedId = id
       sub.queuedCount++
     }
-    if (sub.group.buffer.size >= sub.group.bound) {
+    if (sub.buffered >= config.subscriberBuffer) {
       return eject([sub], "slow-consumer", true)
     }
     const receivedAt = now()
@@ -254,6 +257,7 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       latency: Duration.millis(latencyMs),
       ack: blocking ? ackFor(sub, id) : Effect.void
     }
+    sub.buffered++
     sub.group.buffer.offer(delivery)
     received++
     latency.record(latencyMs)
@@ -320,17 +324,24 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       for (const room of rooms) {
         if (subscriptions.has(room)) return yield* new AlreadySubscribed({ room })
       }
-      for (const room of rooms) {
-        if (pendingLeaves.has(room)) {
-          // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
-          yield* backend.leave(room)
-          pendingLeaves.delete(room)
-        }
-      }
+      // the rooms are taken from here on (no yield before): a concurrent subscribe to one of them
+      // fails with AlreadySubscribed
+      const byRoom = new Map<string, Subscription>()
       const group: Group = {
-        buffer: new DeliveryStream.Buffer(),
-        open: rooms.length,
-        bound: config.subscriberBuffer * rooms.length
+        // deliveries taken from the buffer no longer count against their room's bound
+        buffer: new DeliveryStream.Buffer(
+          rooms.length === 1
+            ? (taken) => {
+              only.buffered -= taken.length
+            }
+            : (taken) => {
+              for (const d of taken) {
+                const sub = byRoom.get(d.room)
+                if (sub !== undefined) sub.buffered--
+              }
+            }
+        ),
+        open: rooms.length
       }
       const subs = rooms.map((room): Subscription => ({
         room,
@@ -340,32 +351,46 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         pending: [],
         lastQueuedId: null,
         queuedCount: 0,
+        buffered: 0,
         lastAckedId: null,
         closed: false
       }))
-      for (const sub of subs) subscriptions.set(sub.room, sub)
+      const only = subs[0]!
+      for (const sub of subs) {
+        byRoom.set(sub.room, sub)
+        subscriptions.set(sub.room, sub)
+      }
       const parent = yield* Effect.scope
-      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-      // order matters: listen before join so nothing released after the join is missed (S3);
-      // finalizers run in reverse, so the leave happens before the channel is dropped.
+      // the rooms of a group are left in parallel when its scope closes; each room's own scope
+      // runs its finalizers in reverse order: the leave happens before the channel is dropped
+      const scope = yield* Scope.fork(parent, ExecutionStrategy.parallel)
       const join = (sub: Subscription) =>
         Effect.gen(function*() {
-          yield* backend.listen(sub.room, (frame) => onFrame(sub, frame))
-          yield* Effect.addFinalizer(() => close(sub))
-          const event = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
-          sub.joinedEvent = event
-          const pending = sub.pending
-          sub.pending = []
-          for (const frame of pending) onFrame(sub, frame)
+          if (pendingLeaves.has(sub.room)) {
+            // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
+            yield* backend.leave(sub.room)
+            pendingLeaves.delete(sub.room)
+          }
+          const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+          yield* Effect.gen(function*() {
+            // order matters: listen before join so nothing released after the join is missed (S3)
+            yield* backend.listen(sub.room, (frame) => onFrame(sub, frame))
+            yield* Effect.addFinalizer(() => close(sub))
+            const event = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+            sub.joinedEvent = event
+            const pending = sub.pending
+            sub.pending = []
+            for (const frame of pending) onFrame(sub, frame)
+          }).pipe(Scope.extend(own))
         })
-      yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))
+      yield* (subs.length === 1 ? join(only) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))
         .pipe(
-          Scope.extend(scope),
           Effect.onExit((exit) =>
             Exit.isFailure(exit)
               ? Effect.zipRight(
                 Effect.sync(() => {
                   for (const sub of subs) {
+                    if (sub.closed || sub.joinedEvent !== null) continue // joined: its finalizer leaves now
                     closeLocally(sub)
                     // a join that timed out or was interrupted may have run on the server: leave
                     // once it answers again (S6), or the room would wait for this client's acks
@@ -399,7 +424,11 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
         seen.add(room)
       }
       return yield* subscribeRooms(rooms, options)
-    }).pipe(Effect.withSpan("SyncFanoutQueue.subscribeMany", { attributes: { rooms: rooms.length } }))
+    }).pipe(
+      Effect.withSpan("SyncFanoutQueue.subscribeMany", {
+        attributes: { rooms: Array.isArray(rooms) ? rooms.length : 0 }
+      })
+    )
 
   /** The envelope's JSON, or why it cannot be sent. */
   const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {

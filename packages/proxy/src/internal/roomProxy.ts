@@ -58,7 +58,11 @@ interface Room {
   lastAcked: string | undefined
 }
 
-/** Upstream ack failures (network) are retried briefly; afterwards the engine's timeouts take over (S10, S11). */
+/**
+ * Upstream ack failures are retried briefly; afterwards the engine's timeouts take over (S10,
+ * S11). (The acks of lockstep's engines do not fail: they are handed over and repeated by the
+ * client itself; another `SyncFanoutQueue` implementation's may.)
+ */
 const ackRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
 
 /** How long a reopening room waits for the previous subscription's consumer to drain. */

@@ -31,7 +31,7 @@ export const make = (
   const run = (name: ScriptName, key: string, base: string, args: ReadonlyArray<ScriptArg>) =>
     connection.script(name, key, [base, pub, ...args], timeout)
 
-  // per-message scripts go through here: the script's arguments are built in one array
+  // a room's scripts (join, leave, resync, roomState): the arguments built in one array
   const roomScript = (name: ScriptName, room: string, args: ReadonlyArray<ScriptArg>) => {
     const base = baseOfRoom(room)
     return connection.script(name, `${base}m:${room}`, [base, pub, room, ...args], timeout)
@@ -50,8 +50,9 @@ export const make = (
 
   // the acks, sends and out-of-band messages of an event-loop turn: one script call per shard for
   // sends (a failed batch is an unknown outcome for each of its sends, never resent), per node
-  // for acks (idempotent, S4: a batch that fails, e.g. because a slot moved since the lookup, is
-  // made again one call per shard, each routed by ioredis)
+  // for acks (idempotent, S4: on a cluster, a batch that fails, e.g. because a slot moved since
+  // the lookup, is made again one call per shard, each routed by ioredis). An ack seals the open
+  // send batches, so the client's sends made after it reach the server after it.
   const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
   const heads = bases.map((base) => [base, pub])
   const ackHeads = bases.map((base) => [base, pub, clientId])
@@ -102,8 +103,11 @@ export const make = (
       const base = bases[shard]!
       const key = `${base}m:${room}`
       const item = [base, room, id]
+      sends.seal()
+      outOfBands.seal()
       acksByNode.add(connection.nodeOf(key), key, ackHeads[shard]!, item, 0, (failure) => {
         if (failure === undefined) return
+        if (connection.kind !== "cluster") return onFailure(room, id, failure)
         acksByShard.add(shard, key, ackHeads[shard]!, item, 0, (again) => {
           if (again !== undefined) onFailure(room, id, again)
         })

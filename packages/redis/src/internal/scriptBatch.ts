@@ -66,4 +66,13 @@ export class ScriptBatches {
     batch.done.push(done)
     batch.chars += chars
   }
+
+  /**
+   * Close every open batch to new calls: those made from now on go in new batches, written after
+   * whatever was issued in between (e.g. an ack: a send made after it must not join a batch
+   * opened before it, or it would reach the server first).
+   */
+  seal(): void {
+    this.open.clear()
+  }
 }

@@ -29,6 +29,12 @@ export const shaOf = (name: ScriptName): string => createHash("sha1").update(scr
 export const scriptOfSha = (sha: string): ScriptName | undefined =>
   (Object.keys(scripts) as Array<ScriptName>).find((name) => shaOf(name) === sha)
 
+/** Whether a MONITOR entry is a run of lockstep script `name` (EVALSHA, or EVAL of its body). */
+export const isScript = (entry: { readonly command: string; readonly args: ReadonlyArray<string> }, name: ScriptName) =>
+  entry.command === "evalsha"
+    ? entry.args[1] === shaOf(name)
+    : entry.command === "eval" && entry.args[1] === scripts[name].lua
+
 /** A plain ioredis connection to the spawned server, closed with the scope. */
 export const rawRedis = (port: number, db = 0): Effect.Effect<Redis, never, Scope.Scope> =>
   Effect.acquireRelease(

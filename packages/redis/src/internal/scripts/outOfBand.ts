@@ -5,11 +5,11 @@
  * Each is published to the room's current subscribers at once, never queued (S9); a room without
  * members writes nothing. Returns how many were published.
  */
-import { crossSlot, prelude } from "./prelude.js"
+import { prelude } from "./prelude.js"
 
 export const outOfBand = {
   name: "lockstep_outOfBand",
-  lua: crossSlot + prelude + `
+  lua: prelude + `
 
 local published = 0
 for i = 3, #ARGV - 2, 3 do

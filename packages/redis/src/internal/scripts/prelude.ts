@@ -27,9 +27,10 @@
  * the last one is HMGET + SMOVE + SCARD.
  */
 /**
- * The first line of the batched scripts (ack, send, outOfBand), whose items may name the shards of
- * several slots: Redis (≥ 7.0) then lets them touch keys of every slot served by the node. A batch
- * only gathers shards of one node (`connection.nodeOf`); the items reset `B` to their own shard.
+ * The first line of the ack script, whose batches gather the shards of one node
+ * (`connection.nodeOf`), so their items name several slots: Redis (≥ 7.0) then lets it touch the
+ * keys of every slot the node serves. The items reset `B` to their own shard. (Send and
+ * out-of-band batches are of one shard, one slot.)
  */
 export const crossSlot = "#!lua flags=allow-cross-slot-keys\n"
 

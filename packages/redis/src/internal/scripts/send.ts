@@ -6,11 +6,11 @@
  * without members writes nothing: the message is gone (S7, at-most-once). Returns how many were
  * kept (released or queued).
  */
-import { crossSlot, prelude } from "./prelude.js"
+import { prelude } from "./prelude.js"
 
 export const send = {
   name: "lockstep_send",
-  lua: crossSlot + prelude + `
+  lua: prelude + `
 
 local kept = 0
 local now = nil
