@@ -192,7 +192,18 @@ const program = Effect.gen(function*() {
       ),
       raw3
     )
-    rows.push(raw3, ls3)
+    const rawEffect3 = row(
+      "B3 out-of-band × 3",
+      "raw PUBLISH, Effect producers and Stream consumers",
+      n3,
+      yield* onServer((probe) =>
+        promise(() =>
+          rawPublish(port, { subscribers: 3, count: n3, concurrency: 64, tag: "raweffect3", probe, style: "effect" })
+        )
+      ),
+      raw3
+    )
+    rows.push(raw3, ls3, { ...rawEffect3, note: "the raw fan-out, producers as fibers, subscribers reading a Stream" })
   }
 
   // B6: the room proxy, 1 room × 100 local clients over one upstream client (vs B1's 3 direct members)

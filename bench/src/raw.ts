@@ -47,6 +47,12 @@ export interface FanOutOptions {
   readonly concurrency: number
   readonly tag: string
   readonly probe: CpuProbe
+  /**
+   * "effect": the producers are Effect fibers awaiting each PUBLISH (`Effect.async`) and each
+   * subscriber parses the message and reads it through an Effect `Stream` (lockstep's delivery
+   * buffer): what an Effect producer and consumer cost, without lockstep.
+   */
+  readonly style?: "promise" | "effect"
 }
 
 /** `rooms` rooms × `subscribers` sync subscribers (one command + one subscriber connection each), `perRoom` messages per room. */
@@ -133,10 +139,25 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
     () => new Redis({ port, host: "127.0.0.1", enableReadyCheck: false })
   )
   const channel = `${options.tag}:oob`
+  const effect = options.style === "effect"
   let received = 0
   const total = options.count * options.subscribers
+  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     for (const s of subs) {
+      if (effect) {
+        const buffer = new Backend.DeliveryBuffer()
+        s.on("message", (_channel: string, message: string) => {
+          const parsed = JSON.parse(message) as { readonly d: unknown }
+          buffer.offer({ room: channel, data: parsed.d, ack: Effect.void } as unknown as Delivery.Delivery)
+        })
+        consumers.push(Effect.runFork(
+          Backend.deliveryStream(buffer).pipe(
+            Stream.runForEach(() => Effect.sync(() => ++received === total && resolve()))
+          )
+        ))
+        continue
+      }
       s.on("message", () => {
         if (++received === total) resolve()
       })
@@ -146,16 +167,33 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
   await options.probe.start()
   const start = performance.now()
   let next = 0
+  const message = (k: number) => JSON.stringify({ i: k, p: "producer", d: { n: k } })
   const worker = async () => {
     while (next < options.count) {
-      const k = next++
-      await producer.publish(channel, JSON.stringify({ i: k, p: "producer", d: { n: k } }))
+      await producer.publish(channel, message(next++))
     }
   }
-  await Promise.all(Array.from({ length: options.concurrency }, worker))
+  const publish = (k: number) =>
+    Effect.async<void>((resume) => {
+      producer.publish(channel, message(k)).then(() => resume(Effect.void), () => resume(Effect.void))
+    })
+  const effectWorker = Effect.whileLoop({
+    while: () => next < options.count,
+    body: () => publish(next++),
+    step: () => {}
+  })
+  if (effect) {
+    await Effect.runPromise(Effect.all(Array.from({ length: options.concurrency }, () => effectWorker), {
+      concurrency: "unbounded",
+      discard: true
+    }))
+  } else {
+    await Promise.all(Array.from({ length: options.concurrency }, worker))
+  }
   await done
   const elapsedMs = performance.now() - start
   await options.probe.stop()
+  for (const fiber of consumers) Effect.runFork(Fiber.interrupt(fiber))
   await Promise.all([producer.quit(), ...subs.map((s) => s.quit())])
   return { elapsedMs, cycles: [] }
 }
