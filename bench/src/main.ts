@@ -19,6 +19,9 @@ const scale = quick ? 0.2 : 1
 const onlyArg = process.argv.find((a) => a.startsWith("--only="))
 const only = onlyArg === undefined ? null : new Set(onlyArg.slice("--only=".length).split(","))
 const enabled = (scenario: string) => only === null || only.has(scenario)
+/** `--repeat=3`: run every row 3 times and keep the median run (this VM's figures vary by ±10–20%) */
+const repeatArg = process.argv.find((a) => a.startsWith("--repeat="))
+const repeat = repeatArg === undefined ? 1 : Math.max(1, Number(repeatArg.slice("--repeat=".length)) || 1)
 
 interface Row {
   readonly scenario: string
@@ -46,12 +49,19 @@ interface Measured extends RawResult {
 /** `node --expose-gc` (the bench script): a full GC before each scenario, so none pays for the garbage of the one before */
 const collectGarbage = (globalThis as { gc?: () => void }).gc
 
-const measure = <E>(ports: ReadonlyArray<number>, scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) =>
+const measureOnce = <E>(ports: ReadonlyArray<number>, scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) =>
   Effect.suspend(() => {
     collectGarbage?.()
     const probe = new CpuProbe(ports)
     return Effect.map(scenario(probe), (result): Measured => ({ ...result, cpu: probe.result }))
   })
+
+/** The median of `repeat` runs of a row (by elapsed time). */
+const measure = <E>(ports: ReadonlyArray<number>, scenario: (probe: CpuProbe) => Effect.Effect<RawResult, E>) =>
+  Effect.map(
+    Effect.forEach(Array.from({ length: repeat }), () => measureOnce(ports, scenario)),
+    (runs) => [...runs].sort((a, b) => a.elapsedMs - b.elapsedMs)[Math.floor(runs.length / 2)]!
+  )
 
 const pct = (xs: Array<number>, q: number) => {
   if (xs.length === 0) return null
@@ -299,7 +309,7 @@ const program = Effect.gen(function*() {
   const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "results.json")
   writeFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, rows, resources }, null, 2)
+    JSON.stringify({ date: new Date().toISOString(), quick, repeat, node: process.version, rows, resources }, null, 2)
   )
   console.log(`wrote ${out}`)
 })
