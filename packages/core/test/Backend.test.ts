@@ -7,6 +7,15 @@ import { describe, expect, it } from "@effect/vitest"
 import { Backend, MemoryLayer, QueueConfig, RedisError } from "@lockstep/core"
 import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
 
+/** A fresh broker and a plain client on it, the producer of a test. */
+const brokerAndProducer = Effect.gen(function*() {
+  const broker = yield* MemoryLayer.makeBroker
+  const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
+    Effect.provideService(MemoryLayer.MemoryBroker, broker)
+  )
+  return { broker, producer }
+})
+
 /** A client on `broker` whose backend is changed by `wrap`. */
 const clientWith = (
   broker: MemoryLayer.MemoryBroker["Type"],
@@ -37,10 +46,7 @@ const flakyClient = (broker: MemoryLayer.MemoryBroker["Type"], failures: number)
 describe("Backend.makeQueue", () => {
   it.scoped("an ack that could not be delivered is repeated, with a growing delay, until it is (S3, S4)", () =>
     Effect.gen(function*() {
-      const broker = yield* MemoryLayer.makeBroker
-      const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker)
-      )
+      const { broker, producer } = yield* brokerAndProducer
       const { attempts, queue } = yield* flakyClient(broker, 3)
       const inbox = yield* Queue.unbounded<unknown>()
       const acked = yield* (yield* queue.subscribe("r")).pipe(
@@ -73,10 +79,7 @@ describe("Backend.makeQueue", () => {
 
   it.scoped("S12: a resync answer older than the deliveries since does not deliver an old message again", () =>
     Effect.gen(function*() {
-      const broker = yield* MemoryLayer.makeBroker
-      const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker)
-      )
+      const { broker, producer } = yield* brokerAndProducer
       // the resync's answer is read from the server when asked, and handed back only once the
       // gate opens: a reply that was on its way while newer messages arrived
       const gate = yield* Deferred.make<void>()
@@ -120,10 +123,7 @@ describe("Backend.makeQueue", () => {
 
   it.scoped("a subscribeMany that fails leaves at once the rooms it had joined (S6)", () =>
     Effect.gen(function*() {
-      const broker = yield* MemoryLayer.makeBroker
-      const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker)
-      )
+      const { broker, producer } = yield* brokerAndProducer
       const queue = yield* clientWith(broker, (backend) => ({
         ...backend,
         join: (room, options) =>
@@ -142,10 +142,7 @@ describe("Backend.makeQueue", () => {
 
   it.scoped("an ack that no longer matters is not repeated: the subscription was closed", () =>
     Effect.gen(function*() {
-      const broker = yield* MemoryLayer.makeBroker
-      const producer = yield* MemoryLayer.make({ keyPrefix: "test" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker)
-      )
+      const { broker, producer } = yield* brokerAndProducer
       const { attempts, queue } = yield* flakyClient(broker, 100)
       const first = yield* Effect.scoped(
         Effect.gen(function*() {

@@ -5,7 +5,7 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Delivery, RedisError } from "@lockstep/core"
+import { type Delivery, RedisError, type SyncFanoutQueue } from "@lockstep/core"
 import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option, Queue, Stream } from "effect"
@@ -56,6 +56,30 @@ const roomOn = (
       if ((yield* ownerOf(any, slotOf(sharding.tagOf(sharding.shardOf(room))))) === port) return room
     }
     return yield* Effect.dieMessage(`no room on ${port}`)
+  })
+
+/**
+ * Three rooms of three different shards, all served by master `port`, joined by `client` through
+ * one `subscribeMany` stream pulled into `inbox`.
+ */
+const threeShardsOn = (
+  nodes: ReadonlyMap<number, Redis>,
+  client: { readonly queue: SyncFanoutQueue.SyncFanoutQueue["Type"]; readonly sharding: Sharding.Sharding["Type"] },
+  port: number,
+  label: string
+) =>
+  Effect.gen(function*() {
+    const rooms: Array<string> = []
+    for (let i = 0; rooms.length < 3; i++) {
+      const room = yield* roomOn(nodes, client.sharding, port, `${label}-${i}`)
+      if (!rooms.some((r) => client.sharding.shardOf(r) === client.sharding.shardOf(room))) rooms.push(room)
+    }
+    const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+    yield* (yield* client.queue.subscribeMany(rooms)).pipe(
+      Stream.runForEach((d) => Queue.offer(inbox, d)),
+      Effect.forkScoped
+    )
+    return { rooms, inbox }
   })
 
 describe("Cluster (3 masters)", () => {
@@ -259,17 +283,7 @@ describe("Cluster (3 masters)", () => {
         const target = cluster.masters[2]!.port
         const a = yield* clusterClient({ name: `${prefix}-a`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
         const p = yield* clusterClient({ name: `${prefix}-p`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
-        // three rooms of three different shards, all served by `target`
-        const rooms: Array<string> = []
-        for (let i = 0; rooms.length < 3; i++) {
-          const room = yield* roomOn(nodes, a.sharding, target, `node-${i}`)
-          if (!rooms.some((r) => a.sharding.shardOf(r) === a.sharding.shardOf(room))) rooms.push(room)
-        }
-        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
-        yield* (yield* a.queue.subscribeMany(rooms)).pipe(
-          Stream.runForEach((d) => Queue.offer(inbox, d)),
-          Effect.forkScoped
-        )
+        const { inbox, rooms } = yield* threeShardsOn(nodes, a, target, "node")
         for (const room of rooms) for (const n of [0, 1, 2]) yield* p.queue.send(room, n)
         const takeAll = Effect.forEach(rooms, () => Queue.take(inbox))
         // warm-up: ioredis sends EVAL the first time a script runs on a node, EVALSHA after
@@ -296,17 +310,7 @@ describe("Cluster (3 masters)", () => {
         const [source, target, other] = cluster.masters.map((m) => m.port) as [number, number, number]
         const a = yield* clusterClient({ name: `${prefix}-a`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
         const p = yield* clusterClient({ name: `${prefix}-p`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
-        // three rooms of three different shards, all served by `source`
-        const rooms: Array<string> = []
-        for (let i = 0; rooms.length < 3; i++) {
-          const room = yield* roomOn(nodes, a.sharding, source, `fb-${i}`)
-          if (!rooms.some((r) => a.sharding.shardOf(r) === a.sharding.shardOf(room))) rooms.push(room)
-        }
-        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
-        yield* (yield* a.queue.subscribeMany(rooms)).pipe(
-          Stream.runForEach((d) => Queue.offer(inbox, d)),
-          Effect.forkScoped
-        )
+        const { inbox, rooms } = yield* threeShardsOn(nodes, a, source, "fb")
         const seconds = new Map<string, string>()
         for (const room of rooms) {
           yield* p.queue.send(room, 1)
