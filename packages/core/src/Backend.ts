@@ -127,7 +127,8 @@ export { hotSpan } from "./internal/tracing.js"
  * A subscription's delivery buffer, filled synchronously and read as a `Stream` (see
  * `deliveryStream`): an array and a waiting reader, much cheaper per delivery than a `Queue` of
  * `Take`s. `end(DeliveryEnd)` ends the stream after the buffered deliveries, `end(ejected)` fails
- * it for good, `fail(ejected)` fails one run of it only; the caller bounds the size.
+ * it for good, `fail(ejected)` fails one run of it only; the caller bounds the size (an optional
+ * `onTaken` callback sees every batch the stream takes, e.g. to count what is buffered per room).
  *
  * @since 0.1.0
  */
