@@ -15,6 +15,7 @@
  * @since 0.1.0
  */
 import type * as ConfigError from "effect/ConfigError"
+import type * as Backend from "./Backend.js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -32,6 +33,8 @@ import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
  */
 export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<MemoryBroker, {
   readonly broker: Broker
+  /** the server side of a new client with this id (the engine SPI, `Backend`) */
+  readonly connect: (clientId: string) => Effect.Effect<Backend.BackendClient>
   readonly cut: (clientId: string) => Effect.Effect<void>
   readonly restore: (clientId: string) => Effect.Effect<void>
 }>() {}
@@ -43,7 +46,12 @@ export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<Mem
  */
 export const makeBroker: Effect.Effect<MemoryBroker["Type"]> = Effect.sync(() => {
   const broker = new Broker()
-  return { broker, cut: (id) => broker.cut(id), restore: (id) => broker.restore(id) }
+  return {
+    broker,
+    connect: (id) => broker.connect(id),
+    cut: (id) => broker.cut(id),
+    restore: (id) => broker.restore(id)
+  }
 })
 
 /**
@@ -63,8 +71,8 @@ export const make = (
 ): Effect.Effect<SyncFanoutQueue["Type"], ConfigError.ConfigError, MemoryBroker | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* QueueConfig.resolve(config)
-    const { broker } = yield* MemoryBroker
-    return yield* makeQueue((clientId) => broker.connect(clientId), resolved)
+    const broker = yield* MemoryBroker
+    return yield* makeQueue(broker.connect, resolved)
   })
 
 /**

@@ -251,7 +251,7 @@ describe("ClientLayer on a spawned redis-server", () => {
               const rest = key.slice(B.length)
               const pttl = Number(yield* cmd(raw, "PTTL", key))
               const kind = /^(m|mem|sy|h|a|q|p):(.*)$/.exec(rest)
-              const owned = rest === "clients" || rest === "backlog" || rest === "deadlines" ||
+              const owned = rest === "clients" || rest === "backlog" || rest === "deadlines" || rest === "ev" ||
                 (rest.startsWith("cr:") && live.has(rest.slice(3))) ||
                 (kind !== null && rooms.includes(kind[2]!))
               if (rest === "hk") {
@@ -307,15 +307,20 @@ describe("ClientLayer on a spawned redis-server", () => {
         yield* p.sendOutOfBand("ghost", 1)
 
         const left = yield* checkOwnership([])
-        expect(left.filter((k) => k !== `${B}hk`)).toEqual([`${B}clients`])
+        expect(left.filter((k) => k !== `${B}hk`).sort()).toEqual([`${B}clients`, `${B}ev`])
         expect(yield* p.roomState("r1")).toMatchObject({ backlog: 0, members: [], inFlight: Option.none() })
         const metrics = yield* p.metrics()
         expect(metrics.knownRooms).toBe(0)
         expect(metrics.knownClients).toBe(3)
 
-        // all clients gone: nothing with the prefix at all (the hk lock expires by itself)
+        // all clients gone: nothing with the prefix but the shard's frame counter, which is kept for
+        // good so that frame numbers never start again (S5); the hk lock expires by itself
         yield* Scope.close(clientsScope, Exit.void)
-        yield* eventually(scanKeys(raw, prefix), (keys) => keys.length === 0, "no keys with the prefix")
+        yield* eventually(
+          scanKeys(raw, prefix),
+          (keys) => keys.length === 1 && keys[0] === `${B}ev`,
+          "no keys with the prefix but the frame counter"
+        )
       }))
 
     it.scoped("S19: two prefixes on one server never see each other", () =>

@@ -43,7 +43,6 @@ interface Room {
   readonly members: Map<string, Member>
   inFlight: InFlight | null
   arrivals: number
-  event: number
 }
 
 interface Client {
@@ -62,11 +61,17 @@ export class Broker {
   readonly connections = new Map<string, Connection>()
   /** channel listeners: room → set of deliver functions, keyed by client id */
   readonly listeners = new Map<string, Map<string, Set<(frame: string) => void>>>()
+  /**
+   * The number of the last frame published, in any room: frames are numbered by the broker, not
+   * by the room, so numbers keep growing when a room is dropped and made again (S5 compares a
+   * frame with the number its join returned; a per-room counter would start again at 0 after gc).
+   */
+  private event = 0
 
   private room(name: string): Room {
     let room = this.rooms.get(name)
     if (room === undefined) {
-      room = { name, queue: [], members: new Map(), inFlight: null, arrivals: 0, event: 0 }
+      room = { name, queue: [], members: new Map(), inFlight: null, arrivals: 0 }
       this.rooms.set(name, room)
     }
     return room
@@ -78,8 +83,7 @@ export class Broker {
   }
 
   private publish(room: Room, body: string): void {
-    room.event++
-    const frame = `${room.event}|${body}`
+    const frame = `${++this.event}|${body}`
     const byClient = this.listeners.get(room.name)
     if (byClient === undefined) return
     for (const [clientId, delivers] of byClient) {
@@ -151,7 +155,7 @@ export class Broker {
     const r = this.room(room)
     r.members.set(clientId, { mode, ackTimeoutMs })
     this.clients.get(clientId)!.rooms.add(room)
-    return r.event
+    return this.event
   }
 
   leave(room: string, clientId: string, now: number): void {

@@ -29,6 +29,7 @@ import {
   Effect,
   Either,
   Exit,
+  Fiber,
   Metric,
   Option,
   Queue,
@@ -556,6 +557,49 @@ export const semanticSuite = <R = never>(
             expect((yield* h.next(ib)).data).toBe("m3")
             expect((yield* h.next(ia)).data).toBe("m3")
             yield* h.nothing(ia, ib)
+          })
+      )
+
+      test(
+        "S5: a frame released before the join is dropped even when the room was garbage-collected in between",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const room = "s5-gc"
+            const [a, producer] = yield* Effect.all([fx.client(), fx.client()])
+            // b's join waits for the gate; its channel is live before (frames arrive while joining)
+            const listening = yield* Deferred.make<void>()
+            const gate = yield* Deferred.make<void>()
+            let heard = 0
+            const b = yield* fx.client({}, {
+              wrapBackend: (backend) => ({
+                ...backend,
+                listen: (r, deliver) =>
+                  backend.listen(r, (frame) => {
+                    heard++
+                    deliver(frame)
+                  }).pipe(Effect.zipRight(Deferred.succeed(listening, undefined))),
+                join: (r, options) => Effect.zipRight(Deferred.await(gate), backend.join(r, options))
+              })
+            })
+            const aScope = yield* Scope.make()
+            const ia = yield* h.listen(a, room, undefined, aScope)
+            const joining = yield* Effect.fork(h.listen(b, room))
+            yield* fx.within("5 seconds", Deferred.await(listening))
+            // m1 is released to a while b is still joining: b's channel hears it
+            const m1 = yield* producer.send(room, "m1")
+            expect((yield* h.next(ia)).id).toBe(m1)
+            yield* h.eventually("5 seconds", Effect.sync(() => heard >= 1))
+            // a leaves: no member, nothing queued, nothing in flight: the room is garbage-collected
+            yield* Scope.close(aScope, Exit.void)
+            yield* h.eventually(
+              "5 seconds",
+              Effect.map(h.state(producer, room), (s) => s.members.length === 0 && s.inFlight === null)
+            )
+            // b joins only now; m1 was released before, so b must not receive it (S5)
+            yield* Deferred.succeed(gate, undefined)
+            const ib = yield* fx.within("5 seconds", Fiber.join(joining))
+            const m2 = yield* producer.send(room, "m2")
+            expect((yield* h.next(ib)).id).toBe(m2)
           })
       )
     })

@@ -2,7 +2,7 @@
  * What the shared semantic suite needs from an engine. The memory engine implements it with
  * TestClock; the Redis engine (packages/redis/test) with real time and a spawned server.
  */
-import type { QueueConfig, SyncFanoutQueue } from "@lockstep/core"
+import type { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
 import type { Duration, Effect, Scope } from "effect"
 
 export interface EngineFixture {
@@ -14,7 +14,8 @@ export interface EngineFixture {
    * `overrides` are merged into a default config with a keyPrefix unique to the test.
    */
   readonly client: (
-    overrides?: Partial<QueueConfig.QueueConfig>
+    overrides?: Partial<QueueConfig.QueueConfig>,
+    options?: ClientOptions
   ) => Effect.Effect<SyncFanoutQueue.SyncFanoutQueue["Type"], never, Scope.Scope>
   /** cut the client's connection: its operations fail, its frames are lost (S10, S12) */
   readonly cut: (clientId: string) => Effect.Effect<void>
@@ -27,4 +28,12 @@ export interface EngineFixture {
   readonly within: <A, E, R>(budget: Duration.DurationInput, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** let `duration` pass (TestClock.adjust, or a real sleep for live engines) */
   readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+export interface ClientOptions {
+  /**
+   * Wrap the client's engine connection (the SPI, `Backend.BackendClient`), e.g. to hold a join
+   * back while its channel is already live (the window of S5).
+   */
+  readonly wrapBackend?: (backend: Backend.BackendClient) => Backend.BackendClient
 }

@@ -2,7 +2,7 @@
  * The `EngineFixture` of the in-memory engine: one fresh broker per test, time driven by
  * `TestClock` (the suite runs it with `it.scoped`).
  */
-import { MemoryLayer } from "@lockstep/core"
+import { Backend, MemoryLayer, QueueConfig } from "@lockstep/core"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
 import type { EngineFixture } from "./EngineFixture.js"
 
@@ -42,11 +42,18 @@ export const memoryFixture: Effect.Effect<EngineFixture> = Effect.gen(function*(
   const fixture: EngineFixture = {
     name: "memory",
     time: "test-clock",
-    client: (overrides) =>
-      MemoryLayer.make({ keyPrefix: "test", ...overrides }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker),
-        Effect.orDie
-      ),
+    client: (overrides, options) => {
+      const config = { keyPrefix: "test", ...overrides }
+      const wrap = options?.wrapBackend
+      // through the public layer constructor, unless the test wraps the engine connection
+      const make = wrap === undefined
+        ? MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker))
+        : Effect.flatMap(
+          QueueConfig.resolve(config),
+          (resolved) => Backend.makeQueue((clientId) => Effect.map(broker.connect(clientId), wrap), resolved)
+        )
+      return Effect.orDie(make)
+    },
     cut: (clientId) => broker.cut(clientId),
     restore: (clientId) => broker.restore(clientId),
     within,

@@ -3,11 +3,12 @@
  * proxies to the spawned server (or to every node of the spawned cluster, mapped with ioredis
  * `natMap`), so a test can cut one client's network (S10, S12).
  */
-import type { SyncFanoutQueue } from "@lockstep/core"
-import { ClientLayer, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import { Backend, QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Duration, Effect, Layer } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
+import * as RedisBackend from "../../src/internal/redisBackend.js"
 
 let prefixes = 0
 
@@ -29,15 +30,23 @@ const makeFixture = (
   return {
     name: "redis",
     time: "live",
-    client: (overrides) =>
+    client: (overrides, options) =>
       Effect.gen(function*() {
         const { layer, proxies: clientProxies } = yield* connect
         const context = yield* Layer.build(Layer.merge(shardLayer, layer)).pipe(Effect.orDie)
-        const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* ClientLayer.make({
-          keyPrefix,
-          clientTimeout: "3 seconds",
-          ...overrides
-        }).pipe(Effect.provide(context), Effect.orDie)
+        const config: QueueConfig.QueueConfig = { keyPrefix, clientTimeout: "3 seconds", ...overrides }
+        const wrap = options?.wrapBackend
+        // through the public constructor, unless the test wraps the engine connection
+        const make = wrap === undefined ? ClientLayer.make(config) : Effect.gen(function*() {
+          const resolved = yield* QueueConfig.resolve(config)
+          const connection = yield* RedisConnection.RedisConnection
+          const sharding = yield* Sharding.Sharding
+          return yield* Backend.makeQueue(
+            (clientId) => Effect.succeed(wrap(RedisBackend.make(connection, sharding, resolved, clientId))),
+            resolved
+          )
+        })
+        const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* make.pipe(Effect.provide(context), Effect.orDie)
         proxies.set(queue.clientId, clientProxies)
         return queue
       }),

@@ -1,7 +1,7 @@
 /**
  * join — KEYS[1] = B m:R. ARGV: B, PUB, room, client, mode ("s" | "a"), ack timeout ms or "", client timeout ms.
  * Registers the member (S3, S8) without making it a holder of the in-flight message (S5), and
- * refreshes the client expiry (S10). Returns the room event number: frames up to it predate the join.
+ * refreshes the client expiry (S10). Returns the shard's frame number: the room's frames up to it predate the join.
  */
 import { prelude } from "./prelude.js"
 
@@ -24,6 +24,6 @@ else
   redis.call("SREM", B .. "sy:" .. room, client)
 end
 redis.call("SADD", B .. "cr:" .. client, room)
-return tonumber(redis.call("HGET", B .. "m:" .. room, "ev") or 0)
+return tonumber(redis.call("GET", B .. "ev") or 0)
 `
 } as const

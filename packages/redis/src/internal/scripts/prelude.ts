@@ -4,7 +4,7 @@
  *
  * | key            | type | content                                                     |
  * |----------------|------|-------------------------------------------------------------|
- * | B m:R          | hash | ev (event counter), seq (arrival counter), fid/fenv/fat (in-flight id, envelope, release ms), dl (min ack timeout) |
+ * | B m:R          | hash | seq (arrival counter), fid/fenv/fat (in-flight id, envelope, release ms), dl (min ack timeout) |
  * | B mem:R        | hash | member client id → ack timeout ms ("" for none)             |
  * | B sy:R         | set  | sync members                                                |
  * | B h:R          | set  | holders: sync members at release that have not acked (S3)   |
@@ -12,6 +12,7 @@
  * | B q:R          | zset | queued: score priority, member zero-padded arrival (S2)     |
  * | B p:R          | hash | arrival → "<id>|<envelope>"                                 |
  * | B c:R          | chan | room channel: frames "<event>|<envelope>"                   |
+ * | B ev           | str  | number of the last frame published in the shard (S5)        |
  * | B clients      | zset | client id → expiry ms, server clock (S10)                   |
  * | B cr:<client>  | set  | rooms of a client on this shard                             |
  * | B backlog      | zset | room → backlog, rooms with a backlog only (S15)             |
@@ -19,7 +20,8 @@
  * | B hk           | str  | housekeeping lock (PX)                                      |
  *
  * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
- * `cr:<client>` when the client has no room left; `clients` entries by housekeeping or unregister.
+ * `cr:<client>` when the client has no room left; `clients` entries by housekeeping or unregister;
+ * `ev` is the one key a shard keeps for good.
  * ARGV[1] is always B and ARGV[2] the publish command ("PUBLISH" or "SPUBLISH").
  *
  * Every `redis.call` costs about a microsecond of glue besides the command itself, which is most
@@ -43,8 +45,10 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- frames are numbered per shard, not per room: the numbers keep growing when a room's keys are
+-- dropped (gc) and made again, so a joiner can always tell what was released before it joined (S5)
 local function publish(room, body)
-  local ev = redis.call("HINCRBY", B .. "m:" .. room, "ev", 1)
+  local ev = redis.call("INCR", B .. "ev")
   redis.call(PUB, B .. "c:" .. room, ev .. "|" .. body)
 end
 
