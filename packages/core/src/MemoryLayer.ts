@@ -15,11 +15,11 @@
  * @since 0.1.0
  */
 import type * as ConfigError from "effect/ConfigError"
-import type * as Backend from "./Backend.js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as Backend from "./Backend.js"
 import { Broker } from "./internal/memoryBroker.js"
 import { makeQueue } from "./internal/queueClient.js"
 import * as QueueConfig from "./QueueConfig.js"
