@@ -95,7 +95,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
         if (++received === total) resolve()
       }
       if (options.consumer === "stream") {
-        const buffer = new Backend.DeliveryBuffer()
+        const buffer = Backend.makeDeliveryBuffer()
         s.sub.on("message", (channel: string, message: string) => {
           const room = channel.slice(0, -5)
           const parsed = JSON.parse(message) as { readonly d: unknown }
@@ -146,7 +146,7 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
   const done = new Promise<void>((resolve) => {
     for (const s of subs) {
       if (effect) {
-        const buffer = new Backend.DeliveryBuffer()
+        const buffer = Backend.makeDeliveryBuffer()
         s.on("message", (_channel: string, message: string) => {
           const parsed = JSON.parse(message) as { readonly d: unknown }
           buffer.offer({ room: channel, data: parsed.d, ack: Effect.void } as unknown as Delivery.Delivery)

@@ -14,7 +14,7 @@
  * Ctrl-C stops it cleanly: every scope closes and a spawned redis-server is stopped.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import type { DeliveryType, RoomStateType } from "@lockstep/core"
+import type { Delivery, RoomState } from "@lockstep/core"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -194,7 +194,7 @@ const main = Effect.gen(function*() {
   const sentByPriority = [0, 0, 0]
   let violations = 0
   let ejections = 0
-  let roomState: RoomStateType | undefined
+  let roomState: RoomState.RoomState | undefined
   let stoppedAt: number | undefined
   const broadcasts: Array<Broadcast> = []
 
@@ -206,7 +206,7 @@ const main = Effect.gen(function*() {
     }
   }
 
-  const handle = (w: Worker) => (delivery: DeliveryType) => {
+  const handle = (w: Worker) => (delivery: Delivery.Delivery) => {
     const latencyMs = Duration.toMillis(delivery.latency)
     if (delivery.kind === "out-of-band") {
       return Effect.sync(() => w.broadcasts.push({ id: delivery.id, latencyMs }))

@@ -23,7 +23,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { QueueMetrics, type RoomStateType, SyncFanoutQueue } from "@lockstep/core"
+import { QueueMetrics, type RoomState, SyncFanoutQueue } from "@lockstep/core"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -45,7 +45,7 @@ const MonitorRooms = Config.array(Config.string(), "MONITOR_ROOMS").pipe(
   Config.withDefault(["lobby", "match-1", "match-2"])
 )
 
-const roomJson = (state: RoomStateType) => ({
+const roomJson = (state: RoomState.RoomState) => ({
   room: state.room,
   backlog: state.backlog,
   members: state.members,
@@ -77,7 +77,7 @@ const app = (configuredRooms: ReadonlyArray<string>) =>
       }).pipe(
         Effect.catchTags({
           InvalidRoom: (e) => HttpServerResponse.json({ error: e.message }, { status: 400 }),
-          RedisError: (e) => HttpServerResponse.json({ error: e.message }, { status: 502 }),
+          EngineError: (e) => HttpServerResponse.json({ error: e.message }, { status: 502 }),
           OperationTimeout: (e) => HttpServerResponse.json({ error: e.message }, { status: 504 })
         })
       )

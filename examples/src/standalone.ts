@@ -6,7 +6,7 @@
  * stopped on exit). Run: `pnpm --filter @lockstep/examples standalone`.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import type { DeliveryType } from "@lockstep/core"
+import type { Delivery } from "@lockstep/core"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,7 +18,7 @@ import { runMain } from "./internal/main.js"
 
 const ROOM = "orders"
 
-const show = (d: DeliveryType) =>
+const show = (d: Delivery.Delivery) =>
   `${d.kind === "queued" ? `p${d.priority}` : "oob"} ${JSON.stringify(d.data)} (id ${d.id}, after ${
     ms(Duration.toMillis(d.latency))
   })`

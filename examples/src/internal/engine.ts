@@ -10,7 +10,7 @@
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { MemoryLayer, type QueueConfigOptions, type RedisError, type SyncFanoutQueue } from "@lockstep/core"
+import { MemoryLayer, type QueueConfig, type QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import * as Config from "effect/Config"
@@ -35,7 +35,7 @@ export interface Client {
 }
 
 /** Why building a client failed. */
-export type ClientError = RedisError | ConfigError.ConfigError
+export type ClientError = QueueError.EngineError | ConfigError.ConfigError
 
 /** The engine the examples run on. */
 export interface Engine {
@@ -46,7 +46,7 @@ export interface Engine {
   readonly spawnedPort: Option.Option<number>
   /** A new client, living in the current scope. */
   readonly client: (
-    config: QueueConfigOptions,
+    config: QueueConfig.QueueConfig,
     options?: { readonly crashable?: boolean }
   ) => Effect.Effect<Client, ClientError, Scope.Scope>
 }
@@ -90,7 +90,10 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
   const target = new URL(url)
   const targetHost = target.hostname.replace(/^\[(.*)\]$/, "$1")
   const targetPort = target.port === "" ? 6379 : Number(target.port)
-  const build = (config: QueueConfigOptions, connection: Layer.Layer<RedisConnection.RedisConnection, RedisError>) =>
+  const build = (
+    config: QueueConfig.QueueConfig,
+    connection: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError>
+  ) =>
     Effect.gen(function*() {
       const context = yield* Layer.build(connection)
       const queue = yield* ClientLayer.make(config).pipe(

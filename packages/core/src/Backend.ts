@@ -12,16 +12,19 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
+import type { Delivery } from "./Delivery.js"
+import * as DeliveryStream from "./internal/deliveryStream.js"
 import type { SubscriptionMode } from "./QueueConfig.js"
-import type { OperationTimeout, RedisError } from "./QueueError.js"
+import type { ClientEjected, EngineError, OperationTimeout } from "./QueueError.js"
 
 /**
  * Failures of the transport.
  *
  * @since 0.1.0
  */
-export type BackendError = RedisError | OperationTimeout
+export type BackendError = EngineError | OperationTimeout
 
 /**
  * The raw state of a room (S14) as the server sees it, times in server milliseconds.
@@ -124,12 +127,58 @@ export { makeQueue, randomClientId } from "./internal/queueClient.js"
 export { hotSpan } from "./internal/tracing.js"
 
 /**
- * A subscription's delivery buffer, filled synchronously and read as a `Stream` (see
- * `deliveryStream`): an array and a waiting reader, much cheaper per delivery than a `Queue` of
- * `Take`s. `end(DeliveryEnd)` ends the stream after the buffered deliveries, `end(ejected)` fails
- * it for good, `fail(ejected)` fails one run of it only; the caller bounds the size (an optional
- * `onTaken` callback sees every batch the stream takes, e.g. to count what is buffered per room).
+ * A subscription's delivery buffer, filled synchronously (e.g. from a socket callback) and read
+ * as a `Stream` through `deliveryStream`: an array and a waiting reader, much cheaper per delivery
+ * than a `Queue` of `Take`s. The caller bounds its size.
  *
  * @since 0.1.0
+ * @category models
  */
-export { Buffer as DeliveryBuffer, End as DeliveryEnd, toStream as deliveryStream } from "./internal/deliveryStream.js"
+export interface DeliveryBuffer {
+  /** deliveries (and one-shot failures) buffered, not taken yet */
+  readonly size: number
+  /** buffer a delivery; ignored once the buffer has ended */
+  readonly offer: (delivery: Delivery) => void
+  /**
+   * fail one run of the stream, after what is buffered, without ending the buffer: a stream run
+   * again goes on with what is offered later
+   */
+  readonly fail: (error: ClientEjected) => void
+  /** end the stream after what is buffered: `DeliveryEnd` ends it, a `ClientEjected` fails it for good */
+  readonly end: (terminal: ClientEjected | typeof DeliveryEnd) => void
+}
+
+/**
+ * The terminal item of a buffer whose subscription was closed by its own scope (S6) or client (S20).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DeliveryEnd: typeof DeliveryStream.End = DeliveryStream.End
+
+/**
+ * A new delivery buffer; `onTaken` sees every batch the stream takes (e.g. to count what is still
+ * buffered per room).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDeliveryBuffer = (onTaken?: (taken: ReadonlyArray<Delivery>) => void): DeliveryBuffer =>
+  new DeliveryStream.Buffer(onTaken)
+
+/**
+ * The stream of a buffer made by `makeDeliveryBuffer`: every buffered delivery as one chunk (at most
+ * `maxChunkSize`). A consumer that stops in the middle of a chunk drops the rest of it; with
+ * `maxChunkSize: 1` what it did not take stays buffered for the next run.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const deliveryStream = (
+  buffer: DeliveryBuffer,
+  options?: { readonly maxChunkSize?: number | undefined }
+): Stream.Stream<Delivery, ClientEjected> => {
+  return buffer instanceof DeliveryStream.Buffer
+    ? DeliveryStream.toStream(buffer, options)
+    : Stream.dieMessage("Backend.deliveryStream: the buffer was not made by Backend.makeDeliveryBuffer")
+}

@@ -20,20 +20,21 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Backend from "./Backend.js"
-import { Broker } from "./internal/memoryBroker.js"
+import { Broker, brokerService } from "./internal/memoryBroker.js"
 import { makeQueue } from "./internal/queueClient.js"
 import * as QueueConfig from "./QueueConfig.js"
 import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 /**
  * The shared in-process "server". Several clients on one broker see each other's rooms.
- * `cut` / `restore` simulate a network partition of one client (for S10 / S12 tests).
+ * `cut` / `restore` simulate a network partition of one client (for S10 / S12 tests): its
+ * operations fail with `EngineError` (`engine: "memory"`) and the frames sent to it are lost.
  *
  * @since 0.1.0
+ * @category services
  */
 export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<MemoryBroker, {
-  readonly broker: Broker
-  /** the server side of a new client with this id (the engine SPI, `Backend`) */
+  /** the server side of a new client with this id (the engine SPI, see `Backend`) */
   readonly connect: (clientId: string) => Effect.Effect<Backend.BackendClient>
   readonly cut: (clientId: string) => Effect.Effect<void>
   readonly restore: (clientId: string) => Effect.Effect<void>
@@ -43,16 +44,9 @@ export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<Mem
  * A fresh broker.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const makeBroker: Effect.Effect<MemoryBroker["Type"]> = Effect.sync(() => {
-  const broker = new Broker()
-  return {
-    broker,
-    connect: (id) => broker.connect(id),
-    cut: (id) => broker.cut(id),
-    restore: (id) => broker.restore(id)
-  }
-})
+export const makeBroker: Effect.Effect<MemoryBroker["Type"]> = Effect.sync(() => brokerService(new Broker()))
 
 /**
  * A broker for clients to share.

@@ -90,17 +90,23 @@ export class AlreadySubscribed extends Schema.TaggedError<AlreadySubscribed>()("
 }
 
 /**
- * The server (Redis, or the in-memory broker's simulated connection) failed or could not be reached.
+ * The engine behind the queue failed or could not be reached: `engine` names it (`"redis"`, or
+ * `"memory"` for the in-memory broker, whose connections fail only when a test cuts them),
+ * `operation` what was being done (`"send"`, `"connect"`, …) and `cause` the engine's own error.
+ * One type for every engine, so code written against `SyncFanoutQueue` handles failures the same
+ * way whichever engine a layer provides.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
+export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
+  engine: Schema.String,
   operation: Schema.String,
   cause: Schema.Defect
 }) {
   override get message(): string {
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `${this.operation} failed: ${cause}`
+    return `${this.engine}: ${this.operation} failed: ${cause}`
   }
 }
 
@@ -128,5 +134,5 @@ export type QueueError =
   | InvalidArgument
   | PayloadTooLarge
   | AlreadySubscribed
-  | RedisError
+  | EngineError
   | OperationTimeout

@@ -79,6 +79,4 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
   readonly roomState: (room: string) => Effect.Effect<RoomState, QueueError>
   /** Server-wide and client-local figures (S15). */
   readonly metrics: (options?: { readonly topRooms?: number | undefined }) => Effect.Effect<QueueMetrics, QueueError>
-  /** Count a delivery the caller could not decode (used by `TypedQueue`, S16); logged once per room and reason. */
-  readonly recordInvalid: (room: string, reason: string) => Effect.Effect<void>
 }>() {}

@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Delivery, QueuedMessage } from "./Delivery.js"
+import { recordInvalid } from "./internal/invalidSink.js"
 import type { MessageId } from "./MessageId.js"
 import { type ClientEjected, InvalidArgument, type QueueError } from "./QueueError.js"
 import { type PeekOptions, type SendOptions, type SubscribeOptions, SyncFanoutQueue } from "./SyncFanoutQueue.js"
@@ -67,7 +68,7 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
           Either.match(decode(delivery.data), {
             onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
             onLeft: (e) =>
-              queue.recordInvalid(delivery.room, `schema mismatch: ${e}`).pipe(
+              recordInvalid(queue, delivery.room, `schema mismatch: ${e}`).pipe(
                 Effect.zipRight(Effect.ignore(delivery.ack)),
                 Effect.as(Option.none())
               )

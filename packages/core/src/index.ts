@@ -1,40 +1,85 @@
 /**
+ * lockstep: a priority queue with synchronous fan-out per room, for Effect applications. Every
+ * module is exported as a namespace, e.g. `SyncFanoutQueue.SyncFanoutQueue`, `QueueError.ClientEjected`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The engine SPI: what an engine (the in-memory broker, Redis) offers, and the generic client
+ * built on it. For engines and adapters; applications do not need it.
+ *
  * @since 0.1.0
  */
 export * as Backend from "./Backend.js"
-/** @since 0.1.0 */
-export * as Delivery from "./Delivery.js"
-/** @since 0.1.0 */
-export * as Envelope from "./Envelope.js"
-/** @since 0.1.0 */
-export * as MemoryLayer from "./MemoryLayer.js"
-/** @since 0.1.0 */
-export * as MessageId from "./MessageId.js"
-/** @since 0.1.0 */
-export * as QueueConfig from "./QueueConfig.js"
-/** @since 0.1.0 */
-export * as QueueError from "./QueueError.js"
-/** @since 0.1.0 */
-export * as QueueMetrics from "./QueueMetrics.js"
-/** @since 0.1.0 */
-export * as RoomState from "./RoomState.js"
-/** @since 0.1.0 */
-export * as SyncFanoutQueue from "./SyncFanoutQueue.js"
-/** @since 0.1.0 */
-export * as TypedQueue from "./TypedQueue.js"
 
-export type { Delivery as DeliveryType, QueuedMessage } from "./Delivery.js"
-export type { MessageId as MessageIdType } from "./MessageId.js"
-export type { QueueConfig as QueueConfigOptions, ResolvedQueueConfig } from "./QueueConfig.js"
-export {
-  AlreadySubscribed,
-  ClientEjected,
-  InvalidArgument,
-  InvalidRoom,
-  OperationTimeout,
-  PayloadTooLarge,
-  type QueueError as QueueErrorType,
-  RedisError
-} from "./QueueError.js"
-export type { QueueMetrics as QueueMetricsType } from "./QueueMetrics.js"
-export type { RoomState as RoomStateType } from "./RoomState.js"
+/**
+ * What a subscriber receives (`Delivery`) and what `peek` shows (`QueuedMessage`).
+ *
+ * @since 0.1.0
+ */
+export * as Delivery from "./Delivery.js"
+
+/**
+ * The JSON wire format every engine shares.
+ *
+ * @since 0.1.0
+ */
+export * as Envelope from "./Envelope.js"
+
+/**
+ * The in-memory engine: `MemoryLayer.layer(config)`, or clients sharing a `MemoryLayer.broker`.
+ *
+ * @since 0.1.0
+ */
+export * as MemoryLayer from "./MemoryLayer.js"
+
+/**
+ * Message ids: `<producer client id>:<producer sequence>`.
+ *
+ * @since 0.1.0
+ */
+export * as MessageId from "./MessageId.js"
+
+/**
+ * Client options, validated, and the same read from the environment (`QueueConfig.config`).
+ *
+ * @since 0.1.0
+ */
+export * as QueueConfig from "./QueueConfig.js"
+
+/**
+ * The typed failures: `ClientEjected`, `InvalidRoom`, `InvalidArgument`, `PayloadTooLarge`,
+ * `AlreadySubscribed`, `EngineError`, `OperationTimeout`.
+ *
+ * @since 0.1.0
+ */
+export * as QueueError from "./QueueError.js"
+
+/**
+ * The `metrics` snapshot and the Effect `Metric`s of a client.
+ *
+ * @since 0.1.0
+ */
+export * as QueueMetrics from "./QueueMetrics.js"
+
+/**
+ * A snapshot of one room (`roomState`).
+ *
+ * @since 0.1.0
+ */
+export * as RoomState from "./RoomState.js"
+
+/**
+ * The service: `send`, `sendOutOfBand`, `subscribe`, `subscribeMany`, `peek`, `roomState`, `metrics`.
+ *
+ * @since 0.1.0
+ */
+export * as SyncFanoutQueue from "./SyncFanoutQueue.js"
+
+/**
+ * A typed view of the service: payloads encoded and decoded with a `Schema`.
+ *
+ * @since 0.1.0
+ */
+export * as TypedQueue from "./TypedQueue.js"

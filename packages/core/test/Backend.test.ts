@@ -4,7 +4,7 @@
  * timed-out or refused script call), which the cut/restore of the semantic suite cannot show.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Backend, MemoryLayer, QueueConfig, RedisError } from "@lockstep/core"
+import { Backend, MemoryLayer, QueueConfig, QueueError } from "@lockstep/core"
 import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
 
 /** A fresh broker and a plain client on it, the producer of a test. */
@@ -23,7 +23,7 @@ const clientWith = (
 ) =>
   Effect.gen(function*() {
     const config = yield* QueueConfig.resolve({ keyPrefix: "test", clientTimeout: "1 minute" })
-    return yield* Backend.makeQueue((clientId) => Effect.map(broker.broker.connect(clientId), wrap), config)
+    return yield* Backend.makeQueue((clientId) => Effect.map(broker.connect(clientId), wrap), config)
   })
 
 /** A client on `broker` whose first `failures` ack deliveries fail in transit; counts the attempts. */
@@ -35,7 +35,11 @@ const flakyClient = (broker: MemoryLayer.MemoryBroker["Type"], failures: number)
       ack: (room, id, onFailure) => {
         attempts.push(id)
         if (attempts.length <= failures) {
-          return onFailure(room, id, new RedisError({ operation: "ack", cause: new Error("refused") }))
+          return onFailure(
+            room,
+            id,
+            new QueueError.EngineError({ engine: "memory", operation: "ack", cause: new Error("refused") })
+          )
         }
         backend.ack(room, id, onFailure)
       }
@@ -128,11 +132,13 @@ describe("Backend.makeQueue", () => {
         ...backend,
         join: (room, options) =>
           room === "r2"
-            ? Effect.fail(new RedisError({ operation: "join", cause: new Error("refused") }))
+            ? Effect.fail(
+              new QueueError.EngineError({ engine: "memory", operation: "join", cause: new Error("refused") })
+            )
             : backend.join(room, options)
       }))
       const error = yield* Effect.flip(Effect.scoped(queue.subscribeMany(["r1", "r2", "r3"])))
-      expect(error._tag).toBe("RedisError")
+      expect(error._tag).toBe("EngineError")
       // no member is left behind to hold the rooms: not even until the next keepalive
       for (const room of ["r1", "r2", "r3"]) expect((yield* producer.roomState(room)).members).toEqual([])
       expect((yield* queue.metrics()).subscribedRooms).toBe(0)

@@ -2,12 +2,12 @@
  * The subscription buffer behind every delivery stream (and the proxy's local clients).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { ClientEjected, type Delivery } from "@lockstep/core"
+import { type Delivery, QueueError } from "@lockstep/core"
 import { Chunk, Effect, Either, Fiber, Stream } from "effect"
 import { Buffer, End, toStream } from "../src/internal/deliveryStream.js"
 
 const delivery = (n: number) => ({ id: `p:${n}`, data: n }) as unknown as Delivery.Delivery
-const ejected = new ClientEjected({ room: "r", clientId: "c", reason: "slow-consumer" })
+const ejected = new QueueError.ClientEjected({ room: "r", clientId: "c", reason: "slow-consumer" })
 const data = (chunk: Chunk.Chunk<Delivery.Delivery>) => Chunk.toReadonlyArray(chunk).map((d) => d.data)
 
 describe("DeliveryStream.Buffer", () => {

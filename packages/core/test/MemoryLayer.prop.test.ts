@@ -11,6 +11,7 @@
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
 import { Clock, Effect, TestClock } from "effect"
+import { Broker, brokerService } from "../src/internal/memoryBroker.js"
 import * as Model from "./utils/model.js"
 
 // time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
@@ -21,17 +22,21 @@ const memoryEngine = (time: {
   readonly settle: Effect.Effect<void>
   readonly now: Effect.Effect<number>
 }) =>
-  Effect.map(MemoryLayer.makeBroker, (broker): Model.Engine => ({
-    client: (config) =>
-      MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
-    cut: broker.cut,
-    restore: broker.restore,
-    ...time,
-    slackMs: 0,
-    sameClock: true,
-    // white-box: async members too (roomState lists sync members only)
-    members: (room) => Effect.sync(() => [...(broker.broker.rooms.get(room)?.members.keys() ?? [])])
-  }))
+  Effect.sync((): Model.Engine => {
+    const server = new Broker()
+    const broker = brokerService(server)
+    return {
+      client: (config) =>
+        MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
+      cut: broker.cut,
+      restore: broker.restore,
+      ...time,
+      slackMs: 0,
+      sameClock: true,
+      // white-box: async members too (roomState lists sync members only)
+      members: (room) => Effect.sync(() => [...(server.rooms.get(room)?.members.keys() ?? [])])
+    }
+  })
 
 /** One run on a manual clock (fast). */
 const run = (scenario: Model.Scenario) => {

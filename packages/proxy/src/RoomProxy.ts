@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type { ClientEjected, Delivery, MessageId, QueueError } from "@lockstep/core"
+import type { Delivery, MessageId, QueueError } from "@lockstep/core"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -52,7 +52,7 @@ export interface ProxyClient {
    * and the stream may be run again to keep receiving from them. It ends when the client is removed.
    * Run it once at a time: concurrent runs split the deliveries.
    */
-  readonly deliveries: Stream.Stream<Delivery.Delivery, ClientEjected>
+  readonly deliveries: Stream.Stream<Delivery.Delivery, QueueError.ClientEjected>
   /**
    * Ack message `id` of `room` for this client, e.g. when a remote peer acks later by id. Stale,
    * duplicate or foreign ids are ignored (S4).

@@ -2,17 +2,18 @@
  * The one seam where ioredis is touched. A `RedisConnection` is a command connection plus one
  * subscriber connection per process (standalone), or one `Redis.Cluster` with sharded
  * subscribers (cluster, S17), shared by every `ClientLayer` built on it. Every call is wrapped
- * into `RedisError` / `OperationTimeout`; incoming Pub/Sub messages are routed by one listener per
+ * into `EngineError` / `OperationTimeout`; incoming Pub/Sub messages are routed by one listener per
  * connection through a `Map<channel, deliver>`.
  *
  * @since 0.1.0
  */
-import { OperationTimeout, RedisError } from "@lockstep/core"
+import { QueueError } from "@lockstep/core"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
+import { redisError, type RedisFailure } from "./internal/errors.js"
 import { type ScriptName } from "./internal/scripts/index.js"
 
 /** @since 0.1.0 */
@@ -29,7 +30,7 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
     key: string,
     args: ReadonlyArray<ScriptArg>,
     timeout: Duration.Duration
-  ) => Effect.Effect<unknown, RedisError | OperationTimeout>
+  ) => Effect.Effect<unknown, RedisFailure>
   /**
    * `script` without an Effect, for per-message batches: the call is made at the end of this
    * event-loop turn with the arguments `args` returns then (so calls of the same turn can add to
@@ -40,7 +41,7 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
     key: string,
     args: () => ReadonlyArray<ScriptArg>,
     timeout: Duration.Duration,
-    done: (failure: RedisError | OperationTimeout | undefined, reply: unknown) => void
+    done: (failure: RedisFailure | undefined, reply: unknown) => void
   ) => void
   /**
    * Subscribe `deliver` to a channel (SUBSCRIBE, or SSUBSCRIBE on a cluster). Live when the Effect
@@ -50,7 +51,7 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
     channel: string,
     deliver: (message: string) => void,
     timeout: Duration.Duration
-  ) => Effect.Effect<void, RedisError | OperationTimeout, Scope.Scope>
+  ) => Effect.Effect<void, RedisFailure, Scope.Scope>
   /** true while the subscriber connection is up and its channels are subscribed */
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   /** Node addresses to use for diagnostics, e.g. `127.0.0.1:6380`. */
@@ -182,7 +183,7 @@ export const callLater = <A>(
   timeout: Duration.Duration,
   run: () => Promise<A>,
   socket: Corkable | undefined,
-  done: (failure: RedisError | OperationTimeout | undefined, value: A | undefined) => void
+  done: (failure: RedisFailure | undefined, value: A | undefined) => void
 ): () => void => {
   let settled = false
   const entry: Pending = {
@@ -190,10 +191,10 @@ export const callLater = <A>(
     expire: () => {
       if (settled) return
       settled = true
-      done(new OperationTimeout({ operation, timeout }), undefined)
+      done(new QueueError.OperationTimeout({ operation, timeout }), undefined)
     }
   }
-  const settle = (failure: RedisError | undefined, value: A | undefined) => {
+  const settle = (failure: QueueError.EngineError | undefined, value: A | undefined) => {
     if (settled) return
     settled = true
     deadlines.delete(entry)
@@ -206,11 +207,11 @@ export const callLater = <A>(
     try {
       promise = run()
     } catch (cause) {
-      return settle(new RedisError({ operation, cause }), undefined)
+      return settle(redisError(operation, cause), undefined)
     }
     promise.then(
       (value) => settle(undefined, value),
-      (cause: unknown) => settle(new RedisError({ operation, cause }), undefined)
+      (cause: unknown) => settle(redisError(operation, cause), undefined)
     )
   }, socket)
   return () => {
@@ -231,8 +232,8 @@ export const call = <A>(
   timeout: Duration.Duration,
   run: () => Promise<A>,
   socket?: Corkable | undefined
-): Effect.Effect<A, RedisError | OperationTimeout> =>
-  Effect.async<A, RedisError | OperationTimeout>((resume) =>
+): Effect.Effect<A, RedisFailure> =>
+  Effect.async<A, RedisFailure>((resume) =>
     Effect.sync(callLater(
       operation,
       timeout,

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { type OperationTimeout, RedisError } from "@lockstep/core"
+import type { QueueError } from "@lockstep/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -24,6 +24,7 @@ import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Cluster, type ClusterOptions, Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import type { ConnectionOptions } from "node:tls"
+import { redisError, type RedisFailure } from "./internal/errors.js"
 import { Router } from "./internal/router.js"
 import { scripts } from "./internal/scripts/index.js"
 import { slotOf } from "./internal/slot.js"
@@ -79,9 +80,9 @@ const acquire = (operation: string, make: () => Redis, timeout: Duration.Duratio
         Effect.as(redis),
         Effect.tapError(() => Effect.sync(() => redis.disconnect())),
         Effect.mapError((e) =>
-          e._tag === "RedisError" && lastError !== undefined ? new RedisError({ operation, cause: lastError }) : e
+          e._tag === "EngineError" && lastError !== undefined ? redisError(operation, lastError) : e
         ),
-        Effect.mapError((e) => e._tag === "OperationTimeout" ? new RedisError({ operation, cause: e }) : e)
+        Effect.mapError((e) => e._tag === "OperationTimeout" ? redisError(operation, e) : e)
       )
     }),
     (redis) =>
@@ -115,16 +116,16 @@ const parse = (options: RedisOptions | string): RedisOptions => {
  */
 export const make = (
   input: RedisOptions | string
-): Effect.Effect<RedisConnection["Type"], RedisError, Scope.Scope> =>
+): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
   Effect.gen(function*() {
     const options = yield* Effect.try({
       try: () => parse(input),
-      catch: (cause) => new RedisError({ operation: "connect", cause })
+      catch: (cause) => redisError("connect", cause)
     })
     const timeout = connectTimeoutOf(options)
     const ioOptions = toIoredis(options)
     // Nothing is replayed after a reconnect: while the connection is down operations fail at once
-    // with RedisError and never run later; a command already written when it dropped is not
+    // with EngineError and never run later; a command already written when it dropped is not
     // resent, its caller gets OperationTimeout (outcome unknown: it may have run before the drop).
     // So a send reported as failed is never delivered late, out of order. A lost ack is repeated
     // by the client after the reconnect (S12).
@@ -190,7 +191,7 @@ const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
   }).pipe(
     Effect.timeoutFail({
       duration: timeout,
-      onTimeout: () => new RedisError({ operation: "reconnect", cause: new Error("command connection not ready") })
+      onTimeout: () => redisError("reconnect", new Error("command connection not ready"))
     })
   )
 
@@ -242,8 +243,8 @@ const listener = (
   runScoped: (effect: Effect.Effect<unknown>) => unknown,
   router: Router,
   connected: SubscriptionRef.SubscriptionRef<boolean>,
-  subscribe: (channel: string, timeout: Duration.Duration) => Effect.Effect<unknown, RedisError | OperationTimeout>,
-  unsubscribe: (channel: string) => Effect.Effect<unknown, RedisError | OperationTimeout>
+  subscribe: (channel: string, timeout: Duration.Duration) => Effect.Effect<unknown, RedisFailure>,
+  unsubscribe: (channel: string) => Effect.Effect<unknown, RedisFailure>
 ): RedisConnection["Type"]["listen"] =>
 (channel, deliver, timeout) =>
   Effect.acquireRelease(
@@ -307,10 +308,10 @@ const toNode = (node: ClusterNode) => {
 export const makeCluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options: ClusterConnectionOptions = {}
-): Effect.Effect<RedisConnection["Type"], RedisError, Scope.Scope> =>
+): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
   Effect.gen(function*() {
     if (nodes.length === 0) {
-      return yield* new RedisError({ operation: "connect", cause: new Error("a cluster needs at least one node") })
+      return yield* redisError("connect", new Error("a cluster needs at least one node"))
     }
     const timeout = connectTimeoutOf(options)
     const { lazyConnect: _lazy, ...redisOptions } = toIoredis(options)
@@ -331,7 +332,7 @@ export const makeCluster = (
         return call("connect", timeout, () => c.connect()).pipe(
           Effect.as(c),
           Effect.tapError(() => Effect.sync(() => c.disconnect())),
-          Effect.mapError((e) => new RedisError({ operation: "connect", cause: e }))
+          Effect.mapError((e) => redisError("connect", e))
         )
       }),
       (c) =>
@@ -429,14 +430,14 @@ export const makeCluster = (
 export const cluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options?: ClusterConnectionOptions
-): Layer.Layer<RedisConnection, RedisError> => Layer.scoped(RedisConnection, makeCluster(nodes, options))
+): Layer.Layer<RedisConnection, QueueError.EngineError> => Layer.scoped(RedisConnection, makeCluster(nodes, options))
 
 /**
  * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL.
  *
  * @since 0.1.0
  */
-export const layer = (options: RedisOptions | string): Layer.Layer<RedisConnection, RedisError> =>
+export const layer = (options: RedisOptions | string): Layer.Layer<RedisConnection, QueueError.EngineError> =>
   Layer.scoped(RedisConnection, make(options))
 
 /**
@@ -445,11 +446,12 @@ export const layer = (options: RedisOptions | string): Layer.Layer<RedisConnecti
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<RedisConnection, RedisError | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const nodes = yield* Config.option(Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"))
-    if (Option.isSome(nodes) && nodes.value.length > 0) return cluster(nodes.value.map((n) => n.trim()))
-    const url = yield* Config.option(Config.string("LOCKSTEP_REDIS_URL"))
-    return layer(Option.getOrElse(url, () => "redis://127.0.0.1:6379"))
-  })
-)
+export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> = Layer
+  .unwrapEffect(
+    Effect.gen(function*() {
+      const nodes = yield* Config.option(Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"))
+      if (Option.isSome(nodes) && nodes.value.length > 0) return cluster(nodes.value.map((n) => n.trim()))
+      const url = yield* Config.option(Config.string("LOCKSTEP_REDIS_URL"))
+      return layer(Option.getOrElse(url, () => "redis://127.0.0.1:6379"))
+    })
+  )

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { InvalidArgument } from "@lockstep/core"
+import { QueueError } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { fnv1a, slotOf } from "./internal/slot.js"
@@ -52,12 +52,14 @@ const spreadTags = (shards: number): ReadonlyArray<string> => {
  *
  * @since 0.1.0
  */
-export const make = (options: { readonly shards: number }): Effect.Effect<Sharding["Type"], InvalidArgument> =>
+export const make = (
+  options: { readonly shards: number }
+): Effect.Effect<Sharding["Type"], QueueError.InvalidArgument> =>
   Effect.suspend(() => {
     const { shards } = options
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16384) {
       return Effect.fail(
-        new InvalidArgument({ message: `shards must be an integer from 1 to 16384, got ${String(shards)}` })
+        new QueueError.InvalidArgument({ message: `shards must be an integer from 1 to 16384, got ${String(shards)}` })
       )
     }
     const tags = spreadTags(shards)
@@ -73,5 +75,5 @@ export const make = (options: { readonly shards: number }): Effect.Effect<Shardi
  *
  * @since 0.1.0
  */
-export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, InvalidArgument> =>
+export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, QueueError.InvalidArgument> =>
   Layer.effect(Sharding, make(options))

@@ -25,6 +25,7 @@ import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/c
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Clock, Context, Duration, Effect, type FastCheck, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
 import * as Model from "../../core/test/utils/model.js"
 
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
@@ -50,7 +51,8 @@ let runs = 0
 /** The memory engine on a fresh broker and a manual clock (exact: slack 0, same clock). */
 const runMemory = (scenario: Model.Scenario, options: Model.RunOptions) => {
   const clock = new Model.ManualClock()
-  return MemoryLayer.makeBroker.pipe(
+  const server = new Broker()
+  return Effect.succeed(brokerService(server)).pipe(
     Effect.flatMap((broker) =>
       Model.runScenarioLog(
         {
@@ -63,7 +65,7 @@ const runMemory = (scenario: Model.Scenario, options: Model.RunOptions) => {
           now: clock.currentTimeMillis,
           slackMs: 0,
           sameClock: true,
-          members: (room) => Effect.sync(() => [...(broker.broker.rooms.get(room)?.members.keys() ?? [])])
+          members: (room) => Effect.sync(() => [...(server.rooms.get(room)?.members.keys() ?? [])])
         },
         scenario,
         options
@@ -218,8 +220,8 @@ const redisEngine = (
       slackMs: 500,
       sameClock: false,
       // an operation on a cut connection waits in ioredis' offline queue until its deadline
-      // (OperationTimeout), or fails once ioredis gives up reconnecting (RedisError)
-      cutFailures: ["OperationTimeout", "RedisError"]
+      // (OperationTimeout), or fails once ioredis gives up reconnecting (EngineError)
+      cutFailures: ["OperationTimeout", "EngineError"]
     }
     return engine
   })

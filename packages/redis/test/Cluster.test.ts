@@ -5,7 +5,7 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Delivery, RedisError, type SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option, Queue, Stream } from "effect"
@@ -359,8 +359,8 @@ describe("Cluster (3 masters)", () => {
 
         // a cluster connection needs nodes
         const empty = yield* Effect.flip(Layer.build(RedisLayer.cluster([])))
-        expect(empty).toBeInstanceOf(RedisError)
-        expect(empty._tag).toBe("RedisError")
+        expect(empty).toBeInstanceOf(QueueError.EngineError)
+        expect(empty._tag).toBe("EngineError")
 
         // a script whose declared key (routing) is on one master but whose key base names a shard
         // served by another: Redis refuses it at the first foreign key, before anything is written.
@@ -385,15 +385,15 @@ describe("Cluster (3 masters)", () => {
           [Sharding.baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000],
           Duration.seconds(2)
         ))
-        expect(error._tag).toBe("RedisError")
-        expect(String((error as RedisError).cause)).toMatch(/Script attempted to access a non local key/)
+        expect(error._tag).toBe("EngineError")
+        expect(String((error as QueueError.EngineError).cause)).toMatch(/Script attempted to access a non local key/)
         for (const node of cluster.masters) {
           const written = yield* scanKeys(nodes.get(node.port)!, Sharding.baseOf(c.sharding, prefix, foreign.value))
           expect(written).toEqual([])
         }
 
         // a standalone connection to one node of a cluster (a "standalone-only" assumption): the
-        // keys of rooms served elsewhere are redirected, which surfaces as a typed RedisError
+        // keys of rooms served elsewhere are redirected, which surfaces as a typed QueueError.EngineError
         const slot0 = slotOf("0") // ShardLayer.single: every key on hash tag 0
         const standalonePort = yield* Effect.filterOrDieMessage(
           Effect.findFirst(
@@ -412,10 +412,10 @@ describe("Cluster (3 masters)", () => {
             { keyPrefix: prefix, ...quiet }
           )
           const moved = yield* Effect.flip(standalone.send("room", 1))
-          expect(moved._tag).toBe("RedisError")
-          expect(String((moved as RedisError).cause)).toMatch(/MOVED/)
+          expect(moved._tag).toBe("EngineError")
+          expect(String((moved as QueueError.EngineError).cause)).toMatch(/MOVED/)
           const refused = yield* Effect.flip(Effect.scoped(standalone.subscribe("room")))
-          expect(refused._tag).toBe("RedisError")
+          expect(refused._tag).toBe("EngineError")
         })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
       }))
 
@@ -564,7 +564,7 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
             yield* retryUntil(d1.ack, "ack on the promoted replica", "10 seconds")
             const sent = yield* Fiber.join(during)
             for (const e of Either.isLeft(sent) ? [sent.left] : []) {
-              expect(["RedisError", "OperationTimeout"]).toContain(e._tag)
+              expect(["EngineError", "OperationTimeout"]).toContain(e._tag)
             }
             const m3 = yield* retryUntil(p.queue.send(room, "m3"), "send on the promoted replica", "10 seconds")
             // s receives m2, maybe "during", then m3: in order, each once; it acks as it goes until

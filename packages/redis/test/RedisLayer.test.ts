@@ -4,7 +4,7 @@
  * `layerConfig` from a ConfigProvider.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { RedisError, SyncFanoutQueue } from "@lockstep/core"
+import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
@@ -28,7 +28,7 @@ const acl = [
 ]
 
 /** Build a RedisConnection (+ single sharding) in a fresh scope; report how it ended and how long it took. */
-const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, RedisError | unknown>) =>
+const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError | unknown>) =>
   Effect.scoped(Layer.build(Layer.merge(layer, ShardLayer.single))).pipe(Effect.flip, Effect.timed)
 
 describe("RedisLayer", () => {
@@ -73,14 +73,14 @@ describe("RedisLayer", () => {
         for (const c of bob) expect(c.db).toBe("0")
       }))
 
-    it.scoped("a wrong password fails with a typed RedisError and leaves no connection open", () =>
+    it.scoped("a wrong password fails with a typed QueueError.EngineError and leaves no connection open", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
         const before = (yield* clientList(raw)).length
         const [elapsed, error] = yield* tryConnect(RedisLayer.layer(`redis://alice:wrong@127.0.0.1:${port}/2`))
-        expect(error).toBeInstanceOf(RedisError)
-        expect((error as RedisError).operation).toBe("connect")
+        expect(error).toBeInstanceOf(QueueError.EngineError)
+        expect((error as QueueError.EngineError).operation).toBe("connect")
         expect(Duration.toMillis(elapsed)).toBeLessThan(2000)
         yield* eventually(
           Effect.map(clientList(raw), (cs) => cs.length),
@@ -91,21 +91,21 @@ describe("RedisLayer", () => {
         const [, error2] = yield* tryConnect(
           RedisLayer.layer({ host: "127.0.0.1", port, username: "mallory", password: "s3cret" })
         )
-        expect(error2).toBeInstanceOf(RedisError)
+        expect(error2).toBeInstanceOf(QueueError.EngineError)
       }))
 
-    it.scoped("an unreachable port fails fast with RedisError", () =>
+    it.scoped("an unreachable port fails fast with EngineError", () =>
       Effect.gen(function*() {
         const [closed] = yield* RedisTestServer.freePorts(1)
         const [elapsed, error] = yield* tryConnect(
           RedisLayer.layer({ host: "127.0.0.1", port: closed!, connectTimeout: "500 millis" })
         )
-        expect(error).toBeInstanceOf(RedisError)
-        expect((error as RedisError).operation).toBe("connect")
+        expect(error).toBeInstanceOf(QueueError.EngineError)
+        expect((error as QueueError.EngineError).operation).toBe("connect")
         expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
       }))
 
-    it.scoped("a black-holed server fails with RedisError after connectTimeout", () =>
+    it.scoped("a black-holed server fails with QueueError.EngineError after connectTimeout", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const proxy = yield* TcpProxy.make({ targetPort: port })
@@ -113,7 +113,7 @@ describe("RedisLayer", () => {
         const [elapsed, error] = yield* tryConnect(
           RedisLayer.layer({ host: "127.0.0.1", port: proxy.port, connectTimeout: "500 millis" })
         )
-        expect(error).toBeInstanceOf(RedisError)
+        expect(error).toBeInstanceOf(QueueError.EngineError)
         expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(450)
         expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
         // the connection was ended, not left to retry in the background: once the network heals
@@ -124,10 +124,10 @@ describe("RedisLayer", () => {
         expect(yield* proxy.connections).toBe(0)
       }))
 
-    it.scoped("an invalid URL fails with RedisError, not a defect", () =>
+    it.scoped("an invalid URL fails with QueueError.EngineError, not a defect", () =>
       Effect.gen(function*() {
         const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
-        expect(error).toBeInstanceOf(RedisError)
+        expect(error).toBeInstanceOf(QueueError.EngineError)
       }))
 
     it.scoped("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
@@ -162,11 +162,11 @@ describe("RedisLayer", () => {
           "the env-configured connections to close"
         )
 
-        // Effect.withConfigProvider works as well, and a bad URL is a RedisError
+        // Effect.withConfigProvider works as well, and a bad URL is a QueueError.EngineError
         const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOCKSTEP_REDIS_URL", "::nope::"]])))
         )
-        expect(error).toBeInstanceOf(RedisError)
+        expect(error).toBeInstanceOf(QueueError.EngineError)
       }))
   })
 })

@@ -4,7 +4,7 @@
  * room shares its shard's slot, and bad shard counts or key prefixes are refused with typed errors.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { InvalidArgument, QueueConfig } from "@lockstep/core"
+import { QueueConfig, QueueError } from "@lockstep/core"
 import { ClientLayer, RedisConnection, Sharding, ShardLayer } from "@lockstep/redis"
 import { ConfigError, Context, Effect, Either, Exit, Layer } from "effect"
 import { slotOf } from "../src/internal/slot.js"
@@ -130,7 +130,7 @@ describe("ShardLayer", () => {
     Effect.gen(function*() {
       for (const shards of [0, -1, 1.5, 16385, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
         const error = yield* Effect.flip(ShardLayer.make({ shards }))
-        expect(error).toBeInstanceOf(InvalidArgument)
+        expect(error).toBeInstanceOf(QueueError.InvalidArgument)
         expect(error._tag).toBe("InvalidArgument")
         expect(error.message).toContain("shards must be an integer from 1 to 16384")
         // the layer fails the same way

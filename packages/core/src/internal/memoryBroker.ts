@@ -12,7 +12,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { BackendClient, BackendError, RawRoomState, RawStats } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
-import { type EjectReason, RedisError } from "../QueueError.js"
+import { type EjectReason, EngineError } from "../QueueError.js"
 
 interface Member {
   readonly mode: SubscriptionMode
@@ -245,7 +245,11 @@ export class Broker {
       this.connections.set(clientId, connection)
       const clock = yield* Effect.clock
       const lost = (operation: string) =>
-        new RedisError({ operation, cause: new Error("connection lost (memory broker: cut)") })
+        new EngineError({
+          engine: "memory",
+          operation,
+          cause: new Error("connection cut (a simulated network partition)")
+        })
       const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
         Effect.suspend(() =>
           connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
@@ -318,3 +322,14 @@ export class Broker {
     })
   }
 }
+
+/** The `MemoryBroker` service of a broker. */
+export const brokerService = (broker: Broker): {
+  readonly connect: (clientId: string) => Effect.Effect<BackendClient>
+  readonly cut: (clientId: string) => Effect.Effect<void>
+  readonly restore: (clientId: string) => Effect.Effect<void>
+} => ({
+  connect: (id) => broker.connect(id),
+  cut: (id) => broker.cut(id),
+  restore: (id) => broker.restore(id)
+})

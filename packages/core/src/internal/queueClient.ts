@@ -34,6 +34,7 @@ import * as QueueMetrics from "../QueueMetrics.js"
 import type { RoomState } from "../RoomState.js"
 import type { SubscribeOptions, SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import * as DeliveryStream from "./deliveryStream.js"
+import * as InvalidSink from "./invalidSink.js"
 import { LatencyWindow } from "./latencyWindow.js"
 import { hotSpan, isTraced } from "./tracing.js"
 import { priorityOrError, roomError, utf8Length, validateInt, validateRoom } from "./validation.js"
@@ -547,8 +548,6 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
       }
     }).pipe(Effect.withSpan("SyncFanoutQueue.metrics"))
 
-  const recordInvalid = (room: string, reason: string) => Effect.sync(() => countInvalid(room, reason))
-
   const ejectAll = (reason: EjectReason) => eject([...subscriptions.values()], reason, false)
 
   /** The server answered a keepalive: `known` is false when it had expired us (every membership is gone). */
@@ -664,8 +663,8 @@ export const makeQueue = Effect.fnUntraced(function*<E, R>(
     subscribeMany,
     peek,
     roomState,
-    metrics,
-    recordInvalid
+    metrics
   }
+  InvalidSink.register(service, countInvalid)
   return service
 })

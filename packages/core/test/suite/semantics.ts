@@ -10,13 +10,9 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import {
-  AlreadySubscribed,
-  ClientEjected,
   type Delivery,
-  InvalidArgument,
-  InvalidRoom,
   MessageId,
-  PayloadTooLarge,
+  QueueError,
   QueueMetrics,
   type RoomState,
   SyncFanoutQueue,
@@ -46,16 +42,16 @@ type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
 /** The deliveries of one subscription, pulled into a queue, and how its stream ended. */
 export interface Inbox<A = unknown> {
   readonly queue: Queue.Queue<Delivery.Delivery<A>>
-  readonly done: Deferred.Deferred<void, ClientEjected>
+  readonly done: Deferred.Deferred<void, QueueError.ClientEjected>
 }
 
 /** Pull `stream` into an unbounded queue in the current scope. */
 export const inbox = <A>(
-  stream: Stream.Stream<Delivery.Delivery<A>, ClientEjected>
+  stream: Stream.Stream<Delivery.Delivery<A>, QueueError.ClientEjected>
 ): Effect.Effect<Inbox<A>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Delivery.Delivery<A>>()
-    const done = yield* Deferred.make<void, ClientEjected>()
+    const done = yield* Deferred.make<void, QueueError.ClientEjected>()
     yield* stream.pipe(
       Stream.runForEach((delivery) => Queue.offer(queue, delivery)),
       Effect.intoDeferred(done),
@@ -120,9 +116,11 @@ const harness = (fx: EngineFixture) => {
   const ejection = (box: Inbox<unknown>, budget: Duration.DurationInput = "5 seconds") =>
     Effect.gen(function*() {
       const exit = yield* fx.within(budget, Effect.exit(Deferred.await(box.done)))
-      if (Exit.isSuccess(exit)) return assert.fail("expected the subscription to fail with ClientEjected, it ended")
+      if (Exit.isSuccess(exit)) {
+        return assert.fail("expected the subscription to fail with QueueError.ClientEjected, it ended")
+      }
       const error = Cause.failureOption(exit.cause)
-      if (Option.isNone(error)) return assert.fail(`expected ClientEjected, got ${Cause.pretty(exit.cause)}`)
+      if (Option.isNone(error)) return assert.fail(`expected QueueError.ClientEjected, got ${Cause.pretty(exit.cause)}`)
       return error.value
     })
 
@@ -197,7 +195,7 @@ export const semanticSuite = <R = never>(
     // ---------------------------------------------------------------- S1
     describe("S1 rooms", () => {
       test(
-        "S1: an invalid room (empty, 257 code units, not a string) is InvalidRoom and writes nothing",
+        "S1: an invalid room (empty, 257 code units, not a string) is QueueError.InvalidRoom and writes nothing",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -217,7 +215,7 @@ export const semanticSuite = <R = never>(
                 yield* failure(a.roomState(r))
               ]
               for (const error of errors) {
-                expect(error).toBeInstanceOf(InvalidRoom)
+                expect(error).toBeInstanceOf(QueueError.InvalidRoom)
                 expect(error.message).toContain("invalid room")
               }
             }
@@ -357,7 +355,7 @@ export const semanticSuite = <R = never>(
         }))
 
       test(
-        "S2: a priority that is not a safe integer is InvalidArgument and sends nothing",
+        "S2: a priority that is not a safe integer is QueueError.InvalidArgument and sends nothing",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -369,7 +367,7 @@ export const semanticSuite = <R = never>(
             const bad: ReadonlyArray<unknown> = [1.5, Number.NaN, 2 ** 60, 2 ** 53, Infinity, -Infinity, "1", null]
             for (const priority of bad) {
               const error = yield* failure(a.send(room, "bad", { priority: priority as number }))
-              expect(error).toBeInstanceOf(InvalidArgument)
+              expect(error).toBeInstanceOf(QueueError.InvalidArgument)
               expect(error.message).toContain("priority")
             }
             expect(yield* h.state(a, room)).toEqual(before)
@@ -891,7 +889,7 @@ export const semanticSuite = <R = never>(
             // the cut client fails its own streams, without being told
             for (const [box, r] of [[ib, room], [ib2, other]] as const) {
               const error = yield* h.ejection(box, "6 seconds")
-              expect(error).toBeInstanceOf(ClientEjected)
+              expect(error).toBeInstanceOf(QueueError.ClientEjected)
               expect(error).toMatchObject({ room: r, clientId: b.clientId, reason: "keepalive-timeout" })
               expect(error.message).toContain("keepalive-timeout")
             }
@@ -936,7 +934,7 @@ export const semanticSuite = <R = never>(
             const a2 = yield* h.next(ia, "5 seconds")
             expect(a2.id).toBe(m2)
             const error = yield* h.ejection(ib)
-            expect(error).toBeInstanceOf(ClientEjected)
+            expect(error).toBeInstanceOf(QueueError.ClientEjected)
             expect(error).toMatchObject({ room, clientId: b.clientId, reason: "ack-timeout" })
             expect(yield* h.state(a, room)).toMatchObject({ members: [a.clientId], inFlight: m2 })
             // b's other subscription is untouched
@@ -1037,18 +1035,18 @@ export const semanticSuite = <R = never>(
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
             const held = yield* h.listen(b, "bad-held")
             const empty = yield* failure(b.subscribeMany([]))
-            expect(empty).toBeInstanceOf(InvalidArgument)
+            expect(empty).toBeInstanceOf(QueueError.InvalidArgument)
             expect(empty.message).toContain("at least one room")
             const twice = yield* failure(b.subscribeMany(["bad-1", "bad-2", "bad-1"]))
-            expect(twice).toBeInstanceOf(InvalidArgument)
+            expect(twice).toBeInstanceOf(QueueError.InvalidArgument)
             expect(twice.message).toContain("twice")
             const invalid = yield* failure(b.subscribeMany(["bad-1", ""]))
-            expect(invalid).toBeInstanceOf(InvalidRoom)
+            expect(invalid).toBeInstanceOf(QueueError.InvalidRoom)
             const already = yield* failure(b.subscribeMany(["bad-1", "bad-held"]))
-            expect(already).toBeInstanceOf(AlreadySubscribed)
+            expect(already).toBeInstanceOf(QueueError.AlreadySubscribed)
             expect(already.message).toContain("bad-held")
             const mode = yield* failure(b.subscribeMany(["bad-1"], { mode: "bogus" as "sync" }))
-            expect(mode).toBeInstanceOf(InvalidArgument)
+            expect(mode).toBeInstanceOf(QueueError.InvalidArgument)
             // nothing was joined, nothing is subscribed but the room held before
             for (const room of ["bad-1", "bad-2"]) {
               expect(yield* h.state(a, room)).toEqual({ room, backlog: 0, members: [], acked: [], inFlight: null })
@@ -1258,7 +1256,7 @@ export const semanticSuite = <R = never>(
               ]
             ) {
               const error = yield* failure(a.peek(room, options))
-              expect(error).toBeInstanceOf(InvalidArgument)
+              expect(error).toBeInstanceOf(QueueError.InvalidArgument)
             }
             expect(yield* h.state(a, room)).toEqual(before)
             yield* h.nothing(box)
@@ -1350,7 +1348,7 @@ export const semanticSuite = <R = never>(
             ])
             expect((yield* a.metrics({ topRooms: 0 })).topRooms).toEqual([])
             for (const topRooms of [-1, 1.5, Number.NaN]) {
-              expect(yield* failure(a.metrics({ topRooms }))).toBeInstanceOf(InvalidArgument)
+              expect(yield* failure(a.metrics({ topRooms }))).toBeInstanceOf(QueueError.InvalidArgument)
             }
             const mb = yield* b.metrics()
             expect(mb).toMatchObject({ subscribedRooms: 4, received: 4, invalid: 0, knownRooms: 3 })
@@ -1435,7 +1433,7 @@ export const semanticSuite = <R = never>(
         }))
 
       test(
-        "S16: a value the schema cannot encode is InvalidArgument and nothing is sent",
+        "S16: a value the schema cannot encode is QueueError.InvalidArgument and nothing is sent",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -1444,9 +1442,9 @@ export const semanticSuite = <R = never>(
             const box = yield* h.listen(b, room, { mode: "async" })
             for (const bad of [{ n: 1.5 }, { n: 1, label: 7 as unknown as string }]) {
               const e1 = yield* failure(typedA.send(room, bad))
-              expect(e1).toBeInstanceOf(InvalidArgument)
+              expect(e1).toBeInstanceOf(QueueError.InvalidArgument)
               expect(e1.message).toContain("cannot encode")
-              expect(yield* failure(typedA.sendOutOfBand(room, bad))).toBeInstanceOf(InvalidArgument)
+              expect(yield* failure(typedA.sendOutOfBand(room, bad))).toBeInstanceOf(QueueError.InvalidArgument)
             }
             expect(yield* h.state(a, room)).toEqual({ room, backlog: 0, members: [], acked: [], inFlight: null })
             yield* h.nothing(box)
@@ -1482,7 +1480,7 @@ export const semanticSuite = <R = never>(
       )
 
       test(
-        "S16: a payload above maxPayloadBytes is PayloadTooLarge and nothing is sent",
+        "S16: a payload above maxPayloadBytes is QueueError.PayloadTooLarge and nothing is sent",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client({ maxPayloadBytes: 64 }), fx.client()])
@@ -1490,11 +1488,11 @@ export const semanticSuite = <R = never>(
             const box = yield* h.listen(b, room, { mode: "async" })
             const big = "x".repeat(100)
             const e = yield* failure(a.send(room, big))
-            expect(e).toBeInstanceOf(PayloadTooLarge)
+            expect(e).toBeInstanceOf(QueueError.PayloadTooLarge)
             expect(e).toMatchObject({ limit: 64 })
-            expect((e as PayloadTooLarge).size).toBeGreaterThan(64)
+            expect((e as QueueError.PayloadTooLarge).size).toBeGreaterThan(64)
             expect(e.message).toContain("maxPayloadBytes")
-            expect(yield* failure(a.sendOutOfBand(room, big))).toBeInstanceOf(PayloadTooLarge)
+            expect(yield* failure(a.sendOutOfBand(room, big))).toBeInstanceOf(QueueError.PayloadTooLarge)
             // bytes, not UTF-16 code units: 32 × "é" is 34 characters of JSON but 66 bytes
             const wide = yield* failure(a.send(room, "é".repeat(32)))
             expect(wide).toMatchObject({ _tag: "PayloadTooLarge", size: 66, limit: 64 })
@@ -1508,31 +1506,34 @@ export const semanticSuite = <R = never>(
           })
       )
 
-      test("S16: data that is not JSON is InvalidArgument and nothing is sent", (fx, h) =>
-        Effect.gen(function*() {
-          const [a, b] = yield* Effect.all([fx.client(), fx.client()])
-          const room = "s16-json"
-          const box = yield* h.listen(b, room)
-          const circular: Record<string, unknown> = {}
-          circular.self = circular
-          const bad: ReadonlyArray<unknown> = [BigInt(1), { n: BigInt(2) }, undefined, () => 1, Symbol("s"), circular]
-          for (const data of bad) {
-            expect(yield* failure(a.send(room, data))).toBeInstanceOf(InvalidArgument)
-            expect(yield* failure(a.sendOutOfBand(room, data))).toBeInstanceOf(InvalidArgument)
-          }
-          expect(yield* h.state(a, room)).toEqual({
-            room,
-            backlog: 0,
-            members: [b.clientId],
-            acked: [],
-            inFlight: null
+      test(
+        "S16: data that is not JSON is QueueError.InvalidArgument and nothing is sent",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const [a, b] = yield* Effect.all([fx.client(), fx.client()])
+            const room = "s16-json"
+            const box = yield* h.listen(b, room)
+            const circular: Record<string, unknown> = {}
+            circular.self = circular
+            const bad: ReadonlyArray<unknown> = [BigInt(1), { n: BigInt(2) }, undefined, () => 1, Symbol("s"), circular]
+            for (const data of bad) {
+              expect(yield* failure(a.send(room, data))).toBeInstanceOf(QueueError.InvalidArgument)
+              expect(yield* failure(a.sendOutOfBand(room, data))).toBeInstanceOf(QueueError.InvalidArgument)
+            }
+            expect(yield* h.state(a, room)).toEqual({
+              room,
+              backlog: 0,
+              members: [b.clientId],
+              acked: [],
+              inFlight: null
+            })
+            yield* h.nothing(box)
+            for (const data of [null, 0, "", [], {}, { nested: [1, { x: true }] }]) {
+              yield* a.sendOutOfBand(room, data)
+              expect(yield* h.nextData(box)).toEqual(data)
+            }
           })
-          yield* h.nothing(box)
-          for (const data of [null, 0, "", [], {}, { nested: [1, { x: true }] }]) {
-            yield* a.sendOutOfBand(room, data)
-            expect(yield* h.nextData(box)).toEqual(data)
-          }
-        }))
+      )
     })
 
     // ---------------------------------------------------------------- subscriptions and bad input
@@ -1547,7 +1548,7 @@ export const semanticSuite = <R = never>(
             const ia = yield* h.listen(a, room, undefined, scope)
             for (const mode of [undefined, "sync", "async"] as const) {
               const error = yield* failure(a.subscribe(room, mode === undefined ? undefined : { mode }))
-              expect(error).toBeInstanceOf(AlreadySubscribed)
+              expect(error).toBeInstanceOf(QueueError.AlreadySubscribed)
               expect(error).toMatchObject({ room })
               expect(error.message).toContain("already subscribed")
             }

@@ -40,12 +40,11 @@
  * would hold the room forever, S6, S10), no live subscription may have silently lost its
  * membership (S10, S11), and no message may be left queued.
  */
-import type { ClientEjected, DeliveryType, SyncFanoutQueue } from "@lockstep/core"
-import { QueueConfig } from "@lockstep/core"
+import { type Delivery, QueueConfig, type QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { Cause, Clock, Duration, Effect, Either, Exit, FastCheck as fc, Option, Scope, Stream } from "effect"
 
 type Mode = "sync" | "async"
-type EjectReason = ClientEjected["reason"]
+type EjectReason = QueueError.ClientEjected["reason"]
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
 
 // ---------------------------------------------------------------------------------------------
@@ -248,7 +247,7 @@ export interface Engine {
    */
   readonly members?: ((room: string) => Effect.Effect<ReadonlyArray<string>>) | undefined
   /**
-   * The errors an operation of a cut client may fail with (default `["RedisError"]`: it fails at
+   * The errors an operation of a cut client may fail with (default `["EngineError"]`: it fails at
    * once). A real connection may instead wait for its deadline (`OperationTimeout`).
    */
   readonly cutFailures?: ReadonlyArray<string> | undefined
@@ -287,10 +286,10 @@ interface Sub {
   readonly mode: Mode
   readonly scope: Scope.CloseableScope
   /** filled by the consumer fiber */
-  readonly log: Array<DeliveryType>
+  readonly log: Array<Delivery.Delivery>
   /** the step after which each delivery of `log` was observed */
   readonly steps: Array<number>
-  exit: Exit.Exit<void, ClientEjected> | null
+  exit: Exit.Exit<void, QueueError.ClientEjected> | null
   // ---- checker state
   checked: number
   exitChecked: boolean
@@ -546,7 +545,7 @@ export const runScenarioLog = (
     // ---- observation and checks
 
     /** I2: `d` is the next delivery the model expects (optional ones may be missing). */
-    const expectNext = (sub: Sub, d: DeliveryType, msg: Msg, where: string) => {
+    const expectNext = (sub: Sub, d: Delivery.Delivery, msg: Msg, where: string) => {
       let i = 0
       while (i < sub.expected.length && sub.expected[i]!.id !== d.id && sub.expected[i]!.optional) i++
       if (i >= sub.expected.length || sub.expected[i]!.id !== d.id) {
@@ -560,7 +559,7 @@ export const runScenarioLog = (
       sub.expected.splice(0, i + 1)
     }
 
-    const checkDelivery = (sub: Sub, d: DeliveryType) => {
+    const checkDelivery = (sub: Sub, d: Delivery.Delivery) => {
       const room = rooms[sub.room]!
       const where = `subscription #${sub.no} (c${sub.client} ${sub.mode} on ${room.name})`
       const msg = messages.get(d.id)
@@ -718,7 +717,7 @@ export const runScenarioLog = (
             onSome: (e) => e.reason
           })
           fail(
-            `subscription #${sub.no} (c${sub.client} ${sub.mode} on room-${sub.room}) failed with ClientEjected(${reason}) but the model sees no reason for it (I5)`
+            `subscription #${sub.no} (c${sub.client} ${sub.mode} on room-${sub.room}) failed with QueueError.ClientEjected(${reason}) but the model sees no reason for it (I5)`
           )
         }
 
@@ -731,7 +730,7 @@ export const runScenarioLog = (
           }
           if (sub.mustEject !== null && !sub.exitChecked) {
             return fail(
-              `subscription #${sub.no} (c${sub.client} ${sub.mode} on room-${sub.room}) was ejected by the server (${sub.mustEject}) but its stream did not fail with ClientEjected (I5)`
+              `subscription #${sub.no} (c${sub.client} ${sub.mode} on room-${sub.room}) was ejected by the server (${sub.mustEject}) but its stream did not fail with QueueError.ClientEjected (I5)`
             )
           }
           if (sub.exit !== null && Exit.isSuccess(sub.exit) && !sub.scopeClosed) {
@@ -810,7 +809,7 @@ export const runScenarioLog = (
     // ---- operations
 
     const roomOf = (i: number) => rooms[i]!
-    const cutFailures = engine.cutFailures ?? ["RedisError"]
+    const cutFailures = engine.cutFailures ?? ["EngineError"]
     const expectFailure = (what: string, exit: Exit.Exit<unknown, unknown>, tag: string | ReadonlyArray<string>) => {
       const tags = typeof tag === "string" ? [tag] : tag
       if (Exit.isSuccess(exit)) return fail(`${what} succeeded, expected ${tags.join(" or ")}`)
@@ -821,7 +820,7 @@ export const runScenarioLog = (
       if (Exit.isFailure(exit)) fail(`${what} failed: ${errorTag(exit.cause)}`)
     }
 
-    const doAck = (c: Client, sub: Sub, d: DeliveryType, what: string) =>
+    const doAck = (c: Client, sub: Sub, d: Delivery.Delivery, what: string) =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(d.ack)
         const blocking = d.kind === "queued" && sub.mode === "sync"

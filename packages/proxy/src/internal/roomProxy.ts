@@ -10,8 +10,7 @@
  *
  * One consumer fiber per open room (a `FiberMap` keyed by room) pulls the upstream stream.
  */
-import type { Delivery, QueueError } from "@lockstep/core"
-import { Backend, ClientEjected, SyncFanoutQueue } from "@lockstep/core"
+import { Backend, type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
@@ -128,7 +127,7 @@ export const make = (
     }
 
     /** Fail the client's stream once, after what it has buffered; run again, it goes on with its other rooms. */
-    const fail = (client: LocalClient, error: ClientEjected): void => {
+    const fail = (client: LocalClient, error: QueueError.ClientEjected): void => {
       if (!client.closed) client.queue.fail(error)
     }
 
@@ -213,7 +212,10 @@ export const make = (
           }
           for (const client of slow) {
             acks.push(...removeMember(room, client))
-            fail(client, new ClientEjected({ room: room.name, clientId: client.id, reason: "slow-consumer" }))
+            fail(
+              client,
+              new QueueError.ClientEjected({ room: room.name, clientId: client.id, reason: "slow-consumer" })
+            )
           }
           const logSlow = slow.length === 0 ? Effect.void : Effect.logWarning(
             `lockstep proxy: ejected ${slow.length} slow local client(s) from room ${JSON.stringify(room.name)}`
@@ -224,7 +226,7 @@ export const make = (
       )
 
     /** The upstream subscription was ejected (S10, S11): fail every member's stream and forget the room. */
-    const onEjected = (room: Room, error: ClientEjected): Effect.Effect<void> =>
+    const onEjected = (room: Room, error: QueueError.ClientEjected): Effect.Effect<void> =>
       locked(
         room,
         Effect.suspend(() => {
@@ -255,7 +257,10 @@ export const make = (
         })
       )
 
-    const consume = (room: Room, deliveries: Stream.Stream<Delivery.Delivery, ClientEjected>): Effect.Effect<void> =>
+    const consume = (
+      room: Room,
+      deliveries: Stream.Stream<Delivery.Delivery, QueueError.ClientEjected>
+    ): Effect.Effect<void> =>
       deliveries.pipe(
         Stream.runForEach((delivery) => onDelivery(room, delivery)),
         Effect.matchEffect({ onFailure: (error) => onEjected(room, error), onSuccess: () => onEnded(room) }),
@@ -349,7 +354,7 @@ export const make = (
       }).pipe(Effect.withSpan("RoomProxy.removeClient", { attributes: { client: client.id } }))
 
     const addClient: RoomProxy["Type"]["addClient"] = Effect.gen(function*() {
-      const local = new Backend.DeliveryBuffer()
+      const local = Backend.makeDeliveryBuffer()
       const client: LocalClient = {
         id: `${queue.clientId}/${++clientCount}`,
         queue: local,

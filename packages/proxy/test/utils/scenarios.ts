@@ -3,8 +3,7 @@
  * real time). Each takes an EngineFixture and runs in the test's scope.
  */
 import { expect } from "@effect/vitest"
-import type { ClientEjected, Delivery } from "@lockstep/core"
-import { SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
 import { Chunk, Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
@@ -22,7 +21,7 @@ const take = (f: EngineFixture, client: RoomProxy.ProxyClient, n: number) =>
 const takeOne = (f: EngineFixture, client: RoomProxy.ProxyClient) => Effect.map(take(f, client, 1), (all) => all[0]!)
 
 /** Collect a direct upstream subscription into a queue, so a test can check that nothing arrived. */
-const collect = (stream: Stream.Stream<Delivery.Delivery, ClientEjected>) =>
+const collect = (stream: Stream.Stream<Delivery.Delivery, QueueError.ClientEjected>) =>
   Effect.gen(function*() {
     const seen = yield* Queue.unbounded<Delivery.Delivery>()
     yield* stream.pipe(Stream.runForEach((d) => Queue.offer(seen, d)), Effect.forkScoped)

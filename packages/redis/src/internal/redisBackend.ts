@@ -2,12 +2,12 @@
  * The Redis side of one client: each `BackendClient` operation is one script call (DESIGN §4),
  * keys and channels built through `Sharding`.
  */
-import type { Backend, ResolvedQueueConfig } from "@lockstep/core"
-import { RedisError } from "@lockstep/core"
+import type { Backend, QueueConfig } from "@lockstep/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
 import { baseOf, type Sharding } from "../Sharding.js"
+import { redisError } from "./errors.js"
 import { ScriptBatches } from "./scriptBatch.js"
 import type { ScriptName } from "./scripts/index.js"
 
@@ -18,7 +18,7 @@ const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.f
 export const make = (
   connection: RedisConnection["Type"],
   sharding: Sharding["Type"],
-  config: ResolvedQueueConfig,
+  config: QueueConfig.ResolvedQueueConfig,
   clientId: string
 ): Backend.BackendClient => {
   const prefix = config.keyPrefix
@@ -80,7 +80,7 @@ export const make = (
     Effect.forEach(shards, (shard) => f(bases[shard]!), { concurrency: "unbounded" })
 
   const malformed = (operation: string, reply: unknown) =>
-    new RedisError({ operation, cause: new Error(`unexpected script reply ${JSON.stringify(reply)}`) })
+    redisError(operation, new Error(`unexpected script reply ${JSON.stringify(reply)}`))
 
   return {
     send: (room, envelope, priority, id) =>

@@ -5,9 +5,9 @@
  * one script run and one round trip for all the calls of a turn, instead of one each. Calls of a
  * turn keep their order inside the batch, so a producer's sends to a room stay FIFO (S2).
  */
-import type { OperationTimeout, RedisError } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
+import type { RedisFailure } from "./errors.js"
 import type { ScriptName } from "./scripts/index.js"
 
 /** Items per script call at most: a call holds Redis for a few microseconds per item. */
@@ -17,7 +17,7 @@ const maxChars = 1 << 20
 
 interface Batch {
   readonly args: Array<ScriptArg>
-  readonly done: Array<(failure: RedisError | OperationTimeout | undefined) => void>
+  readonly done: Array<(failure: RedisFailure | undefined) => void>
   chars: number
 }
 
@@ -42,7 +42,7 @@ export class ScriptBatches {
     head: ReadonlyArray<ScriptArg>,
     item: ReadonlyArray<ScriptArg>,
     chars: number,
-    done: (failure: RedisError | OperationTimeout | undefined) => void
+    done: (failure: RedisFailure | undefined) => void
   ): void {
     let batch = this.open.get(group)
     if (batch === undefined || batch.done.length >= maxItems || batch.chars + chars > maxChars) {

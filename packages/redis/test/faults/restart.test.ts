@@ -11,7 +11,7 @@
  * (queueClient `heard(false)`). The application subscribes again, and the room works.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { ClientEjected } from "@lockstep/core"
+import { QueueError } from "@lockstep/core"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Deferred, Duration, Effect, Option, Schedule } from "effect"
 import { connect, eventually, freshPrefix, makeClient, subscribe } from "../utils/redisProbe.js"
@@ -20,7 +20,7 @@ import { connect, eventually, freshPrefix, makeClient, subscribe } from "../util
 const whenBack = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.retry(effect, Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds")))
 
-const ejection = (done: Deferred.Deferred<void, ClientEjected>, timeout: Duration.DurationInput) =>
+const ejection = (done: Deferred.Deferred<void, QueueError.ClientEjected>, timeout: Duration.DurationInput) =>
   Deferred.await(done).pipe(
     Effect.flip,
     Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("the stream was not ejected") }),
@@ -72,7 +72,7 @@ describe("faults: Redis restart", () => {
             ]] as const
           ) {
             const error = yield* ejection(sub.done, "8 seconds")
-            expect(error).toBeInstanceOf(ClientEjected)
+            expect(error).toBeInstanceOf(QueueError.ClientEjected)
             expect(error).toMatchObject({ room: r, clientId, reason: "keepalive-timeout" })
           }
           const ejectedAfter = Date.now() - restartedAt

@@ -4,7 +4,7 @@
  * reason "slow-consumer" and leaves the room (packages/core README, "Slow consumers").
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { ClientEjected, type Delivery } from "@lockstep/core"
+import { type Delivery, QueueError } from "@lockstep/core"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Stream } from "effect"
 import * as v8 from "node:v8"
@@ -105,7 +105,7 @@ describe("faults: slow consumers", () => {
           const exit = yield* Fiber.join(slowFiber)
           if (Exit.isSuccess(exit)) return expect.fail("expected the slow stream to fail with ClientEjected")
           const error = Cause.failureOption(exit.cause)
-          expect(Option.getOrUndefined(error)).toBeInstanceOf(ClientEjected)
+          expect(Option.getOrUndefined(error)).toBeInstanceOf(QueueError.ClientEjected)
           expect(Option.getOrUndefined(error)).toMatchObject({ room, clientId: slow.clientId, reason: "slow-consumer" })
           expect(handled).toBe(1 + buffer)
           expect((yield* slow.metrics()).subscribedRooms).toBe(0)

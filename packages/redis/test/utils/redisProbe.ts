@@ -3,7 +3,7 @@
  * PUBLISH…), a MONITOR recorder with markers to count the commands of exactly one operation, and
  * clients on their own named connections (so CLIENT LIST and MONITOR can tell them apart).
  */
-import type { ClientEjected, Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
+import type { Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import {
   Context,
@@ -244,7 +244,7 @@ export const makeClient = (
 export interface Sub {
   readonly next: (timeout?: Duration.DurationInput) => Effect.Effect<Delivery.Delivery>
   /** the stream's end: succeeds on a normal end, fails with the ejection */
-  readonly done: Deferred.Deferred<void, ClientEjected>
+  readonly done: Deferred.Deferred<void, QueueError.ClientEjected>
   /** close the subscription's scope (leave the room, S6) */
   readonly close: Effect.Effect<void>
 }
@@ -262,7 +262,7 @@ export const subscribe = (
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     const inbox = yield* Queue.unbounded<Delivery.Delivery>()
-    const done = yield* Deferred.make<void, ClientEjected>()
+    const done = yield* Deferred.make<void, QueueError.ClientEjected>()
     const fiber = yield* stream.pipe(
       Stream.runForEach((d) => Queue.offer(inbox, d)),
       Effect.exit,
