@@ -16,13 +16,17 @@ import * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Delivery } from "./Delivery.js"
 import * as DeliveryStream from "./internal/deliveryStream.js"
-import type { SubscriptionMode } from "./QueueConfig.js"
+import * as QueueClient from "./internal/queueClient.js"
+import * as Tracing from "./internal/tracing.js"
+import type { ResolvedQueueConfig, SubscriptionMode } from "./QueueConfig.js"
 import type { ClientEjected, EngineError, OperationTimeout } from "./QueueError.js"
+import type { SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 /**
  * Failures of the transport.
  *
  * @since 0.1.0
+ * @category errors
  */
 export type BackendError = EngineError | OperationTimeout
 
@@ -30,6 +34,7 @@ export type BackendError = EngineError | OperationTimeout
  * The raw state of a room (S14) as the server sees it, times in server milliseconds.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RawRoomState {
   readonly backlog: number
@@ -38,14 +43,24 @@ export interface RawRoomState {
   readonly inFlight: { readonly id: string; readonly releasedAt: number; readonly age: number } | null
 }
 
-/** @since 0.1.0 */
+/**
+ * Server-wide figures of `metrics` (S15), as the engine reports them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RawStats {
   readonly knownRooms: number
   readonly topRooms: ReadonlyArray<{ readonly room: string; readonly backlog: number }>
   readonly knownClients: number
 }
 
-/** @since 0.1.0 */
+/**
+ * What a join tells the engine about the new member.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface JoinOptions {
   readonly mode: SubscriptionMode
   /** ack deadline of this member in ms (S11), or null */
@@ -59,6 +74,7 @@ export interface JoinOptions {
  * decides whether to repeat it.
  *
  * @since 0.1.0
+ * @category models
  */
 export type AckFailure = (room: string, id: string, error: BackendError) => void
 
@@ -66,6 +82,7 @@ export type AckFailure = (room: string, id: string, error: BackendError) => void
  * The server side of one client. Every operation is one round trip to the server.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface BackendClient {
   /** Enqueue an envelope (already encoded) with a priority, releasing it at once if the room allows (S2, S3, S7). */
@@ -113,8 +130,20 @@ export interface BackendClient {
  * client's id. Requires a Scope: closing it leaves every room (S20) and stops the fibers.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export { makeQueue, randomClientId } from "./internal/queueClient.js"
+export const makeQueue: <E, R>(
+  connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
+  config: ResolvedQueueConfig
+) => Effect.Effect<SyncFanoutQueue["Type"], E, R | Scope.Scope> = QueueClient.makeQueue
+
+/**
+ * A fresh random client id: 12 hex characters (no ':', which separates a message id's parts).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const randomClientId: () => string = QueueClient.randomClientId
 
 /**
  * A span for a per-message operation (an ack, a send), made only when somebody can see it: under
@@ -123,8 +152,13 @@ export { makeQueue, randomClientId } from "./internal/queueClient.js"
  * per-message operations; `SyncFanoutQueue` uses it for `send`, `sendOutOfBand` and acks.
  *
  * @since 0.1.0
+ * @category tracing
  */
-export { hotSpan } from "./internal/tracing.js"
+export const hotSpan: <A, E, R>(
+  name: string,
+  attributes: Record<string, unknown>,
+  effect: Effect.Effect<A, E, R>
+) => Effect.Effect<A, E, R> = Tracing.hotSpan
 
 /**
  * A subscription's delivery buffer, filled synchronously (e.g. from a socket callback) and read

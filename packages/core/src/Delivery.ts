@@ -12,6 +12,7 @@ import type { QueueError } from "./QueueError.js"
  * `queued` messages take part in the lock-step barrier (S3); `out-of-band` ones skip it (S9).
  *
  * @since 0.1.0
+ * @category models
  */
 export type DeliveryKind = "queued" | "out-of-band"
 
@@ -19,6 +20,7 @@ export type DeliveryKind = "queued" | "out-of-band"
  * One message delivered to one subscription.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Delivery<A = unknown> {
   readonly room: string
@@ -44,6 +46,7 @@ export interface Delivery<A = unknown> {
  * A message waiting in a room's queue, not yet released (S13).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface QueuedMessage<A = unknown> {
   readonly id: MessageId

@@ -15,6 +15,7 @@ import { EjectReason } from "./QueueError.js"
  * `pr` priority; `t` send time (ms since epoch, producer clock); `d` the JSON data.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const MessageEnvelope = Schema.Struct({
   k: Schema.Literal("q", "o"),
@@ -25,13 +26,19 @@ export const MessageEnvelope = Schema.Struct({
   d: Schema.Unknown
 })
 
-/** @since 0.1.0 */
+/**
+ * The type of a message envelope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MessageEnvelope = typeof MessageEnvelope.Type
 
 /**
  * An ejection notice published on the room channel: client `c` was removed for `why`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const EjectEnvelope = Schema.Struct({
   k: Schema.Literal("e"),
@@ -39,19 +46,35 @@ export const EjectEnvelope = Schema.Struct({
   why: EjectReason
 })
 
-/** @since 0.1.0 */
+/**
+ * The type of an ejection notice.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EjectEnvelope = typeof EjectEnvelope.Type
 
-/** @since 0.1.0 */
+/**
+ * Any envelope on a room channel: a message or an ejection notice.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const Envelope = Schema.Union(MessageEnvelope, EjectEnvelope)
 
-/** @since 0.1.0 */
+/**
+ * The type of an envelope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Envelope = typeof Envelope.Type
 
 /**
  * A published frame: the room event number and the envelope.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Frame {
   readonly event: number
@@ -77,6 +100,7 @@ const isEnvelope = (u: unknown): u is Envelope => {
  * Decode an envelope JSON string. Never throws: garbage gives a `Left` with the reason.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decode = (json: string): Either.Either<Envelope, string> => {
   const result = decodeOrReason(json)
@@ -88,6 +112,7 @@ export const decode = (json: string): Either.Either<Envelope, string> => {
  * of engines, where every delivery is decoded.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decodeOrReason = (json: string): Envelope | string => {
   let parsed: unknown
@@ -114,6 +139,7 @@ export const decodeOrReason = (json: string): Envelope | string => {
  * Decode a published frame `<event>|<envelope JSON>`. Never throws.
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decodeFrame = (frame: string): Either.Either<Frame, string> => {
   const result = decodeFrameOrReason(frame)
@@ -124,6 +150,7 @@ export const decodeFrame = (frame: string): Either.Either<Frame, string> => {
  * `decodeFrame` without the `Either`: the frame, or why it is not one (a string).
  *
  * @since 0.1.0
+ * @category decoding
  */
 export const decodeFrameOrReason = (frame: string): Frame | string => {
   // the event number: up to 15 decimal digits (always a safe integer) before the first "|",
@@ -145,6 +172,7 @@ export const decodeFrameOrReason = (frame: string): Frame | string => {
  * Encode a message envelope. Fails (Left) when `data` is not JSON-serialisable.
  *
  * @since 0.1.0
+ * @category encoding
  */
 export const encodeMessage = (envelope: MessageEnvelope): Either.Either<string, string> => {
   const t = typeof envelope.d
@@ -162,5 +190,6 @@ export const encodeMessage = (envelope: MessageEnvelope): Either.Either<string, 
  * Encode an ejection notice.
  *
  * @since 0.1.0
+ * @category encoding
  */
 export const encodeEject = (clientId: string, why: EjectReason): string => JSON.stringify({ k: "e", c: clientId, why })

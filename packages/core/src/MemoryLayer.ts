@@ -52,6 +52,7 @@ export const makeBroker: Effect.Effect<MemoryBroker["Type"]> = Effect.sync(() =>
  * A broker for clients to share.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, makeBroker)
 
@@ -59,6 +60,7 @@ export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, make
  * One client on the broker, as a scoped Effect.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   config: QueueConfig.QueueConfig
@@ -73,6 +75,7 @@ export const make = (
  * One client on the broker in context. Closing the layer's scope leaves its rooms (S20).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const client = (
   config: QueueConfig.QueueConfig
@@ -82,6 +85,7 @@ export const client = (
  * A client on a fresh broker of its own.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (config: QueueConfig.QueueConfig): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError> =>
   client(config).pipe(Layer.provide(broker))

@@ -5,15 +5,26 @@
  */
 import * as Brand from "effect/Brand"
 
-/** @since 0.1.0 */
+/**
+ * A message id: `<producer client id>:<producer sequence>`, branded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type MessageId = string & Brand.Brand<"MessageId">
 
-/** @since 0.1.0 */
+/**
+ * Brand a string as a `MessageId` (no check: for ids read from the engine).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const MessageId = Brand.nominal<MessageId>()
 
 /**
  * The id of the `sequence`-th message sent by `producer`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (producer: string, sequence: number): MessageId => MessageId(`${producer}:${sequence}`)

@@ -12,13 +12,19 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
-/** @since 0.1.0 */
+/**
+ * "sync" members hold a room until they ack (S3); "async" ones never block it (S8).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type SubscriptionMode = "sync" | "async"
 
 /**
  * Options of one queue client (DESIGN §3).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface QueueConfig {
   /** Prefix of every key and channel (S19). Non-empty, no `{` or `}`, at most 64 characters. */
@@ -45,6 +51,7 @@ export interface QueueConfig {
  * A validated configuration with every default applied.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ResolvedQueueConfig {
   readonly keyPrefix: string
@@ -83,6 +90,7 @@ const positiveInt = (path: string, value: number | undefined, fallback: number, 
  * Validate options and fill in defaults. Pure: the same input gives the same answer.
  *
  * @since 0.1.0
+ * @category validation
  */
 export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfig, ConfigError.ConfigError> =>
   Either.gen(function*() {
@@ -172,38 +180,67 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
  * Validate options as an Effect failing with `ConfigError`.
  *
  * @since 0.1.0
+ * @category validation
  */
 export const resolve = (options: QueueConfig): Effect.Effect<ResolvedQueueConfig, ConfigError.ConfigError> =>
   validate(options)
 
+/** An optional variable: `undefined` when it is not set. */
+const optional = <A>(config: Config.Config<A>, description: string): Config.Config<A | undefined> =>
+  Config.map(Config.option(Config.withDescription(config, description)), Option.getOrUndefined)
+
+/** One variable per option: a new option without a variable does not compile. */
+const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfig[K]> } = {
+  keyPrefix: Config.withDescription(
+    Config.string("LOCKSTEP_KEY_PREFIX"),
+    "prefix of every key and channel (S19): 1–64 characters, no '{' or '}'"
+  ),
+  clientTimeout: optional(
+    Config.duration("LOCKSTEP_CLIENT_TIMEOUT"),
+    "a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
+  ),
+  keepaliveInterval: optional(
+    Config.duration("LOCKSTEP_KEEPALIVE_INTERVAL"),
+    "heartbeat period, below the client timeout; default a third of it"
+  ),
+  ackTimeout: optional(
+    Config.duration("LOCKSTEP_ACK_TIMEOUT"),
+    "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
+  ),
+  mode: optional(
+    Config.literal("sync", "async")("LOCKSTEP_MODE"),
+    "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
+  ),
+  maxPayloadBytes: optional(
+    Config.integer("LOCKSTEP_MAX_PAYLOAD_BYTES"),
+    "largest JSON payload in bytes (S16); default 1048576"
+  ),
+  subscriberBuffer: optional(
+    Config.integer("LOCKSTEP_SUBSCRIBER_BUFFER"),
+    "deliveries buffered per subscription before it counts as a slow consumer; default 1024"
+  ),
+  operationTimeout: optional(
+    Config.duration("LOCKSTEP_OPERATION_TIMEOUT"),
+    "deadline of each server operation; default 5 seconds"
+  ),
+  housekeepingInterval: optional(
+    Config.duration("LOCKSTEP_HOUSEKEEPING_INTERVAL"),
+    "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
+  )
+}
+
 /**
- * The configuration read from the environment (or any `ConfigProvider`):
- * `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`, `LOCKSTEP_KEEPALIVE_INTERVAL`,
- * `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`, `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`,
- * `LOCKSTEP_OPERATION_TIMEOUT` (durations as "15 seconds", "500 millis").
+ * The configuration read from the environment (or any `ConfigProvider`), validated, with every
+ * default filled in: `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`,
+ * `LOCKSTEP_KEEPALIVE_INTERVAL`, `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`,
+ * `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`, `LOCKSTEP_OPERATION_TIMEOUT`,
+ * `LOCKSTEP_HOUSEKEEPING_INTERVAL` (durations as "15 seconds", "500 millis"). Every variable
+ * carries a description, shown in the `ConfigError` when it is missing or invalid.
  *
  * @since 0.1.0
+ * @category config
  */
-export const config: Config.Config<QueueConfig> = Config.all({
-  keyPrefix: Config.string("LOCKSTEP_KEY_PREFIX"),
-  clientTimeout: Config.option(Config.duration("LOCKSTEP_CLIENT_TIMEOUT")),
-  keepaliveInterval: Config.option(Config.duration("LOCKSTEP_KEEPALIVE_INTERVAL")),
-  ackTimeout: Config.option(Config.duration("LOCKSTEP_ACK_TIMEOUT")),
-  mode: Config.option(Config.literal("sync", "async")("LOCKSTEP_MODE")),
-  maxPayloadBytes: Config.option(Config.integer("LOCKSTEP_MAX_PAYLOAD_BYTES")),
-  subscriberBuffer: Config.option(Config.integer("LOCKSTEP_SUBSCRIBER_BUFFER")),
-  operationTimeout: Config.option(Config.duration("LOCKSTEP_OPERATION_TIMEOUT"))
-}).pipe(
-  Config.map((c): QueueConfig => ({
-    keyPrefix: c.keyPrefix,
-    clientTimeout: Option.getOrUndefined(c.clientTimeout),
-    keepaliveInterval: Option.getOrUndefined(c.keepaliveInterval),
-    ackTimeout: Option.getOrUndefined(c.ackTimeout),
-    mode: Option.getOrUndefined(c.mode),
-    maxPayloadBytes: Option.getOrUndefined(c.maxPayloadBytes),
-    subscriberBuffer: Option.getOrUndefined(c.subscriberBuffer),
-    operationTimeout: Option.getOrUndefined(c.operationTimeout)
-  })),
+export const config: Config.Config<QueueConfig> = Config.all(variables).pipe(
   Config.mapOrFail(validate),
   Config.map((resolved): QueueConfig => ({
     ...resolved,

@@ -15,16 +15,23 @@ import * as Schema from "effect/Schema"
  * - `slow-consumer`: its subscription buffer (`subscriberBuffer`) overflowed because the stream was not pulled.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const EjectReason = Schema.Literal("keepalive-timeout", "ack-timeout", "slow-consumer")
 
-/** @since 0.1.0 */
+/**
+ * The type of `EjectReason`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EjectReason = typeof EjectReason.Type
 
 /**
  * A subscription ended because the engine ejected this client from the room (S10, S11).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ClientEjected extends Schema.TaggedError<ClientEjected>()("ClientEjected", {
   room: Schema.String,
@@ -40,6 +47,7 @@ export class ClientEjected extends Schema.TaggedError<ClientEjected>()("ClientEj
  * A room name outside 1–256 UTF-16 code units (S1). Nothing was written.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidRoom extends Schema.TaggedError<InvalidRoom>()("InvalidRoom", {
   room: Schema.String,
@@ -55,6 +63,7 @@ export class InvalidRoom extends Schema.TaggedError<InvalidRoom>()("InvalidRoom"
  * An argument was rejected before anything was written (bad priority, non-JSON data, bad paging, …).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", {
   message: Schema.String
@@ -64,6 +73,7 @@ export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("Inva
  * The JSON payload is larger than `maxPayloadBytes` (S16). Nothing was sent.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
   size: Schema.Number,
@@ -78,6 +88,7 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
  * The client already holds a subscription to this room; a client holds at most one per room.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class AlreadySubscribed extends Schema.TaggedError<AlreadySubscribed>()("AlreadySubscribed", {
   room: Schema.String
@@ -114,6 +125,7 @@ export class EngineError extends Schema.TaggedError<EngineError>()("EngineError"
  * An operation did not complete within `operationTimeout`.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("OperationTimeout", {
   operation: Schema.String,
@@ -128,6 +140,7 @@ export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("Op
  * Every failure a queue operation may report.
  *
  * @since 0.1.0
+ * @category errors
  */
 export type QueueError =
   | InvalidRoom

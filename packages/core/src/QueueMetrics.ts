@@ -8,7 +8,12 @@ import type * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 
-/** @since 0.1.0 */
+/**
+ * Delivery latency over a recent window: min, average, max and percentiles.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LatencySummary {
   readonly min: Duration.Duration
   readonly avg: Duration.Duration
@@ -17,7 +22,12 @@ export interface LatencySummary {
   readonly p99: Duration.Duration
 }
 
-/** @since 0.1.0 */
+/**
+ * The snapshot returned by `SyncFanoutQueue.metrics` (S15).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface QueueMetrics {
   /** rooms with a backlog */
   readonly knownRooms: number
@@ -39,6 +49,7 @@ export interface QueueMetrics {
  * Messages received by subscriptions of this process.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const receivedTotal = Metric.counter("lockstep_messages_received_total", {
   description: "messages delivered to subscriptions of this process",
@@ -49,6 +60,7 @@ export const receivedTotal = Metric.counter("lockstep_messages_received_total", 
  * Messages this process could not decode (garbage on a room channel, schema mismatches).
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const invalidTotal = Metric.counter("lockstep_messages_invalid_total", {
   description: "undecodable messages received by this process",
@@ -59,6 +71,7 @@ export const invalidTotal = Metric.counter("lockstep_messages_invalid_total", {
  * Messages sent by this process (queued and out-of-band).
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const sentTotal = Metric.counter("lockstep_messages_sent_total", {
   description: "messages sent by this process",
@@ -69,6 +82,7 @@ export const sentTotal = Metric.counter("lockstep_messages_sent_total", {
  * Ejections of this process's subscriptions.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const ejectedTotal = Metric.counter("lockstep_ejections_total", {
   description: "subscriptions of this process ended by ejection",
@@ -79,6 +93,7 @@ export const ejectedTotal = Metric.counter("lockstep_ejections_total", {
  * Delivery latency in milliseconds (receive time − producer's send time).
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const latencyMs = Metric.histogram(
   "lockstep_delivery_latency_ms",

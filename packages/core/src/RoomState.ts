@@ -7,14 +7,24 @@ import type * as Duration from "effect/Duration"
 import type * as Option from "effect/Option"
 import type { MessageId } from "./MessageId.js"
 
-/** @since 0.1.0 */
+/**
+ * The released message a room waits on: its id, release time and age.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface InFlight {
   readonly id: MessageId
   readonly releasedAt: Date
   readonly age: Duration.Duration
 }
 
-/** @since 0.1.0 */
+/**
+ * The snapshot returned by `SyncFanoutQueue.roomState` (S14).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RoomState {
   readonly room: string
   /** queued, not yet released */

@@ -15,19 +15,34 @@ import type { ClientEjected, QueueError } from "./QueueError.js"
 import type { QueueMetrics } from "./QueueMetrics.js"
 import type { RoomState } from "./RoomState.js"
 
-/** @since 0.1.0 */
+/**
+ * Options of `send`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SendOptions {
   /** lower is delivered first; a safe integer; default 0 (S2) */
   readonly priority?: number | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * Options of `subscribe` and `subscribeMany`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SubscribeOptions {
   /** "sync" members hold the room until they ack (S3); "async" ones never block it (S8) */
   readonly mode?: SubscriptionMode | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * Options of `peek`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PeekOptions {
   readonly offset?: number | undefined
   /** default 100, at most 10 000 */
@@ -38,6 +53,7 @@ export interface PeekOptions {
  * One queue client: its own id, keepalive and rooms.
  *
  * @since 0.1.0
+ * @category services
  */
 export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue")<SyncFanoutQueue, {
   /** this client's id; producer part of its message ids */

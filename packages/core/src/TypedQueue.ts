@@ -18,7 +18,12 @@ import type { MessageId } from "./MessageId.js"
 import { type ClientEjected, InvalidArgument, type QueueError } from "./QueueError.js"
 import { type PeekOptions, type SendOptions, type SubscribeOptions, SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
-/** @since 0.1.0 */
+/**
+ * The typed view: data of type `A` encoded and decoded with a `Schema` (S16).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TypedQueue<A> {
   readonly clientId: string
   readonly send: (room: string, data: A, options?: SendOptions) => Effect.Effect<MessageId, QueueError>
@@ -39,6 +44,7 @@ export interface TypedQueue<A> {
  * A typed queue over the `SyncFanoutQueue` in context.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueue<A>, never, SyncFanoutQueue> =>
   Effect.gen(function*() {

@@ -158,7 +158,8 @@ describe("QueueConfig", () => {
           ["LOCKSTEP_MODE", "async"],
           ["LOCKSTEP_MAX_PAYLOAD_BYTES", "2048"],
           ["LOCKSTEP_SUBSCRIBER_BUFFER", "16"],
-          ["LOCKSTEP_OPERATION_TIMEOUT", "750 millis"]
+          ["LOCKSTEP_OPERATION_TIMEOUT", "750 millis"],
+          ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "300 millis"]
         ])
         expect(c.keyPrefix).toBe("edge")
         expect(ms(c.clientTimeout!)).toBe(6_000)
@@ -168,6 +169,7 @@ describe("QueueConfig", () => {
         expect(c.maxPayloadBytes).toBe(2048)
         expect(c.subscriberBuffer).toBe(16)
         expect(ms(c.operationTimeout!)).toBe(750)
+        expect(ms(c.housekeepingInterval!)).toBe(300)
         // what it reads is a valid QueueConfig again
         expect(Either.isRight(QueueConfig.validate(c))).toBe(true)
       }))
@@ -195,6 +197,10 @@ describe("QueueConfig", () => {
         expect(String(mode)).toContain("LOCKSTEP_MODE")
         const notDuration = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_ACK_TIMEOUT", "soon"]]))
         expect(String(notDuration)).toContain("LOCKSTEP_ACK_TIMEOUT")
+        const housekeeping = yield* Effect.flip(
+          read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "0 millis"]])
+        )
+        expect(String(housekeeping)).toContain("housekeepingInterval must be positive")
       }))
   })
 })

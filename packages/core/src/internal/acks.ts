@@ -1,0 +1,81 @@
+/**
+ * Acks (S3, S4): `delivery.ack` hands the ack to the engine and does not wait for the server
+ * (see `BackendClient.ack`). One that could not be delivered is repeated, with a growing delay,
+ * for as long as it matters: the subscription is open and it is still the last message its
+ * consumer acked. After a reconnect the resync repeats it too (S12).
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { AckFailure, BackendClient, BackendError } from "../Backend.js"
+import * as Envelope from "../Envelope.js"
+import type { Subscription } from "./subscription.js"
+import { hotSpan, isTraced } from "./tracing.js"
+
+export class Acks {
+  constructor(
+    private readonly backend: BackendClient,
+    private readonly clientId: string,
+    /** the open subscription of a room */
+    private readonly lookup: (room: string) => Subscription | undefined,
+    private readonly runFork: (effect: Effect.Effect<void>) => void
+  ) {}
+
+  /**
+   * The ack of a delivery of `id` to `sub`: handed to the connection, not awaited. Made once per
+   * delivery, so it is one step and allocates nothing unless a real tracer wants its span.
+   */
+  readonly ackFor = (sub: Subscription, id: string): Effect.Effect<void> =>
+    Effect.withFiberRuntime((fiber) => {
+      sub.lastAckedId = id
+      if (sub.closed) return Effect.void // left: the leave released what it held (S6)
+      if (!isTraced(fiber)) {
+        this.send(sub, id, 0)
+        return Effect.void
+      }
+      return hotSpan("SyncFanoutQueue.ack", { room: sub.room, id }, Effect.sync(() => this.send(sub, id, 0)))
+    })
+
+  /**
+   * An undecodable frame reached the sync member `sub` (S16): if it was the in-flight message
+   * it holds, ack it, so the room does not stall on a message nobody can read.
+   */
+  readonly undecodable = (sub: Subscription): void =>
+    this.runFork(
+      this.backend.resync(sub.room).pipe(
+        Effect.flatMap((inFlight) =>
+          inFlight !== null && !sub.closed && typeof Envelope.decodeOrReason(inFlight.envelope) === "string"
+            ? this.ackFor(sub, inFlight.id)
+            : Effect.void
+        ),
+        Effect.catchAll((e) => Effect.logDebug("lockstep: could not ack an undecodable message", e.message))
+      )
+    )
+
+  private send(sub: Subscription, id: string, attempt: number): void {
+    this.backend.ack(
+      sub.room,
+      id,
+      attempt === 0 ? this.onFirstFailure : (_room, _id, error) => this.retry(sub, id, error, attempt)
+    )
+  }
+
+  private readonly onFirstFailure: AckFailure = (room, id, error) => {
+    const sub = this.lookup(room)
+    if (sub !== undefined) this.retry(sub, id, error, 0)
+  }
+
+  private retry(sub: Subscription, id: string, error: BackendError, attempt: number): void {
+    if (sub.closed || sub.lastAckedId !== id) return
+    // visible once it has failed for a while (about 1.5 s), at debug level before
+    const log = attempt === 5 ? Effect.logWarning : Effect.logDebug
+    this.runFork(
+      log(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
+        Effect.zipRight(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
+        Effect.zipRight(Effect.sync(() => {
+          if (!sub.closed && sub.lastAckedId === id) this.send(sub, id, attempt + 1)
+        })),
+        Effect.annotateLogs({ clientId: this.clientId, room: sub.room })
+      )
+    )
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What one client counts about itself (S15): deliveries received, undecodable messages, recent
+ * delivery latency, and the same figures as the process-wide Effect `Metric`s.
+ */
+import * as Effect from "effect/Effect"
+import type * as MetricLabel from "effect/MetricLabel"
+import * as QueueMetrics from "../QueueMetrics.js"
+import { LatencyWindow } from "./latencyWindow.js"
+
+/** The extra tags of every metric update: none (one array, not one per delivery). */
+const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
+
+/** Kinds of invalid message logged at most, so that a hostile publisher cannot flood the log. */
+const maxLoggedKinds = 32
+
+export class ClientStats {
+  received = 0
+  invalid = 0
+  readonly latency = new LatencyWindow()
+  private readonly loggedInvalid = new Set<string>()
+
+  constructor(
+    private readonly clientId: string,
+    /** runs a log line in the client's scope */
+    private readonly runFork: (effect: Effect.Effect<void>) => void
+  ) {}
+
+  /** A delivery reached a subscription `latencyMs` after it was sent. */
+  delivered(latencyMs: number): void {
+    this.received++
+    this.latency.record(latencyMs)
+    QueueMetrics.receivedTotal.unsafeUpdate(1, noTags)
+    QueueMetrics.latencyMs.unsafeUpdate(latencyMs, noTags)
+  }
+
+  /** A message was sent. */
+  sent(): void {
+    QueueMetrics.sentTotal.unsafeUpdate(1, noTags)
+  }
+
+  /** A subscription was ejected. */
+  ejected(): void {
+    QueueMetrics.ejectedTotal.unsafeUpdate(1, noTags)
+  }
+
+  /**
+   * A message of `room` could not be decoded (S16): counted, and logged once per kind of failure.
+   * A decode failure quotes the offending value, which a hostile publisher controls: the kind is
+   * the reason's first line, a bounded number of kinds is logged, and never a huge line.
+   */
+  readonly invalidMessage = (room: string, reason: string): void => {
+    this.invalid++
+    QueueMetrics.invalidTotal.unsafeUpdate(1, noTags)
+    const kind = reason.slice(0, 200).split("\n", 1)[0]!
+    if (this.loggedInvalid.has(kind) || this.loggedInvalid.size >= maxLoggedKinds) return
+    this.loggedInvalid.add(kind)
+    const text = reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason
+    this.runFork(
+      Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${text}`).pipe(
+        Effect.annotateLogs({ clientId: this.clientId, room })
+      )
+    )
+  }
+}

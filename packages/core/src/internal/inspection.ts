@@ -1,0 +1,85 @@
+/**
+ * The read-only operations of a client: `peek` (S13), `roomState` (S14) and `metrics` (S15).
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { BackendClient } from "../Backend.js"
+import type { QueuedMessage } from "../Delivery.js"
+import * as Envelope from "../Envelope.js"
+import * as MessageId from "../MessageId.js"
+import type { RoomState } from "../RoomState.js"
+import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
+import type { ClientStats } from "./clientStats.js"
+import { validateInt, validateRoom } from "./validation.js"
+
+type Service = SyncFanoutQueue["Type"]
+
+export const make = (options: {
+  readonly backend: BackendClient
+  readonly stats: ClientStats
+  /** rooms this client is subscribed to now */
+  readonly subscribedRooms: () => number
+}): Pick<Service, "peek" | "roomState" | "metrics"> => {
+  const { backend, stats, subscribedRooms } = options
+  return {
+    peek: (room, options) =>
+      Effect.gen(function*() {
+        yield* validateRoom(room)
+        const offset = yield* validateInt("offset", options?.offset, 0, 0, Number.MAX_SAFE_INTEGER)
+        const limit = yield* validateInt("limit", options?.limit, 100, 1, 10_000)
+        const raw = yield* backend.peek(room, offset, limit)
+        const messages: Array<QueuedMessage> = []
+        for (const json of raw) {
+          const e = Envelope.decodeOrReason(json)
+          if (typeof e === "string" || e.k === "e") {
+            stats.invalidMessage(room, typeof e === "string" ? e : "unexpected envelope kind")
+            continue
+          }
+          messages.push({
+            id: MessageId.make(e.p, e.s),
+            room,
+            data: e.d,
+            priority: e.pr,
+            producer: e.p,
+            sequence: e.s,
+            sentAt: new Date(e.t)
+          })
+        }
+        return messages
+      }).pipe(Effect.withSpan("SyncFanoutQueue.peek", { attributes: { room } })),
+
+    roomState: (room) =>
+      Effect.gen(function*() {
+        yield* validateRoom(room)
+        const raw = yield* backend.roomState(room)
+        const state: RoomState = {
+          room,
+          backlog: raw.backlog,
+          members: [...raw.members].sort(),
+          acked: [...raw.acked].sort(),
+          inFlight: raw.inFlight === null ? Option.none() : Option.some({
+            id: MessageId.MessageId(raw.inFlight.id),
+            releasedAt: new Date(raw.inFlight.releasedAt),
+            age: Duration.millis(Math.max(0, raw.inFlight.age))
+          })
+        }
+        return state
+      }).pipe(Effect.withSpan("SyncFanoutQueue.roomState", { attributes: { room } })),
+
+    metrics: (options) =>
+      Effect.gen(function*() {
+        const top = yield* validateInt("topRooms", options?.topRooms, 10, 0, 1000)
+        const raw = yield* backend.stats(top)
+        return {
+          knownRooms: raw.knownRooms,
+          topRooms: raw.topRooms,
+          knownClients: raw.knownClients,
+          subscribedRooms: subscribedRooms(),
+          received: stats.received,
+          invalid: stats.invalid,
+          latency: stats.latency.summary()
+        }
+      }).pipe(Effect.withSpan("SyncFanoutQueue.metrics"))
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The producing side of a client: `send` (S2) and `sendOutOfBand` (S9). Each is one synchronous
+ * step that validates (S1, S2), takes the next sequence number (S7: message ids are the client id
+ * and a sequence, never reused), encodes the envelope, checks its size (S16) and hands it to the
+ * engine, with a span only under a real tracer (see `tracing.ts`): concurrent sends never share
+ * or skip a number.
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { BackendClient, BackendError } from "../Backend.js"
+import * as Envelope from "../Envelope.js"
+import * as MessageId from "../MessageId.js"
+import { InvalidArgument, PayloadTooLarge, type QueueError } from "../QueueError.js"
+import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
+import type { ClientStats } from "./clientStats.js"
+import { isTraced } from "./tracing.js"
+import { priorityOrError, roomError, utf8Length } from "./validation.js"
+
+type Service = SyncFanoutQueue["Type"]
+
+export const make = (options: {
+  readonly backend: BackendClient
+  readonly clientId: string
+  readonly maxPayloadBytes: number
+  readonly now: () => number
+  readonly stats: ClientStats
+}): Pick<Service, "send" | "sendOutOfBand"> => {
+  const { backend, clientId, maxPayloadBytes, now, stats } = options
+  let sequence = 0
+
+  /** The envelope's JSON, or why it cannot be sent. */
+  const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {
+    const json = Envelope.encodeMessage(envelope)
+    if (Either.isLeft(json)) return new InvalidArgument({ message: json.left })
+    const text = json.right
+    // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
+    // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
+    const start = text.indexOf(",\"d\":") + 5
+    if ((text.length - start - 1) * 3 > maxPayloadBytes) {
+      const size = utf8Length(text.slice(start, -1))
+      if (size > maxPayloadBytes) return new PayloadTooLarge({ size, limit: maxPayloadBytes })
+    }
+    return text
+  }
+
+  const produce = (
+    span: string,
+    kind: "q" | "o",
+    room: string,
+    priority: unknown,
+    data: unknown,
+    write: (json: string, id: MessageId.MessageId, priority: number) => Effect.Effect<void, BackendError>
+  ): Effect.Effect<MessageId.MessageId, QueueError> =>
+    Effect.withFiberRuntime((fiber): Effect.Effect<MessageId.MessageId, QueueError> => {
+      const invalid = roomError(room)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      const pr = priorityOrError(priority)
+      if (typeof pr !== "number") return Effect.fail(pr)
+      const s = sequence + 1
+      const json = encode({ k: kind, p: clientId, s, pr, t: now(), d: data })
+      if (typeof json !== "string") return Effect.fail(json)
+      sequence = s
+      const id = MessageId.make(clientId, s)
+      const sent = Effect.map(write(json, id, pr), () => {
+        stats.sent()
+        return id
+      })
+      return isTraced(fiber) ? Effect.withSpan(sent, span, { attributes: { room }, captureStackTrace: false }) : sent
+    })
+
+  return {
+    send: (room, data, options) =>
+      produce(
+        "SyncFanoutQueue.send",
+        "q",
+        room,
+        options?.priority,
+        data,
+        (json, id, priority) => backend.send(room, json, priority, id)
+      ),
+    sendOutOfBand: (room, data) =>
+      produce("SyncFanoutQueue.sendOutOfBand", "o", room, 0, data, (json) => backend.sendOutOfBand(room, json))
+  }
+}
