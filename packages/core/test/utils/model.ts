@@ -42,180 +42,25 @@
  */
 import type { ClientEjected, DeliveryType, SyncFanoutQueue } from "@lockstep/core"
 import { QueueConfig } from "@lockstep/core"
-import { Cause, Clock, Duration, Effect, Either, Exit, FastCheck as fc, Option, Scope, Stream } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
+import type { Mode, Op, Scenario } from "./model/ops.js"
+import { describeOp, roomName } from "./model/ops.js"
 
-type Mode = "sync" | "async"
+export { ManualClock } from "./model/clock.js"
+export {
+  type ClientOp,
+  defaultWeights,
+  dropWhileCut,
+  type Op,
+  op,
+  roomName,
+  type Scenario,
+  scenario,
+  type ScenarioOptions
+} from "./model/ops.js"
+
 type EjectReason = ClientEjected["reason"]
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
-
-// ---------------------------------------------------------------------------------------------
-// Operations and their generator
-// ---------------------------------------------------------------------------------------------
-
-/** One step of a scenario. `client` and `room` are indexes below `Scenario.clients` / `Scenario.rooms`. */
-export type Op =
-  | { readonly _tag: "Send"; readonly client: number; readonly room: number; readonly priority: number }
-  | { readonly _tag: "SendOutOfBand"; readonly client: number; readonly room: number }
-  | { readonly _tag: "Subscribe"; readonly client: number; readonly room: number; readonly mode: Mode }
-  | {
-    readonly _tag: "Ack"
-    readonly client: number
-    readonly room: number
-    /** latest: the newest queued delivery; stale: the oldest one; duplicate: the newest, twice */
-    readonly which: "latest" | "stale" | "duplicate"
-  }
-  | { readonly _tag: "Leave"; readonly client: number; readonly room: number }
-  | { readonly _tag: "Cut"; readonly client: number }
-  | { readonly _tag: "Restore"; readonly client: number }
-  | { readonly _tag: "Advance"; readonly millis: number }
-
-/** A generated run: the clients' configuration and the operations. */
-export interface Scenario {
-  readonly clients: number
-  readonly rooms: number
-  readonly clientTimeoutMs: number
-  readonly ackTimeoutMs: number | null
-  readonly ops: ReadonlyArray<Op>
-}
-
-export interface ScenarioOptions {
-  /** number of clients (default 2–4) */
-  readonly clients?: { readonly min: number; readonly max: number }
-  /** number of rooms (default 1–2) */
-  readonly rooms?: { readonly min: number; readonly max: number }
-  /** send priorities (default -2..2) */
-  readonly priorities?: { readonly min: number; readonly max: number }
-  /** length of the operation sequence (default 1–40) */
-  readonly length?: { readonly min: number; readonly max: number }
-  /** generate cut / restore of clients (default false) */
-  readonly cuts?: boolean
-  /** client timeouts to choose from, ms (default 1 s, 2 s, 3 s) */
-  readonly clientTimeoutsMs?: ReadonlyArray<number>
-  /** ack timeouts to choose from, ms; `null` = none (default none, 400 ms, 1 s, 1.6 s) */
-  readonly ackTimeoutsMs?: ReadonlyArray<number | null>
-  /** time advances, ms (default 1–3500) */
-  readonly advanceMs?: { readonly min: number; readonly max: number }
-  /** relative frequency of each operation (defaults in `defaultWeights`; Cut / Restore only with `cuts`) */
-  readonly weights?: Partial<Record<Op["_tag"], number>>
-  /**
-   * Operations a cut client may still perform (default all of them); the others are dropped from
-   * the generated sequence. E.g. `["Leave"]` for an engine whose operations on a cut connection
-   * wait for their timeout instead of failing at once.
-   */
-  readonly whileCut?: ReadonlyArray<ClientOp["_tag"]>
-}
-
-/** The operations done by one client. */
-export type ClientOp = Extract<Op, { readonly _tag: "Send" | "SendOutOfBand" | "Subscribe" | "Ack" | "Leave" }>
-
-/** `ops` without the operations of cut clients that `whileCut` does not allow. */
-export const dropWhileCut = (ops: ReadonlyArray<Op>, whileCut: ReadonlyArray<ClientOp["_tag"]>): Array<Op> => {
-  const cut = new Set<number>()
-  const allowed = new Set<Op["_tag"]>(whileCut)
-  return ops.filter((op) => {
-    switch (op._tag) {
-      case "Cut":
-        cut.add(op.client)
-        return true
-      case "Restore":
-        cut.delete(op.client)
-        return true
-      case "Advance":
-        return true
-      default:
-        return !cut.has(op.client) || allowed.has(op._tag)
-    }
-  })
-}
-
-/** The name of room `index` in every run. */
-export const roomName = (index: number): string => `room-${index}`
-
-/** Default relative frequencies of the operations. */
-export const defaultWeights: Record<Op["_tag"], number> = {
-  Send: 6,
-  SendOutOfBand: 1,
-  Subscribe: 4,
-  Ack: 7,
-  Leave: 1,
-  Advance: 2,
-  Cut: 1,
-  Restore: 1
-}
-
-/** Operations over `clients` clients and `rooms` rooms. */
-export const op = (clients: number, rooms: number, options: ScenarioOptions = {}): fc.Arbitrary<Op> => {
-  const client = fc.integer({ min: 0, max: clients - 1 })
-  const room = fc.integer({ min: 0, max: rooms - 1 })
-  const priorities = options.priorities ?? { min: -2, max: 2 }
-  const advance = options.advanceMs ?? { min: 1, max: 3500 }
-  const w = { ...defaultWeights, ...options.weights }
-  const arbs: Array<fc.WeightedArbitrary<Op>> = [
-    {
-      weight: w.Send,
-      arbitrary: fc.record({ _tag: fc.constant("Send" as const), client, room, priority: fc.integer(priorities) })
-    },
-    { weight: w.SendOutOfBand, arbitrary: fc.record({ _tag: fc.constant("SendOutOfBand" as const), client, room }) },
-    {
-      weight: w.Subscribe,
-      arbitrary: fc.record({
-        _tag: fc.constant("Subscribe" as const),
-        client,
-        room,
-        mode: fc.constantFrom<Array<Mode>>("sync", "sync", "async")
-      })
-    },
-    {
-      weight: w.Ack,
-      arbitrary: fc.record({
-        _tag: fc.constant("Ack" as const),
-        client,
-        room,
-        which: fc.constantFrom<Array<"latest" | "stale" | "duplicate">>(
-          "latest",
-          "latest",
-          "latest",
-          "stale",
-          "duplicate"
-        )
-      })
-    },
-    { weight: w.Leave, arbitrary: fc.record({ _tag: fc.constant("Leave" as const), client, room }) },
-    {
-      weight: w.Advance,
-      arbitrary: fc.record({
-        _tag: fc.constant("Advance" as const),
-        millis: fc.oneof(fc.integer({ min: advance.min, max: Math.min(advance.max, 500) }), fc.integer(advance))
-      })
-    }
-  ]
-  if (options.cuts === true) {
-    arbs.push(
-      { weight: w.Cut, arbitrary: fc.record({ _tag: fc.constant("Cut" as const), client }) },
-      { weight: w.Restore, arbitrary: fc.record({ _tag: fc.constant("Restore" as const), client }) }
-    )
-  }
-  return fc.oneof(...arbs)
-}
-
-/** Scenarios: a configuration and a sequence of operations fitting it. */
-export const scenario = (options: ScenarioOptions = {}): fc.Arbitrary<Scenario> => {
-  const clients = options.clients ?? { min: 2, max: 4 }
-  const rooms = options.rooms ?? { min: 1, max: 2 }
-  const length = options.length ?? { min: 1, max: 40 }
-  return fc.record({
-    clients: fc.integer(clients),
-    rooms: fc.integer(rooms),
-    clientTimeoutMs: fc.constantFrom(...(options.clientTimeoutsMs ?? [1000, 2000, 3000])),
-    ackTimeoutMs: fc.constantFrom(...(options.ackTimeoutsMs ?? [null, 400, 1000, 1600]))
-  }).chain((config) =>
-    fc.array(op(config.clients, config.rooms, options), { minLength: length.min, maxLength: length.max, size: "max" })
-      .map((ops): Scenario => ({
-        ...config,
-        ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
-      }))
-  )
-}
 
 // ---------------------------------------------------------------------------------------------
 // The engine under test
@@ -350,27 +195,6 @@ interface Client {
   uncutSince: number
   /** lower bound of the client's last successful keepalive while it is cut */
   heardLowerBound: number
-}
-
-const describeOp = (op: Op): string => {
-  switch (op._tag) {
-    case "Send":
-      return `Send(c${op.client}, r${op.room}, priority ${op.priority})`
-    case "SendOutOfBand":
-      return `SendOutOfBand(c${op.client}, r${op.room})`
-    case "Subscribe":
-      return `Subscribe(c${op.client}, r${op.room}, ${op.mode})`
-    case "Ack":
-      return `Ack(c${op.client}, r${op.room}, ${op.which})`
-    case "Leave":
-      return `Leave(c${op.client}, r${op.room})`
-    case "Cut":
-      return `Cut(c${op.client})`
-    case "Restore":
-      return `Restore(c${op.client})`
-    case "Advance":
-      return `Advance(${op.millis} ms)`
-  }
 }
 
 const errorTag = (cause: Cause.Cause<unknown>): string =>
@@ -1126,67 +950,3 @@ export const runScenarioLog = (
     }
     return result()
   })
-
-// ---------------------------------------------------------------------------------------------
-// A manual clock for engines on Effect's Clock (the memory engine)
-// ---------------------------------------------------------------------------------------------
-
-/**
- * A manual clock: time moves only in `adjust`, which wakes due sleepers one at a time in time
- * order (FIFO on ties) and lets every fiber run after each wake-up, like `TestClock.adjust`, but
- * without `TestClock`'s real `setTimeout(0)` waits per wake-up (≈ 8–10 ms each). Enough and
- * deterministic for the memory engine, whose delivery is synchronous and which touches no real
- * timer. Install it with `Effect.withClock(clock)`. (Same as the one in MemoryLayer.prop.test.ts.)
- */
-export class ManualClock implements Clock.Clock {
-  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  private now = 0
-  private seq = 0
-  private readonly sleepers: Array<{ readonly at: number; readonly seq: number; readonly wake: () => void }> = []
-
-  unsafeCurrentTimeMillis(): number {
-    return this.now
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return BigInt(this.now) * 1_000_000n
-  }
-  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.now)
-  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const sleeper = { at: this.now + Duration.toMillis(duration), seq: this.seq++, wake: () => resume(Effect.void) }
-      this.sleepers.push(sleeper)
-      return Effect.sync(() => {
-        const i = this.sleepers.indexOf(sleeper)
-        if (i >= 0) this.sleepers.splice(i, 1)
-      })
-    })
-  }
-
-  /** Let every runnable fiber run until it suspends (consumers, resync, ejection notices). */
-  readonly settle: Effect.Effect<void> = Effect.asVoid(Effect.repeatN(Effect.yieldNow(), 24))
-
-  /** Move time forward by `millis`, waking sleepers in order. */
-  adjust(millis: number): Effect.Effect<void> {
-    return Effect.gen(this, function*() {
-      const target = this.now + millis
-      yield* this.settle
-      while (true) {
-        let next: (typeof this.sleepers)[number] | undefined
-        for (const s of this.sleepers) {
-          if (s.at <= target && (next === undefined || s.at < next.at || (s.at === next.at && s.seq < next.seq))) {
-            next = s
-          }
-        }
-        if (next === undefined) break
-        this.sleepers.splice(this.sleepers.indexOf(next), 1)
-        this.now = Math.max(this.now, next.at)
-        next.wake()
-        yield* this.settle
-      }
-      this.now = target
-      yield* this.settle
-    })
-  }
-}
