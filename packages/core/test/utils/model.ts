@@ -45,6 +45,7 @@ import { QueueConfig } from "@lockstep/core"
 import { Cause, Duration, Effect, Either, Exit, Option, Scope, Stream } from "effect"
 import type { Mode, Op, Scenario } from "./model/ops.js"
 import { describeOp, roomName } from "./model/ops.js"
+import * as RoomModel from "./model/roomModel.js"
 
 export { ManualClock } from "./model/clock.js"
 export {
@@ -59,7 +60,9 @@ export {
   type ScenarioOptions
 } from "./model/ops.js"
 
-type EjectReason = ClientEjected["reason"]
+type EjectReason = RoomModel.EjectReason
+type Msg = RoomModel.Msg
+type Room = RoomModel.Room<Sub>
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
 
 // ---------------------------------------------------------------------------------------------
@@ -108,18 +111,6 @@ export class ModelViolation extends Error {
 // Model state
 // ---------------------------------------------------------------------------------------------
 
-interface Msg {
-  readonly id: string
-  readonly room: number
-  readonly kind: "queued" | "out-of-band"
-  readonly n: number
-  readonly priority: number
-  /** per-room send order (FIFO among equal priorities) */
-  readonly order: number
-  readonly sendStep: number
-  releaseStep: number | null
-}
-
 interface Expected {
   readonly id: string
   readonly optional: boolean
@@ -162,39 +153,10 @@ interface Sub {
   prevQueued: Msg | null
 }
 
-interface Member {
-  readonly mode: Mode
-  readonly sub: Sub
-  /** the server may have expired it without the model seeing it (async members) */
-  uncertain: boolean
-}
-
-interface InFlight {
-  readonly msg: Msg
-  readonly holders: Set<number>
-  readonly acked: Set<number>
-  /** release time lies in [lo, hi] (exact unless released by a timer) */
-  lo: number
-  hi: number
-}
-
-interface Room {
-  readonly index: number
-  readonly name: string
-  readonly queue: Array<Msg>
-  readonly members: Map<number, Member>
-  inFlight: InFlight | null
-  arrivals: number
-}
-
-interface Client {
+interface Client extends RoomModel.Connection {
   readonly index: number
   readonly queue: Queue
   readonly id: string
-  cut: boolean
-  uncutSince: number
-  /** lower bound of the client's last successful keepalive while it is cut */
-  heardLowerBound: number
 }
 
 const errorTag = (cause: Cause.Cause<unknown>): string =>
@@ -287,6 +249,13 @@ export const runScenarioLog = (
     const K = Duration.toMillis(resolved.keepaliveInterval)
     const H = Duration.toMillis(resolved.housekeepingInterval)
     const slack = engine.slackMs
+    const timing: RoomModel.Timing = {
+      clientTimeoutMs: T,
+      keepaliveMs: K,
+      housekeepingMs: H,
+      ackTimeoutMs: A,
+      slackMs: slack
+    }
     const runScope = yield* Effect.scope
 
     const trace: Array<string> = []
@@ -337,32 +306,17 @@ export const runScenarioLog = (
       }
     }
 
-    /** S3, S7: release while nobody holds the room. */
-    const release = (room: Room, lo: number, hi: number) => {
-      while (room.inFlight === null || room.inFlight.holders.size === 0) {
-        room.inFlight = null
-        const next = room.queue.shift()
-        if (next === undefined) break
-        const holders = new Set<number>()
-        for (const [c, m] of room.members) if (m.mode === "sync") holders.add(c)
-        next.releaseStep = step
-        room.inFlight = { msg: next, holders, acked: new Set(), lo, hi }
-        publish(room, next, false)
-      }
+    /** Expect the messages the model released. */
+    const published = (room: Room, released: ReadonlyArray<Msg>) => {
+      for (const msg of released) publish(room, msg, false)
     }
 
     /** The server removed `client` from `room` (leave or ejection). */
-    const removeMember = (room: Room, client: number, lo: number, hi: number) => {
-      room.members.delete(client)
-      room.inFlight?.holders.delete(client)
-      release(room, lo, hi)
-    }
+    const removeMember = (room: Room, client: number, lo: number, hi: number) =>
+      published(room, RoomModel.removeMember(room, client, lo, hi, step))
 
     /** May the client have been expired by now (S10)? */
-    const mayBeExpired = (c: Client, now: number) => {
-      const heard = !c.cut && now - c.uncutSince >= K + slack ? now - K - slack : c.heardLowerBound
-      return now - heard >= T - slack
-    }
+    const mayBeExpired = (c: Client, now: number) => RoomModel.mayBeExpired(c, now, timing)
 
     const liveSub = (client: number, room: number) =>
       subs.find((s) => s.client === client && s.room === room && s.live) ?? null
@@ -487,10 +441,7 @@ export const runScenarioLog = (
             for (const [c, m] of [...room.members]) {
               const id = clients[c]!.id
               if (o.all !== null ? o.all.includes(id) : (m.mode !== "sync" || o.members.includes(id))) continue
-              const reasons: Array<EjectReason> = []
-              const f = room.inFlight
-              if (A !== null && f !== null && f.holders.has(c) && now - f.lo >= A - slack) reasons.push("ack-timeout")
-              if (mayBeExpired(clients[c]!, now)) reasons.push("keepalive-timeout")
+              const reasons = RoomModel.ejectionReasons(room, c, clients[c]!, now, timing)
               // a membership left behind while the client was cut may be cleaned up once it is back
               const deferredLeave = !m.sub.live && m.sub.leftUnreachable && !clients[c]!.cut
               if (reasons.length === 0 && !deferredLeave) continue
@@ -657,13 +608,8 @@ export const runScenarioLog = (
         if (c.cut) return
         if (sub.unacked === d.id) sub.unacked = null
         const room = roomOf(sub.room)
-        const f = room.inFlight
         const now = yield* engine.now
-        if (f !== null && f.msg.id === d.id && f.holders.has(c.index)) {
-          f.holders.delete(c.index)
-          f.acked.add(c.index)
-          release(room, now, now)
-        }
+        published(room, RoomModel.ack(room, c.index, d.id, now, step))
       })
 
     const run = (op: Op) =>
@@ -680,22 +626,10 @@ export const runScenarioLog = (
               return expectFailure("send", exit, cutFailures)
             }
             if (Exit.isFailure(exit)) return fail(`send failed: ${errorTag(exit.cause)}`)
-            const msg: Msg = {
-              id: exit.value,
-              room: op.room,
-              kind: "queued",
-              n,
-              priority: op.priority,
-              order: room.arrivals++,
-              sendStep: step,
-              releaseStep: null
-            }
+            const msg = RoomModel.queuedMessage(room, exit.value, n, op.priority, step)
             if (messages.has(msg.id)) return fail(`message id ${msg.id} reused (S7)`)
             messages.set(msg.id, msg)
-            let i = room.queue.length
-            while (i > 0 && room.queue[i - 1]!.priority > msg.priority) i--
-            room.queue.splice(i, 0, msg)
-            release(room, now, now)
+            published(room, RoomModel.send(room, msg, now, step))
             trace.push(`#${step} ${describeOp(op)} -> ${msg.id} n=${n}`)
             return
           }
@@ -709,16 +643,7 @@ export const runScenarioLog = (
               return expectFailure("sendOutOfBand", exit, cutFailures)
             }
             if (Exit.isFailure(exit)) return fail(`sendOutOfBand failed: ${errorTag(exit.cause)}`)
-            const msg: Msg = {
-              id: exit.value,
-              room: op.room,
-              kind: "out-of-band",
-              n,
-              priority: 0,
-              order: -1,
-              sendStep: step,
-              releaseStep: step
-            }
+            const msg = RoomModel.outOfBandMessage(room, exit.value, n, step)
             if (messages.has(msg.id)) return fail(`message id ${msg.id} reused (S7)`)
             messages.set(msg.id, msg)
             const members = [...room.members.values()]
@@ -780,7 +705,7 @@ export const runScenarioLog = (
               Effect.forkIn(runScope)
             )
             // S5: a joiner does not hold or receive the in-flight message
-            room.members.set(op.client, { mode: op.mode, sub, uncertain: false })
+            RoomModel.join(room, op.client, op.mode, sub)
             trace.push(`#${step} ${describeOp(op)} -> subscription #${sub.no}`)
             return
           }
@@ -822,9 +747,7 @@ export const runScenarioLog = (
           case "Cut": {
             const c = clients[op.client]!
             trace.push(`#${step} ${describeOp(op)}`)
-            if (c.cut) return yield* engine.cut(c.id)
-            if (now - c.uncutSince >= K + slack) c.heardLowerBound = Math.max(c.heardLowerBound, now - K - slack)
-            c.cut = true
+            RoomModel.cut(c, now, timing)
             return yield* engine.cut(c.id)
           }
           case "Restore": {
@@ -834,8 +757,7 @@ export const runScenarioLog = (
             if (mayBeExpired(c, now)) {
               for (const sub of subs) if (sub.client === c.index && sub.live) sub.uncertain = true
             }
-            c.cut = false
-            c.uncutSince = now
+            RoomModel.restore(c, now)
             yield* engine.restore(c.id)
             // S12: re-deliver the in-flight message to a sync subscription that holds it and never saw it
             for (const sub of subs) {
@@ -845,9 +767,7 @@ export const runScenarioLog = (
               if (f !== null && f.holders.has(c.index) && f.msg.id === sub.lastAcked) {
                 // the consumer acked it while cut: the client repeats the lost ack
                 if (sub.unacked === f.msg.id) sub.unacked = null
-                f.holders.delete(c.index)
-                f.acked.add(c.index)
-                release(room, now, now)
+                published(room, RoomModel.ack(room, c.index, f.msg.id, now, step))
               } else if (f !== null && f.holders.has(c.index) && f.msg.id !== sub.lastQueued) {
                 sub.expected.push({ id: f.msg.id, optional: sub.uncertain })
               }
