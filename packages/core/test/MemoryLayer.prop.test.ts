@@ -1,7 +1,7 @@
 /**
  * Model-based property tests of the memory engine (DESIGN §5): random sequences of send /
  * sendOutOfBand / subscribe / ack / leave / cut / restore / advance-time over 2–4 clients on one
- * broker and 1–2 rooms, checked after every step against the model in `utils/model.ts`
+ * broker and 1–2 rooms, checked after every step against the model in `utils/model/`
  * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks.
  *
  * Time: a manual `Clock` for the 2 × 200 runs (see `ManualClock` for why), and `TestClock` itself
@@ -12,7 +12,7 @@ import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
 import { Clock, Effect, TestClock } from "effect"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
-import * as Model from "./utils/model.js"
+import * as Model from "./utils/model/index.js"
 
 // time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
 

@@ -4,7 +4,7 @@
  * steps, and in the second property cut / restore) run against the memory engine (the reference,
  * on a manual clock) and the Redis engine (one spawned server, real time, a fresh key prefix per
  * run, every client behind its own TCP proxy). Both runs must pass the model's invariant checks
- * after every step (`utils/model.ts`: I1–I6, S2–S14, then the liveness drain) and every client
+ * after every step (`utils/model/`: I1–I6, S2–S14, then the liveness drain) and every client
  * must observe the same deliveries on both engines: room, payload, kind, producer, priority,
  * subscription, order, and the step after which each arrived.
  *
@@ -26,7 +26,7 @@ import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Clock, Context, Duration, Effect, type FastCheck, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
-import * as Model from "../../core/test/utils/model.js"
+import * as Model from "../../core/test/utils/model/index.js"
 
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
 

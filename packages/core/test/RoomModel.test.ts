@@ -1,0 +1,199 @@
+/**
+ * Unit tests of the pure room model behind the model-based tests (`utils/model/roomModel.ts`):
+ * if the model were wrong, the property tests would check the engines against the wrong thing.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as RoomModel from "./utils/model/roomModel.js"
+
+type Room = RoomModel.Room<string>
+
+const timing: RoomModel.Timing = {
+  clientTimeoutMs: 1000,
+  keepaliveMs: 300,
+  housekeepingMs: 500,
+  ackTimeoutMs: 400,
+  slackMs: 0
+}
+
+let ids = 0
+
+/** Send a queued message with `priority` to `room` at time `now`; returns it and what was released. */
+const send = (room: Room, priority: number, now = 0, step = 1) => {
+  const msg = RoomModel.queuedMessage(room, `m${++ids}`, ids, priority, step)
+  const released = RoomModel.send(room, msg, now, step)
+  return { msg, released }
+}
+
+const inFlight = (room: Room) => room.inFlight?.msg.id ?? null
+const holders = (room: Room) => [...(room.inFlight?.holders ?? [])].sort()
+const acked = (room: Room) => [...(room.inFlight?.acked ?? [])].sort()
+const queue = (room: Room) => room.queue.map((m) => m.id)
+
+/** A room whose sync members are `clients`. */
+const roomWith = (...clients: Array<number>) => {
+  const room = RoomModel.makeRoom<string>(0, "room-0")
+  for (const c of clients) RoomModel.join(room, c, "sync", `sub of c${c}`)
+  return room
+}
+
+describe("RoomModel", () => {
+  it("releases lower priority numbers first, equal priorities in send order (S2)", () => {
+    const room = roomWith(0)
+    const first = send(room, 5)
+    expect(first.released.map((m) => m.id)).toEqual([first.msg.id])
+    const a = send(room, 1).msg
+    const b = send(room, -1).msg
+    const c = send(room, 1).msg
+    const d = send(room, -1).msg
+    const e = send(room, 0).msg
+    expect(queue(room)).toEqual([b.id, d.id, e.id, a.id, c.id])
+    const order: Array<string> = []
+    let current = first.msg.id
+    for (let step = 2; room.queue.length > 0; step++) {
+      const released = RoomModel.ack(room, 0, current, 10 * step, step)
+      expect(released).toHaveLength(1)
+      expect(released[0]!.releaseStep).toBe(step)
+      current = released[0]!.id
+      order.push(current)
+    }
+    expect(order).toEqual([b.id, d.id, e.id, a.id, c.id])
+    expect(queue(room)).toEqual([])
+    expect(inFlight(room)).toBe(c.id)
+  })
+
+  it("the last holder's ack releases the next message, held by every sync member (S3, S4)", () => {
+    const room = roomWith(0, 1)
+    const m1 = send(room, 0, 100).msg
+    const m2 = send(room, 0, 100).msg
+    expect(inFlight(room)).toBe(m1.id)
+    expect(holders(room)).toEqual([0, 1])
+    expect(room.inFlight).toMatchObject({ lo: 100, hi: 100 })
+
+    expect(RoomModel.ack(room, 0, m1.id, 200, 3)).toEqual([])
+    expect(inFlight(room)).toBe(m1.id)
+    expect(holders(room)).toEqual([1])
+    expect(acked(room)).toEqual([0])
+
+    expect(RoomModel.ack(room, 1, m1.id, 300, 4).map((m) => m.id)).toEqual([m2.id])
+    expect(inFlight(room)).toBe(m2.id)
+    expect(holders(room)).toEqual([0, 1])
+    expect(acked(room)).toEqual([])
+    expect(room.inFlight).toMatchObject({ lo: 300, hi: 300 })
+    expect(m2.releaseStep).toBe(4)
+  })
+
+  it("stale and duplicate acks change nothing (S4, I6)", () => {
+    const room = roomWith(0, 1)
+    const m1 = send(room, 0).msg
+    const m2 = send(room, 0).msg
+    send(room, 0)
+    expect(RoomModel.ack(room, 0, m1.id, 1, 2)).toEqual([])
+    // duplicate
+    expect(RoomModel.ack(room, 0, m1.id, 1, 3)).toEqual([])
+    expect(holders(room)).toEqual([1])
+    expect(acked(room)).toEqual([0])
+    // not the message in flight
+    expect(RoomModel.ack(room, 1, m2.id, 1, 4)).toEqual([])
+    expect(inFlight(room)).toBe(m1.id)
+    expect(holders(room)).toEqual([1])
+    expect(queue(room)).toHaveLength(2)
+  })
+
+  it("a joiner does not hold the message in flight, and its ack of it changes nothing (S5)", () => {
+    const room = roomWith(0)
+    const m1 = send(room, 0).msg
+    const m2 = send(room, 0).msg
+    RoomModel.join(room, 1, "sync", "joiner")
+    expect(holders(room)).toEqual([0])
+    expect(RoomModel.ack(room, 1, m1.id, 1, 2)).toEqual([])
+    expect(inFlight(room)).toBe(m1.id)
+    expect(acked(room)).toEqual([])
+    // the next message is held by the joiner too
+    expect(RoomModel.ack(room, 0, m1.id, 2, 3).map((m) => m.id)).toEqual([m2.id])
+    expect(holders(room)).toEqual([0, 1])
+  })
+
+  it("async members hold nothing: without sync members every message is released at once", () => {
+    const room = RoomModel.makeRoom<string>(0, "room-0")
+    RoomModel.join(room, 0, "async", "async")
+    const m1 = send(room, 0)
+    expect(m1.released.map((m) => m.id)).toEqual([m1.msg.id])
+    expect(m1.msg.releaseStep).toBe(1)
+    expect(inFlight(room)).toBe(null)
+    expect(queue(room)).toEqual([])
+  })
+
+  it("removing the last holder releases the next message; removing another member does not (S6, S10, S11)", () => {
+    const room = roomWith(0, 1)
+    const m1 = send(room, 0).msg
+    const m2 = send(room, 0).msg
+    RoomModel.join(room, 2, "sync", "joiner")
+    expect(RoomModel.removeMember(room, 2, 5, 5, 2)).toEqual([])
+    expect(RoomModel.removeMember(room, 0, 5, 5, 3)).toEqual([])
+    expect(inFlight(room)).toBe(m1.id)
+    expect(holders(room)).toEqual([1])
+    expect(RoomModel.removeMember(room, 1, 6, 9, 4).map((m) => m.id)).toEqual([m2.id])
+    // nobody is left to hold it
+    expect(inFlight(room)).toBe(null)
+    expect([...room.members.keys()]).toEqual([])
+  })
+
+  it("out-of-band messages are released at once and never queued (S9)", () => {
+    const room = roomWith(0)
+    const queued = send(room, 0).msg
+    const oob = RoomModel.outOfBandMessage(room, "o1", 99, 7)
+    expect(oob).toMatchObject({ kind: "out-of-band", releaseStep: 7, room: 0 })
+    expect(inFlight(room)).toBe(queued.id)
+    expect(queue(room)).toEqual([])
+  })
+
+  describe("client connections (S10)", () => {
+    const connected = (at: number): RoomModel.Connection => ({ cut: false, uncutSince: at, heardLowerBound: at })
+
+    it("a connected client never may be expired", () => {
+      const c = connected(0)
+      expect(RoomModel.mayBeExpired(c, 100_000, timing)).toBe(false)
+    })
+
+    it("a cut client may be expired clientTimeout after its last keepalive", () => {
+      // cut long after connecting: its last keepalive was at most one interval ago
+      const c = connected(0)
+      RoomModel.cut(c, 5000, timing)
+      expect(c.heardLowerBound).toBe(4700)
+      expect(RoomModel.mayBeExpired(c, 5699, timing)).toBe(false)
+      expect(RoomModel.mayBeExpired(c, 5700, timing)).toBe(true)
+      // cutting again changes nothing
+      RoomModel.cut(c, 5500, timing)
+      expect(c.heardLowerBound).toBe(4700)
+      // back: it may have been expired while cut, until its first keepalive after the restore
+      RoomModel.restore(c, 6000)
+      expect(c).toMatchObject({ cut: false, uncutSince: 6000 })
+      expect(RoomModel.mayBeExpired(c, 6000, timing)).toBe(true)
+      expect(RoomModel.mayBeExpired(c, 6300, timing)).toBe(false)
+    })
+
+    it("a client cut right after connecting counts from its connection", () => {
+      const c = connected(0)
+      RoomModel.cut(c, 100, timing)
+      expect(c.heardLowerBound).toBe(0)
+      expect(RoomModel.mayBeExpired(c, 999, timing)).toBe(false)
+      expect(RoomModel.mayBeExpired(c, 1000, timing)).toBe(true)
+    })
+  })
+
+  it("ejection reasons: an overdue holder (S11), a client that may be expired (S10)", () => {
+    const room = roomWith(0, 1)
+    send(room, 0, 1000)
+    const c0 = { cut: false, uncutSince: 0, heardLowerBound: 0 }
+    expect(RoomModel.ejectionReasons(room, 0, c0, 1399, timing)).toEqual([])
+    expect(RoomModel.ejectionReasons(room, 0, c0, 1400, timing)).toEqual(["ack-timeout"])
+    // acked: no deadline any more
+    RoomModel.ack(room, 0, room.inFlight!.msg.id, 1100, 2)
+    expect(RoomModel.ejectionReasons(room, 0, c0, 5000, timing)).toEqual([])
+    const c1 = { cut: true, uncutSince: 0, heardLowerBound: 0 }
+    expect(RoomModel.ejectionReasons(room, 1, c1, 1400, timing)).toEqual(["ack-timeout", "keepalive-timeout"])
+    expect(RoomModel.ejectionReasons(room, 1, c1, 1400, { ...timing, ackTimeoutMs: null })).toEqual([
+      "keepalive-timeout"
+    ])
+  })
+})

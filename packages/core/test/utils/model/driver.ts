@@ -1,0 +1,210 @@
+/**
+ * The driver of model-based runs (DESIGN §5). `runScenario(engine, scenario)` runs one operation
+ * sequence against an `Engine` (a client factory on one shared server, cut / restore, a way to let
+ * time pass and background work settle) through the public `SyncFanoutQueue` API only (`steps.ts`),
+ * and after EVERY step checks what the engine did against the model of each room
+ * (`roomModel.ts`): ejections are explained (`ejections.ts`), then deliveries and rooms are checked
+ * (`invariants.ts`, I1–I6).
+ *
+ * Every subscription lives in its own `Scope` (closing it = leave) and is drained by a forked
+ * fiber into a log. An extra "observer" client (never cut, never subscribed, never housekeeping)
+ * reads `roomState` and `peek` after each step.
+ *
+ * At the end every client is restored, time runs past the client timeout and the live sync
+ * subscriptions ack until the rooms drain: no member may be left without a live subscription (it
+ * would hold the room forever, S6, S10), no live subscription may have silently lost its
+ * membership (S10, S11), and no message may be left queued (`checkDrained`).
+ */
+import { QueueConfig } from "@lockstep/core"
+import { Cause, Duration, Effect, Either, Exit, Option, type Scope } from "effect"
+import { explainEjections } from "./ejections.js"
+import { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
+import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
+import { type Op, roomName, type Scenario } from "./ops.js"
+import * as RoomModel from "./roomModel.js"
+import { type Client, mayBeExpired, type Room, type Run } from "./run.js"
+import { doAck, runOp } from "./steps.js"
+
+/**
+ * Run `scenario` against `engine`, checking after every step. Fails with a `ModelViolation`
+ * defect describing the broken invariant and the steps so far.
+ */
+export const runScenario = (
+  engine: Engine,
+  scenario: Scenario,
+  options: RunOptions = {}
+): Effect.Effect<void, never, Scope.Scope> => Effect.asVoid(runScenarioLog(engine, scenario, options))
+
+/**
+ * `runScenario`, returning what every client received (`ScenarioLog`), to compare engines.
+ */
+export const runScenarioLog = (
+  engine: Engine,
+  scenario: Scenario,
+  options: RunOptions = {}
+): Effect.Effect<ScenarioLog, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const keyPrefix = options.keyPrefix ?? "model"
+    const T = scenario.clientTimeoutMs
+    const A = scenario.ackTimeoutMs
+    const resolved = Either.getOrThrow(QueueConfig.validate({
+      keyPrefix,
+      clientTimeout: Duration.millis(T),
+      ...(A === null ? {} : { ackTimeout: Duration.millis(A) })
+    }))
+    const K = Duration.toMillis(resolved.keepaliveInterval)
+    const H = Duration.toMillis(resolved.housekeepingInterval)
+    const timing: RoomModel.Timing = {
+      clientTimeoutMs: T,
+      keepaliveMs: K,
+      housekeepingMs: H,
+      ackTimeoutMs: A,
+      slackMs: engine.slackMs
+    }
+
+    // ---- engine setup: the observer never subscribes, is never cut and never housekeeps
+    const observer = yield* engine.client({
+      keyPrefix,
+      clientTimeout: Duration.hours(1),
+      housekeepingInterval: Duration.hours(1)
+    })
+    const clients: Array<Client> = []
+    for (let i = 0; i < scenario.clients; i++) {
+      const queue = yield* engine.client({
+        keyPrefix,
+        clientTimeout: Duration.millis(T),
+        ...(A === null ? {} : { ackTimeout: Duration.millis(A) })
+      })
+      const t = yield* engine.now
+      clients.push({ index: i, queue, id: queue.clientId, cut: false, uncutSince: t, heardLowerBound: t })
+    }
+    const rooms: Array<Room> = []
+    for (let i = 0; i < scenario.rooms; i++) rooms.push(RoomModel.makeRoom(i, roomName(i)))
+    const run: Run = {
+      engine,
+      scenario,
+      timing,
+      scope: yield* Effect.scope,
+      clients,
+      byId: new Map(clients.map((c) => [c.id, c])),
+      rooms,
+      subs: [],
+      messages: new Map(),
+      trace: [],
+      step: 0,
+      payloads: 0
+    }
+    const { subs } = run
+
+    const observeRoom = (room: Room) =>
+      Effect.gen(function*() {
+        const state = yield* observer.roomState(room.name)
+        const peek = yield* observer.peek(room.name, { limit: 10_000 })
+        const observed: ObservedRoom = {
+          backlog: state.backlog,
+          members: state.members,
+          acked: state.acked,
+          inFlight: Option.match(state.inFlight, {
+            onNone: () => null,
+            onSome: (f) => ({ id: f.id as string, releasedAt: f.releasedAt.getTime() })
+          }),
+          peek: peek.map((m) => m.id as string),
+          all: engine.members === undefined ? null : yield* engine.members(room.name)
+        }
+        return observed
+      }).pipe(Effect.orDieWith((e) => new ModelViolation(`observer failed: ${e.message}`)))
+
+    /**
+     * After a step: settle, explain ejections, check every delivery and the rooms. `stepStart` is
+     * the time the step began (timers may have fired in between).
+     */
+    const observe = (stepStart: number) =>
+      Effect.gen(function*() {
+        yield* engine.settle
+        const now = yield* engine.now
+        // danger: a client that may have been expired makes its subscriptions uncertain
+        for (const c of clients) {
+          if (!mayBeExpired(run, c, now)) continue
+          for (const sub of subs) if (sub.client === c.index && sub.live) sub.uncertain = true
+          for (const room of rooms) {
+            const m = room.members.get(c.index)
+            if (m !== undefined) m.uncertain = true
+          }
+        }
+        const observed: Array<ObservedRoom> = []
+        for (const room of rooms) observed.push(yield* observeRoom(room))
+        explainEjections(run, observed, stepStart, now)
+        checkSubscriptions(run)
+        checkRooms(run, observed, now)
+      })
+
+    const exec = (op: Op) =>
+      Effect.gen(function*() {
+        const start = yield* engine.now
+        yield* runOp(run, op)
+        yield* observe(start)
+      })
+
+    const result = (): ScenarioLog => {
+      const deliveries = clients.map((c) =>
+        subs.filter((sub) => sub.client === c.index).flatMap((sub) =>
+          sub.log.slice(0, sub.checked).map((d, i): DeliveryRecord => ({
+            step: sub.steps[i]!,
+            subscription: sub.no,
+            room: sub.room,
+            mode: sub.mode,
+            kind: d.kind,
+            n: (d.data as { readonly n: number }).n,
+            producer: run.byId.get(d.producer)?.index ?? -1,
+            priority: d.priority
+          }))
+        ).sort((a, b) => a.step - b.step || a.subscription - b.subscription)
+      )
+      const subscriptions = subs.map((sub) => ({
+        no: sub.no,
+        client: sub.client,
+        room: sub.room,
+        mode: sub.mode,
+        end: sub.exit === null
+          ? "open" as const
+          : Exit.isSuccess(sub.exit)
+          ? "closed" as const
+          : `ejected: ${
+            Option.match(Cause.failureOption(sub.exit.cause), { onNone: () => "defect", onSome: (e) => e.reason })
+          }` as const
+      }))
+      return { deliveries, subscriptions }
+    }
+
+    yield* observe(yield* engine.now)
+    for (const op of scenario.ops) {
+      run.step++
+      yield* exec(op)
+    }
+    if (options.drain === false) return result()
+
+    // ---- liveness: reconnect everybody, let timers run out, ack everything
+    for (const c of clients) {
+      if (!c.cut) continue
+      run.step++
+      yield* exec({ _tag: "Restore", client: c.index })
+    }
+    run.step++
+    yield* exec({ _tag: "Advance", millis: options.drainAdvanceMs ?? T + 2 * K + H })
+    for (let round = 0; round < run.messages.size + 2; round++) {
+      let acked = 0
+      for (const sub of subs) {
+        if (!sub.live || sub.mode !== "sync" || sub.unacked === null) continue
+        const d = sub.log.find((x) => x.id === sub.unacked)!
+        run.step++
+        run.trace.push(`#${run.step} drain: c${sub.client} acks ${d.id} (subscription #${sub.no})`)
+        const start = yield* engine.now
+        yield* doAck(run, clients[sub.client]!, sub, d, "drain ack")
+        yield* observe(start)
+        acked++
+      }
+      if (acked === 0) break
+    }
+    checkDrained(run)
+    return result()
+  })

@@ -1,0 +1,27 @@
+/**
+ * Model-based testing of `SyncFanoutQueue` engines (DESIGN §5), reusable across engines.
+ *
+ * - `scenario(options)` (`ops.ts`): a fast-check generator of operation sequences over a few
+ *   clients and rooms, plus the clients' `clientTimeout` / `ackTimeout`.
+ * - `runScenario(engine, scenario)` (`driver.ts`): runs one sequence against an `Engine`
+ *   (`engine.ts`) through the public `SyncFanoutQueue` API only (`steps.ts`), and after EVERY step
+ *   checks what the engine did (`ejections.ts`, `invariants.ts`: I1–I6) against a small model of
+ *   each room (`roomModel.ts`): queue, members, in-flight message, holders, acked.
+ * - `ManualClock` (`clock.ts`): a fast, deterministic clock for engines on Effect's `Clock`.
+ *
+ * `run.ts` holds the state of one run that the driver and the checks share.
+ */
+export { ManualClock } from "./clock.js"
+export { runScenario, runScenarioLog } from "./driver.js"
+export { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
+export {
+  type ClientOp,
+  defaultWeights,
+  dropWhileCut,
+  type Op,
+  op,
+  roomName,
+  type Scenario,
+  scenario,
+  type ScenarioOptions
+} from "./ops.js"

@@ -1,0 +1,137 @@
+/**
+ * The state of one run, shared by the driver (`driver.ts`, `steps.ts`) and the checks
+ * (`invariants.ts`): the clients, every subscription with what its consumer received and what the
+ * model expects it to receive next, the model's rooms and messages, the step trace, and `fail`,
+ * which reports a broken check.
+ *
+ * A client cut long enough to be expired makes its subscriptions "uncertain": what they receive
+ * may then be any subsequence of the room's traffic (their expected deliveries become optional).
+ */
+import type { Delivery, QueueError } from "@lockstep/core"
+import { Cause, type Exit, Option, type Scope } from "effect"
+import { type Engine, ModelViolation, type Queue } from "./engine.js"
+import type { Mode, Scenario } from "./ops.js"
+import * as RoomModel from "./roomModel.js"
+
+export interface Expected {
+  readonly id: string
+  readonly optional: boolean
+}
+
+/** A subscription: what its consumer received, and the checker's bookkeeping about it. */
+export interface Sub {
+  readonly no: number
+  readonly client: number
+  readonly room: number
+  readonly mode: Mode
+  readonly scope: Scope.CloseableScope
+  /** filled by the consumer fiber */
+  readonly log: Array<Delivery.Delivery>
+  /** the step after which each delivery of `log` was observed */
+  readonly steps: Array<number>
+  exit: Exit.Exit<void, QueueError.ClientEjected> | null
+  // ---- checker state
+  checked: number
+  exitChecked: boolean
+  scopeClosed: boolean
+  /** the client treats it as open: not closed by us, not ejected */
+  live: boolean
+  /** the model cannot predict its deliveries any more (its client may have been expired) */
+  uncertain: boolean
+  /** closed or ejected while its client could not reach the server: the membership may linger */
+  leftUnreachable: boolean
+  /** deliveries due, in order */
+  expected: Array<Expected>
+  /** the server ejected it while its client could hear it: its stream must fail with one of these */
+  mustEject: ReadonlyArray<RoomModel.EjectReason> | null
+  /** the server ejected it while its client was cut (notice lost): it may learn it later, for one of these */
+  lateEject: ReadonlyArray<RoomModel.EjectReason>
+  /** last queued id delivered (mirror of the client's resync guard, S12) */
+  lastQueued: string | null
+  /** last queued id the consumer acked, successfully or not (the client repeats a lost one, S12) */
+  lastAcked: string | null
+  /** sync: queued id delivered and not yet acked by this client (I1) */
+  unacked: string | null
+  readonly seen: Set<string>
+  prevQueued: RoomModel.Msg | null
+}
+
+/** A room of the model; each membership knows its subscription. */
+export type Room = RoomModel.Room<Sub>
+
+/** A client of the run: the engine's client and what the model knows about its connection. */
+export interface Client extends RoomModel.Connection {
+  readonly index: number
+  readonly queue: Queue
+  readonly id: string
+}
+
+/** One run in progress. */
+export interface Run {
+  readonly engine: Engine
+  readonly scenario: Scenario
+  readonly timing: RoomModel.Timing
+  /** the scope of the whole run: the consumer fibers run in it */
+  readonly scope: Scope.Scope
+  readonly clients: ReadonlyArray<Client>
+  readonly byId: ReadonlyMap<string, Client>
+  readonly rooms: ReadonlyArray<Room>
+  readonly subs: Array<Sub>
+  /** every message sent so far, by id */
+  readonly messages: Map<string, RoomModel.Msg>
+  /** one line per step, for the report of a failed check */
+  readonly trace: Array<string>
+  /** the current step (0: before the first operation; past `scenario.ops.length`: the liveness phase) */
+  step: number
+  /** payloads sent so far: each send carries `{ n }`, the next number */
+  payloads: number
+}
+
+/** Throw a `ModelViolation`: `what`, where in the run, and the last steps that led there. */
+export const fail = (run: Run, what: string): never => {
+  const { scenario, step } = run
+  const { ackTimeoutMs: A, clientTimeoutMs: T, housekeepingMs: H, keepaliveMs: K } = run.timing
+  const recent = run.trace.slice(-40).join("\n    ")
+  const where = step > scenario.ops.length ? `end phase step ${step - scenario.ops.length}` : `step ${step}`
+  throw new ModelViolation(
+    `${what}\n  at ${where} of ${scenario.ops.length} (clients ${scenario.clients}, rooms ${scenario.rooms}, ` +
+      `clientTimeout ${T} ms, keepalive ${K} ms, housekeeping ${H} ms, ackTimeout ${
+        A ?? "none"
+      })\n  steps:\n    ${recent}`
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model transitions seen by the subscriptions
+// ---------------------------------------------------------------------------------------------
+
+/** Deliver (expect) `msg` to every live subscription of the room whose client is connected. */
+export const publish = (run: Run, room: Room, msg: RoomModel.Msg, optional: boolean): void => {
+  for (const sub of run.subs) {
+    if (sub.room !== room.index || !sub.live || run.clients[sub.client]!.cut) continue
+    sub.expected.push({ id: msg.id, optional: optional || sub.uncertain })
+  }
+}
+
+/** Expect the messages the model released (S3, S7), in order. */
+export const published = (run: Run, room: Room, released: ReadonlyArray<RoomModel.Msg>): void => {
+  for (const msg of released) publish(run, room, msg, false)
+}
+
+/** The server removed `client` from `room` (leave or ejection). */
+export const removeMember = (run: Run, room: Room, client: number, lo: number, hi: number): void =>
+  published(run, room, RoomModel.removeMember(room, client, lo, hi, run.step))
+
+/** May the client have been expired by now (S10)? */
+export const mayBeExpired = (run: Run, c: Client, now: number): boolean => RoomModel.mayBeExpired(c, now, run.timing)
+
+/** The live subscription of `client` to `room`, if any. */
+export const liveSub = (run: Run, client: number, room: number): Sub | null =>
+  run.subs.find((s) => s.client === client && s.room === room && s.live) ?? null
+
+/** The tag of an operation's failure (or the defect). */
+export const errorTag = (cause: Cause.Cause<unknown>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => `defect: ${Cause.pretty(cause)}`,
+    onSome: (e) => (typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : String(e))
+  })
