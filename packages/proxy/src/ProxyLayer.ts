@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import type { SyncFanoutQueue } from "@lockstep/core"
+import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -18,6 +18,7 @@ import { RoomProxy } from "./RoomProxy.js"
  * Options of a proxy.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ProxyOptions {
   /**
@@ -29,32 +30,51 @@ export interface ProxyOptions {
 
 /**
  * Build a proxy in the current scope over the `SyncFanoutQueue` in context. Closing the scope
- * closes every upstream subscription it holds and ends the local clients' streams.
+ * closes every upstream subscription it holds and ends the local clients' streams. A `bufferSize`
+ * that is not a positive integer is an `InvalidArgument`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options?: ProxyOptions
-): Effect.Effect<RoomProxy["Type"], never, SyncFanoutQueue.SyncFanoutQueue | Scope.Scope> =>
+): Effect.Effect<
+  RoomProxy["Type"],
+  QueueError.InvalidArgument,
+  SyncFanoutQueue.SyncFanoutQueue | Scope.Scope
+> =>
   Effect.suspend(() => {
-    const bufferSize = options?.bufferSize ?? 1024
+    const bufferSize = options?.bufferSize ?? defaultBufferSize
     if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
-      return Effect.dieMessage(`RoomProxy: bufferSize must be a positive integer, got ${bufferSize}`)
+      return Effect.fail(
+        new QueueError.InvalidArgument({
+          message: `RoomProxy: bufferSize must be a positive integer, got ${String(bufferSize)}`
+        })
+      )
     }
     return internal.make({ bufferSize })
   })
+
+const defaultBufferSize = 1024
 
 /**
  * A proxy with default options.
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> = Layer.scoped(RoomProxy, make())
+export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> = Layer.scoped(
+  RoomProxy,
+  internal.make({ bufferSize: defaultBufferSize })
+)
 
 /**
  * A proxy with the given options.
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layerWith = (options: ProxyOptions): Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> =>
+export const layerWith = (
+  options: ProxyOptions
+): Layer.Layer<RoomProxy, QueueError.InvalidArgument, SyncFanoutQueue.SyncFanoutQueue> =>
   Layer.scoped(RoomProxy, make(options))

@@ -26,6 +26,7 @@ import type * as Stream from "effect/Stream"
  * does not move on until it acked the in-flight message or left (S3, S6).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ProxyClient {
   /** unique within the process: `<upstream client id>/<n>` */
@@ -64,6 +65,7 @@ export interface ProxyClient {
  * The proxy service: adds local clients over the `SyncFanoutQueue` in context.
  *
  * @since 0.1.0
+ * @category services
  */
 export class RoomProxy extends Context.Tag("@lockstep/proxy/RoomProxy")<RoomProxy, {
   /**

@@ -32,6 +32,20 @@ describe("RoomProxy (memory engine)", () => {
       expect([...(yield* client.rooms)]).toEqual(["ok"])
     }))
 
+  it.scoped("a bufferSize that is not a positive integer is a typed InvalidArgument", () =>
+    Effect.gen(function*() {
+      const f = yield* memoryFixture
+      const upstream = yield* f.client()
+      for (const bufferSize of [0, -1, 1.5, Number.NaN]) {
+        const error = yield* ProxyLayer.make({ bufferSize }).pipe(
+          Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream),
+          Effect.flip
+        )
+        expect(error._tag).toBe("InvalidArgument")
+        expect(error.message).toContain("bufferSize must be a positive integer")
+      }
+    }))
+
   it.scoped("a local client whose buffer overflows is ejected from the room (slow-consumer)", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture

@@ -17,55 +17,20 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ProxyClient, RoomProxy } from "../RoomProxy.js"
-
-/** @internal */
-export interface ResolvedProxyOptions {
-  readonly bufferSize: number
-}
-
-interface LocalClient {
-  readonly id: string
-  readonly queue: Backend.DeliveryBuffer
-  /** rooms this client is a member of; an entry changes only under that room's permit */
-  readonly rooms: Set<string>
-  /** removed: receives nothing more, its leaves are under way */
-  closed: boolean
-}
-
-/** A queued message delivered locally and not yet acked upstream. */
-interface Pending {
-  /** local clients that were in the room when it arrived and have neither acked it nor left */
-  readonly waiting: Set<LocalClient>
-  /** the upstream delivery's ack */
-  readonly ack: Effect.Effect<void, QueueError.QueueError>
-}
-
-interface Room {
-  readonly name: string
-  readonly lock: Effect.Semaphore
-  /** new: no upstream subscription yet; open: subscribed; closed: gone from `rooms` for good */
-  status: "new" | "open" | "closed"
-  readonly members: Set<LocalClient>
-  readonly pending: Map<string, Pending>
-  /** the scope of the upstream subscription */
-  scope: Scope.CloseableScope | undefined
-  /** the last message acked upstream, to re-ack a redelivery after a lost ack (S12) */
-  lastAcked: string | undefined
-}
-
-/**
- * Upstream ack failures are retried briefly; afterwards the engine's timeouts take over (S10,
- * S11). (The acks of lockstep's engines do not fail: they are handed over and repeated by the
- * client itself; another `SyncFanoutQueue` implementation's may.)
- */
-const ackRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
-
-/** How long a reopening room waits for the previous subscription's consumer to drain. */
-const drainTimeout = "5 seconds"
+import {
+  ackRetry,
+  drainTimeout,
+  fail,
+  type LocalClient,
+  newRoom,
+  offer,
+  removeMember,
+  type ResolvedProxyOptions,
+  type Room
+} from "./proxyState.js"
 
 /** @internal */
 export const make = (
@@ -119,33 +84,6 @@ export const make = (
         { discard: true }
       )
 
-    /** Offer a delivery if the client's buffer has room. */
-    const offer = (client: LocalClient, delivery: Delivery.Delivery): boolean => {
-      if (client.queue.size >= options.bufferSize) return false
-      client.queue.offer(delivery)
-      return true
-    }
-
-    /** Fail the client's stream once, after what it has buffered; run again, it goes on with its other rooms. */
-    const fail = (client: LocalClient, error: QueueError.ClientEjected): void => {
-      if (!client.closed) client.queue.fail(error)
-    }
-
-    /** Remove a member; returns the upstream acks of the messages it was the last one to hold (S6). */
-    const removeMember = (room: Room, client: LocalClient): Array<Effect.Effect<void, QueueError.QueueError>> => {
-      room.members.delete(client)
-      client.rooms.delete(room.name)
-      const released: Array<Effect.Effect<void, QueueError.QueueError>> = []
-      for (const [id, pending] of room.pending) {
-        if (pending.waiting.delete(client) && pending.waiting.size === 0) {
-          room.pending.delete(id)
-          room.lastAcked = id
-          released.push(pending.ack)
-        }
-      }
-      return released
-    }
-
     /** Mark the room closed and close its upstream subscription (the upstream leave, S6). Under the permit. */
     const closeRoom = (room: Room): Effect.Effect<void> =>
       Effect.suspend(() => {
@@ -198,7 +136,7 @@ export const make = (
             const local: Delivery.Delivery = queued
               ? { ...delivery, ack: ackLocal(client, room.name, delivery.id) }
               : delivery
-            if (offer(client, local)) waiting.add(client)
+            if (offer(client, local, options.bufferSize)) waiting.add(client)
             else slow.push(client)
           }
           const acks: Array<Effect.Effect<void, QueueError.QueueError>> = []
@@ -293,15 +231,7 @@ export const make = (
         for (;;) {
           let room = rooms.get(name)
           if (room === undefined) {
-            room = {
-              name,
-              lock: Effect.unsafeMakeSemaphore(1),
-              status: "new",
-              members: new Set(),
-              pending: new Map(),
-              scope: undefined,
-              lastAcked: undefined
-            }
+            room = newRoom(name)
             rooms.set(name, room)
           }
           const current = room
