@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import * as YAML from "yaml"
-import { exec, PackagingError, type Packed, root } from "./Workspace.js"
+import { exec, PackagingError, type Packed, pnpm, root } from "./Workspace.js"
 
 /** Registry packages the consumer installs next to the tarballs, at the workspace's versions. */
 export const registryDependencies = {
@@ -268,9 +268,8 @@ const cleanEnv = (): Record<string, string> =>
 export const install = (dir: string): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
   Effect.gen(function*() {
     const env = cleanEnv()
-    const store = (yield* exec("pnpm", ["store", "path"], { cwd: root, env })).trim()
-    return yield* exec(
-      "pnpm",
+    const store = (yield* pnpm(["store", "path"], { cwd: root, env })).trim()
+    return yield* pnpm(
       [
         "install",
         "--offline",

@@ -87,6 +87,20 @@ export const exec = (
     )
   )
 
+/**
+ * Run pnpm: the pnpm that runs this script when there is one (`npm_execpath`, set by `pnpm run`,
+ * also when pnpm came through `npx` and is not on PATH), else `pnpm` from PATH.
+ */
+export const pnpm = (
+  args: ReadonlyArray<string>,
+  options: { readonly cwd: string; readonly env?: Record<string, string> }
+): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> => {
+  const self = process.env.npm_execpath
+  return self !== undefined && /^pnpm(?:\.c?js)?$/.test(self.split(/[\\/]/).pop() ?? "")
+    ? exec(process.execPath, [self, ...args], options)
+    : exec("pnpm", args, options)
+}
+
 const readJson = <A, I>(schema: Schema.Schema<A, I>, file: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(file)).pipe(
     Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(schema))),
@@ -215,7 +229,7 @@ export const pack = (
     publishable,
     (packages) =>
       Effect.forEach(packages, (pkg) =>
-        exec("pnpm", ["pack", "--pack-destination", destination, "--json"], { cwd: pkg.dir }).pipe(
+        pnpm(["pack", "--pack-destination", destination, "--json"], { cwd: pkg.dir }).pipe(
           Effect.flatMap((stdout) =>
             Schema.decodeUnknown(Schema.parseJson(PackOutput))(stdout.slice(stdout.indexOf("{")))
           ),
