@@ -42,4 +42,10 @@ const program = Effect.gen(function*() {
   yield* Console.log(`packages checked in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(program.pipe(Effect.provide(NodeContext.layer)), { disableErrorReporting: false })
+NodeRuntime.runMain(
+  program.pipe(
+    Effect.tapError((error) => Console.error(error.message)),
+    Effect.provide(NodeContext.layer)
+  ),
+  { disableErrorReporting: true }
+)
