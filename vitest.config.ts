@@ -33,6 +33,15 @@ export default defineConfig({
       {
         ...shared,
         test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 }
+      },
+      {
+        // the packed packages installed into a project outside the workspace (builds and packs them itself)
+        test: {
+          name: "packaging",
+          include: ["packaging/test/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000
+        }
       }
     ]
   }

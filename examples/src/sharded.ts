@@ -10,11 +10,12 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import type { SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
-import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
+import { RedisTestCluster } from "@lockstep/redis/testing"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { Redis } from "ioredis"
 import { bold, green, red, table } from "./internal/format.js"
 import { runMain } from "./internal/main.js"
 
@@ -24,15 +25,29 @@ const SHARDS = 16
 /** p4 was in flight before the others arrived; the rest by priority */
 const EXPECTED = [4, 0, 1, 2, 3]
 
-/** The master serving `{tag}`: ask any node, follow its MOVED answer. */
-const ownerOf = (port: number, tag: string) =>
-  RedisTestServer.rawCommand(port, ["GET", `{${tag}}`]).pipe(
-    Effect.as(`127.0.0.1:${port}`),
-    Effect.catchAll((e) => {
-      const moved = /MOVED \d+ (\S+)/.exec(e.message)
-      return Effect.succeed(moved?.[1] ?? "?")
-    })
-  )
+/**
+ * Where hash tags live, asked of one cluster node over a plain ioredis connection (closed with the
+ * scope): `CLUSTER KEYSLOT` gives a tag's slot, `CLUSTER SLOTS` the master serving each slot range.
+ */
+const clusterMap = (port: number) =>
+  Effect.gen(function*() {
+    const redis = yield* Effect.acquireRelease(
+      Effect.sync(() => new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1 })),
+      (redis) => Effect.sync(() => redis.disconnect())
+    )
+    const ranges = yield* Effect.tryPromise(() => redis.cluster("SLOTS")).pipe(Effect.orElseSucceed(() => []))
+    const ownerOf = (slot: number) => {
+      const master = ranges.find(([start, end]) => slot >= start && slot <= end)?.[2]
+      return master === undefined ? "?" : `${master[0]}:${master[1]}`
+    }
+    return {
+      placeOf: (tag: string) =>
+        Effect.tryPromise(() => redis.cluster("KEYSLOT", `{${tag}}`)).pipe(
+          Effect.map((slot) => ({ slot: String(slot), owner: ownerOf(slot) })),
+          Effect.orElseSucceed(() => ({ slot: "?", owner: "?" }))
+        )
+    }
+  })
 
 const main = Effect.gen(function*() {
   yield* Console.log("spawning a 3-master Redis Cluster (redis-cli --cluster create)…")
@@ -51,16 +66,13 @@ const main = Effect.gen(function*() {
   })
 
   // where each room lives
-  const anyNode = cluster.masters[0]!.port
+  const map = yield* clusterMap(cluster.masters[0]!.port)
   const placement = yield* Effect.forEach(ROOMS, (room) =>
     Effect.gen(function*() {
       const shard = sharding.shardOf(room)
       const tag = sharding.tagOf(shard)
-      const slot = yield* RedisTestServer.rawCommand(anyNode, ["CLUSTER", "KEYSLOT", `{${tag}}`]).pipe(
-        Effect.orElseSucceed(() => "?")
-      )
-      const owner = yield* ownerOf(anyNode, tag)
-      return { room, shard, tag, slot: slot ?? "?", owner }
+      const { owner, slot } = yield* map.placeOf(tag)
+      return { room, shard, tag, slot, owner }
     }))
   yield* Console.log(
     `\n${bold(`${ROOMS.length} rooms on ${SHARDS} shards`)}: room → shard (stable hash) → hash tag → slot → master\n` +

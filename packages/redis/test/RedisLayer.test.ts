@@ -8,6 +8,7 @@ import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import * as HarnessNet from "../src/testing/internal/net.js"
 import { clientList, eventually, freshPrefix, makeClient, rawRedis, scanKeys, subscribe } from "./utils/redisProbe.js"
 
 const acl = [
@@ -96,7 +97,7 @@ describe("RedisLayer", () => {
 
     it.scoped("an unreachable port fails fast with EngineError", () =>
       Effect.gen(function*() {
-        const [closed] = yield* RedisTestServer.freePorts(1)
+        const [closed] = yield* HarnessNet.freePorts(1)
         const [elapsed, error] = yield* tryConnect(
           RedisLayer.layer({ host: "127.0.0.1", port: closed!, connectTimeout: "500 millis" })
         )

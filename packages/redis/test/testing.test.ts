@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { Cluster, Redis } from "ioredis"
+import * as HarnessNet from "../src/testing/internal/net.js"
 
 /** An ioredis client that never reconnects nor queues, closed with the scope. */
 const connect = (port: number) =>
@@ -91,6 +92,31 @@ describe("RedisTestServer", () => {
       assert.strictEqual(error.reason, "StartFailed")
       assert.include(error.message, "no-such-option")
     }))
+
+  it.live("its one-off health-check command (internal) replies in strings and fails typed", () =>
+    Effect.gen(function*() {
+      const { port } = yield* RedisTestServer.RedisTestServer
+      assert.strictEqual(yield* HarnessNet.command(port, ["SET", "k", "v"]), "OK")
+      assert.strictEqual(yield* HarnessNet.command(port, ["GET", "k"]), "v")
+      assert.strictEqual(yield* HarnessNet.command(port, ["GET", "missing"]), null)
+      assert.strictEqual(yield* HarnessNet.command(port, ["DBSIZE"]), "1")
+
+      const refused = yield* Effect.flip(HarnessNet.command(port, ["NO-SUCH-COMMAND"]))
+      assert.instanceOf(refused, RedisTestServer.RedisTestError)
+      assert.strictEqual(refused.reason, "CommandFailed")
+      assert.include(refused.message, "unknown command")
+      const array = yield* Effect.flip(HarnessNet.command(port, ["KEYS", "*"]))
+      assert.include(array.message, "array replies are not supported")
+
+      const [closed] = yield* HarnessNet.freePorts(1)
+      const unreachable = yield* Effect.flip(HarnessNet.command(closed!, ["PING"]))
+      assert.strictEqual(unreachable.reason, "CommandFailed")
+      const proxy = yield* TcpProxy.make({ targetPort: port })
+      yield* proxy.blackhole
+      const silent = yield* Effect.flip(HarnessNet.command(proxy.port, ["PING"], { timeout: "300 millis" }))
+      assert.strictEqual(silent.reason, "CommandFailed")
+      assert.include(silent.message, "timed out")
+    }).pipe(Effect.scoped, Effect.provide(RedisTestServer.layer())))
 })
 
 describe("RedisTestCluster", () => {

@@ -11,6 +11,7 @@ import * as Net from "node:net"
  * A running proxy: clients connect to `host:port` and are forwarded to the target.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TcpProxy {
   readonly host: "127.0.0.1"
@@ -45,6 +46,7 @@ interface Pair {
  * with every connection through it, when the scope closes.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: {
   readonly targetPort: number

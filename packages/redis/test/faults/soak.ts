@@ -24,6 +24,7 @@ import { SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
+import * as HarnessNet from "../../src/testing/internal/net.js"
 import { spawnWorker, type Timed, type Worker } from "./utils/workers.js"
 
 const envNumber = (name: string, fallback: number) => {
@@ -302,9 +303,9 @@ const program = Effect.gen(function*() {
   const report = Effect.gen(function*() {
     const now = Date.now()
     const seconds = (now - lastReportAt) / 1000
-    const info = yield* RedisTestServer.rawCommand(server.port, ["INFO", "memory"]).pipe(Effect.orElseSucceed(() => ""))
+    const info = yield* HarnessNet.command(server.port, ["INFO", "memory"]).pipe(Effect.orElseSucceed(() => ""))
     const redisMemory = Number(/used_memory:(\d+)/.exec(info ?? "")?.[1] ?? 0)
-    const keys = yield* RedisTestServer.rawCommand(server.port, ["DBSIZE"]).pipe(Effect.orElseSucceed(() => "?"))
+    const keys = yield* HarnessNet.command(server.port, ["DBSIZE"]).pipe(Effect.orElseSucceed(() => "?"))
     const stalledNow = book.filter((room) => room.stalled).length
     const self = process.memoryUsage()
     const workers = slots.map((slot) =>

@@ -1,0 +1,191 @@
+/**
+ * What `pnpm lint` checks on every packed tarball: publint, Are the Types Wrong, and the import
+ * graph of each entry point against the dependencies the package declares.
+ */
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import { builtinModules } from "node:module"
+import { publint } from "publint"
+import { formatMessage } from "publint/utils"
+import ts from "typescript"
+import { exec, PackagingError, type Packed, root } from "./Workspace.js"
+
+/**
+ * publint messages we accept, by code, each with the reason. Empty: every error, warning and
+ * suggestion publint reports fails `pnpm lint`.
+ */
+const acceptedPublintCodes: ReadonlyMap<string, string> = new Map()
+
+/** publint on the tarball itself (what npm would serve), not on the package directory. */
+export const publintProblems = (
+  packed: Packed
+): Effect.Effect<ReadonlyArray<string>, PackagingError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = yield* fs.readFile(packed.tarball).pipe(
+      Effect.mapError((cause) => new PackagingError({ message: `cannot read ${packed.tarball}`, cause }))
+    )
+    const tarball = new Uint8Array(bytes).buffer
+    const { messages, pkg } = yield* Effect.tryPromise({
+      try: () => publint({ pack: { tarball }, level: "suggestion" }),
+      catch: (cause) => new PackagingError({ message: `publint failed on ${packed.tarball}`, cause })
+    })
+    const problems = messages
+      .filter((message) => !acceptedPublintCodes.has(message.code))
+      .map((message) => `publint ${message.type} ${message.code}: ${formatMessage(message, pkg, { color: false })}`)
+    // pnpm pack rewrites workspace: ranges; make sure nothing else slipped through
+    for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
+      const deps: unknown = pkg[field]
+      if (typeof deps !== "object" || deps === null) continue
+      for (const [name, range] of Object.entries(deps)) {
+        if (typeof range !== "string" || /^(?:workspace|file|link):/.test(range)) {
+          problems.push(`packed ${field}.${name} is ${JSON.stringify(range)}, not a registry version range`)
+        }
+      }
+    }
+    return problems
+  })
+
+/**
+ * Are the Types Wrong on the tarball, profile `esm-only`: the packages are ESM only (`"type":
+ * "module"`, `exports` with `types` + `default`, no `require` condition), so the resolutions that
+ * must work are Node 16+ from ESM (`moduleResolution: node16`/`nodenext` in an ES module) and
+ * bundlers (`moduleResolution: bundler`). The profile leaves out `node10` (no `exports` support:
+ * a legacy resolution that cannot see subpaths such as `@lockstep/redis/testing` at all) and
+ * `require` from CommonJS under node16 (an ES module can only be `import()`ed there, which is
+ * what ESM-only means; Effect itself ships both formats, we chose not to). `--no-definitely-typed`
+ * keeps attw off the network: our packages ship their own types.
+ */
+export const attwProblems = (
+  packed: Packed
+): Effect.Effect<ReadonlyArray<string>, never, CommandExecutor.CommandExecutor | Path.Path> =>
+  Effect.flatMap(Path.Path, (path) =>
+    exec(
+      path.join(root, "node_modules", ".bin", "attw"),
+      [packed.tarball, "--profile", "esm-only", "--no-definitely-typed", "--format", "table-flipped", "--no-color"],
+      { cwd: root }
+    )).pipe(
+      Effect.as([]),
+      Effect.catchAll((error) => Effect.succeed([`attw (profile esm-only) failed:\n${error.message}`]))
+    )
+
+/** The module specifiers a JS or declaration file imports, found in its syntax tree (not in comments). */
+const importsOf = (fileName: string, text: string): ReadonlyArray<string> => {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true)
+  const found: Array<string> = []
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier !== undefined &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      found.push(node.moduleSpecifier.text)
+    } else if (
+      ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)
+    ) {
+      found.push(node.argument.literal.text)
+    } else if (
+      ts.isCallExpression(node) && node.arguments.length > 0 && ts.isStringLiteral(node.arguments[0]!) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isIdentifier(node.expression) && node.expression.text === "require"))
+    ) {
+      found.push(node.arguments[0].text)
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  return found
+}
+
+/** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`. */
+const packageName = (specifier: string) => {
+  const parts = specifier.split("/")
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
+}
+
+const isBuiltin = (specifier: string) =>
+  specifier.startsWith("node:") || builtinModules.includes(packageName(specifier))
+
+/** The `types` and `default` targets of every entry point in `exports` (not `./package.json`). */
+const entryPoints = (
+  packed: Packed
+): ReadonlyArray<{ readonly entry: string; readonly files: ReadonlyArray<string> }> =>
+  Object.entries(packed.manifest.exports ?? {}).flatMap(([entry, target]) => {
+    if (entry === "./package.json" || typeof target !== "object" || target === null) return []
+    const files = Object.values(target).filter((file): file is string => typeof file === "string")
+    return [{ entry, files: files.map((file) => file.replace(/^\.\//, "")) }]
+  })
+
+/**
+ * Follow the imports of every entry point (its JS and its declarations) through the packed files
+ * and check each package reached from outside: it must be declared (`dependencies` or
+ * `peerDependencies`; Node built-ins are fine), and an optional peer may be reached only from a
+ * subpath entry point that documents it (e.g. `@lockstep/redis/testing`), never from the main
+ * one, which must work without it. A relative import must land in a packed file.
+ */
+export const importProblems = (
+  packed: Packed
+): Effect.Effect<ReadonlyArray<string>, PackagingError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const { manifest } = packed
+    const declared = new Set([
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {})
+    ])
+    const optionalPeers = new Set(
+      Object.entries(manifest.peerDependenciesMeta ?? {}).flatMap(([name, meta]) =>
+        meta.optional === true ? [name] : []
+      )
+    )
+    const problems: Array<string> = []
+    for (const { entry, files } of entryPoints(packed)) {
+      const seen = new Set<string>()
+      const pending = [...files]
+      while (pending.length > 0) {
+        const file = pending.pop()!
+        if (seen.has(file)) continue
+        seen.add(file)
+        if (!packed.files.has(file)) {
+          problems.push(`${entry}: ${file} is imported but not in the tarball`)
+          continue
+        }
+        const text = yield* fs.readFileString(path.join(packed.dir, file)).pipe(
+          Effect.mapError((cause) => new PackagingError({ message: `cannot read ${file}`, cause }))
+        )
+        for (const specifier of importsOf(file, text)) {
+          if (specifier.startsWith(".")) {
+            const target = path.normalize(path.join(path.dirname(file), specifier))
+            // declarations import `./X.js` and mean `./X.d.ts`
+            pending.push(file.endsWith(".d.ts") ? target.replace(/\.js$/, ".d.ts") : target)
+          } else if (!isBuiltin(specifier)) {
+            const name = packageName(specifier)
+            if (name === manifest.name) continue
+            if (!declared.has(name)) {
+              problems.push(`${entry}: ${file} imports ${specifier}, which is neither a dependency nor a peer`)
+            } else if (entry === "." && optionalPeers.has(name)) {
+              problems.push(
+                `${entry}: ${file} imports ${specifier}, an optional peer dependency: the main entry point must work without it`
+              )
+            }
+          }
+        }
+      }
+    }
+    return problems
+  })
+
+/** Every problem of one packed package: publint, attw, imports. */
+export const check = (
+  packed: Packed
+): Effect.Effect<
+  ReadonlyArray<string>,
+  PackagingError,
+  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+> =>
+  Effect.map(
+    Effect.all([publintProblems(packed), attwProblems(packed), importProblems(packed)], { concurrency: "unbounded" }),
+    (lists) => lists.flat()
+  )

@@ -1,0 +1,51 @@
+/**
+ * The packaging step of `pnpm lint` (after ESLint): build the packages, pack each one into a temp
+ * dir with `pnpm pack`, and check every tarball (`PackageChecks.ts`: publint, Are the Types Wrong
+ * with the `esm-only` profile, declared dependencies along each entry point's imports). Any
+ * problem fails, with every problem listed.
+ *
+ *   pnpm exec tsx packaging/src/check.ts
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as PackageChecks from "./PackageChecks.js"
+import * as Workspace from "./Workspace.js"
+
+const program = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const started = Date.now()
+  yield* Workspace.build
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "lockstep-pack-" }).pipe(
+    Effect.mapError((cause) => new Workspace.PackagingError({ message: "cannot make a temp dir", cause }))
+  )
+  const packed = yield* Workspace.pack(dir)
+  const results = yield* Effect.forEach(
+    packed,
+    (pkg) => Effect.map(PackageChecks.check(pkg), (problems) => ({ name: pkg.manifest.name, problems }))
+  )
+  const failed = results.filter((result) => result.problems.length > 0)
+  for (const { name, problems } of results) {
+    yield* Console.log(
+      problems.length === 0
+        ? `${name}: publint, attw (esm-only), imports ✓`
+        : `${name}:\n${problems.map((problem) => `  - ${problem.replace(/\n/g, "\n    ")}`).join("\n")}`
+    )
+  }
+  if (failed.length > 0) {
+    return yield* new Workspace.PackagingError({
+      message: `packaging check failed for ${failed.map((result) => result.name).join(", ")}`
+    })
+  }
+  yield* Console.log(`packages checked in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}).pipe(Effect.scoped)
+
+NodeRuntime.runMain(
+  program.pipe(
+    Effect.tapError((error) => Console.error(error.message)),
+    Effect.provide(NodeContext.layer)
+  ),
+  { disableErrorReporting: true }
+)
