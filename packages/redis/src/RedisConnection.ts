@@ -14,10 +14,29 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import { redisError, type RedisFailure } from "./internal/errors.js"
-import { type ScriptName } from "./internal/scripts/index.js"
 
 /** @since 0.1.0 */
 export type ScriptArg = string | number
+
+/**
+ * The lockstep scripts a connection runs (`script`, `scriptLater`).
+ *
+ * @since 0.1.0
+ */
+export type ScriptName =
+  | "ack"
+  | "housekeep"
+  | "join"
+  | "keepalive"
+  | "keepaliveMany"
+  | "leave"
+  | "outOfBand"
+  | "peek"
+  | "resync"
+  | "roomState"
+  | "send"
+  | "stats"
+  | "unregister"
 
 /**
  * @since 0.1.0

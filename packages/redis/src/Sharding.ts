@@ -17,11 +17,3 @@ export class Sharding extends Context.Tag("@lockstep/redis/Sharding")<Sharding, 
   /** the hash tag of a shard (without braces) */
   readonly tagOf: (shard: number) => string
 }>() {}
-
-/**
- * The key base of a shard: `<keyPrefix>:{<tag>}:`. Keys and channels append a kind and the room.
- *
- * @since 0.1.0
- */
-export const baseOf = (sharding: Sharding["Type"], keyPrefix: string, shard: number): string =>
-  `${keyPrefix}:{${sharding.tagOf(shard)}}:`

@@ -10,6 +10,7 @@ import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option, Queue, Stream } from "effect"
 import type { Redis } from "ioredis"
+import * as Keys from "../src/internal/keys.js"
 import { slotOf } from "../src/internal/slot.js"
 import {
   awaitReplicated,
@@ -39,8 +40,11 @@ import {
 /** Long client timeouts: no keepalive expiry interferes with a fault window. */
 const quiet = { clientTimeout: "30 seconds" } as const
 
+const baseOf = (sharding: Sharding.Sharding["Type"], prefix: string, shard: number) =>
+  Keys.shardBase(prefix, sharding.tagOf(shard))
+
 const channelOf = (sharding: Sharding.Sharding["Type"], prefix: string, room: string) =>
-  `${Sharding.baseOf(sharding, prefix, sharding.shardOf(room))}c:${room}`
+  Keys.channel(baseOf(sharding, prefix, sharding.shardOf(room)), room)
 
 /** The first `room-<i>` whose shard's slot is served by master `port`. */
 const roomOn = (
@@ -118,7 +122,7 @@ describe("Cluster (3 masters)", () => {
           }
           const slotsOfRoom = new Map<string, Set<number>>()
           for (const room of rooms) {
-            const base = Sharding.baseOf(sharding, prefix, sharding.shardOf(room))
+            const base = baseOf(sharding, prefix, sharding.shardOf(room))
             const shardSlot = slotOf(sharding.tagOf(sharding.shardOf(room)))
             const keys = ["m", "mem", "sy", "h", "q", "p"].map((kind) => `${base}${kind}:${room}`)
             for (const key of [...keys, `${base}cr:${a.queue.clientId}`, `${base}clients`, `${base}backlog`]) {
@@ -381,14 +385,14 @@ describe("Cluster (3 masters)", () => {
         )
         const error = yield* Effect.flip(connection.script(
           "join",
-          `${Sharding.baseOf(c.sharding, prefix, 0)}m:r`,
-          [Sharding.baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000],
+          Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
+          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000),
           Duration.seconds(2)
         ))
         expect(error._tag).toBe("EngineError")
         expect(String((error as QueueError.EngineError).cause)).toMatch(/Script attempted to access a non local key/)
         for (const node of cluster.masters) {
-          const written = yield* scanKeys(nodes.get(node.port)!, Sharding.baseOf(c.sharding, prefix, foreign.value))
+          const written = yield* scanKeys(nodes.get(node.port)!, baseOf(c.sharding, prefix, foreign.value))
           expect(written).toEqual([])
         }
 

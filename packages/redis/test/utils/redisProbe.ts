@@ -20,7 +20,9 @@ import {
 } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
-import { type ScriptName, scripts } from "../../src/internal/scripts/index.js"
+import { scripts } from "../../src/internal/scripts/index.js"
+
+type ScriptName = RedisConnection.ScriptName
 
 /** The EVALSHA digest ioredis uses for a lockstep script. */
 export const shaOf = (name: ScriptName): string => createHash("sha1").update(scripts[name].lua).digest("hex")
