@@ -23,7 +23,6 @@ import type { ClusterOptions, RedisOptions as IORedisOptions } from "ioredis"
 import type { ConnectionOptions } from "node:tls"
 import * as ClusterConnection from "./internal/clusterConnection.js"
 import * as Options from "./internal/connectionOptions.js"
-import { redisError } from "./internal/errors.js"
 import * as StandaloneConnection from "./internal/standaloneConnection.js"
 import { RedisConnection } from "./RedisConnection.js"
 
@@ -65,17 +64,15 @@ export interface ClusterConnectionOptions extends RedisOptions {
 }
 
 /**
- * A standalone connection: one command connection and one subscriber connection.
+ * A standalone connection: one command connection and one subscriber connection. A URL that
+ * cannot be read fails with `ConfigError.InvalidData`.
  *
  * @since 0.1.0
  */
 export const make = (
   input: RedisOptions | string
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
-  Effect.flatMap(
-    Effect.try({ try: () => Options.parse(input), catch: (cause) => redisError("connect", cause) }),
-    StandaloneConnection.make
-  )
+): Effect.Effect<RedisConnection["Type"], QueueError.EngineError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Options.parse(input), StandaloneConnection.make)
 
 /**
  * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
@@ -88,7 +85,8 @@ export const make = (
 export const makeCluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options: ClusterConnectionOptions = {}
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> => ClusterConnection.make(nodes, options)
+): Effect.Effect<RedisConnection["Type"], QueueError.EngineError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Options.parseNodes(nodes, ["nodes"]), (parsed) => ClusterConnection.make(parsed, options))
 
 /**
  * A `RedisConnection` to a Redis Cluster (use with `ShardLayer.layer({ shards })`).
@@ -98,14 +96,17 @@ export const makeCluster = (
 export const cluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options?: ClusterConnectionOptions
-): Layer.Layer<RedisConnection, QueueError.EngineError> => Layer.scoped(RedisConnection, makeCluster(nodes, options))
+): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
+  Layer.scoped(RedisConnection, makeCluster(nodes, options))
 
 /**
  * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL.
  *
  * @since 0.1.0
  */
-export const layer = (options: RedisOptions | string): Layer.Layer<RedisConnection, QueueError.EngineError> =>
+export const layer = (
+  options: RedisOptions | string
+): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
   Layer.scoped(RedisConnection, make(options))
 
 /**

@@ -7,7 +7,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
 import { clientList, eventually, freshPrefix, makeClient, rawRedis, scanKeys, subscribe } from "./utils/redisProbe.js"
 
 const acl = [
@@ -26,6 +26,14 @@ const acl = [
   "&*",
   "+@all"
 ]
+
+/** The error is a `ConfigError.InvalidData`; returns its message. */
+const expectInvalidData = (error: unknown): string => {
+  expect(ConfigError.isConfigError(error), String(error)).toBe(true)
+  const config = error as ConfigError.ConfigError
+  expect(config._op).toBe("InvalidData")
+  return config._op === "InvalidData" ? config.message : ""
+}
 
 /** Build a RedisConnection (+ single sharding) in a fresh scope; report how it ended and how long it took. */
 const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError | unknown>) =>
@@ -124,10 +132,23 @@ describe("RedisLayer", () => {
         expect(yield* proxy.connections).toBe(0)
       }))
 
-    it.scoped("an invalid URL fails with QueueError.EngineError, not a defect", () =>
+    it.scoped("an invalid URL is a configuration error (ConfigError.InvalidData), not a defect", () =>
       Effect.gen(function*() {
         const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
-        expect(error).toBeInstanceOf(QueueError.EngineError)
+        expectInvalidData(error)
+      }))
+
+    it.scoped("a db that is not a non-negative integer is refused, not silently dropped; the message hides the password", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        for (const db of ["abc", "-1", "1.5", "2x"]) {
+          const [, error] = yield* tryConnect(RedisLayer.layer(`redis://alice:s3cret@127.0.0.1:${port}/${db}`))
+          const message = expectInvalidData(error)
+          expect(message, db).toMatch(/db/)
+          expect(message, db).not.toContain("s3cret")
+        }
+        // and neither is a URL of another scheme taken for a Redis one
+        expectInvalidData((yield* tryConnect(RedisLayer.layer(`http://127.0.0.1:${port}`)))[1])
       }))
 
     it.scoped("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
@@ -162,11 +183,41 @@ describe("RedisLayer", () => {
           "the env-configured connections to close"
         )
 
-        // Effect.withConfigProvider works as well, and a bad URL is a QueueError.EngineError
+        // Effect.withConfigProvider works as well, and a bad URL is a configuration error
         const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOCKSTEP_REDIS_URL", "::nope::"]])))
         )
+        expectInvalidData(error)
+      }))
+  })
+
+  // the harness binds 127.0.0.1; these arguments come after its own, so the server listens on both
+  layer(RedisTestServer.layer({ extraArgs: ["--bind", "127.0.0.1", "::1"] }), { excludeTestServices: true })((it) => {
+    it.scoped("an IPv6 literal in a URL (redis://[::1]:port) connects to ::1", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layer(`redis://[::1]:${port}/1`), ShardLayer.single))
+        const q = yield* makeClient(context, { keyPrefix: freshPrefix("v6") })
+        const s = yield* subscribe(q, "room")
+        yield* q.send("room", "over IPv6")
+        expect((yield* s.next()).data).toBe("over IPv6")
+        const v6 = (yield* clientList(raw)).filter((c) => c.addr.startsWith("[::1]:") || c.addr.startsWith("::1:"))
+        expect(v6.map((c) => c.db)).toEqual(["1", "1"])
+        expect(yield* Context.get(context, RedisConnection.RedisConnection).nodes).toEqual([`[::1]:${port}`])
+      }))
+
+    it.scoped("an IPv6 literal cluster node address ([::1]:port) is parsed, a bad one refused", () =>
+      Effect.gen(function*() {
+        // a standalone server is no cluster: the connection fails, but as an engine error after
+        // reaching it, not as a DNS failure of "[::1]"
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [, error] = yield* tryConnect(RedisLayer.cluster([`[::1]:${port}`], { connectTimeout: "2 seconds" }))
         expect(error).toBeInstanceOf(QueueError.EngineError)
+        expect(String((error as QueueError.EngineError).message)).not.toMatch(/ENOTFOUND/)
+        for (const node of ["[::1]", "[::1]:", "host:port", "host", ":6379"]) {
+          expectInvalidData((yield* tryConnect(RedisLayer.cluster([node])))[1])
+        }
       }))
   })
 })

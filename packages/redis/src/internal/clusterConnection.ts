@@ -11,9 +11,9 @@ import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { Cluster } from "ioredis"
 import type { RedisConnection } from "../RedisConnection.js"
-import type { ClusterConnectionOptions, ClusterNode } from "../RedisLayer.js"
+import type { ClusterConnectionOptions } from "../RedisLayer.js"
 import * as Calls from "./calls.js"
-import { connectTimeoutOf, toIoredis, toNode } from "./connectionOptions.js"
+import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import { makeListen, Router } from "./router.js"
 import * as ScriptRunner from "./scriptRunner.js"
@@ -31,17 +31,15 @@ const connectScoped = (cluster: Cluster, timeout: Duration.Duration) =>
     Calls.quit
   )
 
+/** A connection to the cluster of `nodes` (at least one, parsed). */
 export const make = (
-  nodes: ReadonlyArray<ClusterNode>,
+  nodes: ReadonlyArray<{ readonly host: string; readonly port: number }>,
   options: ClusterConnectionOptions
 ): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (nodes.length === 0) {
-      return yield* redisError("connect", new Error("a cluster needs at least one node"))
-    }
     const timeout = connectTimeoutOf(options)
     const { lazyConnect: _lazy, ...redisOptions } = toIoredis(options)
-    const cluster = new Cluster(nodes.map(toNode), {
+    const cluster = new Cluster([...nodes], {
       scaleReads: "master",
       ...options.cluster,
       shardedSubscribers: true,
@@ -84,7 +82,7 @@ export const make = (
         (channel) => calls.call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => cluster.nodes("master").map((n) => `${n.options.host}:${n.options.port}`)),
+      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
       nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
     } satisfies RedisConnection["Type"]
   })

@@ -1,8 +1,11 @@
 /**
  * From the public options (`RedisOptions`, a `redis://` URL, cluster node addresses) to ioredis
- * options.
+ * options. A URL or an address that cannot be read is a configuration error
+ * (`ConfigError.InvalidData`) whose message never repeats a password.
  */
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import type { RedisOptions as IORedisOptions } from "ioredis"
 import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
 
@@ -23,25 +26,92 @@ export const toIoredis = (options: RedisOptions): IORedisOptions => ({
 export const connectTimeoutOf = (options: RedisOptions): Duration.Duration =>
   Duration.decode(options.connectTimeout ?? "10 seconds")
 
-/** Options from a `redis://` / `rediss://` URL, or the options given. */
-export const parse = (options: RedisOptions | string): RedisOptions => {
-  if (typeof options !== "string") return options
-  const url = new URL(options)
-  const tls = url.protocol === "rediss:"
-  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined
-  return {
-    host: url.hostname,
-    port: url.port === "" ? 6379 : Number(url.port),
-    ...(url.username !== "" ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.password !== "" ? { password: decodeURIComponent(url.password) } : {}),
-    ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
-    ...(tls ? { tls: {} } : {})
+const invalid = (path: ReadonlyArray<string>, message: string) =>
+  Either.left(ConfigError.InvalidData([...path], message))
+
+/** `[::1]` → `::1`: URLs and addresses bracket IPv6 literals, sockets take them bare. */
+const unbracket = (host: string) => (host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host)
+
+/** `host:port`, with an IPv6 literal in brackets. */
+export const address = (host: string, port: number | string): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+
+const decode = (part: string): string | undefined => {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    return undefined
   }
 }
 
-/** A cluster node address as ioredis takes it. */
-export const toNode = (node: ClusterNode): { readonly host: string; readonly port: number } => {
-  if (typeof node !== "string") return { host: node.host, port: node.port }
-  const colon = node.lastIndexOf(":")
-  return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) }
+/**
+ * Read `redis://[user[:password]@]host[:port][/db]` (or `rediss://`, TLS): `path` names it in a
+ * failure (the argument, or the environment variable it came from).
+ */
+export const parseUrl = (
+  input: string,
+  path: ReadonlyArray<string>
+): Either.Either<RedisOptions, ConfigError.ConfigError> => {
+  const expected = "expected redis://[user[:password]@]host[:port][/db] or rediss://…"
+  let url: URL
+  try {
+    url = new URL(input)
+  } catch {
+    // not echoed: the text may hold a password
+    return invalid(path, `not a valid URL (${expected})`)
+  }
+  // what a message may show of the URL: never the password
+  const shown = `${url.protocol}//${
+    url.username === "" ? "" : `${url.username}${url.password === "" ? "" : ":***"}@`
+  }${url.host}`
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return invalid(path, `${shown}: the scheme must be redis: or rediss: (${expected})`)
+  }
+  const host = unbracket(url.hostname)
+  if (host === "") return invalid(path, `${shown}: no host (${expected})`)
+  const dbPart = url.pathname.replace(/^\//, "")
+  if (dbPart !== "" && !/^\d+$/.test(dbPart)) {
+    return invalid(path, `${shown}: the db (the path) must be a non-negative integer, got ${JSON.stringify(dbPart)}`)
+  }
+  const username = decode(url.username)
+  const password = decode(url.password)
+  if (username === undefined || password === undefined) {
+    return invalid(path, `${shown}: malformed percent-encoding in the user or the password`)
+  }
+  return Either.right({
+    host,
+    port: url.port === "" ? 6379 : Number(url.port),
+    ...(username !== "" ? { username } : {}),
+    ...(password !== "" ? { password } : {}),
+    ...(dbPart !== "" ? { db: Number(dbPart) } : {}),
+    ...(url.protocol === "rediss:" ? { tls: {} } : {})
+  })
 }
+
+/** Options from a URL, or the options given. */
+export const parse = (input: RedisOptions | string): Either.Either<RedisOptions, ConfigError.ConfigError> =>
+  typeof input === "string" ? parseUrl(input, ["url"]) : Either.right(input)
+
+/** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
+export const parseNode = (
+  node: ClusterNode,
+  path: ReadonlyArray<string>
+): Either.Either<{ readonly host: string; readonly port: number }, ConfigError.ConfigError> => {
+  if (typeof node !== "string") return Either.right({ host: unbracket(node.host), port: node.port })
+  const colon = node.lastIndexOf(":")
+  const host = colon < 0 ? "" : unbracket(node.slice(0, colon))
+  const port = colon < 0 ? "" : node.slice(colon + 1)
+  if (host === "" || host.startsWith("[") || !/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    return invalid(path, `${JSON.stringify(node)} is not a node address (host:port, [IPv6]:port)`)
+  }
+  return Either.right({ host, port: Number(port) })
+}
+
+/** Every node address of a cluster (at least one). */
+export const parseNodes = (
+  nodes: ReadonlyArray<ClusterNode>,
+  path: ReadonlyArray<string>
+): Either.Either<Array<{ readonly host: string; readonly port: number }>, ConfigError.ConfigError> =>
+  nodes.length === 0
+    ? invalid(path, "a cluster needs at least one node address")
+    : Either.all(nodes.map((node) => parseNode(node, path)))

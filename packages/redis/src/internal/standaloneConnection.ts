@@ -18,7 +18,7 @@ import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import type { RedisConnection } from "../RedisConnection.js"
 import type { RedisOptions } from "../RedisLayer.js"
 import * as Calls from "./calls.js"
-import { connectTimeoutOf, toIoredis } from "./connectionOptions.js"
+import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import { makeListen, Router } from "./router.js"
 import * as ScriptRunner from "./scriptRunner.js"
@@ -123,7 +123,7 @@ export const make = (
         (channel) => calls.call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => [`${command.options.host}:${command.options.port}`]),
+      nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")]),
       nodeOf: () => ""
     } satisfies RedisConnection["Type"]
   })
