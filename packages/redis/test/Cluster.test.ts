@@ -36,6 +36,7 @@ import {
   slotRanges
 } from "./utils/clusterProbe.js"
 import {
+  captureLogs,
   cmd,
   connect,
   eventually,
@@ -434,6 +435,22 @@ describe("Cluster (3 masters)", () => {
           const refused = yield* Effect.flip(Effect.scoped(standalone.subscribe("room")))
           expect(refused._tag).toBe("EngineError")
         })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+      }))
+
+    it.scoped("masters that may evict keys are named in ONE warning when the cluster connection is made", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const nodes = yield* rawNodes()
+        const [first, second] = cluster.masters
+        const setPolicy = (policy: string) =>
+          Effect.forEach([first!, second!], (m) => cmd(nodes.get(m.port)!, "CONFIG", "SET", "maxmemory-policy", policy))
+        yield* Effect.acquireRelease(setPolicy("volatile-lru"), () => setPolicy("noeviction"))
+        const [, logs] = yield* captureLogs(Layer.build(RedisLayer.cluster(cluster.masters)))
+        const warnings = logs.filter((l) => l.level === "WARN")
+        expect(warnings.length, JSON.stringify(logs)).toBe(1)
+        expect(warnings[0]!.message).toContain(`127.0.0.1:${first!.port} (maxmemory-policy volatile-lru)`)
+        expect(warnings[0]!.message).toContain(`127.0.0.1:${second!.port} (maxmemory-policy volatile-lru)`)
+        expect(warnings[0]!.message).not.toContain(`127.0.0.1:${cluster.masters[2]!.port}`)
       }))
 
     // last in this block: it changes the topology of the shared cluster

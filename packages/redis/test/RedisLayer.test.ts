@@ -8,7 +8,16 @@ import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
-import { clientList, eventually, freshPrefix, makeClient, rawRedis, scanKeys, subscribe } from "./utils/redisProbe.js"
+import {
+  captureLogs,
+  clientList,
+  eventually,
+  freshPrefix,
+  makeClient,
+  rawRedis,
+  scanKeys,
+  subscribe
+} from "./utils/redisProbe.js"
 
 const acl = [
   "--user",
@@ -132,6 +141,13 @@ describe("RedisLayer", () => {
         expect(yield* proxy.connections).toBe(0)
       }))
 
+    it.scoped("no eviction warning when the server has maxmemory-policy noeviction (the default)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+        expect(logs.filter((l) => /maxmemory|evict/i.test(l.message) && l.level !== "DEBUG")).toEqual([])
+      }))
+
     it.scoped("an invalid URL is a configuration error (ConfigError.InvalidData), not a defect", () =>
       Effect.gen(function*() {
         const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
@@ -190,6 +206,21 @@ describe("RedisLayer", () => {
         expectInvalidData(error)
       }))
   })
+
+  layer(RedisTestServer.layer({ extraArgs: ["--maxmemory-policy", "allkeys-lru"] }), { excludeTestServices: true })(
+    (it) => {
+      it.scoped("a server that may evict keys is named in ONE warning at connect, with the fix", () =>
+        Effect.gen(function*() {
+          const { port } = yield* RedisTestServer.RedisTestServer
+          const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+          const warnings = logs.filter((l) => l.level === "WARN")
+          expect(warnings.length, JSON.stringify(logs)).toBe(1)
+          expect(warnings[0]!.message).toContain("allkeys-lru")
+          expect(warnings[0]!.message).toContain("CONFIG SET maxmemory-policy noeviction")
+          expect(warnings[0]!.message).toContain(`127.0.0.1:${port}`)
+        }))
+    }
+  )
 
   // the harness binds 127.0.0.1; these arguments come after its own, so the server listens on both
   layer(RedisTestServer.layer({ extraArgs: ["--bind", "127.0.0.1", "::1"] }), { excludeTestServices: true })((it) => {

@@ -15,6 +15,7 @@ import type { ClusterConnectionOptions } from "../RedisLayer.js"
 import * as Calls from "./calls.js"
 import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
+import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
 import * as ScriptRunner from "./scriptRunner.js"
 import * as ShardedSubscriptions from "./shardedSubscriptions.js"
@@ -55,6 +56,12 @@ export const make = (
     const calls = yield* Calls.make(corkSockets(() => cluster.nodes("master")))
     yield* connectScoped(cluster, timeout)
     ScriptRunner.defineScripts(cluster)
+    yield* EvictionCheck.check(
+      cluster.nodes("master").map((node) => ({
+        address: address(node.options.host ?? "", node.options.port ?? ""),
+        info: calls.call("info", timeout, () => node.info("memory"))
+      }))
+    )
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
     cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))

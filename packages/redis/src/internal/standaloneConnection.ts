@@ -20,6 +20,7 @@ import type { RedisOptions } from "../RedisLayer.js"
 import * as Calls from "./calls.js"
 import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
+import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
 import * as ScriptRunner from "./scriptRunner.js"
 import { corkSockets } from "./turnBatch.js"
@@ -83,6 +84,10 @@ export const make = (
     const calls = yield* Calls.make(corkSockets(() => [commandClient.redis]))
     const command = yield* connectScoped("connect", commandClient, timeout)
     ScriptRunner.defineScripts(command)
+    yield* EvictionCheck.check([{
+      address: address(command.options.host ?? "", command.options.port ?? ""),
+      info: calls.call("info", timeout, () => command.info("memory"))
+    }])
     const subscriber = yield* connectScoped("connect subscriber", client(ioOptions), timeout)
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
