@@ -1,6 +1,7 @@
 /**
- * Layers providing a `RedisConnection`: `layer` for a standalone Redis (URL or options),
- * `cluster` for a Redis Cluster, `layerConfig` from the environment.
+ * Layers providing a `RedisConnection`: `layer` for a standalone Redis (a URL or options),
+ * `cluster` for a Redis Cluster, `layerConfig` from the environment. Most applications use the
+ * one-call layers of `ClientLayer` (`ClientLayer.standalone`, `ClientLayer.cluster`) instead.
  *
  * ```ts
  * const Live = ClientLayer.layer({ keyPrefix: "app" }).pipe(
@@ -18,6 +19,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { ClusterOptions, RedisOptions as IORedisOptions } from "ioredis"
 import type { ConnectionOptions } from "node:tls"
@@ -27,15 +29,18 @@ import * as StandaloneConnection from "./internal/standaloneConnection.js"
 import { RedisConnection } from "./RedisConnection.js"
 
 /**
- * Connection options. `ioredis` is merged last, for anything not covered here.
+ * Options of a connection (of each node, on a cluster). `ioredis` is merged last, for anything
+ * not covered here.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RedisOptions {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly username?: string | undefined
-  readonly password?: string | undefined
+  /** plain or `Redacted` (e.g. from `Config.redacted`); never logged */
+  readonly password?: string | Redacted.Redacted<string> | undefined
   readonly db?: number | undefined
   readonly tls?: ConnectionOptions | undefined
   /** deadline of the initial connection; default 10 s */
@@ -46,9 +51,10 @@ export interface RedisOptions {
 }
 
 /**
- * A cluster node address: `{ host, port }` or `"host:port"`.
+ * A cluster node address: `{ host, port }`, `"host:port"` or `"[IPv6]:port"`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ClusterNode = { readonly host: string; readonly port: number } | string
 
@@ -56,6 +62,7 @@ export type ClusterNode = { readonly host: string; readonly port: number } | str
  * Cluster options: node options (auth, TLS) as for a standalone Redis, plus ioredis cluster options.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ClusterConnectionOptions extends RedisOptions {
   /** how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default 10 s */
@@ -64,23 +71,27 @@ export interface ClusterConnectionOptions extends RedisOptions {
 }
 
 /**
- * A standalone connection: one command connection and one subscriber connection. A URL that
- * cannot be read fails with `ConfigError.InvalidData`.
+ * A standalone connection in the current scope: one command connection and one subscriber
+ * connection, from options or a `redis://` / `rediss://` URL (plain or `Redacted`: it may hold a
+ * password). A URL that cannot be read fails with `ConfigError.InvalidData`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
-  input: RedisOptions | string
+  options: RedisOptions | string | Redacted.Redacted<string>
 ): Effect.Effect<RedisConnection["Type"], QueueError.EngineError | ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(Options.parse(input), StandaloneConnection.make)
+  Effect.flatMap(Options.parse(options), StandaloneConnection.make)
 
 /**
- * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
- * subscriber connection per master at most (S17). Sharded subscriptions are re-asserted after
- * topology changes and periodically, because ioredis 5 can lose them silently on slot migration
- * (DESIGN §7); each re-assertion is followed by a resync of in-flight messages (S12).
+ * A Redis Cluster connection in the current scope: one `Redis.Cluster` with sharded subscribers
+ * (SSUBSCRIBE), one subscriber connection per master at most (S17). Sharded subscriptions are
+ * re-asserted after topology changes and every `verifyInterval`, because ioredis 5 can lose them
+ * silently on slot migration (DESIGN §7); each re-assertion is followed by a resync of in-flight
+ * messages (S12). A node address that cannot be read fails with `ConfigError.InvalidData`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeCluster = (
   nodes: ReadonlyArray<ClusterNode>,
@@ -89,9 +100,22 @@ export const makeCluster = (
   Effect.flatMap(Options.parseNodes(nodes, ["nodes"]), (parsed) => ClusterConnection.make(parsed, options))
 
 /**
+ * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL
+ * (use with `ShardLayer.single`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: RedisOptions | string | Redacted.Redacted<string>
+): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
+  Layer.scoped(RedisConnection, make(options))
+
+/**
  * A `RedisConnection` to a Redis Cluster (use with `ShardLayer.layer({ shards })`).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const cluster = (
   nodes: ReadonlyArray<ClusterNode>,
@@ -99,28 +123,44 @@ export const cluster = (
 ): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
   Layer.scoped(RedisConnection, makeCluster(nodes, options))
 
-/**
- * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL.
- *
- * @since 0.1.0
- */
-export const layer = (
-  options: RedisOptions | string
-): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
-  Layer.scoped(RedisConnection, make(options))
+const environment = Config.all({
+  nodes: Config.option(Config.withDescription(
+    Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"),
+    "Redis Cluster node addresses, comma-separated host:port ([IPv6]:port); when set, a cluster connection is made"
+  )),
+  url: Config.withDefault(
+    Config.withDescription(
+      Config.redacted("LOCKSTEP_REDIS_URL"),
+      "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS"
+    ),
+    Redacted.make("redis://127.0.0.1:6379")
+  ),
+  password: Config.option(Config.withDescription(
+    Config.redacted("LOCKSTEP_REDIS_PASSWORD"),
+    "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
+  ))
+})
 
 /**
  * A `RedisConnection` from the environment: `LOCKSTEP_REDIS_CLUSTER_NODES` (comma-separated
- * `host:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`).
+ * `host:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`);
+ * `LOCKSTEP_REDIS_PASSWORD` for the password. The URL and the password are read as
+ * `Config.redacted`: they never show in a log line or an error.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> = Layer
-  .unwrapEffect(
+  .scoped(
+    RedisConnection,
     Effect.gen(function*() {
-      const nodes = yield* Config.option(Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"))
-      if (Option.isSome(nodes) && nodes.value.length > 0) return cluster(nodes.value.map((n) => n.trim()))
-      const url = yield* Config.option(Config.string("LOCKSTEP_REDIS_URL"))
-      return layer(Option.getOrElse(url, () => "redis://127.0.0.1:6379"))
+      const { nodes, password, url } = yield* environment
+      const auth = Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+      if (Option.isSome(nodes) && nodes.value.length > 0) {
+        const parsed = yield* Options.parseNodes(nodes.value.map((n) => n.trim()), ["LOCKSTEP_REDIS_CLUSTER_NODES"])
+        return yield* ClusterConnection.make(parsed, auth)
+      }
+      const options = yield* Options.parseUrl(url, ["LOCKSTEP_REDIS_URL"])
+      return yield* StandaloneConnection.make({ ...options, ...auth })
     })
   )

@@ -7,7 +7,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import {
   captureLogs,
   clientList,
@@ -139,6 +139,78 @@ describe("RedisLayer", () => {
         yield* eventually(proxy.connections, (n) => n === 0, "the proxied connection to close")
         yield* Effect.sleep("300 millis")
         expect(yield* proxy.connections).toBe(0)
+      }))
+
+    it.scoped("a password from the environment never shows in an error or a log line (wrong, unreachable, bad URL)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [closed] = yield* RedisTestServer.freePorts(1)
+        const secret = "Sup3r-Secret-Pw"
+        const cases: ReadonlyArray<[string, ReadonlyArray<[string, string]>]> = [
+          ["a wrong password in LOCKSTEP_REDIS_PASSWORD", [
+            ["LOCKSTEP_REDIS_URL", `redis://alice@127.0.0.1:${port}/2`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]],
+          ["a wrong password in the URL", [["LOCKSTEP_REDIS_URL", `redis://alice:${secret}@127.0.0.1:${port}`]]],
+          ["an unreachable server", [
+            ["LOCKSTEP_REDIS_URL", `redis://alice@127.0.0.1:${closed}`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]],
+          ["a URL that cannot be read", [["LOCKSTEP_REDIS_URL", `redis://alice:${secret}@127.0.0.1:${port}/abc`]]],
+          ["a cluster that cannot be reached", [
+            ["LOCKSTEP_REDIS_CLUSTER_NODES", `127.0.0.1:${closed}`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]]
+        ]
+        for (const [what, env] of cases) {
+          const [exit, logs] = yield* captureLogs(
+            Effect.exit(Effect.scoped(Layer.build(RedisLayer.layerConfig))).pipe(
+              Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env)))
+            )
+          )
+          expect(Exit.isFailure(exit), what).toBe(true)
+          if (Exit.isSuccess(exit)) continue
+          const error = Cause.squash(exit.cause)
+          expect(String((error as Error).message), what).not.toContain(secret)
+          expect(Cause.pretty(exit.cause), what).not.toContain(secret)
+          expect(JSON.stringify(error), what).not.toContain(secret)
+          expect(JSON.stringify(logs), what).not.toContain(secret)
+        }
+        // a cluster connection whose nodes refuse the password (ioredis keeps the last node's error)
+        const [exit, logs] = yield* captureLogs(Effect.exit(Effect.scoped(Layer.build(
+          RedisLayer.cluster([`127.0.0.1:${port}`], { username: "alice", password: Redacted.make(secret) })
+        ))))
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) {
+          expect(Cause.pretty(exit.cause)).not.toContain(secret)
+          expect(JSON.stringify(Cause.squash(exit.cause))).not.toContain(secret)
+        }
+        expect(JSON.stringify(logs)).not.toContain(secret)
+      }))
+
+    it.scoped("layerConfig takes the password from LOCKSTEP_REDIS_PASSWORD, over the URL's", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["LOCKSTEP_REDIS_URL", `redis://alice:not-this-one@127.0.0.1:${port}/4`],
+            ["LOCKSTEP_REDIS_PASSWORD", "s3cret"]
+          ])
+        )
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layerConfig, ShardLayer.single)).pipe(
+          Effect.withConfigProvider(provider)
+        )
+        const q = yield* makeClient(context, { keyPrefix: freshPrefix("pw") })
+        yield* subscribe(q, "room")
+        const alice = (yield* clientList(raw)).filter((c) => c.user === "alice" && c.db === "4")
+        expect(alice.length).toBe(2)
+        // and a Redacted password or URL is accepted where a string is
+        const redacted = yield* Layer.build(
+          RedisLayer.layer({ host: "127.0.0.1", port, username: "alice", password: Redacted.make("s3cret") })
+        )
+        expect(yield* Context.get(redacted, RedisConnection.RedisConnection).nodes).toEqual([`127.0.0.1:${port}`])
+        yield* Layer.build(RedisLayer.layer(Redacted.make(`redis://alice:s3cret@127.0.0.1:${port}`)))
       }))
 
     it.scoped("no eviction warning when the server has maxmemory-policy noeviction (the default)", () =>

@@ -6,15 +6,20 @@
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
 import type { RedisOptions as IORedisOptions } from "ioredis"
 import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
+
+/** The text of a secret given plain or redacted. */
+const reveal = (secret: string | Redacted.Redacted<string>): string =>
+  typeof secret === "string" ? secret : Redacted.value(secret)
 
 /** ioredis options of a node: ours mapped, `ioredis` merged last, always `lazyConnect`. */
 export const toIoredis = (options: RedisOptions): IORedisOptions => ({
   ...(options.host !== undefined ? { host: options.host } : {}),
   ...(options.port !== undefined ? { port: options.port } : {}),
   ...(options.username !== undefined ? { username: options.username } : {}),
-  ...(options.password !== undefined ? { password: options.password } : {}),
+  ...(options.password !== undefined ? { password: reveal(options.password) } : {}),
   ...(options.db !== undefined ? { db: options.db } : {}),
   ...(options.tls !== undefined ? { tls: options.tls } : {}),
   ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
@@ -46,12 +51,13 @@ const decode = (part: string): string | undefined => {
 
 /**
  * Read `redis://[user[:password]@]host[:port][/db]` (or `rediss://`, TLS): `path` names it in a
- * failure (the argument, or the environment variable it came from).
+ * failure (the argument, or the environment variable it came from). The password stays redacted.
  */
 export const parseUrl = (
-  input: string,
+  secret: string | Redacted.Redacted<string>,
   path: ReadonlyArray<string>
 ): Either.Either<RedisOptions, ConfigError.ConfigError> => {
+  const input = reveal(secret)
   const expected = "expected redis://[user[:password]@]host[:port][/db] or rediss://…"
   let url: URL
   try {
@@ -82,15 +88,19 @@ export const parseUrl = (
     host,
     port: url.port === "" ? 6379 : Number(url.port),
     ...(username !== "" ? { username } : {}),
-    ...(password !== "" ? { password } : {}),
+    ...(password !== "" ? { password: Redacted.make(password) } : {}),
     ...(dbPart !== "" ? { db: Number(dbPart) } : {}),
     ...(url.protocol === "rediss:" ? { tls: {} } : {})
   })
 }
 
 /** Options from a URL, or the options given. */
-export const parse = (input: RedisOptions | string): Either.Either<RedisOptions, ConfigError.ConfigError> =>
-  typeof input === "string" ? parseUrl(input, ["url"]) : Either.right(input)
+export const parse = (
+  input: RedisOptions | string | Redacted.Redacted<string>
+): Either.Either<RedisOptions, ConfigError.ConfigError> =>
+  typeof input === "string" || Redacted.isRedacted(input)
+    ? parseUrl(input as string | Redacted.Redacted<string>, ["url"])
+    : Either.right(input)
 
 /** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
 export const parseNode = (
