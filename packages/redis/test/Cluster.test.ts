@@ -5,8 +5,8 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
-import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
+import { type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import {
   ConfigError,
@@ -451,6 +451,42 @@ describe("Cluster (3 masters)", () => {
         expect(warnings[0]!.message).toContain(`127.0.0.1:${first!.port} (maxmemory-policy volatile-lru)`)
         expect(warnings[0]!.message).toContain(`127.0.0.1:${second!.port} (maxmemory-policy volatile-lru)`)
         expect(warnings[0]!.message).not.toContain(`127.0.0.1:${cluster.masters[2]!.port}`)
+      }))
+
+    it.scoped("ClientLayer.cluster: one call builds a client on the cluster; rooms of every shard send and receive", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const prefix = freshPrefix("one")
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+          ClientLayer.cluster({ nodes: cluster.masters, shards: 8 }, { keyPrefix: prefix, ...quiet })
+        const queue = Context.get(yield* Layer.build(Live), SyncFanoutQueue.SyncFanoutQueue)
+        const producer = Context.get(
+          yield* Layer.build(
+            ClientLayer.cluster({ nodes: cluster.masters.map((m) => `${m.host}:${m.port}`), shards: 8 }, {
+              keyPrefix: prefix
+            })
+          ),
+          SyncFanoutQueue.SyncFanoutQueue
+        )
+        const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
+        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+        yield* (yield* queue.subscribeMany(rooms)).pipe(
+          Stream.runForEach((d) => Queue.offer(inbox, d)),
+          Effect.forkScoped
+        )
+        for (const room of rooms) yield* producer.send(room, room)
+        const got = new Set<unknown>()
+        for (let i = 0; i < rooms.length; i++) {
+          const d = yield* Queue.take(inbox).pipe(Effect.timeout("5 seconds"), Effect.orDie)
+          got.add(d.data)
+          yield* d.ack
+        }
+        expect([...got].sort()).toEqual([...rooms].sort())
+        // a bad shard count is a configuration error, before anything connects
+        const error = yield* Effect.flip(Layer.build(ClientLayer.cluster({ nodes: ["nowhere:1"], shards: 0 }, {
+          keyPrefix: prefix
+        })))
+        expect(ConfigError.isConfigError(error) && error._op === "InvalidData").toBe(true)
       }))
 
     // last in this block: it changes the topology of the shared cluster
