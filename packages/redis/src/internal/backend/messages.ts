@@ -8,7 +8,8 @@
  * send batches, so the client's sends made after it reach the server after it.
  *
  * The hot path: per message one item array (`Keys.send.itemArgs`, …) and the callback that
- * resumes the caller; keys and heads of each shard are built once.
+ * resumes the caller; the heads of each shard are built once, and a batch's routing key
+ * (`Keys.meta` of its first room) only when the batch opens.
  */
 import type { Backend } from "@lockstep/core"
 import * as Effect from "effect/Effect"
@@ -23,6 +24,8 @@ export const make = (
   const sendHeads = bases.map((base) => Keys.send.args(base, pub))
   const outOfBandHeads = bases.map((base) => Keys.outOfBand.args(base, pub))
   const ackHeads = bases.map((base) => Keys.ack.args(base, pub, clientId))
+  // the node of a shard is the node of any of its keys (one slot): looked up with a key made once
+  const shardKeys = bases.map((base) => Keys.clients(base))
   const acksByNode = new ScriptBatches(connection, "ack", timeout)
   const acksByShard = new ScriptBatches(connection, "ack", timeout)
   const sends = new ScriptBatches(connection, "send", timeout)
@@ -55,7 +58,7 @@ export const make = (
       const item = Keys.ack.itemArgs(base, room, id)
       sends.seal()
       outOfBands.seal()
-      acksByNode.add(connection.nodeOf(Keys.meta(base, room)), base, room, ackHeads[shard]!, item, 0, (failure) => {
+      acksByNode.add(connection.nodeOf(shardKeys[shard]!), base, room, ackHeads[shard]!, item, 0, (failure) => {
         if (failure === undefined) return
         if (connection.kind !== "cluster") return onFailure(room, id, failure)
         acksByShard.add(shard, base, room, ackHeads[shard]!, item, 0, (again) => {
