@@ -92,7 +92,7 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
   const targetPort = target.port === "" ? 6379 : Number(target.port)
   const build = (
     config: QueueConfig.QueueConfig,
-    connection: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError>
+    connection: Layer.Layer<RedisConnection.RedisConnection, ClientError>
   ) =>
     Effect.gen(function*() {
       const context = yield* Layer.build(connection)

@@ -1,6 +1,15 @@
 /**
- * One lockstep client on Redis: `SyncFanoutQueue` over a `RedisConnection` and a `Sharding`.
- * Each instance has its own client id, keepalive and rooms; several may share a connection.
+ * One lockstep client on Redis: the `SyncFanoutQueue` service. Each instance has its own client
+ * id, keepalive and rooms; several may share a connection.
+ *
+ * One call for the common set-ups:
+ *
+ * ```ts
+ * const Live = ClientLayer.standalone("redis://127.0.0.1:6379", { keyPrefix: "app" })
+ * const OnCluster = ClientLayer.cluster({ nodes: ["10.0.0.1:6379", "10.0.0.2:6379"], shards: 64 }, { keyPrefix: "app" })
+ * ```
+ *
+ * or composed, to share one connection between clients or to bring your own:
  *
  * ```ts
  * const Live = ClientLayer.layer({ keyPrefix: "app" }).pipe(
@@ -11,19 +20,23 @@
  *
  * @since 0.1.0
  */
-import { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
-import type * as ConfigError from "effect/ConfigError"
+import { Backend, QueueConfig, type QueueError, SyncFanoutQueue } from "@lockstep/core"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as RedisBackend from "./internal/redisBackend.js"
 import { RedisConnection } from "./RedisConnection.js"
+import * as RedisLayer from "./RedisLayer.js"
 import { Sharding } from "./Sharding.js"
+import * as ShardLayer from "./ShardLayer.js"
 
 /**
  * Build a client in the current scope; closing the scope leaves all rooms (S20).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   config: QueueConfig.QueueConfig
@@ -43,7 +56,11 @@ export const make = (
   })
 
 /**
+ * A client on the `RedisConnection` and `Sharding` provided: compose it with `RedisLayer` and
+ * `ShardLayer` (several clients may share one connection).
+ *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   config: QueueConfig.QueueConfig
@@ -51,12 +68,61 @@ export const layer = (
   Layer.scoped(SyncFanoutQueue.SyncFanoutQueue, make(config))
 
 /**
- * A client configured from the environment (`QueueConfig.config`).
+ * A client configured from the environment (`QueueConfig.config`), on the `RedisConnection` and
+ * `Sharding` provided (e.g. `RedisLayer.layerConfig`).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig: Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
   ConfigError.ConfigError,
   RedisConnection | Sharding
 > = Layer.unwrapEffect(Effect.map(QueueConfig.config, layer))
+
+/**
+ * A client on a standalone Redis, with its own connection: `layer(config)` on one shard
+ * (`ShardLayer.single`) and `RedisLayer.layer(connection)`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const standalone = (
+  connection: RedisLayer.RedisOptions | string | Redacted.Redacted<string>,
+  config: QueueConfig.QueueConfig
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =>
+  layer(config).pipe(Layer.provide(ShardLayer.single), Layer.provide(RedisLayer.layer(connection)))
+
+/**
+ * Where `cluster` connects: the node addresses, the number of shards (1..16384: rooms spread over
+ * them, S17) and the connection options of `RedisLayer.cluster`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOptions {
+  readonly nodes: ReadonlyArray<RedisLayer.ClusterNode>
+  readonly shards: number
+}
+
+/**
+ * A client on a Redis Cluster, with its own connection: `layer(config)` on
+ * `ShardLayer.layer({ shards })` and `RedisLayer.cluster(nodes, options)`. A bad shard count is a
+ * `ConfigError.InvalidData`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const cluster = (
+  { nodes, shards, ...options }: ClusterClientOptions,
+  config: QueueConfig.QueueConfig
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =>
+  layer(config).pipe(
+    Layer.provide(RedisLayer.cluster(nodes, options)),
+    // built first: a bad shard count fails before anything connects
+    Layer.provide(
+      ShardLayer.layer({ shards }).pipe(
+        Layer.mapError((e) => ConfigError.InvalidData(["shards"], e.message))
+      )
+    )
+  )

@@ -11,9 +11,10 @@ import { fnv1a, slotOf } from "./internal/slot.js"
 import { Sharding } from "./Sharding.js"
 
 /**
- * One shard: every room on hash tag `0`.
+ * One shard: every room on hash tag `0` (a standalone Redis).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const single: Layer.Layer<Sharding> = Layer.succeed(Sharding, {
   shards: 1,
@@ -51,6 +52,7 @@ const spreadTags = (shards: number): ReadonlyArray<string> => {
  * Build the sharding of `shards` shards (1..16384).
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: { readonly shards: number }
@@ -71,9 +73,10 @@ export const make = (
   })
 
 /**
- * `shards` shards, each on its own hash slot.
+ * `shards` shards, each on its own hash slot (a Redis Cluster).
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, QueueError.InvalidArgument> =>
   Layer.effect(Sharding, make(options))

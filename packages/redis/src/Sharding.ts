@@ -1,13 +1,16 @@
 /**
- * Room → shard → hash tag (S17). Every key and channel of a room is built through this service,
- * so all of a shard's keys share one hash slot and each script touches one slot.
+ * Room → shard → hash tag (S17). Every key and channel of a room carries its shard's hash tag, so
+ * all of a shard's keys share one hash slot and each script touches one slot.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 
 /**
+ * How rooms map to shards, each shard to a hash tag (one hash slot): provided by `ShardLayer`.
+ *
  * @since 0.1.0
+ * @category services
  */
 export class Sharding extends Context.Tag("@lockstep/redis/Sharding")<Sharding, {
   /** number of shards, 1..16384 */
@@ -17,11 +20,3 @@ export class Sharding extends Context.Tag("@lockstep/redis/Sharding")<Sharding, 
   /** the hash tag of a shard (without braces) */
   readonly tagOf: (shard: number) => string
 }>() {}
-
-/**
- * The key base of a shard: `<keyPrefix>:{<tag>}:`. Keys and channels append a kind and the room.
- *
- * @since 0.1.0
- */
-export const baseOf = (sharding: Sharding["Type"], keyPrefix: string, shard: number): string =>
-  `${keyPrefix}:{${sharding.tagOf(shard)}}:`

@@ -1,12 +1,42 @@
 /**
+ * The Redis engine of lockstep. Every module is exported as a namespace: the one-call layers
+ * `ClientLayer.standalone` / `ClientLayer.cluster`, or `ClientLayer.layer` composed with
+ * `RedisLayer` and `ShardLayer`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * One lockstep client on Redis: `standalone`, `cluster` (one call), `layer`, `make`, `layerConfig`.
+ *
  * @since 0.1.0
  */
 export * as ClientLayer from "./ClientLayer.js"
-/** @since 0.1.0 */
+
+/**
+ * The connection service `ClientLayer` runs on.
+ *
+ * @since 0.1.0
+ */
 export * as RedisConnection from "./RedisConnection.js"
-/** @since 0.1.0 */
+
+/**
+ * Layers providing a `RedisConnection`: `layer` (standalone), `cluster`, `layerConfig`.
+ *
+ * @since 0.1.0
+ */
 export * as RedisLayer from "./RedisLayer.js"
-/** @since 0.1.0 */
+
+/**
+ * Room → shard → hash tag (S17).
+ *
+ * @since 0.1.0
+ */
 export * as Sharding from "./Sharding.js"
-/** @since 0.1.0 */
+
+/**
+ * `Sharding` layers: `single`, `layer({ shards })`.
+ *
+ * @since 0.1.0
+ */
 export * as ShardLayer from "./ShardLayer.js"

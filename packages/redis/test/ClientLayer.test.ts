@@ -4,9 +4,25 @@
  * timeouts and local loss detection (S10), and hostile frames on a room channel (S16).
  */
 import { describe, expect, layer } from "@effect/vitest"
-import type { Delivery } from "@lockstep/core"
+import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Queue, Schedule, Scope, Stream } from "effect"
+import {
+  ConfigError,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  Option,
+  Queue,
+  Schedule,
+  Scope,
+  Stream
+} from "effect"
 import { redisFixture } from "./utils/redisFixture.js"
 import {
   clientList,
@@ -612,5 +628,35 @@ describe("ClientLayer on a spawned redis-server", () => {
           expect(received).toEqual(["sent anyway", "marker"])
         })
     )
+
+    it.scoped("ClientLayer.standalone: one call builds a client with its own connection; it sends and receives", () =>
+      Effect.gen(function*() {
+        const { port, url } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const prefix = freshPrefix("one")
+        const before = (yield* clientList(raw)).length
+        const scope = yield* Scope.make()
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+          ClientLayer.standalone(url, { keyPrefix: prefix, ...quiet })
+        const queue = Context.get(yield* Layer.buildWithScope(Live, scope), SyncFanoutQueue.SyncFanoutQueue)
+        const other = Context.get(
+          yield* Layer.buildWithScope(
+            ClientLayer.standalone({ host: "127.0.0.1", port }, { keyPrefix: prefix }),
+            scope
+          ),
+          SyncFanoutQueue.SyncFanoutQueue
+        )
+        const s = yield* subscribe(queue, "room").pipe(Scope.extend(scope))
+        const id = yield* other.send("room", "one call")
+        const d = yield* s.next()
+        expect([d.id, d.data]).toEqual([id, "one call"])
+        yield* d.ack
+        expect((yield* clientList(raw)).length).toBe(before + 4) // two connections per client
+        yield* Scope.close(scope, Exit.void)
+        yield* eventually(Effect.map(clientList(raw), (cs) => cs.length), (n) => n === before, "connections closed")
+        // a URL that cannot be read is a configuration error
+        const error = yield* Effect.flip(Layer.build(ClientLayer.standalone("redis://[oops", { keyPrefix: prefix })))
+        expect(ConfigError.isConfigError(error)).toBe(true)
+      }))
   })
 })

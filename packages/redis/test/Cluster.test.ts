@@ -5,11 +5,25 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
-import { RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
+import { type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import { Context, Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, Option, Queue, Stream } from "effect"
+import {
+  ConfigError,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Fiber,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Queue,
+  Stream
+} from "effect"
 import type { Redis } from "ioredis"
+import * as Keys from "../src/internal/keys.js"
 import { slotOf } from "../src/internal/slot.js"
 import {
   awaitReplicated,
@@ -22,6 +36,7 @@ import {
   slotRanges
 } from "./utils/clusterProbe.js"
 import {
+  captureLogs,
   cmd,
   connect,
   eventually,
@@ -39,8 +54,11 @@ import {
 /** Long client timeouts: no keepalive expiry interferes with a fault window. */
 const quiet = { clientTimeout: "30 seconds" } as const
 
+const baseOf = (sharding: Sharding.Sharding["Type"], prefix: string, shard: number) =>
+  Keys.shardBase(prefix, sharding.tagOf(shard))
+
 const channelOf = (sharding: Sharding.Sharding["Type"], prefix: string, room: string) =>
-  `${Sharding.baseOf(sharding, prefix, sharding.shardOf(room))}c:${room}`
+  Keys.channel(baseOf(sharding, prefix, sharding.shardOf(room)), room)
 
 /** The first `room-<i>` whose shard's slot is served by master `port`. */
 const roomOn = (
@@ -118,7 +136,7 @@ describe("Cluster (3 masters)", () => {
           }
           const slotsOfRoom = new Map<string, Set<number>>()
           for (const room of rooms) {
-            const base = Sharding.baseOf(sharding, prefix, sharding.shardOf(room))
+            const base = baseOf(sharding, prefix, sharding.shardOf(room))
             const shardSlot = slotOf(sharding.tagOf(sharding.shardOf(room)))
             const keys = ["m", "mem", "sy", "h", "q", "p"].map((kind) => `${base}${kind}:${room}`)
             for (const key of [...keys, `${base}cr:${a.queue.clientId}`, `${base}clients`, `${base}backlog`]) {
@@ -357,10 +375,10 @@ describe("Cluster (3 masters)", () => {
         const nodes = yield* rawNodes()
         const prefix = freshPrefix("xs")
 
-        // a cluster connection needs nodes
+        // a cluster connection needs nodes: a configuration error
         const empty = yield* Effect.flip(Layer.build(RedisLayer.cluster([])))
-        expect(empty).toBeInstanceOf(QueueError.EngineError)
-        expect(empty._tag).toBe("EngineError")
+        expect(ConfigError.isConfigError(empty)).toBe(true)
+        expect((empty as ConfigError.ConfigError)._op).toBe("InvalidData")
 
         // a script whose declared key (routing) is on one master but whose key base names a shard
         // served by another: Redis refuses it at the first foreign key, before anything is written.
@@ -381,14 +399,14 @@ describe("Cluster (3 masters)", () => {
         )
         const error = yield* Effect.flip(connection.script(
           "join",
-          `${Sharding.baseOf(c.sharding, prefix, 0)}m:r`,
-          [Sharding.baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000],
+          Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
+          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000),
           Duration.seconds(2)
         ))
         expect(error._tag).toBe("EngineError")
         expect(String((error as QueueError.EngineError).cause)).toMatch(/Script attempted to access a non local key/)
         for (const node of cluster.masters) {
-          const written = yield* scanKeys(nodes.get(node.port)!, Sharding.baseOf(c.sharding, prefix, foreign.value))
+          const written = yield* scanKeys(nodes.get(node.port)!, baseOf(c.sharding, prefix, foreign.value))
           expect(written).toEqual([])
         }
 
@@ -417,6 +435,58 @@ describe("Cluster (3 masters)", () => {
           const refused = yield* Effect.flip(Effect.scoped(standalone.subscribe("room")))
           expect(refused._tag).toBe("EngineError")
         })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+      }))
+
+    it.scoped("masters that may evict keys are named in ONE warning when the cluster connection is made", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const nodes = yield* rawNodes()
+        const [first, second] = cluster.masters
+        const setPolicy = (policy: string) =>
+          Effect.forEach([first!, second!], (m) => cmd(nodes.get(m.port)!, "CONFIG", "SET", "maxmemory-policy", policy))
+        yield* Effect.acquireRelease(setPolicy("volatile-lru"), () => setPolicy("noeviction"))
+        const [, logs] = yield* captureLogs(Layer.build(RedisLayer.cluster(cluster.masters)))
+        const warnings = logs.filter((l) => l.level === "WARN")
+        expect(warnings.length, JSON.stringify(logs)).toBe(1)
+        expect(warnings[0]!.message).toContain(`127.0.0.1:${first!.port} (maxmemory-policy volatile-lru)`)
+        expect(warnings[0]!.message).toContain(`127.0.0.1:${second!.port} (maxmemory-policy volatile-lru)`)
+        expect(warnings[0]!.message).not.toContain(`127.0.0.1:${cluster.masters[2]!.port}`)
+      }))
+
+    it.scoped("ClientLayer.cluster: one call builds a client on the cluster; rooms of every shard send and receive", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisTestCluster.RedisTestCluster
+        const prefix = freshPrefix("one")
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+          ClientLayer.cluster({ nodes: cluster.masters, shards: 8 }, { keyPrefix: prefix, ...quiet })
+        const queue = Context.get(yield* Layer.build(Live), SyncFanoutQueue.SyncFanoutQueue)
+        const producer = Context.get(
+          yield* Layer.build(
+            ClientLayer.cluster({ nodes: cluster.masters.map((m) => `${m.host}:${m.port}`), shards: 8 }, {
+              keyPrefix: prefix
+            })
+          ),
+          SyncFanoutQueue.SyncFanoutQueue
+        )
+        const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
+        const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+        yield* (yield* queue.subscribeMany(rooms)).pipe(
+          Stream.runForEach((d) => Queue.offer(inbox, d)),
+          Effect.forkScoped
+        )
+        for (const room of rooms) yield* producer.send(room, room)
+        const got = new Set<unknown>()
+        for (let i = 0; i < rooms.length; i++) {
+          const d = yield* Queue.take(inbox).pipe(Effect.timeout("5 seconds"), Effect.orDie)
+          got.add(d.data)
+          yield* d.ack
+        }
+        expect([...got].sort()).toEqual([...rooms].sort())
+        // a bad shard count is a configuration error, before anything connects
+        const error = yield* Effect.flip(Layer.build(ClientLayer.cluster({ nodes: ["nowhere:1"], shards: 0 }, {
+          keyPrefix: prefix
+        })))
+        expect(ConfigError.isConfigError(error) && error._op === "InvalidData").toBe(true)
       }))
 
     // last in this block: it changes the topology of the shared cluster

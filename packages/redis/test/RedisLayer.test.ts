@@ -7,9 +7,18 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { ConfigProvider, Context, Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Cause, ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import * as HarnessNet from "../src/testing/internal/net.js"
-import { clientList, eventually, freshPrefix, makeClient, rawRedis, scanKeys, subscribe } from "./utils/redisProbe.js"
+import {
+  captureLogs,
+  clientList,
+  eventually,
+  freshPrefix,
+  makeClient,
+  rawRedis,
+  scanKeys,
+  subscribe
+} from "./utils/redisProbe.js"
 
 const acl = [
   "--user",
@@ -27,6 +36,14 @@ const acl = [
   "&*",
   "+@all"
 ]
+
+/** The error is a `ConfigError.InvalidData`; returns its message. */
+const expectInvalidData = (error: unknown): string => {
+  expect(ConfigError.isConfigError(error), String(error)).toBe(true)
+  const config = error as ConfigError.ConfigError
+  expect(config._op).toBe("InvalidData")
+  return config._op === "InvalidData" ? config.message : ""
+}
 
 /** Build a RedisConnection (+ single sharding) in a fresh scope; report how it ended and how long it took. */
 const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError | unknown>) =>
@@ -125,10 +142,102 @@ describe("RedisLayer", () => {
         expect(yield* proxy.connections).toBe(0)
       }))
 
-    it.scoped("an invalid URL fails with QueueError.EngineError, not a defect", () =>
+    it.scoped("a password from the environment never shows in an error or a log line (wrong, unreachable, bad URL)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [closed] = yield* HarnessNet.freePorts(1)
+        const secret = "Sup3r-Secret-Pw"
+        const cases: ReadonlyArray<[string, ReadonlyArray<[string, string]>]> = [
+          ["a wrong password in LOCKSTEP_REDIS_PASSWORD", [
+            ["LOCKSTEP_REDIS_URL", `redis://alice@127.0.0.1:${port}/2`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]],
+          ["a wrong password in the URL", [["LOCKSTEP_REDIS_URL", `redis://alice:${secret}@127.0.0.1:${port}`]]],
+          ["an unreachable server", [
+            ["LOCKSTEP_REDIS_URL", `redis://alice@127.0.0.1:${closed}`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]],
+          ["a URL that cannot be read", [["LOCKSTEP_REDIS_URL", `redis://alice:${secret}@127.0.0.1:${port}/abc`]]],
+          ["a cluster that cannot be reached", [
+            ["LOCKSTEP_REDIS_CLUSTER_NODES", `127.0.0.1:${closed}`],
+            ["LOCKSTEP_REDIS_PASSWORD", secret]
+          ]]
+        ]
+        for (const [what, env] of cases) {
+          const [exit, logs] = yield* captureLogs(
+            Effect.exit(Effect.scoped(Layer.build(RedisLayer.layerConfig))).pipe(
+              Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env)))
+            )
+          )
+          expect(Exit.isFailure(exit), what).toBe(true)
+          if (Exit.isSuccess(exit)) continue
+          const error = Cause.squash(exit.cause)
+          expect(String((error as Error).message), what).not.toContain(secret)
+          expect(Cause.pretty(exit.cause), what).not.toContain(secret)
+          expect(JSON.stringify(error), what).not.toContain(secret)
+          expect(JSON.stringify(logs), what).not.toContain(secret)
+        }
+        // a cluster connection whose nodes refuse the password (ioredis keeps the last node's error)
+        const [exit, logs] = yield* captureLogs(Effect.exit(Effect.scoped(Layer.build(
+          RedisLayer.cluster([`127.0.0.1:${port}`], { username: "alice", password: Redacted.make(secret) })
+        ))))
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) {
+          expect(Cause.pretty(exit.cause)).not.toContain(secret)
+          expect(JSON.stringify(Cause.squash(exit.cause))).not.toContain(secret)
+        }
+        expect(JSON.stringify(logs)).not.toContain(secret)
+      }))
+
+    it.scoped("layerConfig takes the password from LOCKSTEP_REDIS_PASSWORD, over the URL's", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["LOCKSTEP_REDIS_URL", `redis://alice:not-this-one@127.0.0.1:${port}/4`],
+            ["LOCKSTEP_REDIS_PASSWORD", "s3cret"]
+          ])
+        )
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layerConfig, ShardLayer.single)).pipe(
+          Effect.withConfigProvider(provider)
+        )
+        const q = yield* makeClient(context, { keyPrefix: freshPrefix("pw") })
+        yield* subscribe(q, "room")
+        const alice = (yield* clientList(raw)).filter((c) => c.user === "alice" && c.db === "4")
+        expect(alice.length).toBe(2)
+        // and a Redacted password or URL is accepted where a string is
+        const redacted = yield* Layer.build(
+          RedisLayer.layer({ host: "127.0.0.1", port, username: "alice", password: Redacted.make("s3cret") })
+        )
+        expect(yield* Context.get(redacted, RedisConnection.RedisConnection).nodes).toEqual([`127.0.0.1:${port}`])
+        yield* Layer.build(RedisLayer.layer(Redacted.make(`redis://alice:s3cret@127.0.0.1:${port}`)))
+      }))
+
+    it.scoped("no eviction warning when the server has maxmemory-policy noeviction (the default)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+        expect(logs.filter((l) => /maxmemory|evict/i.test(l.message) && l.level !== "DEBUG")).toEqual([])
+      }))
+
+    it.scoped("an invalid URL is a configuration error (ConfigError.InvalidData), not a defect", () =>
       Effect.gen(function*() {
         const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
-        expect(error).toBeInstanceOf(QueueError.EngineError)
+        expectInvalidData(error)
+      }))
+
+    it.scoped("a db that is not a non-negative integer is refused, not silently dropped; the message hides the password", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        for (const db of ["abc", "-1", "1.5", "2x"]) {
+          const [, error] = yield* tryConnect(RedisLayer.layer(`redis://alice:s3cret@127.0.0.1:${port}/${db}`))
+          const message = expectInvalidData(error)
+          expect(message, db).toMatch(/db/)
+          expect(message, db).not.toContain("s3cret")
+        }
+        // and neither is a URL of another scheme taken for a Redis one
+        expectInvalidData((yield* tryConnect(RedisLayer.layer(`http://127.0.0.1:${port}`)))[1])
       }))
 
     it.scoped("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
@@ -163,11 +272,56 @@ describe("RedisLayer", () => {
           "the env-configured connections to close"
         )
 
-        // Effect.withConfigProvider works as well, and a bad URL is a QueueError.EngineError
+        // Effect.withConfigProvider works as well, and a bad URL is a configuration error
         const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOCKSTEP_REDIS_URL", "::nope::"]])))
         )
+        expectInvalidData(error)
+      }))
+  })
+
+  layer(RedisTestServer.layer({ extraArgs: ["--maxmemory-policy", "allkeys-lru"] }), { excludeTestServices: true })(
+    (it) => {
+      it.scoped("a server that may evict keys is named in ONE warning at connect, with the fix", () =>
+        Effect.gen(function*() {
+          const { port } = yield* RedisTestServer.RedisTestServer
+          const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+          const warnings = logs.filter((l) => l.level === "WARN")
+          expect(warnings.length, JSON.stringify(logs)).toBe(1)
+          expect(warnings[0]!.message).toContain("allkeys-lru")
+          expect(warnings[0]!.message).toContain("CONFIG SET maxmemory-policy noeviction")
+          expect(warnings[0]!.message).toContain(`127.0.0.1:${port}`)
+        }))
+    }
+  )
+
+  // the harness binds 127.0.0.1; these arguments come after its own, so the server listens on both
+  layer(RedisTestServer.layer({ extraArgs: ["--bind", "127.0.0.1", "::1"] }), { excludeTestServices: true })((it) => {
+    it.scoped("an IPv6 literal in a URL (redis://[::1]:port) connects to ::1", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layer(`redis://[::1]:${port}/1`), ShardLayer.single))
+        const q = yield* makeClient(context, { keyPrefix: freshPrefix("v6") })
+        const s = yield* subscribe(q, "room")
+        yield* q.send("room", "over IPv6")
+        expect((yield* s.next()).data).toBe("over IPv6")
+        const v6 = (yield* clientList(raw)).filter((c) => c.addr.startsWith("[::1]:") || c.addr.startsWith("::1:"))
+        expect(v6.map((c) => c.db)).toEqual(["1", "1"])
+        expect(yield* Context.get(context, RedisConnection.RedisConnection).nodes).toEqual([`[::1]:${port}`])
+      }))
+
+    it.scoped("an IPv6 literal cluster node address ([::1]:port) is parsed, a bad one refused", () =>
+      Effect.gen(function*() {
+        // a standalone server is no cluster: the connection fails, but as an engine error after
+        // reaching it, not as a DNS failure of "[::1]"
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [, error] = yield* tryConnect(RedisLayer.cluster([`[::1]:${port}`], { connectTimeout: "2 seconds" }))
         expect(error).toBeInstanceOf(QueueError.EngineError)
+        expect(String((error as QueueError.EngineError).message)).not.toMatch(/ENOTFOUND/)
+        for (const node of ["[::1]", "[::1]:", "host:port", "host", ":6379"]) {
+          expectInvalidData((yield* tryConnect(RedisLayer.cluster([node])))[1])
+        }
       }))
   })
 })

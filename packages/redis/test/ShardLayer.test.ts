@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { QueueConfig, QueueError } from "@lockstep/core"
 import { ClientLayer, RedisConnection, Sharding, ShardLayer } from "@lockstep/redis"
 import { ConfigError, Context, Effect, Either, Exit, Layer } from "effect"
+import * as Keys from "../src/internal/keys.js"
 import { slotOf } from "../src/internal/slot.js"
 
 /** The slot ranges `redis-cli --cluster create` assigns to 3 masters. */
@@ -25,16 +26,13 @@ const rooms = [
   "x".repeat(256)
 ]
 
-/** Every key and channel a room uses (prelude.ts), plus the per-shard bookkeeping. */
+/** Every key and channel of a room in the key schema (`Keys`), plus the per-shard bookkeeping. */
 const keysOfRoom = (sharding: Sharding.Sharding["Type"], prefix: string, room: string) => {
-  const base = Sharding.baseOf(sharding, prefix, sharding.shardOf(room))
+  const base = Keys.shardBase(prefix, sharding.tagOf(sharding.shardOf(room)))
   return [
-    ...["m", "mem", "sy", "h", "a", "q", "p", "c"].map((kind) => `${base}${kind}:${room}`),
-    `${base}clients`,
-    `${base}cr:some-client-id`,
-    `${base}backlog`,
-    `${base}deadlines`,
-    `${base}hk`
+    ...Object.keys(Keys.roomKinds).map((kind) => Keys.roomKey(kind as keyof typeof Keys.roomKinds)(base, room)),
+    ...Object.keys(Keys.shardKinds).map((kind) => Keys.shardKey(kind as keyof typeof Keys.shardKinds)(base)),
+    Keys.clientRooms(base, "some-client-id")
   ]
 }
 

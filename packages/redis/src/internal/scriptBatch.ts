@@ -6,9 +6,9 @@
  * turn keep their order inside the batch, so a producer's sends to a room stay FIFO (S2).
  */
 import type * as Duration from "effect/Duration"
-import type { RedisConnection, ScriptArg } from "../RedisConnection.js"
+import type { RedisConnection, ScriptArg, ScriptName } from "../RedisConnection.js"
 import type { RedisFailure } from "./errors.js"
-import type { ScriptName } from "./scripts/index.js"
+import * as Keys from "./keys.js"
 
 /** Items per script call at most: a call holds Redis for a few microseconds per item. */
 const maxItems = 512
@@ -32,13 +32,15 @@ export class ScriptBatches {
   ) {}
 
   /**
-   * Add one call to the batch of `group`: `item` (its arguments), `chars` its size. The first call
-   * of a batch gives its routing `key` and `head`, the arguments before the items. `done` gets the
-   * failure of the whole call, or `undefined` once it was applied.
+   * Add one call to the batch of `group`: `item` (its arguments) for `room` of shard `base`,
+   * `chars` its size. The first call of a batch gives its `head`, the arguments before the items,
+   * and its routing key, `Keys.meta` of its room (made only then). `done` gets the failure of the
+   * whole call, or `undefined` once it was applied.
    */
   add(
     group: number | string,
-    key: string,
+    base: string,
+    room: string,
     head: ReadonlyArray<ScriptArg>,
     item: ReadonlyArray<ScriptArg>,
     chars: number,
@@ -51,7 +53,7 @@ export class ScriptBatches {
       this.open.set(group, fresh)
       this.connection.scriptLater(
         this.name,
-        key,
+        Keys.meta(base, room),
         () => {
           if (this.open.get(group) === fresh) this.open.delete(group)
           return fresh.args

@@ -14,13 +14,17 @@ import {
   Exit,
   Fiber,
   Layer,
+  Logger,
+  LogLevel,
   Queue,
   Scope,
   Stream
 } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
-import { type ScriptName, scripts } from "../../src/internal/scripts/index.js"
+import { scripts } from "../../src/internal/scripts/index.js"
+
+type ScriptName = RedisConnection.ScriptName
 
 /** The EVALSHA digest ioredis uses for a lockstep script. */
 export const shaOf = (name: ScriptName): string => createHash("sha1").update(scripts[name].lua).digest("hex")
@@ -98,6 +102,23 @@ export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo
 /** Connections currently open under `name` (ioredis `connectionName`). */
 export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
   Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
+
+/** Run `effect` with every log line captured (level and message), from Debug up. */
+export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logs: Array<{ readonly level: string; readonly message: string }> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      logs.push({
+        level: logLevel.label,
+        message: (Array.isArray(message) ? message : [message]).map(String).join(" ")
+      })
+    })
+    const result = yield* effect.pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Logger.withMinimumLogLevel(LogLevel.Debug)
+    )
+    return [result, logs] as const
+  })
 
 /** Poll `check` every 10 ms until it holds; dies after `timeout` with `what`. */
 export const eventually = <A>(

@@ -1,29 +1,26 @@
 /**
- * ack — KEYS[1] = B m:R of the first room (routing). ARGV: B of the first room, PUB, client, then
- * triples of B, room and message id: the acks of one client in one event-loop turn to the shards
- * of one node, in one call (flagged `allow-cross-slot-keys`: on a cluster the shards of a batch
- * are the slots served by the node of KEYS[1]).
- * Idempotent (S4): only a holder acking the in-flight id counts. The last holder releases the
- * next message in the same call (S3). Returns how many of the acks counted.
+ * ack: the acks of one client in one event-loop turn to the shards of one node, in one call.
+ *
+ * KEYS[1]  meta(room) of the first item: routes the call to the node.
+ * ARGV     (`Keys.ack`) base, pub, client; then per ack: base, room, id. Flagged
+ *          `allow-cross-slot-keys`: on a cluster the items name the shards (slots) the node of
+ *          KEYS[1] serves; each item sets `base` to its own shard.
+ * Returns  how many of the acks counted.
+ * Enforces S4 (only a holder acking the in-flight id counts: stale, duplicate and foreign acks do
+ *          nothing), S14 (holder → acked), S3 (the last holder releases the next message, here).
+ * Calls    HMGET + SMOVE + SCARD for an ack that is not the last one; HMGET alone for a stale one.
  */
-import { crossSlot, prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const ack = {
-  name: "lockstep_ack",
-  lua: crossSlot + prelude + `
-
-local client = ARGV[3]
+export const ack = define("ack", { prelude: true, crossSlot: true }, ({ forEachItem }) => `
 local counted = 0
-for i = 4, #ARGV - 2, 3 do
-  B = ARGV[i]
-  local room = ARGV[i + 1]
-  local cur = redis.call("HMGET", B .. "m:" .. room, "fid", "dl")
+${forEachItem}
+  local cur = redis.call("HMGET", k_meta(room), "fid", "dl")
   -- from the holders to the members that acked (S14), in one call
-  if cur[1] == ARGV[i + 2] and redis.call("SMOVE", B .. "h:" .. room, B .. "a:" .. room, client) == 1 then
+  if cur[1] == id and redis.call("SMOVE", k_holders(room), k_acked(room), client) == 1 then
     counted = counted + 1
     release(room, nil, cur[2])
   end
 end
 return counted
-`
-} as const
+`)

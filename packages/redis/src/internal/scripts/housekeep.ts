@@ -1,42 +1,43 @@
 /**
- * housekeep — KEYS[1] = B clients. ARGV: B, PUB, lock ms, limit, [client ids expired on the registry shard].
- * Ejects clients past their expiry from all their rooms (S10) and holders past their ack deadline
- * from that room (S11). A lock key makes concurrent runs a no-op; the work is bounded by `limit`
- * and proportional to what expired, never to the number of rooms. Returns { ejections, ids of expired clients },
- * or -1 when locked.
+ * housekeep: eject what expired on one shard, bounded work.
+ *
+ * KEYS[1]  clients (routing).
+ * ARGV     (`Keys.housekeep`) base, pub, lockMs, limit; then the clients the registry shard
+ *          (shard 0) found expired, ejected here too, lock or not.
+ * Returns  { ejections, ids of the clients found expired here }, or -1 when another run holds the lock.
+ * Enforces S10 (clients past their expiry leave all their rooms, which move on), S11 (holders past
+ *          their ack deadline leave that room). The lock key makes concurrent runs a no-op; the
+ *          work is bounded by `limit` and proportional to what expired, never to the number of rooms.
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const housekeep = {
-  name: "lockstep_housekeep",
-  lua: prelude + `
-
--- clients the registry (shard 0) found expired are ejected here too, lock or not (S10)
-local forced = #ARGV > 4
-if (not forced) and (not redis.call("SET", B .. "hk", "1", "NX", "PX", ARGV[3])) then return -1 end
+export const housekeep = define("housekeep", { prelude: true }, ({ forEachRest, restCount }) => `
+local forced = ${restCount} > 0
+if (not forced) and (not redis.call("SET", k_lock(), "1", "NX", "PX", lockMs)) then return -1 end
 local now = now_ms()
-local limit = tonumber(ARGV[4])
 local n = 0
-local expired = redis.call("ZRANGEBYSCORE", B .. "clients", "-inf", now, "LIMIT", 0, limit)
-for i = 5, #ARGV do expired[#expired + 1] = ARGV[i] end
+local expired = redis.call("ZRANGEBYSCORE", k_clients(), "-inf", now, "LIMIT", 0, tonumber(limit))
+${forEachRest}
+  expired[#expired + 1] = expiredClient
+end
 for _, client in ipairs(expired) do
-  for _, room in ipairs(redis.call("SMEMBERS", B .. "cr:" .. client)) do
+  for _, room in ipairs(redis.call("SMEMBERS", k_clientRooms(client))) do
     eject(room, client, "keepalive-timeout", now)
     n = n + 1
   end
-  redis.call("DEL", B .. "cr:" .. client)
-  redis.call("ZREM", B .. "clients", client)
+  redis.call("DEL", k_clientRooms(client))
+  redis.call("ZREM", k_clients(), client)
 end
 local expired_ids = {}
 for i = 1, #expired do expired_ids[i] = expired[i] end
-for _, room in ipairs(redis.call("ZRANGEBYSCORE", B .. "deadlines", "-inf", now, "LIMIT", 0, limit)) do
-  local m = B .. "m:" .. room
+for _, room in ipairs(redis.call("ZRANGEBYSCORE", k_deadlines(), "-inf", now, "LIMIT", 0, tonumber(limit))) do
+  local m = k_meta(room)
   local fid = redis.call("HGET", m, "fid")
   local fat = tonumber(redis.call("HGET", m, "fat"))
   local next_due = nil
   if fid and fat then
-    for _, client in ipairs(redis.call("SMEMBERS", B .. "h:" .. room)) do
-      local t = redis.call("HGET", B .. "mem:" .. room, client)
+    for _, client in ipairs(redis.call("SMEMBERS", k_holders(room))) do
+      local t = redis.call("HGET", k_members(room), client)
       if t and t ~= "" then
         local due = fat + tonumber(t)
         if due > now then
@@ -49,10 +50,9 @@ for _, room in ipairs(redis.call("ZRANGEBYSCORE", B .. "deadlines", "-inf", now,
     end
   end
   if redis.call("HGET", m, "fid") == fid then
-    if next_due then redis.call("ZADD", B .. "deadlines", next_due, room)
-    else redis.call("ZREM", B .. "deadlines", room) end
+    if next_due then redis.call("ZADD", k_deadlines(), next_due, room)
+    else redis.call("ZREM", k_deadlines(), room) end
   end
 end
 return { n, expired_ids }
-`
-} as const
+`)

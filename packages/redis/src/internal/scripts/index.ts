@@ -1,4 +1,10 @@
+/**
+ * Every script, registered on each connection with `defineCommand` (EVALSHA, NOSCRIPT handled by
+ * ioredis). Each declares one key, the routing key of its shard (`Keys.layouts[name].key`).
+ */
+import type { ScriptName } from "../../RedisConnection.js"
 import { ack } from "./ack.js"
+import type { Script } from "./define.js"
 import { housekeep } from "./housekeep.js"
 import { join } from "./join.js"
 import { keepalive } from "./keepalive.js"
@@ -12,11 +18,9 @@ import { send } from "./send.js"
 import { stats } from "./stats.js"
 import { unregister } from "./unregister.js"
 
-/**
- * Every script, registered on each connection with `defineCommand` (EVALSHA, NOSCRIPT handled).
- * Each declares one key, the routing key of its shard.
- */
-export const scripts = {
+export type { Script }
+
+export const scripts: { readonly [name in ScriptName]: Script } = {
   ack,
   housekeep,
   join,
@@ -30,6 +34,4 @@ export const scripts = {
   send,
   stats,
   unregister
-} as const
-
-export type ScriptName = keyof typeof scripts
+}

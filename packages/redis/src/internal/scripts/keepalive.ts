@@ -1,17 +1,16 @@
 /**
- * keepalive — KEYS[1] = B clients. ARGV: B, PUB, client, client timeout ms.
- * Sets the expiry on the server clock (S10). Returns 1 if the client was known, 0 if it had been
- * forgotten (ejected) and is registered anew.
+ * keepalive: a client's heartbeat on one shard.
+ *
+ * KEYS[1]  clients (routing).
+ * ARGV     (`Keys.keepalive`) base, pub, client, clientTimeoutMs.
+ * Returns  1 if the client was known, 0 if it had been forgotten (ejected) and is registered anew.
+ * Enforces S10 (the expiry is set on the server clock).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const keepalive = {
-  name: "lockstep_keepalive",
-  lua: prelude + `
-
-local known = redis.call("ZSCORE", B .. "clients", ARGV[3])
-redis.call("ZADD", B .. "clients", now_ms() + tonumber(ARGV[4]), ARGV[3])
+export const keepalive = define("keepalive", { prelude: true }, () => `
+local known = redis.call("ZSCORE", k_clients(), client)
+redis.call("ZADD", k_clients(), now_ms() + tonumber(clientTimeoutMs), client)
 if known then return 1 end
 return 0
-`
-} as const
+`)

@@ -1,21 +1,29 @@
 /**
- * keepaliveMany — KEYS[1] = the `B clients` key of one shard (routing). ARGV: client, client timeout ms,
- * then the `B clients` keys of the other shards served by the SAME cluster node. Cluster routing
- * checks the declared key only; the script is flagged `allow-cross-slot-keys` (Redis ≥ 7.0) so it
- * may touch the other slots of the node. A
- * client's keepalive costs one round trip per node, not per shard (S10, S17). Returns 1 if the
- * client was known on the KEYS[1] shard (the caller puts the registry, shard 0, there), else 0.
+ * keepaliveMany: a client's heartbeat on every shard one cluster node serves, in one call.
+ *
+ * KEYS[1]  the `clients` key of one shard (routing; the caller puts the registry, shard 0, there
+ *          when the node serves it).
+ * ARGV     (`Keys.keepaliveMany`) client, clientTimeoutMs; then the `clients` keys of the other
+ *          shards served by the SAME node. Cluster routing checks the declared key only; the
+ *          script is flagged `allow-cross-slot-keys` (Redis ≥ 7.0) so it may touch the node's
+ *          other slots. No prelude (it takes keys, not a shard base).
+ * Returns  1 if the client was known on the KEYS[1] shard, else 0.
+ * Enforces S10, S17 (a keepalive costs one round trip per node, not per shard).
  */
-export const keepaliveMany = {
-  name: "lockstep_keepaliveMany",
-  lua: `#!lua flags=allow-cross-slot-keys
-local client, ttl = ARGV[1], tonumber(ARGV[2])
+import { define } from "./define.js"
+
+export const keepaliveMany = define(
+  "keepaliveMany",
+  { prelude: false, crossSlot: true, keyLocal: "firstClientsKey" },
+  ({ forEachRest }) => `
 local t = redis.call("TIME")
-local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
+local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(clientTimeoutMs)
 local known = 1
-if not redis.call("ZSCORE", KEYS[1], client) then known = 0 end
-redis.call("ZADD", KEYS[1], expiry, client)
-for i = 3, #ARGV do redis.call("ZADD", ARGV[i], expiry, client) end
+if not redis.call("ZSCORE", firstClientsKey, client) then known = 0 end
+redis.call("ZADD", firstClientsKey, expiry, client)
+${forEachRest}
+  redis.call("ZADD", clientsKey, expiry, client)
+end
 return known
 `
-} as const
+)

@@ -1,15 +1,15 @@
 /**
- * leave — KEYS[1] = B m:R. ARGV: B, PUB, room, client.
- * Removes the member; if it was the last holder the next message is released (S6); an empty room
- * leaves no keys (S18). Returns 1 if it was a member.
+ * leave: remove a client from a room.
+ *
+ * KEYS[1]  meta(room) (routing).
+ * ARGV     (`Keys.leave`) base, pub, room, client.
+ * Returns  1 if it was a member, else 0.
+ * Enforces S6 (if it was the last holder, the next message is released, here), S18 (an empty
+ *          room leaves no keys).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const leave = {
-  name: "lockstep_leave",
-  lua: prelude + `
-
-if remove_member(ARGV[3], ARGV[4], now_ms()) then return 1 end
+export const leave = define("leave", { prelude: true }, () => `
+if remove_member(room, client, now_ms()) then return 1 end
 return 0
-`
-} as const
+`)

@@ -1,24 +1,21 @@
 /**
- * outOfBand — KEYS[1] = B m:R of the first room (routing). ARGV: B of the first room, PUB, then
- * triples of B, room and envelope: the out-of-band messages of one client on one shard in one
- * event-loop turn, in order.
- * Each is published to the room's current subscribers at once, never queued (S9); a room without
- * members writes nothing. Returns how many were published.
+ * outOfBand: the out-of-band messages of one client to one shard in one event-loop turn, in order.
+ *
+ * KEYS[1]  meta(room) of the first item (routing).
+ * ARGV     (`Keys.outOfBand`) base, pub; then per message: base, room, envelope.
+ * Returns  how many were published.
+ * Enforces S9 (published to the room's current subscribers at once, never queued); a room
+ *          without members writes nothing.
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const outOfBand = {
-  name: "lockstep_outOfBand",
-  lua: prelude + `
-
+export const outOfBand = define("outOfBand", { prelude: true }, ({ forEachItem }) => `
 local published = 0
-for i = 3, #ARGV - 2, 3 do
-  B = ARGV[i]
-  if redis.call("HLEN", B .. "mem:" .. ARGV[i + 1]) > 0 then
-    publish(ARGV[i + 1], ARGV[i + 2])
+${forEachItem}
+  if redis.call("HLEN", k_members(room)) > 0 then
+    publish(room, envelope)
     published = published + 1
   end
 end
 return published
-`
-} as const
+`)

@@ -1,20 +1,20 @@
 /**
- * peek — KEYS[1] = B q:R. ARGV: B, PUB, room, offset, limit.
- * Queued envelopes in delivery order (S13); read-only.
+ * peek: queued messages of a room.
+ *
+ * KEYS[1]  queue(room) (routing).
+ * ARGV     (`Keys.peek`) base, pub, room, offset, limit.
+ * Returns  the queued envelopes in delivery order, from `offset`, at most `limit`.
+ * Enforces S13 (read-only).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const peek = {
-  name: "lockstep_peek",
-  lua: prelude + `
-
-local members = redis.call("ZRANGE", B .. "q:" .. ARGV[3], ARGV[4], tonumber(ARGV[4]) + tonumber(ARGV[5]) - 1)
+export const peek = define("peek", { prelude: true }, () => `
+local members = redis.call("ZRANGE", k_queue(room), offset, tonumber(offset) + tonumber(limit) - 1)
 if #members == 0 then return {} end
-local values = redis.call("HMGET", B .. "p:" .. ARGV[3], unpack(members))
+local values = redis.call("HMGET", k_payloads(room), unpack(members))
 local out = {}
 for i, v in ipairs(values) do
   if v then out[#out + 1] = string.sub(v, (string.find(v, "|", 1, true) or 0) + 1) end
 end
 return out
-`
-} as const
+`)

@@ -1,14 +1,14 @@
 /**
- * resync — KEYS[1] = B m:R. ARGV: B, PUB, room, client.
- * The in-flight message { id, envelope } if the client holds it unacked (S12), else nil.
+ * resync: the in-flight message again, for a member that may have missed it.
+ *
+ * KEYS[1]  meta(room) (routing).
+ * ARGV     (`Keys.resync`) base, pub, room, client.
+ * Returns  { id, envelope } of the in-flight message if the client holds it unacked, else nil.
+ * Enforces S12 (read-only).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const resync = {
-  name: "lockstep_resync",
-  lua: prelude + `
-
-if redis.call("SISMEMBER", B .. "h:" .. ARGV[3], ARGV[4]) == 0 then return nil end
-return redis.call("HMGET", B .. "m:" .. ARGV[3], "fid", "fenv")
-`
-} as const
+export const resync = define("resync", { prelude: true }, () => `
+if redis.call("SISMEMBER", k_holders(room), client) == 0 then return nil end
+return redis.call("HMGET", k_meta(room), "fid", "fenv")
+`)

@@ -1,20 +1,19 @@
 /**
- * roomState — KEYS[1] = B m:R. ARGV: B, PUB, room.
- * { backlog, sync members, acked members, in-flight id or "", release ms or "", now ms } (S14); read-only.
+ * roomState: a snapshot of one room.
+ *
+ * KEYS[1]  meta(room) (routing).
+ * ARGV     (`Keys.roomState`) base, pub, room.
+ * Returns  { backlog, sync members, acked members, in-flight id or "", release ms or "", now ms }.
+ * Enforces S14 (read-only).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const roomState = {
-  name: "lockstep_roomState",
-  lua: prelude + `
-
-local room = ARGV[3]
-local m = B .. "m:" .. room
+export const roomState = define("roomState", { prelude: true }, () => `
+local m = k_meta(room)
 local acked = {}
-for _, c in ipairs(redis.call("SMEMBERS", B .. "a:" .. room)) do
-  if redis.call("HEXISTS", B .. "mem:" .. room, c) == 1 then acked[#acked + 1] = c end
+for _, c in ipairs(redis.call("SMEMBERS", k_acked(room))) do
+  if redis.call("HEXISTS", k_members(room), c) == 1 then acked[#acked + 1] = c end
 end
-return { redis.call("ZCARD", B .. "q:" .. room), redis.call("SMEMBERS", B .. "sy:" .. room), acked,
+return { redis.call("ZCARD", k_queue(room)), redis.call("SMEMBERS", k_sync(room)), acked,
   redis.call("HGET", m, "fid") or "", redis.call("HGET", m, "fat") or "", tostring(now_ms()) }
-`
-} as const
+`)

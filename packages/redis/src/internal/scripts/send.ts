@@ -1,37 +1,33 @@
 /**
- * send — KEYS[1] = B m:R of the first room (routing). ARGV: B of the first room, PUB, then groups
- * of B, room, id, envelope, priority: the sends of one client on one shard in one event-loop turn,
- * in order.
- * Each enqueues its message and releases it at once when nothing is in flight (S2, S3). A room
- * without members writes nothing: the message is gone (S7, at-most-once). Returns how many were
- * kept (released or queued).
+ * send: the sends of one client to one shard in one event-loop turn, in order, in one call.
+ *
+ * KEYS[1]  meta(room) of the first item (routing).
+ * ARGV     (`Keys.send`) base, pub; then per message: base, room, id, envelope, priority.
+ * Returns  how many were kept (released or queued).
+ * Enforces S2 (queued by priority, then arrival: a zero-padded per-room counter), S3 (released at
+ *          once only when nothing is in flight or queued), S7 (a room without members writes
+ *          nothing: the message is gone, at-most-once).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const send = {
-  name: "lockstep_send",
-  lua: prelude + `
-
+export const send = define("send", { prelude: true }, ({ forEachItem }) => `
 local kept = 0
 local now = nil
-for i = 3, #ARGV - 4, 5 do
-  B = ARGV[i]
-  local room, id, env = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call("HLEN", B .. "mem:" .. room) > 0 then
+${forEachItem}
+  if redis.call("HLEN", k_members(room)) > 0 then
     kept = kept + 1
-    local q = B .. "q:" .. room
-    if redis.call("SCARD", B .. "h:" .. room) == 0 and redis.call("ZCARD", q) == 0 then
+    local q = k_queue(room)
+    if redis.call("SCARD", k_holders(room)) == 0 and redis.call("ZCARD", q) == 0 then
       now = now or now_ms()
-      deliver(room, id, env, now, nil)
+      deliver(room, id, envelope, now, nil)
     else
-      local seq = redis.call("HINCRBY", B .. "m:" .. room, "seq", 1)
+      local seq = redis.call("HINCRBY", k_meta(room), "seq", 1)
       local member = string.format("%016d", seq)
-      redis.call("ZADD", q, ARGV[i + 4], member)
-      redis.call("HSET", B .. "p:" .. room, member, id .. "|" .. env)
-      redis.call("ZINCRBY", B .. "backlog", 1, room)
+      redis.call("ZADD", q, priority, member)
+      redis.call("HSET", k_payloads(room), member, id .. "|" .. envelope)
+      redis.call("ZINCRBY", k_backlog(), 1, room)
     end
   end
 end
 return kept
-`
-} as const
+`)

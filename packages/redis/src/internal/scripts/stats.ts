@@ -1,17 +1,18 @@
 /**
- * stats — KEYS[1] = B backlog. ARGV: B, PUB, top N.
- * { rooms with a backlog, top N rooms with backlog (flat, WITHSCORES), registered clients } (S15).
+ * stats: the figures of one shard.
+ *
+ * KEYS[1]  backlog (routing).
+ * ARGV     (`Keys.stats`) base, pub, topRooms.
+ * Returns  { rooms with a backlog, the top `topRooms` rooms by backlog (flat, WITHSCORES),
+ *          registered clients }.
+ * Enforces S15 (read-only).
  */
-import { prelude } from "./prelude.js"
+import { define } from "./define.js"
 
-export const stats = {
-  name: "lockstep_stats",
-  lua: prelude + `
-
+export const stats = define("stats", { prelude: true }, () => `
 local top = {}
-if tonumber(ARGV[3]) > 0 then
-  top = redis.call("ZREVRANGE", B .. "backlog", 0, tonumber(ARGV[3]) - 1, "WITHSCORES")
+if tonumber(topRooms) > 0 then
+  top = redis.call("ZREVRANGE", k_backlog(), 0, tonumber(topRooms) - 1, "WITHSCORES")
 end
-return { redis.call("ZCARD", B .. "backlog"), top, redis.call("ZCARD", B .. "clients") }
-`
-} as const
+return { redis.call("ZCARD", k_backlog()), top, redis.call("ZCARD", k_clients()) }
+`)

@@ -1,0 +1,73 @@
+/**
+ * What every part of one client's Redis backend shares: the connection, the shard of each room
+ * and the key base of each shard (built once, `Keys.base`), the client id and the publish command.
+ */
+import type { QueueConfig } from "@lockstep/core"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { RedisConnection } from "../../RedisConnection.js"
+import type { Sharding } from "../../Sharding.js"
+import { redisError } from "../errors.js"
+import * as Keys from "../keys.js"
+
+export interface BackendContext {
+  readonly connection: RedisConnection["Type"]
+  readonly sharding: Sharding["Type"]
+  readonly config: QueueConfig.ResolvedQueueConfig
+  readonly clientId: string
+  /** deadline of every call */
+  readonly timeout: Duration.Duration
+  /** sharded Pub/Sub on a cluster (S17) */
+  readonly pub: Keys.Pub
+  /** the key base of each shard */
+  readonly bases: ReadonlyArray<string>
+  /** the shard of a room (0 without calling the hash when there is one shard) */
+  readonly shardOf: (room: string) => number
+  readonly baseOf: (room: string) => string
+}
+
+export const make = (
+  connection: RedisConnection["Type"],
+  sharding: Sharding["Type"],
+  config: QueueConfig.ResolvedQueueConfig,
+  clientId: string
+): BackendContext => {
+  const bases = Array.from(
+    { length: sharding.shards },
+    (_, shard) => Keys.shardBase(config.keyPrefix, sharding.tagOf(shard))
+  )
+  const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
+  return {
+    connection,
+    sharding,
+    config,
+    clientId,
+    timeout: config.operationTimeout,
+    pub: connection.kind === "cluster" ? "SPUBLISH" : "PUBLISH",
+    bases,
+    shardOf,
+    baseOf: (room) => bases[shardOf(room)]!
+  }
+}
+
+/** The shards holding any of `rooms`. */
+export const shardsOf = (context: BackendContext, rooms: ReadonlyArray<string>): Array<number> => {
+  const set = new Set<number>()
+  for (const room of rooms) set.add(context.shardOf(room))
+  return [...set]
+}
+
+/** Run `f` on the base of each shard, all at once. */
+export const perShard = <A, E>(
+  context: BackendContext,
+  shards: ReadonlyArray<number>,
+  f: (base: string) => Effect.Effect<A, E>
+): Effect.Effect<Array<A>, E> =>
+  Effect.forEach(shards, (shard) => f(context.bases[shard]!), { concurrency: "unbounded" })
+
+export const isString = (u: unknown): u is string => typeof u === "string"
+export const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
+export const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
+
+export const malformed = (operation: string, reply: unknown) =>
+  redisError(operation, new Error(`unexpected script reply ${JSON.stringify(reply)}`))

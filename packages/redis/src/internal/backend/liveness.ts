@@ -1,0 +1,112 @@
+/**
+ * Liveness: keepalive (S10), housekeeping (S10, S11) and unregister (S20).
+ *
+ * Shard 0 is the registry of every live client (knownClients, S15); the other shards hold the
+ * expiries that housekeeping of their rooms needs (S10).
+ */
+import type { Backend } from "@lockstep/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Keys from "../keys.js"
+import { asNumber, asStrings, type BackendContext, perShard, shardsOf } from "./context.js"
+
+/** Expired clients and deadlines a housekeeping run handles at most, per shard. */
+const housekeepLimit = 100
+
+export const make = (
+  context: BackendContext
+): Pick<Backend.BackendClient, "keepalive" | "housekeep" | "unregister"> => {
+  const { bases, clientId, connection, pub, sharding, timeout } = context
+  const lockMs = Math.max(10, Math.floor(Duration.toMillis(context.config.housekeepingInterval) / 2))
+  // a producer without rooms still cleans up one shard per run, in turn, so dead subscribers
+  // never hold a room forever just because its live peers only produce
+  let housekeepCursor = 0
+
+  const keepaliveOne = (shard: number, clientTimeoutMs: number) => {
+    const base = bases[shard]!
+    return connection.script(
+      "keepalive",
+      Keys.clients(base),
+      Keys.keepalive.args(base, pub, clientId, clientTimeoutMs),
+      timeout
+    )
+  }
+
+  const housekeepShards = (shards: ReadonlyArray<number>, expired: ReadonlyArray<string>) =>
+    perShard(context, shards, (base) =>
+      connection.script(
+        "housekeep",
+        Keys.clients(base),
+        Keys.housekeep.args(base, pub, lockMs, housekeepLimit, ...expired),
+        timeout
+      ))
+
+  return {
+    keepalive: (rooms, clientTimeoutMs) => {
+      // shard 0 first: its node's group leads with the registry key, whose answer alone says
+      // whether the server still knows this client; another shard may not know it yet (a join in
+      // progress) without that meaning anything
+      const shards = new Set([0, ...shardsOf(context, rooms)])
+      // one round trip per node: the shards a node serves are refreshed by one cross-slot script
+      const byNode = new Map<string, Array<number>>()
+      for (const shard of shards) {
+        const node = connection.nodeOf(Keys.clients(bases[shard]!))
+        const group = byNode.get(node)
+        if (group === undefined) byNode.set(node, [shard])
+        else group.push(shard)
+      }
+      // a node may stop serving a slot between the lookup and the call (migration, failover):
+      // then fall back to one call per shard, each routed by ioredis
+      const many = (group: ReadonlyArray<number>) => {
+        const [first, ...others] = group.map((shard) => Keys.clients(bases[shard]!))
+        return connection.script(
+          "keepaliveMany",
+          first!,
+          Keys.keepaliveMany.args(clientId, clientTimeoutMs, ...others),
+          timeout
+        ).pipe(
+          Effect.catchAll((e) =>
+            Effect.map(
+              Effect.zipRight(
+                Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e.message),
+                Effect.forEach(group, (shard) => keepaliveOne(shard, clientTimeoutMs), { concurrency: "unbounded" })
+              ),
+              (replies) => replies[0]
+            )
+          )
+        )
+      }
+      return Effect.map(
+        Effect.forEach(
+          byNode.values(),
+          (group) => group.length === 1 ? keepaliveOne(group[0]!, clientTimeoutMs) : many(group),
+          { concurrency: "unbounded" }
+        ),
+        (replies) => asNumber(replies[0]) === 1
+      )
+    },
+    housekeep: (rooms) => {
+      const shards = new Set([0, ...shardsOf(context, rooms), housekeepCursor++ % sharding.shards])
+      return Effect.flatMap(housekeepShards([...shards], []), (replies) => {
+        // shard 0 registers every client: the clients it found expired are ejected from their
+        // rooms on every other shard now, not when the rotation gets there (S10)
+        const registry = replies[0]
+        const expired = Array.isArray(registry) ? asStrings((registry as Array<unknown>)[1]) : []
+        if (expired.length === 0 || sharding.shards === 1) return Effect.void
+        return Effect.asVoid(housekeepShards(Array.from({ length: sharding.shards - 1 }, (_, i) => i + 1), expired))
+      })
+    },
+    unregister: (rooms) => {
+      const shards = new Set(shardsOf(context, rooms))
+      shards.add(0)
+      return Effect.asVoid(
+        perShard(
+          context,
+          [...shards],
+          (base) =>
+            connection.script("unregister", Keys.clients(base), Keys.unregister.args(base, pub, clientId), timeout)
+        )
+      )
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
+ * subscriber connection per master at most (S17), shared by every client built on it. Sharded
+ * subscriptions are kept alive by `shardedSubscriptions.ts` (the ioredis 5.11 workaround).
+ */
+import type { QueueError } from "@lockstep/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { Cluster } from "ioredis"
+import type { RedisConnection } from "../RedisConnection.js"
+import type { ClusterConnectionOptions } from "../RedisLayer.js"
+import * as Calls from "./calls.js"
+import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
+import { redisError } from "./errors.js"
+import * as EvictionCheck from "./evictionCheck.js"
+import { makeListen, Router } from "./router.js"
+import * as ScriptRunner from "./scriptRunner.js"
+import * as ShardedSubscriptions from "./shardedSubscriptions.js"
+import { slotOf } from "./slot.js"
+import { corkSockets } from "./turnBatch.js"
+
+const connectScoped = (cluster: Cluster, timeout: Duration.Duration) =>
+  Effect.acquireRelease(
+    Calls.withDeadline("connect", timeout, () => cluster.connect()).pipe(
+      Effect.as(cluster),
+      Effect.tapError(() => Effect.sync(() => cluster.disconnect())),
+      Effect.mapError((e) => e._tag === "OperationTimeout" ? redisError("connect", e) : e)
+    ),
+    Calls.quit
+  )
+
+/** A connection to the cluster of `nodes` (at least one, parsed). */
+export const make = (
+  nodes: ReadonlyArray<{ readonly host: string; readonly port: number }>,
+  options: ClusterConnectionOptions
+): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const timeout = connectTimeoutOf(options)
+    const { lazyConnect: _lazy, ...redisOptions } = toIoredis(options)
+    const cluster = new Cluster([...nodes], {
+      scaleReads: "master",
+      ...options.cluster,
+      shardedSubscribers: true,
+      lazyConnect: true,
+      ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
+      // node options given as `cluster.redisOptions` are kept; the top-level ones win
+      // node connections connect lazily, so they keep ioredis' offline queue: on a cluster an
+      // operation that timed out while a node was unreachable may still run when it returns
+      redisOptions: { ...options.cluster?.redisOptions, ...redisOptions }
+    })
+    cluster.on("error", () => {})
+    // the commands of a turn spread over the masters: their sockets are corked together
+    const calls = yield* Calls.make(corkSockets(() => cluster.nodes("master")))
+    yield* connectScoped(cluster, timeout)
+    ScriptRunner.defineScripts(cluster)
+    yield* EvictionCheck.check(
+      cluster.nodes("master").map((node) => ({
+        address: address(node.options.host ?? "", node.options.port ?? ""),
+        info: calls.call("info", timeout, () => node.info("memory"))
+      }))
+    )
+    const connected = yield* SubscriptionRef.make(true)
+    const router = new Router()
+    cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))
+    const ssubscribe = (channel: string, t: Duration.Duration = timeout) =>
+      calls.call("ssubscribe", t, () => cluster.ssubscribe(channel))
+    const runScoped = yield* FiberSet.makeRuntime<never>()
+    cluster.on("close", () => runScoped(SubscriptionRef.set(connected, false)))
+    yield* ShardedSubscriptions.watch({
+      cluster,
+      router,
+      connected,
+      ssubscribe,
+      runScoped,
+      verifyInterval: Duration.decode(options.verifyInterval ?? "10 seconds")
+    })
+
+    return {
+      kind: "cluster",
+      ...ScriptRunner.make(cluster, calls),
+      listen: makeListen(
+        runScoped,
+        router,
+        connected,
+        ssubscribe,
+        (channel) => calls.call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))
+      ),
+      connected,
+      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
+      nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
+    } satisfies RedisConnection["Type"]
+  })

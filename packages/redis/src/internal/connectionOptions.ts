@@ -1,0 +1,127 @@
+/**
+ * From the public options (`RedisOptions`, a `redis://` URL, cluster node addresses) to ioredis
+ * options. A URL or an address that cannot be read is a configuration error
+ * (`ConfigError.InvalidData`) whose message never repeats a password.
+ */
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import type { RedisOptions as IORedisOptions } from "ioredis"
+import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
+
+/** The text of a secret given plain or redacted. */
+const reveal = (secret: string | Redacted.Redacted<string>): string =>
+  typeof secret === "string" ? secret : Redacted.value(secret)
+
+/** ioredis options of a node: ours mapped, `ioredis` merged last, always `lazyConnect`. */
+export const toIoredis = (options: RedisOptions): IORedisOptions => ({
+  ...(options.host !== undefined ? { host: options.host } : {}),
+  ...(options.port !== undefined ? { port: options.port } : {}),
+  ...(options.username !== undefined ? { username: options.username } : {}),
+  ...(options.password !== undefined ? { password: reveal(options.password) } : {}),
+  ...(options.db !== undefined ? { db: options.db } : {}),
+  ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
+  ...options.ioredis,
+  lazyConnect: true
+})
+
+/** Deadline of the initial connection; default 10 s. */
+export const connectTimeoutOf = (options: RedisOptions): Duration.Duration =>
+  Duration.decode(options.connectTimeout ?? "10 seconds")
+
+const invalid = (path: ReadonlyArray<string>, message: string) =>
+  Either.left(ConfigError.InvalidData([...path], message))
+
+/** `[::1]` → `::1`: URLs and addresses bracket IPv6 literals, sockets take them bare. */
+const unbracket = (host: string) => (host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host)
+
+/** `host:port`, with an IPv6 literal in brackets. */
+export const address = (host: string, port: number | string): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+
+const decode = (part: string): string | undefined => {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Read `redis://[user[:password]@]host[:port][/db]` (or `rediss://`, TLS): `path` names it in a
+ * failure (the argument, or the environment variable it came from). The password stays redacted.
+ */
+export const parseUrl = (
+  secret: string | Redacted.Redacted<string>,
+  path: ReadonlyArray<string>
+): Either.Either<RedisOptions, ConfigError.ConfigError> => {
+  const input = reveal(secret)
+  const expected = "expected redis://[user[:password]@]host[:port][/db] or rediss://…"
+  let url: URL
+  try {
+    url = new URL(input)
+  } catch {
+    // not echoed: the text may hold a password
+    return invalid(path, `not a valid URL (${expected})`)
+  }
+  // what a message may show of the URL: never the password
+  const shown = `${url.protocol}//${
+    url.username === "" ? "" : `${url.username}${url.password === "" ? "" : ":***"}@`
+  }${url.host}`
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    return invalid(path, `${shown}: the scheme must be redis: or rediss: (${expected})`)
+  }
+  const host = unbracket(url.hostname)
+  if (host === "") return invalid(path, `${shown}: no host (${expected})`)
+  const dbPart = url.pathname.replace(/^\//, "")
+  if (dbPart !== "" && !/^\d+$/.test(dbPart)) {
+    return invalid(path, `${shown}: the db (the path) must be a non-negative integer, got ${JSON.stringify(dbPart)}`)
+  }
+  const username = decode(url.username)
+  const password = decode(url.password)
+  if (username === undefined || password === undefined) {
+    return invalid(path, `${shown}: malformed percent-encoding in the user or the password`)
+  }
+  return Either.right({
+    host,
+    port: url.port === "" ? 6379 : Number(url.port),
+    ...(username !== "" ? { username } : {}),
+    ...(password !== "" ? { password: Redacted.make(password) } : {}),
+    ...(dbPart !== "" ? { db: Number(dbPart) } : {}),
+    ...(url.protocol === "rediss:" ? { tls: {} } : {})
+  })
+}
+
+/** Options from a URL, or the options given. */
+export const parse = (
+  input: RedisOptions | string | Redacted.Redacted<string>
+): Either.Either<RedisOptions, ConfigError.ConfigError> =>
+  typeof input === "string" || Redacted.isRedacted(input)
+    ? parseUrl(input as string | Redacted.Redacted<string>, ["url"])
+    : Either.right(input)
+
+/** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
+export const parseNode = (
+  node: ClusterNode,
+  path: ReadonlyArray<string>
+): Either.Either<{ readonly host: string; readonly port: number }, ConfigError.ConfigError> => {
+  if (typeof node !== "string") return Either.right({ host: unbracket(node.host), port: node.port })
+  const colon = node.lastIndexOf(":")
+  const host = colon < 0 ? "" : unbracket(node.slice(0, colon))
+  const port = colon < 0 ? "" : node.slice(colon + 1)
+  if (host === "" || host.startsWith("[") || !/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    return invalid(path, `${JSON.stringify(node)} is not a node address (host:port, [IPv6]:port)`)
+  }
+  return Either.right({ host, port: Number(port) })
+}
+
+/** Every node address of a cluster (at least one). */
+export const parseNodes = (
+  nodes: ReadonlyArray<ClusterNode>,
+  path: ReadonlyArray<string>
+): Either.Either<Array<{ readonly host: string; readonly port: number }>, ConfigError.ConfigError> =>
+  nodes.length === 0
+    ? invalid(path, "a cluster needs at least one node address")
+    : Either.all(nodes.map((node) => parseNode(node, path)))

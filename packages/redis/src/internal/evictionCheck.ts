@@ -1,0 +1,45 @@
+/**
+ * A server that may evict keys corrupts rooms silently (a queue, a member set or an in-flight
+ * message gone under memory pressure), so each connection reads `maxmemory-policy` once when it
+ * connects and warns, once, if it is not `noeviction`. It reads `INFO memory` (the user needs
+ * `INFO` anyway: ioredis' ready check sends it); a user that may not run it, or any other failure
+ * to read the policy, is logged at debug level and changes nothing.
+ */
+import * as Effect from "effect/Effect"
+import type { RedisFailure } from "./errors.js"
+
+/** One node to check: its address (for the message) and how to read `INFO memory` from it. */
+export interface Node {
+  readonly address: string
+  readonly info: Effect.Effect<string, RedisFailure>
+}
+
+const policyOf = (info: string): string | undefined => /^maxmemory_policy:(\S+)/m.exec(info)?.[1]
+
+/** Check every node (all at once); one warning naming the nodes that may evict and their policies. */
+export const check = (nodes: ReadonlyArray<Node>): Effect.Effect<void> =>
+  Effect.forEach(
+    nodes,
+    (node) =>
+      node.info.pipe(
+        Effect.map((info) => ({ node: node.address, policy: policyOf(info) })),
+        Effect.tapError((e) =>
+          Effect.logDebug(`lockstep: could not read maxmemory-policy of ${node.address}`, e.message)
+        ),
+        Effect.option
+      ),
+    { concurrency: "unbounded" }
+  ).pipe(
+    Effect.flatMap((results) => {
+      const evicting = results.flatMap((r) =>
+        r._tag === "Some" && r.value.policy !== undefined && r.value.policy !== "noeviction" ? [r.value] : []
+      )
+      if (evicting.length === 0) return Effect.void
+      const where = evicting.map((e) => `${e.node} (maxmemory-policy ${e.policy})`).join(", ")
+      return Effect.logWarning(
+        `lockstep: Redis at ${where} may evict keys under memory pressure; an evicted lockstep key ` +
+          "silently corrupts its room (a lost queue, member or in-flight message). Set the policy to " +
+          "noeviction: CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)."
+      )
+    })
+  )
