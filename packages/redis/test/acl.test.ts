@@ -224,6 +224,15 @@ describe("the least ACL (README)", () => {
         expect(yield* cmd(admin, "ACL", "LOG")).toEqual([])
       }))
 
+    it.scoped("a db the user may not SELECT fails the connection (ioredis alone would stay on db 0)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const error = yield* Effect.flip(Effect.scoped(clientOn(connect(port, "lockstep", { db: 2 }))))
+        expect(error).toBeInstanceOf(QueueError.EngineError)
+        expect(error.message).toMatch(/NOPERM/)
+        expect(error.message).toMatch(/select/i)
+      }).pipe(Logger.withMinimumLogLevel(LogLevel.None)))
+
     it.scoped("the same user on another prefix is refused: NOPERM surfaces as a typed EngineError", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer

@@ -38,6 +38,19 @@ const client = (options: IORedisOptions) => {
   return { redis, state }
 }
 
+/**
+ * The database chosen, confirmed: ioredis sends `SELECT` when it connects but only emits an
+ * `error` event if it is refused (e.g. by an ACL without `+select`), and the connection then
+ * silently stays on db 0, among another application's keys. Asked again here, a refusal fails
+ * the connection.
+ */
+const confirmDb = (redis: Redis, timeout: Duration.Duration) => {
+  const db = redis.options.db
+  return db === undefined || db === 0
+    ? Effect.void
+    : Effect.asVoid(Calls.withDeadline(`select ${db}`, timeout, () => redis.select(db)))
+}
+
 /** Connect `redis` in the scope; quit (or disconnect) on release. Failures are `EngineError`s. */
 const connectScoped = (
   operation: string,
@@ -46,6 +59,7 @@ const connectScoped = (
 ): Effect.Effect<Redis, QueueError.EngineError, Scope.Scope> =>
   Effect.acquireRelease(
     Calls.withDeadline(operation, timeout, () => redis.connect()).pipe(
+      Effect.zipRight(confirmDb(redis, timeout)),
       Effect.as(redis),
       Effect.tapError(() => Effect.sync(() => redis.disconnect())),
       Effect.mapError((e) =>
