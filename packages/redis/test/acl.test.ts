@@ -12,7 +12,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
-import { Context, Effect, Layer, Logger, LogLevel, Option, type Scope } from "effect"
+import { Cause, Context, Effect, Layer, Logger, LogLevel, Option, type Scope } from "effect"
 import type { Redis } from "ioredis"
 import { rawNodes } from "./utils/clusterProbe.js"
 import { captureLogs, cmd, eventually, rawRedis, subscribe } from "./utils/redisProbe.js"
@@ -240,9 +240,13 @@ describe("the least ACL (README)", () => {
         const intruder = yield* ClientLayer.make({ keyPrefix: "other", clientTimeout: "30 seconds" }).pipe(
           Effect.provide(context)
         )
-        const sent = yield* Effect.flip(intruder.send("room", "x"))
+        const payload = "payload-that-must-not-travel-with-the-error"
+        const sent = yield* Effect.flip(intruder.send("room", payload))
         expect(sent).toBeInstanceOf(QueueError.EngineError)
         expect(sent.message).toMatch(/NOPERM/)
+        // the failed command's arguments (every payload of the batch) are not part of the error
+        expect(JSON.stringify(sent)).not.toContain(payload)
+        expect(Cause.pretty(Cause.fail(sent))).not.toContain(payload)
         const joined = yield* Effect.flip(Effect.scoped(intruder.subscribe("room")))
         expect(joined).toBeInstanceOf(QueueError.EngineError)
         expect(joined.message).toMatch(/NOPERM/)
