@@ -91,7 +91,7 @@ describe("RedisLayer", () => {
         for (const c of bob) expect(c.db).toBe("0")
       }))
 
-    it.scoped("a wrong password fails with a typed QueueError.EngineError and leaves no connection open", () =>
+    it.scoped("a wrong password fails with a typed EngineError and leaves no connection open", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -123,7 +123,7 @@ describe("RedisLayer", () => {
         expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
       }))
 
-    it.scoped("a black-holed server fails with QueueError.EngineError after connectTimeout", () =>
+    it.scoped("a black-holed server fails with EngineError after connectTimeout", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const proxy = yield* TcpProxy.make({ targetPort: port })

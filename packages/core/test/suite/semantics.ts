@@ -117,10 +117,10 @@ const harness = (fx: EngineFixture) => {
     Effect.gen(function*() {
       const exit = yield* fx.within(budget, Effect.exit(Deferred.await(box.done)))
       if (Exit.isSuccess(exit)) {
-        return assert.fail("expected the subscription to fail with QueueError.ClientEjected, it ended")
+        return assert.fail("expected the subscription to fail with ClientEjected, it ended")
       }
       const error = Cause.failureOption(exit.cause)
-      if (Option.isNone(error)) return assert.fail(`expected QueueError.ClientEjected, got ${Cause.pretty(exit.cause)}`)
+      if (Option.isNone(error)) return assert.fail(`expected ClientEjected, got ${Cause.pretty(exit.cause)}`)
       return error.value
     })
 
@@ -195,7 +195,7 @@ export const semanticSuite = <R = never>(
     // ---------------------------------------------------------------- S1
     describe("S1 rooms", () => {
       test(
-        "S1: an invalid room (empty, 257 code units, not a string) is QueueError.InvalidRoom and writes nothing",
+        "S1: an invalid room (empty, 257 code units, not a string) is InvalidRoom and writes nothing",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -355,7 +355,7 @@ export const semanticSuite = <R = never>(
         }))
 
       test(
-        "S2: a priority that is not a safe integer is QueueError.InvalidArgument and sends nothing",
+        "S2: a priority that is not a safe integer is InvalidArgument and sends nothing",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -1433,7 +1433,7 @@ export const semanticSuite = <R = never>(
         }))
 
       test(
-        "S16: a value the schema cannot encode is QueueError.InvalidArgument and nothing is sent",
+        "S16: a value the schema cannot encode is InvalidArgument and nothing is sent",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
@@ -1480,7 +1480,7 @@ export const semanticSuite = <R = never>(
       )
 
       test(
-        "S16: a payload above maxPayloadBytes is QueueError.PayloadTooLarge and nothing is sent",
+        "S16: a payload above maxPayloadBytes is PayloadTooLarge and nothing is sent",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client({ maxPayloadBytes: 64 }), fx.client()])
@@ -1507,7 +1507,7 @@ export const semanticSuite = <R = never>(
       )
 
       test(
-        "S16: data that is not JSON is QueueError.InvalidArgument and nothing is sent",
+        "S16: data that is not JSON is InvalidArgument and nothing is sent",
         (fx, h) =>
           Effect.gen(function*() {
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
