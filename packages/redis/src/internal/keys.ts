@@ -66,7 +66,7 @@ const under = (infix: string) => {
   return (base: string, name: string): string => base + middle + name
 }
 
-/** `B <kind>:R`: any key (or the channel) of a room. */
+/** `B <kind>:R`: a key (or the channel) of a room. */
 export const roomKey = (kind: keyof typeof roomKinds): (base: string, room: string) => string => under(roomKinds[kind])
 /** `B <name>`: a key of a shard. */
 export const shardKey = (kind: keyof typeof shardKinds) => (base: string): string => base + shardKinds[kind]
