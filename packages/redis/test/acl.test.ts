@@ -129,7 +129,12 @@ const wholeLife = (
       expect((yield* async.next()).id).toBe(m1)
       expect((yield* producer.peek("room")).map((m) => m.data)).toEqual(["m2"])
       yield* (yield* sync2.next()).ack
-      const state = yield* producer.roomState("room")
+      // the ack does not wait for the server, and the producer asks on a connection of its own
+      const state = yield* eventually(
+        producer.roomState("room").pipe(Effect.orDie),
+        (s) => s.acked.length > 0,
+        "the second member's ack to reach the server"
+      )
       expect(state.acked).toEqual([second.clientId])
       expect(Option.isSome(state.inFlight)).toBe(true)
       expect((yield* producer.metrics({ topRooms: 5 })).knownClients).toBe(4)

@@ -65,7 +65,7 @@ export const make = (
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
     cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))
-    const ssubscribe = (channel: string, t: Duration.Duration = timeout) =>
+    const ssubscribeWithin = (channel: string, t: Duration.Duration) =>
       calls.call("ssubscribe", t, () => cluster.ssubscribe(channel))
     const runScoped = yield* FiberSet.makeRuntime<never>()
     cluster.on("close", () => runScoped(SubscriptionRef.set(connected, false)))
@@ -73,7 +73,7 @@ export const make = (
       cluster,
       router,
       connected,
-      ssubscribe,
+      ssubscribe: (channel) => ssubscribeWithin(channel, timeout),
       runScoped,
       verifyInterval: Duration.decode(options.verifyInterval ?? "10 seconds")
     })
@@ -85,7 +85,7 @@ export const make = (
         runScoped,
         router,
         connected,
-        ssubscribe,
+        ssubscribeWithin,
         (channel) => calls.call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))
       ),
       connected,

@@ -71,7 +71,7 @@ export const watch = (options: {
 }): Effect.Effect<void, never, Scope.Scope> => {
   const { cluster, connected, router, runScoped } = options
   const reassert = Effect.suspend(() =>
-    Effect.forEach(router.channels(), options.ssubscribe, { concurrency: 16, discard: true })
+    Effect.forEach(router.channels(), (channel) => options.ssubscribe(channel), { concurrency: 16, discard: true })
   ).pipe(
     Effect.ensuring(Effect.sync(() => dedupeChannels(cluster))),
     Effect.zipRight(SubscriptionRef.set(connected, false)),
