@@ -122,7 +122,9 @@ const entryPoints = (
  * and check each package reached from outside: it must be declared (`dependencies` or
  * `peerDependencies`; Node built-ins are fine), and an optional peer may be reached only from a
  * subpath entry point that documents it (e.g. `@lockstep/redis/testing`), never from the main
- * one, which must work without it. A relative import must land in a packed file.
+ * one, which must work without it. A relative import must land in a packed file. And the public
+ * types are public: no declaration file under an `internal/` folder may be reached from an entry
+ * point's declarations (the JS may use the machinery, its types must not name it).
  */
 export const importProblems = (
   packed: Packed
@@ -158,8 +160,16 @@ export const importProblems = (
         for (const specifier of importsOf(file, text)) {
           if (specifier.startsWith(".")) {
             const target = path.normalize(path.join(path.dirname(file), specifier))
-            // declarations import `./X.js` and mean `./X.d.ts`
-            pending.push(file.endsWith(".d.ts") ? target.replace(/\.js$/, ".d.ts") : target)
+            if (file.endsWith(".d.ts")) {
+              // declarations import `./X.js` and mean `./X.d.ts`
+              const declaration = target.replace(/\.js$/, ".d.ts")
+              if (declaration.split("/").includes("internal")) {
+                problems.push(`${entry}: ${file} names a type of ${declaration}: an internal type is reachable`)
+              }
+              pending.push(declaration)
+            } else {
+              pending.push(target)
+            }
           } else if (!isBuiltin(specifier)) {
             const name = packageName(specifier)
             if (name === manifest.name) continue

@@ -178,17 +178,12 @@ export interface DeliveryBuffer {
    * again goes on with what is offered later
    */
   readonly fail: (error: ClientEjected) => void
-  /** end the stream after what is buffered: `DeliveryEnd` ends it, a `ClientEjected` fails it for good */
-  readonly end: (terminal: ClientEjected | typeof DeliveryEnd) => void
+  /**
+   * end the stream after what is buffered (its subscription was closed); with an ejection, fail
+   * it for good instead. The first end wins.
+   */
+  readonly end: (failure?: ClientEjected) => void
 }
-
-/**
- * The terminal item of a buffer whose subscription was closed by its own scope (S6) or client (S20).
- *
- * @since 0.1.0
- * @category models
- */
-export const DeliveryEnd: typeof DeliveryStream.End = DeliveryStream.End
 
 /**
  * A new delivery buffer; `onTaken` sees every batch the stream takes (e.g. to count what is still

@@ -58,8 +58,8 @@ export class Buffer {
     this.wake()
   }
 
-  /** End the stream after the deliveries already buffered; the first terminal wins. */
-  end(terminal: Terminal): void {
+  /** End the stream after the deliveries already buffered (`End`, or an ejection); the first terminal wins. */
+  end(terminal: Terminal = End): void {
     if (this.terminal !== undefined) return
     this.terminal = terminal
     this.wake()

@@ -58,7 +58,7 @@ export const make = (
         for (const client of clients) {
           client.closed = true
           client.rooms.clear()
-          client.queue.end(Backend.DeliveryEnd)
+          client.queue.end()
         }
         clients.clear()
       })
@@ -279,7 +279,7 @@ export const make = (
           discard: true,
           concurrency: "unbounded"
         }).pipe(
-          Effect.ensuring(Effect.sync(() => client.queue.end(Backend.DeliveryEnd)))
+          Effect.ensuring(Effect.sync(() => client.queue.end()))
         )
       }).pipe(Effect.withSpan("RoomProxy.removeClient", { attributes: { client: client.id } }))
 
@@ -291,7 +291,7 @@ export const make = (
         rooms: new Set(),
         closed: shutdown
       }
-      if (shutdown) local.end(Backend.DeliveryEnd)
+      if (shutdown) local.end()
       else clients.add(client)
       yield* Effect.addFinalizer(() => removeClient(client))
       const proxyClient: ProxyClient = {

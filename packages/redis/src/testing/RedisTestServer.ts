@@ -14,31 +14,26 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as errors from "./internal/errors.js"
 import * as internal from "./internal/server.js"
+import type { RedisTestError } from "./RedisTestError.js"
 
-/**
- * Why the test harness could not provide a Redis server.
- *
- * @since 0.1.0
- * @category errors
- */
-export type RedisTestErrorReason = errors.RedisTestErrorReason
-
-/**
- * The test harness could not spawn, reach or configure a `redis-server`: `reason` says which
- * step failed (`NotInstalled` carries install hints), `message` says what happened.
- *
- * @since 0.1.0
- * @category errors
- */
-export const RedisTestError: typeof errors.RedisTestError = errors.RedisTestError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type RedisTestError = errors.RedisTestError
+export {
+  /**
+   * The test harness could not spawn, reach or configure a `redis-server`: `reason` says which
+   * step failed (`NotInstalled` carries install hints), `message` says what happened.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  RedisTestError,
+  /**
+   * Why the test harness could not provide a Redis server.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  type RedisTestErrorReason
+} from "./RedisTestError.js"
 
 /**
  * A running (or stopped, restartable) `redis-server` spawned by the harness.

@@ -1,23 +1,10 @@
 /**
  * The harness's one failure type and how spawn failures map into it.
  */
-import * as Data from "effect/Data"
 
-/** Why the test harness could not provide a Redis server (public as `RedisTestServer.RedisTestErrorReason`). */
-export type RedisTestErrorReason =
-  | "NotInstalled"
-  | "StartFailed"
-  | "Timeout"
-  | "ClusterCreateFailed"
-  | "InvalidOptions"
-  | "CommandFailed"
+import { RedisTestError } from "../RedisTestError.js"
 
-/** Public as `RedisTestServer.RedisTestError`. */
-export class RedisTestError extends Data.TaggedError("RedisTestError")<{
-  readonly reason: RedisTestErrorReason
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export { RedisTestError, type RedisTestErrorReason } from "../RedisTestError.js"
 
 /** How to install the Redis binaries, quoted in `NotInstalled` errors. */
 export const installHint =
