@@ -127,11 +127,13 @@ export const publishable: Effect.Effect<
       return manifest.private === true ? Option.none() : Option.some({ dir, manifest })
     }))
   const packages = found.flatMap(Option.toArray)
-  // dependencies first: a package after every workspace package it depends on
+  // dependencies first: a package after every workspace package it depends on (peers included:
+  // `@lockstep/core` is a peer of the engine and the proxy)
   const ordered: Array<WorkspacePackage> = []
   const visit = (pkg: WorkspacePackage) => {
     if (ordered.includes(pkg)) return
-    for (const dep of Object.keys(pkg.manifest.dependencies ?? {})) {
+    const deps = { ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies }
+    for (const dep of Object.keys(deps)) {
       const inner = packages.find((candidate) => candidate.manifest.name === dep)
       if (inner !== undefined) visit(inner)
     }

@@ -94,7 +94,11 @@ export interface BackendClient {
    * publication order. Live when the Effect succeeds; stops when the Scope closes.
    */
   readonly listen: (room: string, deliver: (frame: string) => void) => Effect.Effect<void, BackendError, Scope.Scope>
-  /** Add this client as a member; returns the room's current event number (frames up to it predate the join, S5). */
+  /**
+   * Add this client as a member; returns the number of the last frame published in the room so far:
+   * frames up to it predate the join (S5). Frame numbers must grow for good, even when the room's
+   * state is dropped and made again: number them per engine or per shard, not per room.
+   */
   readonly join: (room: string, options: JoinOptions) => Effect.Effect<number, BackendError>
   /** Remove this client from the room, releasing what it held (S6). */
   readonly leave: (room: string) => Effect.Effect<void, BackendError>

@@ -1,7 +1,9 @@
 /**
  * The wire format shared by every engine. A message travels as one JSON envelope string, stored
- * as-is by the server and published with a per-room event number in front:
- * `<event>|<envelope JSON>`. Engines and tools that talk to lockstep rooms use this module.
+ * as-is by the server and published with a frame number in front: `<event>|<envelope JSON>`.
+ * Frame numbers grow for good within a room (they are numbered per engine or per shard, so they
+ * keep growing when a room is dropped and made again); a joiner drops the frames up to the number
+ * its join returned (S5). Engines and tools that talk to lockstep rooms use this module.
  *
  * @since 0.1.0
  */
@@ -71,7 +73,7 @@ export const Envelope = Schema.Union(MessageEnvelope, EjectEnvelope)
 export type Envelope = typeof Envelope.Type
 
 /**
- * A published frame: the room event number and the envelope.
+ * A published frame: its number (S5) and the envelope.
  *
  * @since 0.1.0
  * @category models

@@ -68,7 +68,7 @@ export const make = (
   Effect.gen(function*() {
     const resolved = yield* QueueConfig.resolve(config)
     const broker = yield* MemoryBroker
-    return yield* makeQueue(broker.connect, resolved)
+    return yield* makeQueue((clientId) => broker.connect(clientId), resolved)
   })
 
 /**

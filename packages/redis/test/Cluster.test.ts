@@ -40,6 +40,7 @@ import {
   cmd,
   connect,
   eventually,
+  evictionChecked,
   freshPrefix,
   isScript,
   makeClient,
@@ -446,6 +447,7 @@ describe("Cluster (3 masters)", () => {
           Effect.forEach([first!, second!], (m) => cmd(nodes.get(m.port)!, "CONFIG", "SET", "maxmemory-policy", policy))
         yield* Effect.acquireRelease(setPolicy("volatile-lru"), () => setPolicy("noeviction"))
         const [, logs] = yield* captureLogs(Layer.build(RedisLayer.cluster(cluster.masters)))
+        yield* evictionChecked(logs)
         const warnings = logs.filter((l) => l.level === "WARN")
         expect(warnings.length, JSON.stringify(logs)).toBe(1)
         expect(warnings[0]!.message).toContain(`127.0.0.1:${first!.port} (maxmemory-policy volatile-lru)`)

@@ -13,6 +13,7 @@ import {
   captureLogs,
   clientList,
   eventually,
+  evictionChecked,
   freshPrefix,
   makeClient,
   rawRedis,
@@ -218,7 +219,9 @@ describe("RedisLayer", () => {
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+        yield* evictionChecked(logs)
         expect(logs.filter((l) => /maxmemory|evict/i.test(l.message) && l.level !== "DEBUG")).toEqual([])
+        expect(logs.some((l) => l.message.includes(`127.0.0.1:${port} noeviction`))).toBe(true)
       }))
 
     it.scoped("an invalid URL is a configuration error (ConfigError.InvalidData), not a defect", () =>
@@ -286,6 +289,7 @@ describe("RedisLayer", () => {
         Effect.gen(function*() {
           const { port } = yield* RedisTestServer.RedisTestServer
           const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
+          yield* evictionChecked(logs)
           const warnings = logs.filter((l) => l.level === "WARN")
           expect(warnings.length, JSON.stringify(logs)).toBe(1)
           expect(warnings[0]!.message).toContain("allkeys-lru")
@@ -309,6 +313,11 @@ describe("RedisLayer", () => {
         const v6 = (yield* clientList(raw)).filter((c) => c.addr.startsWith("[::1]:") || c.addr.startsWith("::1:"))
         expect(v6.map((c) => c.db)).toEqual(["1", "1"])
         expect(yield* Context.get(context, RedisConnection.RedisConnection).nodes).toEqual([`[::1]:${port}`])
+        // options name the host as a URL would, with or without brackets, as a cluster node does
+        for (const host of ["[::1]", "::1"]) {
+          const connection = yield* Layer.build(RedisLayer.layer({ host, port }))
+          expect(yield* Context.get(connection, RedisConnection.RedisConnection).nodes).toEqual([`[::1]:${port}`])
+        }
       }))
 
     it.scoped("an IPv6 literal cluster node address ([::1]:port) is parsed, a bad one refused", () =>

@@ -1,7 +1,9 @@
 /**
  * How `TypedQueue` (S16) counts a delivery its schema cannot decode in the `metrics().invalid` of
- * the client it reads from, without a public member on `SyncFanoutQueue` for it: every client made
- * by `makeQueue` registers its counter here, keyed by its service object.
+ * the client it reads from, without a member on the public `SyncFanoutQueue` type for it: every
+ * client made by `makeQueue` carries its counter under a symbol key of the service object. An
+ * own enumerable property, so a wrapper made by spreading the service (`{ ...queue, send }`)
+ * keeps it; the type does not name it.
  */
 import * as Effect from "effect/Effect"
 import type * as MetricLabel from "effect/MetricLabel"
@@ -9,24 +11,36 @@ import * as QueueMetrics from "../QueueMetrics.js"
 
 type Record = (room: string, reason: string) => void
 
-const sinks = new WeakMap<object, Record>()
+const key: unique symbol = Symbol.for("@lockstep/core/internal/invalidSink")
 
 /** Count the undecodable deliveries reported for `service` with `record`. */
 export const register = (service: object, record: Record): void => {
-  sinks.set(service, record)
+  Object.defineProperty(service, key, { value: record, enumerable: true })
+}
+
+const recordOf = (service: object): Record | undefined => {
+  const record = (service as { readonly [key]?: unknown })[key]
+  return typeof record === "function" ? record as Record : undefined
 }
 
 const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
 
+/** Kinds of failure logged by the fallback, at most (as a client logs its own). */
+const maxLoggedKinds = 32
+const loggedKinds = new Set<string>()
+
 /**
  * Count an undecodable delivery of `room` for the client `service`. A service made elsewhere (a
- * wrapper, a test double) has no counter of its own: the delivery is counted in the process-wide
- * `lockstep_messages_invalid_total` metric and logged.
+ * test double) has no counter of its own: the delivery is counted in the process-wide
+ * `lockstep_messages_invalid_total` metric and logged once per kind of failure.
  */
 export const recordInvalid = (service: object, room: string, reason: string): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const record = sinks.get(service)
+    const record = recordOf(service)
     if (record !== undefined) return Effect.sync(() => record(room, reason))
     QueueMetrics.invalidTotal.unsafeUpdate(1, noTags)
+    const kind = reason.slice(0, 200).split("\n", 1)[0]!
+    if (loggedKinds.has(kind) || loggedKinds.size >= maxLoggedKinds) return Effect.void
+    loggedKinds.add(kind)
     return Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, 1000)}`)
   })

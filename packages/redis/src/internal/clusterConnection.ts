@@ -56,7 +56,7 @@ export const make = (
     const calls = yield* Calls.make(corkSockets(() => cluster.nodes("master")))
     yield* connectScoped(cluster, timeout)
     ScriptRunner.defineScripts(cluster)
-    yield* EvictionCheck.check(
+    yield* EvictionCheck.start(
       cluster.nodes("master").map((node) => ({
         address: address(node.options.host ?? "", node.options.port ?? ""),
         info: calls.call("info", timeout, () => node.info("memory"))

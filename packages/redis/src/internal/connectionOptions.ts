@@ -100,7 +100,7 @@ export const parse = (
 ): Either.Either<RedisOptions, ConfigError.ConfigError> =>
   typeof input === "string" || Redacted.isRedacted(input)
     ? parseUrl(input as string | Redacted.Redacted<string>, ["url"])
-    : Either.right(input)
+    : Either.right(input.host === undefined ? input : { ...input, host: unbracket(input.host) })
 
 /** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
 export const parseNode = (

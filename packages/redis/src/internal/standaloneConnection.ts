@@ -98,7 +98,7 @@ export const make = (
     const calls = yield* Calls.make(corkSockets(() => [commandClient.redis]))
     const command = yield* connectScoped("connect", commandClient, timeout)
     ScriptRunner.defineScripts(command)
-    yield* EvictionCheck.check([{
+    yield* EvictionCheck.start([{
       address: address(command.options.host ?? "", command.options.port ?? ""),
       info: calls.call("info", timeout, () => command.info("memory"))
     }])

@@ -46,6 +46,7 @@ describe("Calls", () => {
       const calls = yield* Calls.make(sockets([]))
       let made = 0
       const fiber = yield* Effect.fork(calls.call("x", Duration.seconds(1), () => Promise.resolve(++made)))
+      yield* Effect.yieldNow() // the call is registered for the end of the turn
       yield* Fiber.interrupt(fiber)
       yield* calls.call("y", Duration.seconds(1), () => Promise.resolve(0)) // a later turn
       expect(made).toBe(0)

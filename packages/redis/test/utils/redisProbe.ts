@@ -120,6 +120,17 @@ export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return [result, logs] as const
   })
 
+/**
+ * The logs of a connection's eviction check (it runs in the background): `logs` once the check
+ * said it is done.
+ */
+export const evictionChecked = (logs: ReadonlyArray<{ readonly message: string }>) =>
+  eventually(
+    Effect.sync(() => logs),
+    (all) => all.some((l) => l.message.includes("maxmemory-policy checked")),
+    "the eviction check to finish"
+  )
+
 /** Poll `check` every 10 ms until it holds; dies after `timeout` with `what`. */
 export const eventually = <A>(
   check: Effect.Effect<A>,
