@@ -9,6 +9,8 @@ import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
+import * as B7 from "./b7/report.js"
+import type { B7Row } from "./b7/report.js"
 import { CpuProbe, type CpuUsed } from "./cpu.js"
 import * as Lockstep from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
@@ -102,6 +104,37 @@ const lockstepOutOfBand = (...args: Parameters<typeof Lockstep.lockstepOutOfBand
 const lockstepProxy = (...args: Parameters<typeof Lockstep.lockstepProxy>) => bounded(Lockstep.lockstepProxy(...args))
 const standalone = Lockstep.standalone
 
+/** B7 (production shape): every shape `repeat` times, raw and lockstep interleaved; the median run of each row. */
+const b7 = async (port: number): Promise<Array<B7Row>> => {
+  const shapes: ReadonlyArray<{ readonly name: string; readonly rows: ReadonlyArray<B7.Variant> }> = [
+    {
+      name: "B7 1 room × 3 sync processes",
+      rows: B7.variants({ rooms: 1, warmup: Math.round(300 * scale), timed: Math.round(2000 * scale), many: false })
+    },
+    {
+      name: "B7 20 rooms × 3 sync processes",
+      rows: B7.variants({ rooms: 20, warmup: Math.round(20 * scale), timed: Math.round(150 * scale), many: true })
+    },
+    {
+      name: "B7 100 rooms × 3 sync processes",
+      rows: B7.variants({ rooms: 100, warmup: Math.round(5 * scale), timed: Math.round(50 * scale), many: true })
+    }
+  ]
+  const out: Array<B7Row> = []
+  for (const shape of shapes) {
+    const runs = shape.rows.map((): Array<B7.B7Result> => [])
+    for (let r = 0; r < repeat; r++) {
+      for (const [i, variant] of shape.rows.entries()) runs[i]!.push(await B7.run(port, variant.shape))
+    }
+    const medians = runs.map((list) =>
+      [...list].sort((a, b) => a.msgsPerSec - b.msgsPerSec)[Math.floor(list.length / 2)]!
+    )
+    const raw = medians[0]!
+    for (const [i, variant] of shape.rows.entries()) out.push(B7.row(shape.name, variant.label, medians[i]!, raw))
+  }
+  return out
+}
+
 const program = Effect.gen(function*() {
   const rows: Array<Row> = []
   const resources: Record<string, number | string> = {}
@@ -112,7 +145,8 @@ const program = Effect.gen(function*() {
 
   // B1: one room, 3 sync subscribers
   const n1 = Math.round(10_000 * scale)
-  const raw1 = row(
+  // the reference of B1 and B6
+  const raw1 = !enabled("B1") && !enabled("B6") ? undefined : row(
     "B1 1 room × 3 sync",
     "raw ioredis",
     n1,
@@ -120,7 +154,7 @@ const program = Effect.gen(function*() {
       promise(() => rawLockstep(port, { rooms: 1, subscribers: 3, perRoom: n1, tag: "raw1", probe }))
     )
   )
-  if (enabled("B1")) {
+  if (enabled("B1") && raw1 !== undefined) {
     const ls1 = row(
       "B1 1 room × 3 sync",
       "lockstep",
@@ -217,7 +251,7 @@ const program = Effect.gen(function*() {
   }
 
   // B6: the room proxy, 1 room × 100 local clients over one upstream client (vs B1's 3 direct members)
-  if (enabled("B6")) {
+  if (enabled("B6") && raw1 !== undefined) {
     const n6 = Math.round(2_000 * scale)
     const ls6 = row(
       "B6 proxy 1 room × 100 local",
@@ -262,6 +296,9 @@ const program = Effect.gen(function*() {
       resources["process RSS MiB"] = Math.round(process.memoryUsage().rss / 1048576)
     }))
   }
+  // B7: production shape, every subscriber and the producer a process of its own
+  const b7Rows: Array<B7Row> = []
+  if (enabled("B7")) b7Rows.push(...(yield* promise(() => b7(port))))
   yield* server.stop
 
   // B4: 3-master cluster, 64 shards, 100 rooms (compared with B2 on the standalone server)
@@ -304,12 +341,17 @@ const program = Effect.gen(function*() {
     note: r.note ?? ""
   }))
   console.table(table)
+  if (b7Rows.length > 0) console.table(b7Rows.map(B7.tableRow))
   console.table(resources)
   // bench/results.json: this file runs compiled, from bench/build/src
   const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "results.json")
   writeFileSync(
     out,
-    JSON.stringify({ date: new Date().toISOString(), quick, repeat, node: process.version, rows, resources }, null, 2)
+    JSON.stringify(
+      { date: new Date().toISOString(), quick, repeat, node: process.version, rows, b7: b7Rows, resources },
+      null,
+      2
+    )
   )
   console.log(`wrote ${out}`)
 })

@@ -1,0 +1,99 @@
+/**
+ * lockstep as separate processes: each subscriber process is one client (its own connection),
+ * a sync member of every room, reading one `subscribe` stream per room (as most users write it)
+ * or one `subscribeMany` stream, and acking each delivery on receipt; the producer process is one
+ * client sending room by room, each send awaited.
+ */
+import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer } from "@lockstep/redis"
+import { Deferred, Effect, Exit, Layer, Runtime, Scope, Stream } from "effect"
+import type { Report, WorkerSpec } from "./protocol.js"
+import { cpuUs, now, roomName } from "./protocol.js"
+import type { Worker } from "./rawWorker.js"
+
+/** The client of this process, in `scope`. */
+const client = (spec: WorkerSpec, scope: Scope.CloseableScope) =>
+  Effect.map(
+    Layer.buildWithScope(
+      ClientLayer.standalone({ host: "127.0.0.1", port: spec.port }, {
+        keyPrefix: spec.tag,
+        clientTimeout: "30 seconds"
+      }),
+      scope
+    ),
+    (context) => context.unsafeMap.get(SyncFanoutQueue.SyncFanoutQueue.key) as SyncFanoutQueue.SyncFanoutQueue["Type"]
+  )
+
+export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promise<Worker> =>
+  Effect.runPromise(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const queue = yield* client(spec, scope)
+    const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
+    const total = spec.rooms * (spec.warmup + spec.timed)
+    const warmTotal = spec.rooms * spec.warmup
+    let received = 0
+    let cpuFrom: NodeJS.CpuUsage | undefined
+    let last = 0
+    const cycles: Array<number> = []
+    const finished = yield* Deferred.make<Report>()
+    const onDelivery = (d: Delivery.Delivery): Effect.Effect<void, unknown> => {
+      received++
+      if (received === warmTotal) report({ t: "warm" })
+      if (received > warmTotal && spec.cycles) {
+        const t = performance.now()
+        if (last > 0) cycles.push(Math.round((t - last) * 1000))
+        last = t
+      }
+      if (received === total) {
+        return Effect.zipRight(
+          d.ack,
+          Deferred.succeed(finished, { t: "done", cpuUs: cpuUs(cpuFrom!), at: now(), cycles })
+        )
+      }
+      return d.ack
+    }
+    const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
+      Effect.forkIn(Stream.runForEach(stream, onDelivery), scope)
+    if (spec.mode === "many") {
+      yield* consume(yield* queue.subscribeMany(rooms).pipe(Scope.extend(scope)))
+    } else {
+      for (const room of rooms) yield* consume(yield* queue.subscribe(room).pipe(Scope.extend(scope)))
+    }
+    const worker: Worker = {
+      warmup: async () => {},
+      go: () => {
+        cpuFrom = process.cpuUsage()
+        return Effect.runPromise(Deferred.await(finished))
+      },
+      close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+    return worker
+  }))
+
+export const producer = (spec: WorkerSpec): Promise<Worker> =>
+  Effect.runPromise(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const queue = yield* client(spec, scope)
+    const runtime = yield* Effect.runtime<never>()
+    const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
+    const sendAll = (count: number) =>
+      Effect.forEach(
+        rooms,
+        (room) =>
+          Effect.forEach(Array.from({ length: count }, (_, k) => k), (k) => queue.send(room, { n: k }), {
+            discard: true
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+    const worker: Worker = {
+      warmup: () => Runtime.runPromise(runtime)(sendAll(spec.warmup)),
+      go: () =>
+        Runtime.runPromise(runtime)(Effect.suspend(() => {
+          const from = process.cpuUsage()
+          const at = now()
+          return Effect.map(sendAll(spec.timed), (): Report => ({ t: "done", cpuUs: cpuUs(from), at, cycles: [] }))
+        })),
+      close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+    return worker
+  }))

@@ -1,0 +1,54 @@
+/**
+ * B7, production shape: what the bench tells a worker process (its spec, as argv[2], then
+ * commands on stdin, one per line) and what the worker reports (JSON lines on stdout).
+ *
+ * 1. every worker starts, subscribes (subscribers) or connects (producer) and reports `ready`;
+ * 2. `warmup`: the producer sends `warmup` messages per room, untimed; every subscriber reports
+ *    `warm` once it received them all (it acks each on receipt);
+ * 3. `go`, to the subscribers first, then to the producer: each takes `process.cpuUsage()`; the
+ *    producer sends `timed` messages per room (sequentially per room, the rooms concurrently);
+ *    each subscriber reports `done` with its CPU once it received them all, the producer once its
+ *    sends completed;
+ * 4. stdin closes: the worker leaves and exits.
+ */
+
+export interface WorkerSpec {
+  readonly role: "subscriber" | "producer"
+  readonly engine: "raw" | "lockstep"
+  readonly port: number
+  /** key prefix (lockstep) or key namespace (raw) of the run */
+  readonly tag: string
+  readonly rooms: number
+  /** lockstep subscribers: one `subscribe` stream per room, or one `subscribeMany` stream */
+  readonly mode: "subscribe" | "many"
+  /** raw: this subscriber's id, and every subscriber's (the members each release waits for) */
+  readonly id: string
+  readonly subscriberIds: ReadonlyArray<string>
+  readonly warmup: number
+  readonly timed: number
+  /** record release-to-release intervals (one room) */
+  readonly cycles: boolean
+}
+
+export type Report =
+  | { readonly t: "ready" }
+  | { readonly t: "warm" }
+  | {
+    readonly t: "done"
+    /** CPU of this process over its timed section, µs (user + system, every thread) */
+    readonly cpuUs: number
+    /** producer: when its first timed send started; subscriber: when its last timed delivery arrived (ms, epoch) */
+    readonly at: number
+    /** subscriber: release-to-release intervals of the timed section, µs */
+    readonly cycles: ReadonlyArray<number>
+  }
+
+export const roomName = (tag: string, index: number): string => `${tag}-room${index}`
+
+/** Now, in ms since the epoch, comparable across the processes of one machine. */
+export const now = (): number => performance.timeOrigin + performance.now()
+
+export const cpuUs = (since: NodeJS.CpuUsage): number => {
+  const used = process.cpuUsage(since)
+  return used.user + used.system
+}

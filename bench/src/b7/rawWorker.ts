@@ -1,0 +1,109 @@
+/**
+ * The raw-ioredis lock-step loop as separate processes: a send script that queues and releases
+ * when nothing is in flight, and the ack script of the in-process baseline, which releases and
+ * PUBLISHes the next message when the last member acked. Subscribers ack inside the message
+ * callback; the producer awaits each send, room by room.
+ */
+import { Redis } from "ioredis"
+import type { Report, WorkerSpec } from "./protocol.js"
+import { cpuUs, now, roomName } from "./protocol.js"
+
+const sendLua = `
+redis.call("RPUSH", KEYS[2], ARGV[1])
+if redis.call("SCARD", KEYS[1]) > 0 then return 0 end
+local m = redis.call("LPOP", KEYS[2])
+for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
+redis.call("PUBLISH", KEYS[3], m)
+return 1
+`
+
+const ackLua = `
+if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
+local m = redis.call("LPOP", KEYS[2])
+if not m then return 2 end
+for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
+redis.call("PUBLISH", KEYS[3], m)
+return 3
+`
+
+type Caller = Record<string, (k1: string, k2: string, k3: string, ...args: Array<string>) => Promise<unknown>>
+
+const keys = (room: string) => [`${room}:pending`, `${room}:list`, `${room}:chan`] as const
+
+export interface Worker {
+  readonly warmup: () => Promise<void>
+  readonly go: () => Promise<Report>
+  readonly close: () => Promise<void>
+}
+
+export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void): Promise<Worker> => {
+  const cmd = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
+  const sub = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
+  cmd.defineCommand("rawAck", { numberOfKeys: 3, lua: ackLua })
+  const ack = (cmd as unknown as Caller).rawAck!
+  const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
+  const byChannel = new Map<string, ReturnType<typeof keys>>(rooms.map((room) => [keys(room)[2], keys(room)]))
+  const total = spec.rooms * (spec.warmup + spec.timed)
+  const warmTotal = spec.rooms * spec.warmup
+  let received = 0
+  let cpuFrom: NodeJS.CpuUsage | undefined
+  let last = 0
+  const cycles: Array<number> = []
+  let finish: (report: Report) => void = () => {}
+  const finished = new Promise<Report>((resolve) => {
+    finish = resolve
+  })
+  sub.on("message", (channel: string, _message: string) => {
+    const [pending, list, chan] = byChannel.get(channel)!
+    void ack.call(cmd, pending, list, chan, spec.id, ...spec.subscriberIds)
+    received++
+    if (received === warmTotal) report({ t: "warm" })
+    if (received > warmTotal && spec.cycles) {
+      const t = performance.now()
+      if (last > 0) cycles.push(Math.round((t - last) * 1000))
+      last = t
+    }
+    if (received === total) finish({ t: "done", cpuUs: cpuUs(cpuFrom!), at: now(), cycles })
+  })
+  await sub.subscribe(...rooms.map((room) => keys(room)[2]))
+  await cmd.ping()
+  return {
+    warmup: async () => {},
+    go: async () => {
+      cpuFrom = process.cpuUsage()
+      return finished
+    },
+    close: async () => {
+      await Promise.all([cmd.quit(), sub.quit()])
+    }
+  }
+}
+
+export const producer = async (spec: WorkerSpec): Promise<Worker> => {
+  const cmd = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
+  cmd.defineCommand("rawSend", { numberOfKeys: 3, lua: sendLua })
+  const send = (cmd as unknown as Caller).rawSend!
+  const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
+  await cmd.ping()
+  let sent = 0
+  const sendAll = (count: number) =>
+    Promise.all(rooms.map(async (room) => {
+      const [pending, list, chan] = keys(room)
+      for (let k = 0; k < count; k++) {
+        await send.call(cmd, pending, list, chan, JSON.stringify({ i: sent++, d: { n: k } }), ...spec.subscriberIds)
+      }
+    }))
+  return {
+    warmup: () => sendAll(spec.warmup).then(() => {}),
+    go: async () => {
+      const from = process.cpuUsage()
+      const at = now()
+      await sendAll(spec.timed)
+      return { t: "done", cpuUs: cpuUs(from), at, cycles: [] }
+    },
+    close: async () => {
+      await cmd.quit()
+    }
+  }
+}
