@@ -104,24 +104,33 @@ const lockstepOutOfBand = (...args: Parameters<typeof Lockstep.lockstepOutOfBand
 const lockstepProxy = (...args: Parameters<typeof Lockstep.lockstepProxy>) => bounded(Lockstep.lockstepProxy(...args))
 const standalone = Lockstep.standalone
 
-/** B7 (production shape): every shape `repeat` times, raw and lockstep interleaved; the median run of each row. */
+/**
+ * B7 (production shape): every shape `repeat` times, raw and lockstep interleaved; the median run
+ * of each row. The warm-up is long enough for the JIT to settle (3000 deliveries per subscriber
+ * process at one room): with 300, both sides spent much of the timed section compiling (raw 112
+ * µs of CPU per delivery instead of 67, lockstep 332 instead of 160, measured) and the figures said
+ * more about start-up than about a running fleet.
+ */
 const b7 = async (port: number): Promise<Array<B7Row>> => {
   const shapes: ReadonlyArray<{ readonly name: string; readonly rows: ReadonlyArray<B7.Variant> }> = [
     {
       name: "B7 1 room × 3 sync processes",
-      rows: B7.variants({ rooms: 1, warmup: Math.round(300 * scale), timed: Math.round(2000 * scale), many: false })
+      rows: B7.variants({ rooms: 1, warmup: Math.round(3000 * scale), timed: Math.round(3000 * scale), many: false })
     },
     {
       name: "B7 20 rooms × 3 sync processes",
-      rows: B7.variants({ rooms: 20, warmup: Math.round(20 * scale), timed: Math.round(150 * scale), many: true })
+      rows: B7.variants({ rooms: 20, warmup: Math.round(150 * scale), timed: Math.round(150 * scale), many: true })
     },
     {
       name: "B7 100 rooms × 3 sync processes",
-      rows: B7.variants({ rooms: 100, warmup: Math.round(5 * scale), timed: Math.round(50 * scale), many: true })
+      rows: B7.variants({ rooms: 100, warmup: Math.round(30 * scale), timed: Math.round(50 * scale), many: true })
     }
   ]
+  // `B7_ROOMS=1,20`: only the shapes with these room counts (e.g. to profile one)
+  const roomsWanted = process.env.B7_ROOMS?.split(",").map(Number)
   const out: Array<B7Row> = []
   for (const shape of shapes) {
+    if (roomsWanted !== undefined && !roomsWanted.includes(shape.rows[0]!.shape.rooms)) continue
     const runs = shape.rows.map((): Array<B7.B7Result> => [])
     for (let r = 0; r < repeat; r++) {
       for (const [i, variant] of shape.rows.entries()) runs[i]!.push(await B7.run(port, variant.shape))

@@ -28,9 +28,14 @@ export interface B7Result {
   readonly msgsPerSec: number
   /** release-to-release intervals of one room, µs (all subscribers) */
   readonly cycles: ReadonlyArray<number>
-  /** CPU per delivery of each subscriber process, µs */
+  /** CPU per delivery of each subscriber process, µs, of which in the kernel */
   readonly subscriberCpuUs: ReadonlyArray<number>
+  readonly subscriberSystemUs: ReadonlyArray<number>
+  /** per delivery, each subscriber process: wake-ups (it slept), preemptions */
+  readonly subscriberSleeps: ReadonlyArray<number>
+  readonly subscriberPreempted: ReadonlyArray<number>
   readonly producerCpuUs: number
+  readonly producerSleeps: number
   readonly redisCpuUs: number
 }
 
@@ -40,8 +45,19 @@ interface Process {
   readonly end: () => Promise<void>
 }
 
+/**
+ * Extra node arguments of the workers of one role and engine, for profiling, e.g.
+ * `B7_NODE_ARGS_LOCKSTEP_SUBSCRIBER="--cpu-prof --cpu-prof-dir=/tmp/prof"`.
+ */
+const nodeArgs = (spec: WorkerSpec): Array<string> =>
+  (process.env[`B7_NODE_ARGS_${spec.engine.toUpperCase()}_${spec.role.toUpperCase()}`] ?? "").split(" ").filter((a) =>
+    a !== ""
+  )
+
 const start = (spec: WorkerSpec): Process => {
-  const child = spawn(process.execPath, [workerPath, JSON.stringify(spec)], { stdio: ["pipe", "pipe", "inherit"] })
+  const child = spawn(process.execPath, [...nodeArgs(spec), workerPath, JSON.stringify(spec)], {
+    stdio: ["pipe", "pipe", "inherit"]
+  })
   const received: Array<Report> = []
   const waiting: Array<() => void> = []
   let failure: Error | undefined
@@ -123,7 +139,11 @@ export const run = async (port: number, shape: Shape): Promise<B7Result> => {
       msgsPerSec: Math.round(messages / ((last - first) / 1000)),
       cycles: done.flatMap((d) => report(d).cycles),
       subscriberCpuUs: done.map((d) => report(d).cpuUs / messages),
+      subscriberSystemUs: done.map((d) => report(d).systemUs / messages),
+      subscriberSleeps: done.map((d) => report(d).sleeps / messages),
+      subscriberPreempted: done.map((d) => report(d).preempted / messages),
       producerCpuUs: report(sent!).cpuUs / messages,
+      producerSleeps: report(sent!).sleeps / messages,
       redisCpuUs: ((redisAfter - redisBefore) * 1000) / messages
     }
   } finally {

@@ -8,7 +8,7 @@ import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Runtime, Scope, Stream } from "effect"
 import type { Report, WorkerSpec } from "./protocol.js"
-import { cpuUs, now, roomName } from "./protocol.js"
+import { now, roomName, section } from "./protocol.js"
 import type { Worker } from "./rawWorker.js"
 
 /** The client of this process, in `scope`. */
@@ -32,7 +32,7 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const total = spec.rooms * (spec.warmup + spec.timed)
     const warmTotal = spec.rooms * spec.warmup
     let received = 0
-    let cpuFrom: NodeJS.CpuUsage | undefined
+    let timed: ReturnType<typeof section> | undefined
     let last = 0
     const cycles: Array<number> = []
     const finished = yield* Deferred.make<Report>()
@@ -47,7 +47,7 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
       if (received === total) {
         return Effect.zipRight(
           d.ack,
-          Deferred.succeed(finished, { t: "done", cpuUs: cpuUs(cpuFrom!), at: now(), cycles })
+          Deferred.succeed(finished, { t: "done", ...timed!.used(), at: now(), cycles })
         )
       }
       return d.ack
@@ -62,7 +62,7 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const worker: Worker = {
       warmup: async () => {},
       go: () => {
-        cpuFrom = process.cpuUsage()
+        timed = section()
         return Effect.runPromise(Deferred.await(finished))
       },
       close: () => Effect.runPromise(Scope.close(scope, Exit.void))
@@ -89,9 +89,9 @@ export const producer = (spec: WorkerSpec): Promise<Worker> =>
       warmup: () => Runtime.runPromise(runtime)(sendAll(spec.warmup)),
       go: () =>
         Runtime.runPromise(runtime)(Effect.suspend(() => {
-          const from = process.cpuUsage()
+          const from = section()
           const at = now()
-          return Effect.map(sendAll(spec.timed), (): Report => ({ t: "done", cpuUs: cpuUs(from), at, cycles: [] }))
+          return Effect.map(sendAll(spec.timed), (): Report => ({ t: "done", ...from.used(), at, cycles: [] }))
         })),
       close: () => Effect.runPromise(Scope.close(scope, Exit.void))
     }

@@ -37,6 +37,11 @@ export type Report =
     readonly t: "done"
     /** CPU of this process over its timed section, µs (user + system, every thread) */
     readonly cpuUs: number
+    /** of which in the kernel, µs */
+    readonly systemUs: number
+    /** times the process slept (voluntary context switches: a wake-up each) and was preempted */
+    readonly sleeps: number
+    readonly preempted: number
     /** producer: when its first timed send started; subscriber: when its last timed delivery arrived (ms, epoch) */
     readonly at: number
     /** subscriber: release-to-release intervals of the timed section, µs */
@@ -48,7 +53,18 @@ export const roomName = (tag: string, index: number): string => `${tag}-room${in
 /** Now, in ms since the epoch, comparable across the processes of one machine. */
 export const now = (): number => performance.timeOrigin + performance.now()
 
-export const cpuUs = (since: NodeJS.CpuUsage): number => {
-  const used = process.cpuUsage(since)
-  return used.user + used.system
+/** The resources of this process, to measure a section: `section()` at its start, `used()` at its end. */
+export const section = () => {
+  const from = process.resourceUsage()
+  return {
+    used: () => {
+      const to = process.resourceUsage()
+      return {
+        cpuUs: to.userCPUTime - from.userCPUTime + to.systemCPUTime - from.systemCPUTime,
+        systemUs: to.systemCPUTime - from.systemCPUTime,
+        sleeps: to.voluntaryContextSwitches - from.voluntaryContextSwitches,
+        preempted: to.involuntaryContextSwitches - from.involuntaryContextSwitches
+      }
+    }
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { Redis } from "ioredis"
 import type { Report, WorkerSpec } from "./protocol.js"
-import { cpuUs, now, roomName } from "./protocol.js"
+import { now, roomName, section } from "./protocol.js"
 
 const sendLua = `
 redis.call("RPUSH", KEYS[2], ARGV[1])
@@ -47,7 +47,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   const total = spec.rooms * (spec.warmup + spec.timed)
   const warmTotal = spec.rooms * spec.warmup
   let received = 0
-  let cpuFrom: NodeJS.CpuUsage | undefined
+  let timed: ReturnType<typeof section> | undefined
   let last = 0
   const cycles: Array<number> = []
   let finish: (report: Report) => void = () => {}
@@ -64,14 +64,14 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
       if (last > 0) cycles.push(Math.round((t - last) * 1000))
       last = t
     }
-    if (received === total) finish({ t: "done", cpuUs: cpuUs(cpuFrom!), at: now(), cycles })
+    if (received === total) finish({ t: "done", ...timed!.used(), at: now(), cycles })
   })
   await sub.subscribe(...rooms.map((room) => keys(room)[2]))
   await cmd.ping()
   return {
     warmup: async () => {},
     go: async () => {
-      cpuFrom = process.cpuUsage()
+      timed = section()
       return finished
     },
     close: async () => {
@@ -97,10 +97,10 @@ export const producer = async (spec: WorkerSpec): Promise<Worker> => {
   return {
     warmup: () => sendAll(spec.warmup).then(() => {}),
     go: async () => {
-      const from = process.cpuUsage()
+      const from = section()
       const at = now()
       await sendAll(spec.timed)
-      return { t: "done", cpuUs: cpuUs(from), at, cycles: [] }
+      return { t: "done", ...from.used(), at, cycles: [] }
     },
     close: async () => {
       await cmd.quit()

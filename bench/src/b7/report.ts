@@ -42,7 +42,14 @@ export interface B7Row {
   /** mean over the subscriber processes */
   readonly subscriberCpuUs: number
   readonly subscriberCpuRatio: number | null
+  /** of which in the kernel */
+  readonly subscriberSystemUs: number
+  /** wake-ups per delivery of a subscriber process, and preemptions */
+  readonly subscriberSleeps: number
+  readonly subscriberPreempted: number
   readonly producerCpuUs: number
+  /** wake-ups per send of the producer */
+  readonly producerSleeps: number
   readonly producerCpuRatio: number | null
   readonly redisCpuUs: number
   readonly redisCpuRatio: number | null
@@ -70,7 +77,11 @@ export const row = (scenario: string, engine: string, r: B7Result, raw: B7Result
     cycleP99Us: percentile(r.cycles, 0.99),
     subscriberCpuUs: Math.round(sub),
     subscriberCpuRatio: isRaw ? null : ratio(sub, mean(raw.subscriberCpuUs)),
+    subscriberSystemUs: Math.round(mean(r.subscriberSystemUs)),
+    subscriberSleeps: Math.round(mean(r.subscriberSleeps) * 100) / 100,
+    subscriberPreempted: Math.round(mean(r.subscriberPreempted) * 100) / 100,
     producerCpuUs: Math.round(r.producerCpuUs),
+    producerSleeps: Math.round(r.producerSleeps * 100) / 100,
     producerCpuRatio: isRaw ? null : ratio(r.producerCpuUs, raw.producerCpuUs),
     redisCpuUs: Math.round(r.redisCpuUs),
     redisCpuRatio: isRaw ? null : ratio(r.redisCpuUs, raw.redisCpuUs)
@@ -89,6 +100,9 @@ export const tableRow = (r: B7Row) => ({
   "cycle p50 µs": r.cycleP50Us ?? "",
   "cycle p99 µs": r.cycleP99Us ?? "",
   "subscriber CPU µs/delivery": withRatio(r.subscriberCpuUs, r.subscriberCpuRatio),
+  "of which sys": r.subscriberSystemUs,
+  "wake-ups/delivery": r.subscriberSleeps,
   "producer CPU µs/send": withRatio(r.producerCpuUs, r.producerCpuRatio),
+  "wake-ups/send": r.producerSleeps,
   "redis CPU µs/msg": withRatio(r.redisCpuUs, r.redisCpuRatio)
 })

@@ -92,6 +92,23 @@ describe("Keys", () => {
     }
   })
 
+  it("a script defines only the prelude functions it calls, and builds its keys inline", () => {
+    const defined = (lua: string) => [...lua.matchAll(/local function (\w+)\(/g)].map((m) => m[1])
+    // each `local function` is a closure made on every call of the script
+    expect(defined(scripts.ack.lua)).toEqual(["now_ms", "publish", "deliver", "release"])
+    expect(defined(scripts.outOfBand.lua)).toEqual(["publish"])
+    expect(defined(scripts.leave.lua)).toEqual(["now_ms", "publish", "deliver", "release", "gc", "remove_member"])
+    expect(defined(scripts.peek.lua)).toEqual([])
+    for (const [name, script] of Object.entries(scripts)) {
+      expect(script.lua, name).not.toMatch(/\bk_\w+\(/)
+      // every function it defines is called
+      for (const fn of defined(script.lua)) {
+        expect(script.lua.split(`${fn}(`).length, `${name}: ${fn}`).toBeGreaterThan(2)
+      }
+    }
+    expect(scripts.ack.lua).toContain(`redis.call("HMGET", (base .. "m:" .. room), "fid", "dl")`)
+  })
+
   it("TS builders make the keys the schema names", () => {
     const base = Keys.shardBase("app", "t7")
     expect(base).toBe("app:{t7}:")

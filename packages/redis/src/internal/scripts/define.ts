@@ -4,12 +4,13 @@
  * never a key string or an ARGV index.
  *
  * A script is, in order: the flags line (batches spanning the slots of a node), then for the
- * prelude scripts `local base, pub = ARGV[1], ARGV[2]`, the key helpers and the prelude functions
- * (`prelude.ts`), then the locals of the rest of the head, then the body.
+ * prelude scripts `local base, pub = ARGV[1], ARGV[2]` and the prelude functions it uses
+ * (`prelude.ts`), then the locals of the rest of the head, then the body; key helper calls are
+ * inlined (`inlineKeys`).
  */
 import type { ScriptName } from "../../RedisConnection.js"
 import * as Keys from "../keys.js"
-import { prelude } from "./prelude.js"
+import { preludeFunctions } from "./prelude.js"
 
 /** A script as registered with ioredis `defineCommand`. */
 export interface Script {
@@ -31,7 +32,10 @@ export interface Generated {
   readonly restCount: string
 }
 
-/** `k_<name>(…)` for every key and the channel of the schema. */
+/**
+ * `k_<name>(…)` for every key and the channel of the schema, as Lua functions (for reading and
+ * testing; the scripts get them inlined, see `inlineKeys`).
+ */
 export const keyHelpers: string = [
   ...Object.entries(Keys.roomKinds).map(([name, infix]) =>
     `local function k_${name}(room) return base .. "${infix}:" .. room end`
@@ -41,6 +45,45 @@ export const keyHelpers: string = [
     `local function k_${name}(client) return base .. "${infix}:" .. client end`
   )
 ].join("\n")
+
+/** `k_<name>(arg)` → the concatenation it stands for, e.g. `k_meta(room)` → `(base .. "m:" .. room)`. */
+const infixes: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(Keys.roomKinds),
+  ...Object.entries(Keys.clientKinds)
+])
+const shardKeys: ReadonlyMap<string, string> = new Map(Object.entries(Keys.shardKinds))
+
+/**
+ * The script with every key helper call replaced by the concatenation it stands for: a script
+ * runs its whole text on every call, so each `local function` it defines is a closure made on
+ * every call; the keys are built inline instead (as the schema says, generated from it).
+ */
+export const inlineKeys = (lua: string): string =>
+  lua.replace(/\bk_(\w+)\(([^()]*)\)/g, (call, name: string, arg: string) => {
+    const infix = infixes.get(name)
+    if (infix !== undefined && arg !== "") return `(base .. "${infix}:" .. ${arg})`
+    const key = shardKeys.get(name)
+    if (key !== undefined && arg === "") return `(base .. "${key}")`
+    throw new Error(`define: ${call} names no key of the schema`)
+  })
+
+/**
+ * The prelude functions `body` calls, directly or through each other, in prelude order: only
+ * those are defined (each one defined is a closure made on every call of the script).
+ */
+const preludeFor = (body: string): string => {
+  const used = new Set<string>()
+  const visit = (text: string) => {
+    for (const fn of preludeFunctions) {
+      if (!used.has(fn.name) && new RegExp(`\\b${fn.name}\\(`).test(text)) {
+        used.add(fn.name)
+        visit(fn.lua)
+      }
+    }
+  }
+  visit(body)
+  return preludeFunctions.filter((fn) => used.has(fn.name)).map((fn) => fn.lua).join("\n")
+}
 
 const argv = (offset: number) => (offset === 0 ? "ARGV[i]" : `ARGV[i + ${offset}]`)
 
@@ -81,12 +124,13 @@ export const define = (
   const layout: Keys.Layout = Keys.layouts[name]
   const head = options.prelude ? layout.head.slice(Keys.common.length) : layout.head
   const from = options.prelude ? Keys.common.length + 1 : 1
+  const text = body(generated(layout)).trim()
   const lines = [
     options.crossSlot === true ? "#!lua flags=allow-cross-slot-keys" : "",
-    options.prelude ? `${locals(Keys.common, 1)}\n${keyHelpers}\n${prelude}` : "",
+    options.prelude ? `${locals(Keys.common, 1)}\n${preludeFor(text)}` : "",
     options.keyLocal === undefined ? "" : `local ${options.keyLocal} = KEYS[1]`,
     locals(head, from),
-    body(generated(layout)).trim()
+    text
   ]
-  return { name: `lockstep_${name}`, lua: `${lines.filter((line) => line !== "").join("\n")}\n` }
+  return { name: `lockstep_${name}`, lua: inlineKeys(`${lines.filter((line) => line !== "").join("\n")}\n`) }
 }

@@ -1,6 +1,7 @@
 /**
- * Lua shared by every script with a shard base (spliced in by `define.ts`, after `base`, `pub`
- * and the key helpers generated from the key schema, `../keys.ts`, which documents every key).
+ * Lua shared by the scripts with a shard base (spliced in by `define.ts` after `base` and `pub`,
+ * each script getting the functions it uses; key helpers such as `k_meta(room)` are inlined from
+ * the key schema, `../keys.ts`, which documents every key).
  * `base` is the shard's key base (reassigned per item in batches), `pub` the publish command
  * ("PUBLISH", or "SPUBLISH" on a cluster).
  *
@@ -13,7 +14,7 @@ import * as Keys from "../keys.js"
 /** every key of a room (not its channel), for the DEL of an empty room: the schema's whole list */
 const roomKeys = Object.keys(Keys.roomKinds).filter((kind) => kind !== "channel").map((kind) => `k_${kind}(room)`)
 
-export const prelude = `
+const prelude = `
 local function now_ms()
   local t = redis.call("TIME")
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -89,3 +90,13 @@ local function eject(room, client, why, now)
   remove_member(room, client, now)
 end
 `
+
+/**
+ * The prelude's functions, each with the comment above it, in order (a function may call those
+ * before it; functions are separated by a blank line): `define.ts` includes the ones a script uses.
+ */
+export const preludeFunctions: ReadonlyArray<{ readonly name: string; readonly lua: string }> = prelude
+  .split(/\n\s*\n(?=(?:--[^\n]*\n)*local function )/)
+  .map((chunk) => chunk.trim())
+  .filter((chunk) => chunk !== "")
+  .map((lua) => ({ name: /local function (\w+)\(/.exec(lua)![1]!, lua }))
