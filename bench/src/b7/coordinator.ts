@@ -19,6 +19,8 @@ export interface Shape {
   readonly rooms: number
   readonly subscribers: number
   readonly mode: "subscribe" | "many"
+  /** raw subscribers: "stream" reads through an Effect `Stream` (the floor of an Effect API) */
+  readonly consumer?: "callback" | "stream"
   readonly warmup: number
   readonly timed: number
 }
@@ -104,7 +106,7 @@ let runs = 0
 
 /** One run of `shape` against the redis-server on `port`. */
 export const run = async (port: number, shape: Shape): Promise<B7Result> => {
-  const tag = `b7-${shape.engine}-${++runs}`
+  const tag = `b7-${shape.engine}-${shape.consumer ?? "callback"}-${++runs}`
   const subscriberIds = Array.from({ length: shape.subscribers }, (_, i) => `s${i}`)
   const base = {
     engine: shape.engine,
@@ -112,6 +114,7 @@ export const run = async (port: number, shape: Shape): Promise<B7Result> => {
     tag,
     rooms: shape.rooms,
     mode: shape.mode,
+    consumer: shape.consumer ?? "callback",
     subscriberIds,
     warmup: shape.warmup,
     timed: shape.timed,

@@ -21,6 +21,8 @@ export interface WorkerSpec {
   readonly rooms: number
   /** lockstep subscribers: one `subscribe` stream per room, or one `subscribeMany` stream */
   readonly mode: "subscribe" | "many"
+  /** raw subscribers: ack in the message callback, or parse and read through an Effect `Stream` per room */
+  readonly consumer: "callback" | "stream"
   /** raw: this subscriber's id, and every subscriber's (the members each release waits for) */
   readonly id: string
   readonly subscriberIds: ReadonlyArray<string>

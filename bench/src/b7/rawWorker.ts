@@ -4,6 +4,8 @@
  * PUBLISHes the next message when the last member acked. Subscribers ack inside the message
  * callback; the producer awaits each send, room by room.
  */
+import { Backend, type Delivery } from "@lockstep/core"
+import { Effect, Stream } from "effect"
 import { Redis } from "ioredis"
 import type { Report, WorkerSpec } from "./protocol.js"
 import { now, roomName, section } from "./protocol.js"
@@ -54,7 +56,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   const finished = new Promise<Report>((resolve) => {
     finish = resolve
   })
-  sub.on("message", (channel: string, _message: string) => {
+  const handle = (channel: string) => {
     const [pending, list, chan] = byChannel.get(channel)!
     void ack.call(cmd, pending, list, chan, spec.id, ...spec.subscriberIds)
     received++
@@ -65,7 +67,25 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
       last = t
     }
     if (received === total) finish({ t: "done", ...timed!.used(), at: now(), cycles })
-  })
+  }
+  if (spec.consumer === "stream") {
+    // what an Effect consumer costs without lockstep: each message parsed and read through a
+    // Stream per room (lockstep's delivery buffer, `Stream.runForEach`), acked from there
+    const buffers = new Map<string, Backend.DeliveryBuffer>(
+      rooms.map((room) => [keys(room)[2], Backend.makeDeliveryBuffer()])
+    )
+    sub.on("message", (channel: string, message: string) => {
+      const parsed = JSON.parse(message) as { readonly d: unknown }
+      buffers.get(channel)!.offer(
+        { room: channel, data: parsed.d, ack: Effect.sync(() => handle(channel)) } as unknown as Delivery.Delivery
+      )
+    })
+    for (const buffer of buffers.values()) {
+      Effect.runFork(Stream.runForEach(Backend.deliveryStream(buffer), (d) => d.ack))
+    }
+  } else {
+    sub.on("message", (channel: string, _message: string) => handle(channel))
+  }
   await sub.subscribe(...rooms.map((room) => keys(room)[2]))
   await cmd.ping()
   return {

@@ -27,7 +27,12 @@ export const variants = (options: {
     },
     ...(options.many
       ? [{ label: "lockstep, subscribeMany", shape: { ...common, engine: "lockstep", mode: "many" } } as const]
-      : [])
+      : []),
+    // the floor of any Effect Stream API in this shape: the raw loop, read through a Stream per room
+    {
+      label: "raw ioredis + an Effect Stream consumer",
+      shape: { ...common, engine: "raw", mode: "subscribe", consumer: "stream" }
+    }
   ]
 }
 
