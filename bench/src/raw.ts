@@ -7,7 +7,8 @@ import { Effect, Fiber, Stream } from "effect"
 import { Redis } from "ioredis"
 import type { CpuProbe } from "./cpu.js"
 
-const ackLua = `
+/** The ack: the last member to ack releases and PUBLISHes the next message (also used by B7). */
+export const ackLua = `
 if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
 local m = redis.call("LPOP", KEYS[2])

@@ -8,7 +8,7 @@ import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Runtime, Scope, Stream } from "effect"
 import type { Report, WorkerSpec } from "./protocol.js"
-import { now, roomName, section } from "./protocol.js"
+import { deliveryCounter, now, roomName, section } from "./protocol.js"
 import type { Worker } from "./rawWorker.js"
 
 /** The client of this process, in `scope`. */
@@ -29,28 +29,11 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const scope = yield* Scope.make()
     const queue = yield* client(spec, scope)
     const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
-    const total = spec.rooms * (spec.warmup + spec.timed)
-    const warmTotal = spec.rooms * spec.warmup
-    let received = 0
-    let timed: ReturnType<typeof section> | undefined
-    let last = 0
-    const cycles: Array<number> = []
+    const counter = deliveryCounter(spec, report)
     const finished = yield* Deferred.make<Report>()
     const onDelivery = (d: Delivery.Delivery): Effect.Effect<void, unknown> => {
-      received++
-      if (received === warmTotal) report({ t: "warm" })
-      if (received > warmTotal && spec.cycles) {
-        const t = performance.now()
-        if (last > 0) cycles.push(Math.round((t - last) * 1000))
-        last = t
-      }
-      if (received === total) {
-        return Effect.zipRight(
-          d.ack,
-          Deferred.succeed(finished, { t: "done", ...timed!.used(), at: now(), cycles })
-        )
-      }
-      return d.ack
+      const done = counter.count()
+      return done === undefined ? d.ack : Effect.zipRight(d.ack, Deferred.succeed(finished, done))
     }
     const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
       Effect.forkIn(Stream.runForEach(stream, onDelivery), scope)
@@ -62,7 +45,7 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const worker: Worker = {
       warmup: async () => {},
       go: () => {
-        timed = section()
+        counter.start()
         return Effect.runPromise(Deferred.await(finished))
       },
       close: () => Effect.runPromise(Scope.close(scope, Exit.void))

@@ -55,6 +55,35 @@ export const roomName = (tag: string, index: number): string => `${tag}-room${in
 /** Now, in ms since the epoch, comparable across the processes of one machine. */
 export const now = (): number => performance.timeOrigin + performance.now()
 
+/**
+ * A subscriber's count of deliveries: reports `warm` after the warm-up, records release-to-release
+ * intervals if asked, and gives the `done` report with the last timed delivery (else undefined).
+ * `start` opens the timed section.
+ */
+export const deliveryCounter = (spec: WorkerSpec, report: (r: Report) => void) => {
+  const total = spec.rooms * (spec.warmup + spec.timed)
+  const warmTotal = spec.rooms * spec.warmup
+  let received = 0
+  let timed: ReturnType<typeof section> | undefined
+  let last = 0
+  const cycles: Array<number> = []
+  return {
+    start: () => {
+      timed = section()
+    },
+    count: (): Report | undefined => {
+      received++
+      if (received === warmTotal) report({ t: "warm" })
+      if (received > warmTotal && spec.cycles) {
+        const t = performance.now()
+        if (last > 0) cycles.push(Math.round((t - last) * 1000))
+        last = t
+      }
+      return received === total ? { t: "done", ...timed!.used(), at: now(), cycles } : undefined
+    }
+  }
+}
+
 /** The resources of this process, to measure a section: `section()` at its start, `used()` at its end. */
 export const section = () => {
   const from = process.resourceUsage()

@@ -7,8 +7,9 @@
 import { Backend, type Delivery } from "@lockstep/core"
 import { Effect, Stream } from "effect"
 import { Redis } from "ioredis"
+import { ackLua } from "../raw.js"
 import type { Report, WorkerSpec } from "./protocol.js"
-import { now, roomName, section } from "./protocol.js"
+import { deliveryCounter, now, roomName, section } from "./protocol.js"
 
 const sendLua = `
 redis.call("RPUSH", KEYS[2], ARGV[1])
@@ -17,16 +18,6 @@ local m = redis.call("LPOP", KEYS[2])
 for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
 redis.call("PUBLISH", KEYS[3], m)
 return 1
-`
-
-const ackLua = `
-if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
-local m = redis.call("LPOP", KEYS[2])
-if not m then return 2 end
-for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
-redis.call("PUBLISH", KEYS[3], m)
-return 3
 `
 
 type Caller = Record<string, (k1: string, k2: string, k3: string, ...args: Array<string>) => Promise<unknown>>
@@ -46,12 +37,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   const ack = (cmd as unknown as Caller).rawAck!
   const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
   const byChannel = new Map<string, ReturnType<typeof keys>>(rooms.map((room) => [keys(room)[2], keys(room)]))
-  const total = spec.rooms * (spec.warmup + spec.timed)
-  const warmTotal = spec.rooms * spec.warmup
-  let received = 0
-  let timed: ReturnType<typeof section> | undefined
-  let last = 0
-  const cycles: Array<number> = []
+  const counter = deliveryCounter(spec, report)
   let finish: (report: Report) => void = () => {}
   const finished = new Promise<Report>((resolve) => {
     finish = resolve
@@ -59,14 +45,8 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   const handle = (channel: string) => {
     const [pending, list, chan] = byChannel.get(channel)!
     void ack.call(cmd, pending, list, chan, spec.id, ...spec.subscriberIds)
-    received++
-    if (received === warmTotal) report({ t: "warm" })
-    if (received > warmTotal && spec.cycles) {
-      const t = performance.now()
-      if (last > 0) cycles.push(Math.round((t - last) * 1000))
-      last = t
-    }
-    if (received === total) finish({ t: "done", ...timed!.used(), at: now(), cycles })
+    const done = counter.count()
+    if (done !== undefined) finish(done)
   }
   if (spec.consumer === "stream") {
     // what an Effect consumer costs without lockstep: each message parsed and read through a
@@ -91,7 +71,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   return {
     warmup: async () => {},
     go: async () => {
-      timed = section()
+      counter.start()
       return finished
     },
     close: async () => {

@@ -49,43 +49,31 @@ const scriptCommands = [
   "zrangebyscore"
 ]
 
-/** The least ACL of a standalone user: keys and channels of the prefix, and these commands only. */
-const standaloneAcl = (prefix: string): ReadonlyArray<string> => [
+/**
+ * Keys and channels of the prefix and these commands only: from the client scripts (EVAL when the
+ * server lacks them: NOSCRIPT), Pub/Sub, and INFO for ioredis' ready check and the
+ * maxmemory-policy check; `extra` besides.
+ */
+const acl = (prefix: string, pubsub: ReadonlyArray<string>, extra: ReadonlyArray<string>): ReadonlyArray<string> => [
   "resetchannels",
   `~${prefix}:*`,
   `&${prefix}:*`,
   "-@all",
-  // from the client: scripts (EVAL when the server lacks them: NOSCRIPT), Pub/Sub, and INFO for
-  // ioredis' ready check and the maxmemory-policy check
   "+evalsha",
   "+eval",
-  "+subscribe",
-  "+unsubscribe",
   "+info",
-  ...scriptCommands.map((c) => `+${c}`),
-  "+publish"
+  ...[...pubsub, ...extra, ...scriptCommands].map((c) => `+${c}`)
 ]
+
+/** The least ACL of a standalone user. */
+const standaloneAcl = (prefix: string) => acl(prefix, ["subscribe", "unsubscribe", "publish"], [])
 
 /**
  * On a cluster: sharded Pub/Sub instead, the slot map (ioredis' CLUSTER SLOTS, CLUSTER INFO) and
  * CLIENT SETNAME (ioredis names its refresher and subscriber connections).
  */
-const clusterAcl = (prefix: string): ReadonlyArray<string> => [
-  "resetchannels",
-  `~${prefix}:*`,
-  `&${prefix}:*`,
-  "-@all",
-  "+evalsha",
-  "+eval",
-  "+ssubscribe",
-  "+sunsubscribe",
-  "+info",
-  "+cluster|slots",
-  "+cluster|info",
-  "+client|setname",
-  ...scriptCommands.map((c) => `+${c}`),
-  "+spublish"
-]
+const clusterAcl = (prefix: string) =>
+  acl(prefix, ["ssubscribe", "sunsubscribe", "spublish"], ["cluster|slots", "cluster|info", "client|setname"])
 
 const prefix = "acl"
 const password = "l0ckstep-pw"
