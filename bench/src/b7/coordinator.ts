@@ -129,10 +129,20 @@ export const run = async (port: number, shape: Shape): Promise<B7Result> => {
     producer.send("warmup")
     await Promise.all(all.map((p) => p.next("warm")))
     const redisBefore = await redisCpuMs(admin)
+    if (process.env.B7_COMMANDSTATS) await admin.config("RESETSTAT")
     for (const p of subscribers) p.send("go")
     producer.send("go")
     const [sent, ...done] = await Promise.all([producer.next("done"), ...subscribers.map((p) => p.next("done"))])
     const redisAfter = await redisCpuMs(admin)
+    if (process.env.B7_COMMANDSTATS) {
+      const stats = await admin.info("commandstats")
+      const n = shape.rooms * shape.timed
+      for (const m of stats.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
+        console.error(
+          `${tag} ${m[1]}: ${(Number(m[2]) / n).toFixed(2)} calls/msg, ${(Number(m[3]) / n).toFixed(1)} µs/msg`
+        )
+      }
+    }
     const messages = shape.rooms * shape.timed
     const report = (r: Report) => r as Extract<Report, { readonly t: "done" }>
     const first = report(sent!).at
