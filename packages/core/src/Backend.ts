@@ -19,16 +19,17 @@ import * as DeliveryStream from "./internal/deliveryStream.js"
 import * as QueueClient from "./internal/queueClient.js"
 import * as Tracing from "./internal/tracing.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "./QueueConfig.js"
-import type { ClientEjected, EngineError, OperationTimeout } from "./QueueError.js"
+import type { ClientEjected, ClientSuperseded, EngineError, OperationTimeout } from "./QueueError.js"
 import type { SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 /**
- * Failures of the transport.
+ * Failures of the transport, and the fencing of a durable client (S21): once a newer process
+ * claimed its id, every operation of a claimed `BackendClient` fails with `ClientSuperseded`.
  *
  * @since 0.1.0
  * @category errors
  */
-export type BackendError = EngineError | OperationTimeout
+export type BackendError = EngineError | OperationTimeout | ClientSuperseded
 
 /**
  * The raw state of a room (S14) as the server sees it, times in server milliseconds.
@@ -70,6 +71,33 @@ export interface JoinOptions {
 }
 
 /**
+ * What a join answers (S5, S22).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface JoinResult {
+  /** the number of the last frame published before the join: frames up to it predate it (S5) */
+  readonly event: number
+  /**
+   * The in-flight message, when the join resumed a durable membership (S22) that holds it and has
+   * not acked it: the caller delivers it (it predates `event`). Always null for a fresh join.
+   */
+  readonly inFlight: { readonly id: string; readonly envelope: string } | null
+}
+
+/**
+ * A membership of a client id on the server (S23).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Membership {
+  readonly room: string
+  readonly mode: SubscriptionMode
+}
+
+/**
  * Called when an ack could not be delivered (the connection failed or timed out): the caller
  * decides whether to repeat it.
  *
@@ -95,11 +123,14 @@ export interface BackendClient {
    */
   readonly listen: (room: string, deliver: (frame: string) => void) => Effect.Effect<void, BackendError, Scope.Scope>
   /**
-   * Add this client as a member; returns the number of the last frame published in the room so far:
+   * Add this client as a member; answers the number of the last frame published in the room so far:
    * frames up to it predate the join (S5). Frame numbers must grow for good, even when the room's
    * state is dropped and made again: number them per engine or per shard, not per room.
+   * After `claim`, a join where the id is already a member in the same mode **resumes** the
+   * membership (S22, S25): it stays a holder of what it holds (answered in `inFlight`) and is no
+   * longer waiting for a successor; in the other mode it is left and joined afresh.
    */
-  readonly join: (room: string, options: JoinOptions) => Effect.Effect<number, BackendError>
+  readonly join: (room: string, options: JoinOptions) => Effect.Effect<JoinResult, BackendError>
   /** Remove this client from the room, releasing what it held (S6). */
   readonly leave: (room: string) => Effect.Effect<void, BackendError>
   /**
@@ -111,6 +142,22 @@ export interface BackendClient {
    * reply costs more than the ack.
    */
   readonly ack: (room: string, id: string, onFailure: AckFailure) => void
+  /**
+   * Claim this client's id for a durable client (S21), before any other operation: the claim gets
+   * a new epoch, greater than every earlier claim of the id (answered; message sequences start
+   * from it so ids stay unique across claims, S7), registers the client, and gives each existing
+   * membership of the id `clientTimeoutMs` to be resumed by a join (S23). From then on every
+   * operation of this client fails with `ClientSuperseded` once a newer claim exists, and none of
+   * its writes takes effect; so does the claim when a newer one won a race with it.
+   */
+  readonly claim: (clientTimeoutMs: number) => Effect.Effect<{ readonly epoch: number }, BackendError>
+  /**
+   * Keep this client's membership of `room` for a successor (S24): nothing is left or released;
+   * if no join resumes it within `clientTimeoutMs` it ends as an expiry would end it (S10, S23).
+   */
+  readonly detach: (room: string, clientTimeoutMs: number) => Effect.Effect<void, BackendError>
+  /** The rooms this client id is a member of on the server, with their mode (S23). */
+  readonly memberships: Effect.Effect<ReadonlyArray<Membership>, BackendError>
   /** Heartbeat (S10). Returns false when the server no longer knows this client (it was ejected). */
   readonly keepalive: (rooms: ReadonlyArray<string>, clientTimeoutMs: number) => Effect.Effect<boolean, BackendError>
   /** Eject expired clients and members past their ack deadline (S10, S11), bounded work. */

@@ -45,6 +45,19 @@ export interface QueueConfig {
   readonly operationTimeout?: Duration.DurationInput | undefined
   /** Period of the housekeeping run (expired clients, ack deadlines). Default min(keepaliveInterval, ackTimeout / 2). */
   readonly housekeepingInterval?: Duration.DurationInput | undefined
+  /**
+   * A stable identity chosen by the application, e.g. `"edge-eu-1"`: 1–64 characters of
+   * `[A-Za-z0-9._-]`. Without it a client gets a random id and its memberships end with it (S10,
+   * S20); with it the client is **durable** (S21–S25): it claims the id when it is built (a newer
+   * claim fences an older holder), and a successor with the same id resumes its memberships.
+   */
+  readonly clientId?: string | undefined
+  /**
+   * What closing a durable client's scope does: `"leave"` every room (S20, the default) or
+   * `"detach"`: keep the memberships for a successor with the same `clientId` (S24), e.g. for a
+   * rolling deploy. Only for a client with a `clientId`.
+   */
+  readonly onClose?: "leave" | "detach" | undefined
 }
 
 /**
@@ -63,6 +76,9 @@ export interface ResolvedQueueConfig {
   readonly subscriberBuffer: number
   readonly operationTimeout: Duration.Duration
   readonly housekeepingInterval: Duration.Duration
+  /** the durable id, if any (S21) */
+  readonly clientId: Option.Option<string>
+  readonly onClose: "leave" | "detach"
 }
 
 const invalid = (path: string, message: string) => Either.left(ConfigError.InvalidData([path], message))
@@ -163,6 +179,23 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
     if (Duration.lessThanOrEqualTo(housekeepingInterval, Duration.zero)) {
       return yield* invalid("housekeepingInterval", "housekeepingInterval must be positive")
     }
+    const clientId = options.clientId
+    if (clientId !== undefined && (typeof clientId !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(clientId))) {
+      return yield* invalid(
+        "clientId",
+        `clientId must be 1–64 characters of A-Z, a-z, 0-9, '.', '_' or '-', got ${JSON.stringify(clientId)}`
+      )
+    }
+    const onClose = options.onClose ?? "leave"
+    if (onClose !== "leave" && onClose !== "detach") {
+      return yield* invalid("onClose", `onClose must be "leave" or "detach", got ${JSON.stringify(onClose)}`)
+    }
+    if (onClose === "detach" && clientId === undefined) {
+      return yield* invalid(
+        "onClose",
+        `onClose: "detach" needs a clientId: only a durable client has a successor to keep its memberships for`
+      )
+    }
     return {
       keyPrefix: prefix,
       clientTimeout,
@@ -172,7 +205,9 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       maxPayloadBytes,
       subscriberBuffer,
       operationTimeout,
-      housekeepingInterval
+      housekeepingInterval,
+      clientId: Option.fromNullable(clientId),
+      onClose
     }
   })
 
@@ -226,6 +261,14 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
   housekeepingInterval: optional(
     Config.duration("LOCKSTEP_HOUSEKEEPING_INTERVAL"),
     "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
+  ),
+  clientId: optional(
+    Config.string("LOCKSTEP_CLIENT_ID"),
+    "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
+  ),
+  onClose: optional(
+    Config.literal("leave", "detach")("LOCKSTEP_ON_CLOSE"),
+    "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
   )
 }
 
@@ -234,7 +277,7 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
  * default filled in: `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`,
  * `LOCKSTEP_KEEPALIVE_INTERVAL`, `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`,
  * `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`, `LOCKSTEP_OPERATION_TIMEOUT`,
- * `LOCKSTEP_HOUSEKEEPING_INTERVAL` (durations as "15 seconds", "500 millis"). Every variable
+ * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE` (durations as "15 seconds", "500 millis"). Every variable
  * carries a description, shown in the `ConfigError` when it is missing or invalid.
  *
  * @since 0.1.0
@@ -244,6 +287,7 @@ export const config: Config.Config<QueueConfig> = Config.all(variables).pipe(
   Config.mapOrFail(validate),
   Config.map((resolved): QueueConfig => ({
     ...resolved,
-    ackTimeout: Option.getOrUndefined(resolved.ackTimeout)
+    ackTimeout: Option.getOrUndefined(resolved.ackTimeout),
+    clientId: Option.getOrUndefined(resolved.clientId)
   }))
 )

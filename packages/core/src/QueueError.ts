@@ -13,11 +13,12 @@ import * as Schema from "effect/Schema"
  * - `keepalive-timeout`: not heard from for `clientTimeout` (S10), or could not reach the server itself.
  * - `ack-timeout`: did not ack the in-flight message within `ackTimeout` (S11).
  * - `slow-consumer`: its subscription buffer (`subscriberBuffer`) overflowed because the stream was not pulled.
+ * - `superseded`: a newer process claimed this durable client's `clientId` (S21).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const EjectReason = Schema.Literal("keepalive-timeout", "ack-timeout", "slow-consumer")
+export const EjectReason = Schema.Literal("keepalive-timeout", "ack-timeout", "slow-consumer", "superseded")
 
 /**
  * The type of `EjectReason`.
@@ -137,6 +138,22 @@ export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("Op
 }
 
 /**
+ * This process no longer holds its durable `clientId` (S21): a newer process claimed it, and
+ * this one's sends, acks, joins and leaves no longer take effect. Its subscription streams fail
+ * with `ClientEjected { reason: "superseded" }`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ClientSuperseded extends Schema.TaggedError<ClientSuperseded>()("ClientSuperseded", {
+  clientId: Schema.String
+}) {
+  override get message(): string {
+    return `client id ${this.clientId} was claimed by a newer process: this one was fenced (superseded)`
+  }
+}
+
+/**
  * Every failure a queue operation may report.
  *
  * @since 0.1.0
@@ -149,3 +166,4 @@ export type QueueError =
   | AlreadySubscribed
   | EngineError
   | OperationTimeout
+  | ClientSuperseded

@@ -56,7 +56,7 @@ export interface PeekOptions {
  * @category services
  */
 export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue")<SyncFanoutQueue, {
-  /** this client's id; producer part of its message ids */
+  /** this client's id (the configured `clientId` of a durable client, else a random one); producer part of its message ids */
   readonly clientId: string
   /** Enqueue `data` (JSON) in `room` (S2); released when the room's sync members acked the previous message (S3). */
   readonly send: (room: string, data: unknown, options?: SendOptions) => Effect.Effect<MessageId, QueueError>
@@ -65,6 +65,10 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
   /**
    * Join `room`. The subscription is live (channel subscribed, membership registered) when the Effect
    * succeeds; it leaves when the Scope closes (S6); the stream fails with `ClientEjected` on ejection.
+   * A durable client (`clientId`) whose id is still a member of `room` resumes that membership
+   * (S22): if the id had not acked the in-flight message, it is the stream's first delivery.
+   * With `onClose: "detach"`, a subscription whose Scope closes by interruption keeps the
+   * membership for a successor instead of leaving (S24).
    */
   readonly subscribe: (
     room: string,
@@ -95,4 +99,21 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
   readonly roomState: (room: string) => Effect.Effect<RoomState, QueueError>
   /** Server-wide and client-local figures (S15). */
   readonly metrics: (options?: { readonly topRooms?: number | undefined }) => Effect.Effect<QueueMetrics, QueueError>
+  /**
+   * The rooms this client id is a member of on the server (S23), e.g. for a durable client to
+   * resume (subscribe to) or leave, after a restart, the rooms its predecessor held. Rooms in no
+   * particular order.
+   */
+  readonly memberships: Effect.Effect<ReadonlyArray<Membership>, QueueError>
 }>() {}
+
+/**
+ * A membership of a client id on the server.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Membership {
+  readonly room: string
+  readonly mode: SubscriptionMode
+}
