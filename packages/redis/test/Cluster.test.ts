@@ -401,7 +401,7 @@ describe("Cluster (3 masters)", () => {
         const error = yield* Effect.flip(connection.script(
           "join",
           Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
-          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000),
+          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000, ""),
           Duration.seconds(2)
         ))
         expect(error._tag).toBe("EngineError")
