@@ -178,7 +178,9 @@ export interface BackendClient {
 
 /**
  * Build the `SyncFanoutQueue` service of one client over a backend. `connect` receives the new
- * client's id. Requires a Scope: closing it leaves every room (S20) and stops the fibers.
+ * client's id (the configured `clientId` of a durable client). Requires a Scope: closing it leaves
+ * every room (S20) and stops the fibers. A durable client claims its id first (S21): a claim that
+ * fails (the engine is out of reach, or a newer claim won) fails the construction.
  *
  * @since 0.1.0
  * @category constructors
@@ -186,7 +188,7 @@ export interface BackendClient {
 export const makeQueue: <E, R>(
   connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
   config: ResolvedQueueConfig
-) => Effect.Effect<SyncFanoutQueue["Type"], E, R | Scope.Scope> = QueueClient.makeQueue
+) => Effect.Effect<SyncFanoutQueue["Type"], E | BackendError, R | Scope.Scope> = QueueClient.makeQueue
 
 /**
  * A fresh random client id: 12 hex characters (no ':', which separates a message id's parts).

@@ -64,7 +64,7 @@ export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, make
  */
 export const make = (
   config: QueueConfig.QueueConfig
-): Effect.Effect<SyncFanoutQueue["Type"], ConfigError.ConfigError, MemoryBroker | Scope.Scope> =>
+): Effect.Effect<SyncFanoutQueue["Type"], ConfigError.ConfigError | Backend.BackendError, MemoryBroker | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* QueueConfig.resolve(config)
     const broker = yield* MemoryBroker
@@ -79,7 +79,8 @@ export const make = (
  */
 export const client = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError, MemoryBroker> => Layer.scoped(SyncFanoutQueue, make(config))
+): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError | Backend.BackendError, MemoryBroker> =>
+  Layer.scoped(SyncFanoutQueue, make(config))
 
 /**
  * A client on a fresh broker of its own.
@@ -87,5 +88,7 @@ export const client = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: QueueConfig.QueueConfig): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError> =>
+export const layer = (
+  config: QueueConfig.QueueConfig
+): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError | Backend.BackendError> =>
   client(config).pipe(Layer.provide(broker))

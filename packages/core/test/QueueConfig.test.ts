@@ -51,6 +51,25 @@ describe("QueueConfig", () => {
       expect(explicit).toMatchObject({ mode: "async", maxPayloadBytes: 10, subscriberBuffer: 1 })
     })
 
+    it("S21: a clientId is 1–64 characters of [A-Za-z0-9._-]; detach needs one", () => {
+      for (const id of ["edge-eu-1", "a", "A.b_c-9", "x".repeat(64)]) {
+        expect(accepted({ keyPrefix: "app", clientId: id }).clientId).toEqual(Option.some(id))
+      }
+      expect(accepted({ keyPrefix: "app" }).clientId).toEqual(Option.none())
+      expect(accepted({ keyPrefix: "app" }).onClose).toBe("leave")
+      expect(accepted({ keyPrefix: "app", clientId: "e", onClose: "detach" }).onClose).toBe("detach")
+      for (const id of ["", "x".repeat(65), "edge:1", "edge 1", "edge|1", "é", "{e}", 42]) {
+        const r = rejection({ keyPrefix: "app", clientId: id as string })
+        expect(r.path).toEqual(["clientId"])
+        expect(r.message).toContain("clientId must be 1–64 characters")
+      }
+      expect(rejection({ keyPrefix: "app", onClose: "detach" })).toEqual({
+        path: ["onClose"],
+        message: `onClose: "detach" needs a clientId: only a durable client has a successor to keep its memberships for`
+      })
+      expect(rejection({ keyPrefix: "app", clientId: "e", onClose: "stay" as "leave" }).path).toEqual(["onClose"])
+    })
+
     it("rejects an empty keyPrefix", () => {
       expect(rejection({ keyPrefix: "" })).toEqual({
         path: ["keyPrefix"],
@@ -139,7 +158,7 @@ describe("QueueConfig", () => {
           Effect.provideService(MemoryLayer.MemoryBroker, broker),
           Effect.flip
         )
-        expect(ConfigError.isInvalidData(error)).toBe(true)
+        expect(ConfigError.isConfigError(error) && ConfigError.isInvalidData(error)).toBe(true)
         expect(String(error)).toContain("clientTimeout must be at least 1 second")
       }))
   })
@@ -159,7 +178,9 @@ describe("QueueConfig", () => {
           ["LOCKSTEP_MAX_PAYLOAD_BYTES", "2048"],
           ["LOCKSTEP_SUBSCRIBER_BUFFER", "16"],
           ["LOCKSTEP_OPERATION_TIMEOUT", "750 millis"],
-          ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "300 millis"]
+          ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "300 millis"],
+          ["LOCKSTEP_CLIENT_ID", "edge-eu-1"],
+          ["LOCKSTEP_ON_CLOSE", "detach"]
         ])
         expect(c.keyPrefix).toBe("edge")
         expect(ms(c.clientTimeout!)).toBe(6_000)
@@ -170,6 +191,8 @@ describe("QueueConfig", () => {
         expect(c.subscriberBuffer).toBe(16)
         expect(ms(c.operationTimeout!)).toBe(750)
         expect(ms(c.housekeepingInterval!)).toBe(300)
+        expect(c.clientId).toBe("edge-eu-1")
+        expect(c.onClose).toBe("detach")
         // what it reads is a valid QueueConfig again
         expect(Either.isRight(QueueConfig.validate(c))).toBe(true)
       }))
@@ -201,6 +224,10 @@ describe("QueueConfig", () => {
           read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "0 millis"]])
         )
         expect(String(housekeeping)).toContain("housekeepingInterval must be positive")
+        const id = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_CLIENT_ID", "edge:1"]]))
+        expect(String(id)).toContain("clientId must be 1–64 characters")
+        const onClose = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_ON_CLOSE", "detach"]]))
+        expect(String(onClose)).toContain(`onClose: "detach" needs a clientId`)
       }))
   })
 })

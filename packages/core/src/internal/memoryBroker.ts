@@ -9,14 +9,16 @@
  */
 import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type { BackendClient, BackendError, RawRoomState, RawStats } from "../Backend.js"
+import type { BackendClient, BackendError, JoinResult, Membership, RawRoomState, RawStats } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
-import { type EjectReason, EngineError } from "../QueueError.js"
+import { ClientSuperseded, type EjectReason, EngineError } from "../QueueError.js"
 
 interface Member {
   readonly mode: SubscriptionMode
-  readonly ackTimeoutMs: number | null
+  ackTimeoutMs: number | null
+  /** a durable id's membership waiting to be resumed: ended at this time unless resumed (S23, S24) */
+  detachedUntil: number | null
 }
 
 interface Queued {
@@ -51,16 +53,25 @@ interface Client {
 }
 
 interface Connection {
+  readonly clientId: string
   cut: boolean
+  /** the epoch of this connection's claim of its id (S21), null for a client that is not durable */
+  epoch: number | null
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
 }
 
 export class Broker {
   readonly rooms = new Map<string, Room>()
   readonly clients = new Map<string, Client>()
-  readonly connections = new Map<string, Connection>()
-  /** channel listeners: room → set of deliver functions, keyed by client id */
-  readonly listeners = new Map<string, Map<string, Set<(frame: string) => void>>>()
+  /** the connections of each client id: several for a durable id claimed again (S21) */
+  readonly connections = new Map<string, Set<Connection>>()
+  /** channel listeners: room → deliver function → its connection */
+  readonly listeners = new Map<string, Map<(frame: string) => void, Connection>>()
+  /**
+   * The epoch of the latest claim of each durable id (S21), kept for good so that epochs only grow
+   * (as the Redis engine keeps them): the number of durable ids ever claimed bounds it.
+   */
+  readonly claims = new Map<string, number>()
   /**
    * The number of the last frame published, in any room: frames are numbered by the broker, not
    * by the room, so numbers keep growing when a room is dropped and made again (S5 compares a
@@ -84,11 +95,10 @@ export class Broker {
 
   private publish(room: Room, body: string): void {
     const frame = `${++this.event}|${body}`
-    const byClient = this.listeners.get(room.name)
-    if (byClient === undefined) return
-    for (const [clientId, delivers] of byClient) {
-      if (this.connections.get(clientId)?.cut === true) continue // lost in transit, like Pub/Sub
-      for (const deliver of delivers) deliver(frame)
+    const listeners = this.listeners.get(room.name)
+    if (listeners === undefined) return
+    for (const [deliver, connection] of listeners) {
+      if (!connection.cut) deliver(frame) // else lost in transit, like Pub/Sub
     }
   }
 
@@ -104,6 +114,11 @@ export class Broker {
       this.publish(room, next.envelope)
     }
     this.gc(room)
+  }
+
+  /** Whether `connection` lost its claim to a newer one (S21): then nothing it does takes effect. */
+  fenced(connection: Connection): boolean {
+    return connection.epoch !== null && this.claims.get(connection.clientId) !== connection.epoch
   }
 
   private removeMember(room: Room, clientId: string, now: number): void {
@@ -149,13 +164,58 @@ export class Broker {
     mode: SubscriptionMode,
     ackTimeoutMs: number | null,
     timeoutMs: number,
+    durable: boolean,
     now: number
-  ): number {
+  ): JoinResult {
     this.touch(clientId, now, timeoutMs)
     const r = this.room(room)
-    r.members.set(clientId, { mode, ackTimeoutMs })
+    const member = r.members.get(clientId)
+    if (durable && member !== undefined) {
+      if (member.mode === mode) {
+        // S22, S25: resume the membership; a holder gets the in-flight message again
+        member.detachedUntil = null
+        member.ackTimeoutMs = ackTimeoutMs
+        this.clients.get(clientId)!.rooms.add(room)
+        const inFlight = r.inFlight
+        return {
+          event: this.event,
+          inFlight: inFlight !== null && inFlight.holders.has(clientId)
+            ? { id: inFlight.id, envelope: inFlight.envelope }
+            : null
+        }
+      }
+      this.removeMember(r, clientId, now) // the other mode: a fresh membership
+    }
+    r.members.set(clientId, { mode, ackTimeoutMs, detachedUntil: null })
     this.clients.get(clientId)!.rooms.add(room)
-    return this.event
+    return { event: this.event, inFlight: null }
+  }
+
+  /**
+   * A claim of a durable id (S21): a new epoch, the client registered, and every membership of
+   * the id given `timeoutMs` to be resumed (S23).
+   */
+  claim(clientId: string, timeoutMs: number, now: number): number {
+    const epoch = (this.claims.get(clientId) ?? 0) + 1
+    this.claims.set(clientId, epoch)
+    this.touch(clientId, now, timeoutMs)
+    for (const name of this.clients.get(clientId)!.rooms) this.detach(name, clientId, timeoutMs, now)
+    return epoch
+  }
+
+  /** Keep a membership for a successor until `now + timeoutMs` (S24). */
+  detach(room: string, clientId: string, timeoutMs: number, now: number): void {
+    const member = this.rooms.get(room)?.members.get(clientId)
+    if (member !== undefined) member.detachedUntil = now + timeoutMs
+  }
+
+  memberships(clientId: string): ReadonlyArray<Membership> {
+    const out: Array<Membership> = []
+    for (const name of this.clients.get(clientId)?.rooms ?? []) {
+      const member = this.rooms.get(name)?.members.get(clientId)
+      if (member !== undefined) out.push({ room: name, mode: member.mode })
+    }
+    return out
   }
 
   leave(room: string, clientId: string, now: number): void {
@@ -183,6 +243,14 @@ export class Broker {
       for (const name of client.rooms) {
         const r = this.rooms.get(name)
         if (r !== undefined) this.eject(r, clientId, "keepalive-timeout", now)
+      }
+    }
+    // S23, S24: detached memberships nobody resumed in time
+    for (const r of [...this.rooms.values()]) {
+      for (const [clientId, member] of [...r.members]) {
+        if (member.detachedUntil !== null && member.detachedUntil <= now && r.members.get(clientId) === member) {
+          this.eject(r, clientId, "keepalive-timeout", now)
+        }
       }
     }
     for (const r of [...this.rooms.values()]) {
@@ -241,8 +309,10 @@ export class Broker {
   connect(clientId: string): Effect.Effect<BackendClient> {
     return Effect.gen(this, function*() {
       const connected = yield* SubscriptionRef.make(true)
-      const connection: Connection = { cut: false, connected }
-      this.connections.set(clientId, connection)
+      const connection: Connection = { clientId, cut: false, epoch: null, connected }
+      let ofClient = this.connections.get(clientId)
+      if (ofClient === undefined) this.connections.set(clientId, ofClient = new Set())
+      ofClient.add(connection)
       const clock = yield* Effect.clock
       const lost = (operation: string) =>
         new EngineError({
@@ -250,9 +320,14 @@ export class Broker {
           operation,
           cause: new Error("connection cut (a simulated network partition)")
         })
+      const superseded = new ClientSuperseded({ clientId })
       const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
-        Effect.suspend(() =>
-          connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+        Effect.suspend((): Effect.Effect<A, BackendError> =>
+          connection.cut
+            ? Effect.fail(lost(operation))
+            : this.fenced(connection)
+            ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
+            : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
         )
       const backend: BackendClient = {
         send: (room, envelope, priority, id) => op("send", (now) => this.send(room, envelope, priority, id, now)),
@@ -260,38 +335,48 @@ export class Broker {
         listen: (room, deliver) =>
           Effect.acquireRelease(
             op("listen", () => {
-              let byClient = this.listeners.get(room)
-              if (byClient === undefined) this.listeners.set(room, byClient = new Map())
-              let delivers = byClient.get(clientId)
-              if (delivers === undefined) byClient.set(clientId, delivers = new Set())
-              delivers.add(deliver)
+              let listeners = this.listeners.get(room)
+              if (listeners === undefined) this.listeners.set(room, listeners = new Map())
+              listeners.set(deliver, connection)
             }),
             () =>
               Effect.sync(() => {
-                const byClient = this.listeners.get(room)
-                const delivers = byClient?.get(clientId)
-                delivers?.delete(deliver)
-                if (delivers?.size === 0) byClient?.delete(clientId)
-                if (byClient?.size === 0) this.listeners.delete(room)
+                const listeners = this.listeners.get(room)
+                listeners?.delete(deliver)
+                if (listeners?.size === 0) this.listeners.delete(room)
               })
           ),
         join: (room, options) =>
-          op(
-            "join",
-            (now) => this.join(room, clientId, options.mode, options.ackTimeoutMs, options.clientTimeoutMs, now)
-          ),
+          op("join", (now) =>
+            this.join(
+              room,
+              clientId,
+              options.mode,
+              options.ackTimeoutMs,
+              options.clientTimeoutMs,
+              connection.epoch !== null,
+              now
+            )),
         leave: (room) => op("leave", (now) => this.leave(room, clientId, now)),
         // applied at once (the broker is in-process); a cut connection loses it, as in transit
         ack: (room, id, onFailure) => {
           if (connection.cut) return onFailure(room, id, lost("ack"))
+          if (this.fenced(connection)) return onFailure(room, id, superseded)
           this.ack(room, clientId, id, clock.unsafeCurrentTimeMillis())
         },
+        claim: (timeoutMs) =>
+          op("claim", (now) => {
+            connection.epoch = this.claim(clientId, timeoutMs, now)
+            return { epoch: connection.epoch }
+          }),
+        detach: (room, timeoutMs) => op("detach", (now) => this.detach(room, clientId, timeoutMs, now)),
+        memberships: op("memberships", () => this.memberships(clientId)),
         keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => this.keepalive(clientId, timeoutMs, now)),
         housekeep: () => op("housekeep", (now) => this.housekeep(now)),
         resync: (room) => op("resync", () => this.resync(room, clientId)),
         unregister: () =>
           op("unregister", (now) => this.unregister(clientId, now)).pipe(
-            Effect.ensuring(Effect.sync(() => this.connections.delete(clientId)))
+            Effect.ensuring(Effect.sync(() => this.forget(connection)))
           ),
         peek: (room, offset, limit) => op("peek", () => this.peek(room, offset, limit)),
         roomState: (room) => op("roomState", (now) => this.roomState(room, now)),
@@ -302,24 +387,28 @@ export class Broker {
     })
   }
 
-  /** Simulate a network cut between the broker and a client: its operations fail and its frames are lost. */
+  private forget(connection: Connection): void {
+    const ofClient = this.connections.get(connection.clientId)
+    ofClient?.delete(connection)
+    if (ofClient?.size === 0) this.connections.delete(connection.clientId)
+  }
+
+  /** Simulate a network cut between the broker and a client (every connection of its id): its operations fail and its frames are lost. */
   cut(clientId: string): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const connection = this.connections.get(clientId)
-      if (connection === undefined) return Effect.void
-      connection.cut = true
-      return SubscriptionRef.set(connection.connected, false)
-    })
+    return Effect.forEach(this.connections.get(clientId) ?? [], (connection) =>
+      Effect.suspend(() => {
+        connection.cut = true
+        return SubscriptionRef.set(connection.connected, false)
+      }), { discard: true })
   }
 
   /** Heal a cut: the client reconnects (and resyncs, S12). */
   restore(clientId: string): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const connection = this.connections.get(clientId)
-      if (connection === undefined) return Effect.void
-      connection.cut = false
-      return SubscriptionRef.set(connection.connected, true)
-    })
+    return Effect.forEach(this.connections.get(clientId) ?? [], (connection) =>
+      Effect.suspend(() => {
+        connection.cut = false
+        return SubscriptionRef.set(connection.connected, true)
+      }), { discard: true })
   }
 }
 

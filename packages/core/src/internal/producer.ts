@@ -21,12 +21,14 @@ type Service = SyncFanoutQueue["Type"]
 export const make = (options: {
   readonly backend: BackendClient
   readonly clientId: string
+  /** the sequence of the first message is this + 1 (S7: a durable client's claim sets it) */
+  readonly firstSequence: number
   readonly maxPayloadBytes: number
   readonly now: () => number
   readonly stats: ClientStats
 }): Pick<Service, "send" | "sendOutOfBand"> => {
   const { backend, clientId, maxPayloadBytes, now, stats } = options
-  let sequence = 0
+  let sequence = options.firstSequence
 
   /** The envelope's JSON, or why it cannot be sent. */
   const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {

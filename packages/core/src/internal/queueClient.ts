@@ -9,6 +9,7 @@
  * | the client's subscriptions: join a group, leave, eject, close all | `subscriptions.ts` | S6, S10, S11, S20 |
  * | acks and their repetition | `acks.ts` | S3, S4, S12, S16 |
  * | keepalive, local loss detection, housekeeping, reconnect → resync | `liveness.ts`, `pendingLeaves.ts` | S6, S10–S12 |
+ * | durable clients: the claim, fencing, detach on close | here, `fence.ts` | S21–S25 |
  * | send and sendOutOfBand | `producer.ts` | S1, S2, S7, S9, S16 |
  * | peek, roomState, metrics | `inspection.ts`, `clientStats.ts` | S13–S15 |
  */
@@ -17,12 +18,13 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { BackendClient } from "../Backend.js"
+import type { BackendClient, BackendError } from "../Backend.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "../QueueConfig.js"
 import { InvalidArgument } from "../QueueError.js"
 import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import { Acks } from "./acks.js"
 import { ClientStats } from "./clientStats.js"
+import * as Fence from "./fence.js"
 import * as Inspection from "./inspection.js"
 import * as InvalidSink from "./invalidSink.js"
 import * as Liveness from "./liveness.js"
@@ -36,28 +38,54 @@ type Service = SyncFanoutQueue["Type"]
 /** A fresh client id: 12 hex characters, no ':' (message ids are `<client id>:<sequence>`). */
 export const randomClientId = (): string => globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 12)
 
+/**
+ * Message sequences of a durable client start at its claim's epoch × 2³² (S7: ids never reused
+ * across claims of one id; 2²¹ claims of 2³² messages each stay safe integers).
+ */
+const sequencesPerClaim = 2 ** 32
+
 export const makeQueue = <E, R>(
   connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
   config: ResolvedQueueConfig
-): Effect.Effect<Service, E, R | Scope.Scope> =>
+): Effect.Effect<Service, E | BackendError, R | Scope.Scope> =>
   Effect.gen(function*() {
-    const clientId = randomClientId()
-    const backend = yield* connect(clientId)
+    const durable = Option.isSome(config.clientId)
+    const clientId = Option.getOrElse(config.clientId, randomClientId)
+    const clientTimeoutMs = Duration.toMillis(config.clientTimeout)
+    const connection = yield* connect(clientId)
+    // S21: a durable client is fenced once a newer process claimed its id; the first operation
+    // that says so (a keepalive within one interval at the latest) fails every stream
+    let superseded = false
+    /** what the client does once it learns it was fenced (set when its parts exist) */
+    let fenced = () => {}
+    const backend = durable
+      ? Fence.watch(connection, () => {
+        if (superseded) return
+        superseded = true
+        fenced()
+      })
+      : connection
+    // S21: claim the id before anything else; the newest claim wins
+    const firstSequence = durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
     const pendingLeaves = new PendingLeaves(backend)
 
-    // S20: leave every room when the client's scope closes. Added before the fibers are forked,
-    // so it runs after they were interrupted.
+    // S20: leave every room when the client's scope closes (S24: or keep them for a successor).
+    // Added before the fibers are forked, so it runs after they were interrupted.
     let registered: Subscriptions | undefined = undefined
     yield* Effect.addFinalizer(() =>
-      Effect.suspend(() =>
+      Effect.suspend(() => {
+        const rooms = registered?.closeAll() ?? []
+        // S24: a detached client's memberships wait for a successor (or end after clientTimeout,
+        // S10); a fenced one's belong to the newer holder
+        if (superseded || config.onClose === "detach") return Effect.void
         // unreachable server: nothing to tell it; it ejects this client after clientTimeout (S10)
-        whenConnected(backend, backend.unregister(registered?.closeAll() ?? [])).pipe(
+        return whenConnected(backend, backend.unregister(rooms)).pipe(
           Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e.message)),
           Effect.annotateLogs({ clientId })
         )
-      )
+      })
     )
 
     const runFork = yield* FiberSet.makeRuntime<never>()
@@ -68,12 +96,19 @@ export const makeQueue = <E, R>(
       clientId,
       subscriberBuffer: config.subscriberBuffer,
       ackTimeoutMs: Option.match(config.ackTimeout, { onNone: () => null, onSome: Duration.toMillis }),
-      clientTimeoutMs: Duration.toMillis(config.clientTimeout),
+      clientTimeoutMs,
+      detachOnInterrupt: config.onClose === "detach",
       now,
       stats,
       pendingLeaves,
       runFork
     }, acks)
+
+    fenced = () => {
+      pendingLeaves.clear()
+      subscriptions.ejectAll("superseded")
+      runFork(Effect.logWarning(`lockstep: client id ${clientId} was claimed by a newer process; this one is fenced`))
+    }
 
     yield* Liveness.start({ backend, config, clientId, now, subscriptions, pendingLeaves, acks })
 
@@ -88,7 +123,7 @@ export const makeQueue = <E, R>(
 
     const service: Service = {
       clientId,
-      ...Producer.make({ backend, clientId, maxPayloadBytes: config.maxPayloadBytes, now, stats }),
+      ...Producer.make({ backend, clientId, firstSequence, maxPayloadBytes: config.maxPayloadBytes, now, stats }),
       subscribe: (room, options) =>
         validateRoom(room).pipe(
           Effect.zipRight(modeOf(options)),
@@ -114,7 +149,8 @@ export const makeQueue = <E, R>(
             attributes: { rooms: Array.isArray(rooms) ? rooms.length : 0 }
           })
         ),
-      ...Inspection.make({ backend, stats, subscribedRooms: () => subscriptions.size })
+      ...Inspection.make({ backend, stats, subscribedRooms: () => subscriptions.size }),
+      memberships: backend.memberships.pipe(Effect.withSpan("SyncFanoutQueue.memberships"))
     }
     InvalidSink.register(service, stats.invalidMessage)
     return service

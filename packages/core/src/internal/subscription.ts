@@ -127,9 +127,13 @@ export class Subscription {
     this.deliver(envelope)
   }
 
-  /** The join answered the room's frame number `event`: handle what arrived meanwhile (S5). */
-  joined(event: number): void {
+  /**
+   * The join answered the room's frame number `event`: handle what arrived meanwhile (S5). A
+   * resumed membership (S22) that holds the in-flight message gets it first (it predates `event`).
+   */
+  joined(event: number, inFlight: InFlightAnswer | null = null): void {
     this.joinedEvent = event
+    if (inFlight !== null) this.redeliver(inFlight)
     const pending = this.pending
     this.pending = []
     for (const frame of pending) this.onFrame(frame)
@@ -179,14 +183,20 @@ export class Subscription {
       // a queued message arrived since we asked: the answer predates it (the consumer acked the
       // message it names, which released the new one); delivering it again would be a duplicate
       if (this.queuedCount !== delivered || this.closed || answer.id === this.lastQueuedId) return undefined
-      const decoded = Envelope.decodeOrReason(answer.envelope)
-      if (typeof decoded === "string" || decoded.k === "e") {
-        this.host.stats.invalidMessage(this.room, typeof decoded === "string" ? decoded : "unexpected envelope kind")
-      } else {
-        this.deliver(decoded)
-      }
+      this.redeliver(answer)
       return undefined
     }
     return this.closed ? undefined : "membership"
+  }
+
+  /** Deliver the in-flight message the engine says we hold (S12, S22). */
+  private redeliver(answer: InFlightAnswer): void {
+    const decoded = Envelope.decodeOrReason(answer.envelope)
+    if (typeof decoded === "string" || decoded.k === "e") {
+      this.host.stats.invalidMessage(this.room, typeof decoded === "string" ? decoded : "unexpected envelope kind")
+      if (this.mode === "sync") this.host.undecodable(this)
+    } else {
+      this.deliver(decoded)
+    }
   }
 }

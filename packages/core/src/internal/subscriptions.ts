@@ -29,6 +29,11 @@ export interface SubscriptionsOptions {
   readonly subscriberBuffer: number
   readonly ackTimeoutMs: number | null
   readonly clientTimeoutMs: number
+  /**
+   * S24 (`onClose: "detach"`): a subscription whose scope closes by interruption (e.g. the
+   * process shutting down) keeps its membership for a successor instead of leaving
+   */
+  readonly detachOnInterrupt: boolean
   readonly now: () => number
   readonly stats: ClientStats
   readonly pendingLeaves: PendingLeaves
@@ -103,13 +108,22 @@ export class Subscriptions {
     this.eject([...this.byRoom.values()], reason, false)
   }
 
-  /** Close a subscription from its own scope (S6): it leaves the room at once. */
-  private close(sub: Subscription): Effect.Effect<void> {
+  /**
+   * Close a subscription from its own scope (S6): it leaves the room at once; with
+   * `detachOnInterrupt`, a scope closed by interruption detaches it instead (S24).
+   */
+  private close(sub: Subscription, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (sub.closed) return Effect.void
       const group = this.closeLocally(sub)
       if (group.open === 0) group.buffer.end(DeliveryStream.End)
-      const { backend, clientId, pendingLeaves } = this.options
+      const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
+      if (detachOnInterrupt && Exit.isInterrupted(exit)) {
+        return whenConnected(backend, backend.detach(sub.room, clientTimeoutMs)).pipe(
+          Effect.catchAll((e) => Effect.logWarning("lockstep: detach failed", e.message)),
+          Effect.annotateLogs({ clientId, room: sub.room })
+        )
+      }
       pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend, Effect.map(backend.leave(sub.room), () => pendingLeaves.done(sub.room))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
@@ -166,8 +180,9 @@ export class Subscriptions {
           yield* Effect.gen(this, function*() {
             // order matters: listen before join so nothing released after the join is missed (S3)
             yield* backend.listen(sub.room, (frame) => sub.onFrame(frame))
-            yield* Effect.addFinalizer(() => this.close(sub))
-            sub.joined(yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs }))
+            yield* Effect.addFinalizer((exit) => this.close(sub, exit))
+            const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+            sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.extend(own))
         })
       yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))

@@ -61,7 +61,7 @@ export const inbox = <A>(
   })
 
 /** The error of an effect that must fail. */
-const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
+export const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
   Effect.flatMap(Effect.either(self), (result) =>
     Either.isLeft(result)
       ? Effect.succeed(result.left)
@@ -76,9 +76,10 @@ const snapshot = (state: RoomState.RoomState) => ({
   inFlight: Option.getOrNull(Option.map(state.inFlight, (f) => f.id))
 })
 
-const sorted = (ids: ReadonlyArray<string>) => [...ids].sort()
+export const sorted = (ids: ReadonlyArray<string>) => [...ids].sort()
 
-const harness = (fx: EngineFixture) => {
+/** The helpers every test of a suite uses, over one engine fixture. */
+export const harness = (fx: EngineFixture) => {
   /** let the engine finish whatever it does without new input (only for negative checks) */
   const settle = fx.advance(fx.time === "test-clock" ? Duration.zero : Duration.millis(50))
 

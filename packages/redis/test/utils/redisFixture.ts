@@ -47,7 +47,8 @@ const makeFixture = (
           )
         })
         const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* make.pipe(Effect.provide(context), Effect.orDie)
-        proxies.set(queue.clientId, clientProxies)
+        // a durable id may be held by several clients of a test (S21): cut and restore reach them all
+        proxies.set(queue.clientId, [...(proxies.get(queue.clientId) ?? []), ...clientProxies])
         return queue
       }),
     cut: (clientId) => each(clientId, (p) => p.cut),
