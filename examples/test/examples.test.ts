@@ -130,7 +130,9 @@ describe("examples", () => {
           expect(row.rate).toBeGreaterThan(0)
           expect(row.ejections).toBe(0)
           expect(stdout).toMatch(/^edge-slow .* crashed, back under its id after [\d.]+ s$/m)
-          expect(stdout).toMatch(/^durable {7}✓ edge-slow crashed and came back under its id: .* missed nothing \(S22\)$/m)
+          expect(stdout).toMatch(
+            /^durable {7}✓ edge-slow crashed and came back under its id: .* missed nothing \(S22\)$/m
+          )
           expect(stdout).toContain(
             "lock-step     ✓ every worker processed the same messages in the same order; 0 times"
           )
