@@ -23,7 +23,7 @@ const queueLayer = (
   engine: string
 ): Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
-  QueueError.EngineError | ConfigError.ConfigError | RedisTestServer.RedisTestError
+  QueueError.QueueError | ConfigError.ConfigError | RedisTestServer.RedisTestError
 > =>
   engine === "redis"
     ? ClientLayer.layer({ keyPrefix: "consumer" }).pipe(

@@ -35,7 +35,7 @@ export interface Client {
 }
 
 /** Why building a client failed. */
-export type ClientError = QueueError.EngineError | ConfigError.ConfigError
+export type ClientError = QueueError.QueueError | ConfigError.ConfigError
 
 /** The engine the examples run on. */
 export interface Engine {

@@ -19,7 +19,9 @@
  * - `{"event":"stats","rss":…,"heapUsed":…}` every `LOCKSTEP_WORKER_STATS_MS` (default off)
  *
  * Rooms: `LOCKSTEP_WORKER_ROOMS`, a JSON array of room names. SIGTERM / SIGINT close the client
- * (it leaves its rooms, S20); SIGKILL is a crash (the server ejects it after clientTimeout, S10).
+ * (it leaves its rooms, S20; with `LOCKSTEP_CLIENT_ID` and `LOCKSTEP_ON_CLOSE=detach` it keeps
+ * them for its successor, S24); SIGKILL is a crash (the server ejects it after clientTimeout, S10,
+ * unless a successor with the same `LOCKSTEP_CLIENT_ID` resumes them first, S22).
  * With `LOCKSTEP_WORKER_EXIT_WITH_PARENT=1` it also stops when its stdin closes (the parent died
  * without stopping it, e.g. a test runner killed on timeout), so no worker outlives its test.
  */

@@ -39,6 +39,10 @@ export interface WorkerOptions {
   readonly keyPrefix: string
   readonly rooms: ReadonlyArray<string>
   readonly clientTimeout?: Duration.DurationInput
+  /** a durable client id (S21–S25, `LOCKSTEP_CLIENT_ID`) */
+  readonly clientId?: string
+  /** what SIGTERM does to a durable worker's rooms (`LOCKSTEP_ON_CLOSE`) */
+  readonly onClose?: "leave" | "detach"
   readonly ackDelayMs?: number
   /** in each room, stop acking after this many acks (the next delivery is held forever) */
   readonly hangAfter?: number
@@ -99,6 +103,8 @@ export const spawnWorker = (
       env.LOCKSTEP_CLIENT_TIMEOUT = `${Duration.toMillis(Duration.decode(options.clientTimeout))} millis`
     }
     if (options.hangAfter !== undefined) env.LOCKSTEP_WORKER_HANG_AFTER = String(options.hangAfter)
+    if (options.clientId !== undefined) env.LOCKSTEP_CLIENT_ID = options.clientId
+    if (options.onClose !== undefined) env.LOCKSTEP_ON_CLOSE = options.onClose
     const command = Command.make(process.execPath, "--import", "tsx", workerPath).pipe(
       Command.env(env),
       Command.workingDirectory(repoRoot)
