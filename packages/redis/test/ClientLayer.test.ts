@@ -636,7 +636,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         const prefix = freshPrefix("one")
         const before = (yield* clientList(raw)).length
         const scope = yield* Scope.make()
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
           ClientLayer.standalone(url, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.buildWithScope(Live, scope), SyncFanoutQueue.SyncFanoutQueue)
         const other = Context.get(

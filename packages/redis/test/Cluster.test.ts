@@ -459,7 +459,7 @@ describe("Cluster (3 masters)", () => {
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const prefix = freshPrefix("one")
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
           ClientLayer.cluster({ nodes: cluster.masters, shards: 8 }, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.build(Live), SyncFanoutQueue.SyncFanoutQueue)
         const producer = Context.get(

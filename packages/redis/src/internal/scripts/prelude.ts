@@ -16,11 +16,17 @@
  */
 import * as Keys from "../keys.js"
 
-/** The message of the error reply of a fenced call (S21); the backend recognizes it by its start. */
+/**
+ * The error code of the reply of a fenced call (S21): the backend recognizes the reply by it (its
+ * message starts with it).
+ */
 export const supersededReply = "LOCKSTEP_SUPERSEDED"
 
-/** The Lua expression of that error reply: a fenced script returns it. */
-export const superseded = `redis.error_reply("${supersededReply}")`
+/**
+ * The Lua expression of that error reply: a fenced script returns it. Redis 7 takes the first word
+ * of an error reply as its code only when a message follows it (else the code is `ERR`).
+ */
+export const superseded = `redis.error_reply("${supersededReply} a newer claim of this client id exists")`
 
 /** every key of a room (not its channel), for the DEL of an empty room: the schema's whole list */
 const roomKeys = Object.keys(Keys.roomKinds).filter((kind) => kind !== "channel").map((kind) => `k_${kind}(room)`)
