@@ -315,8 +315,9 @@ describe("Cluster (3 masters)", () => {
         const to = yield* mon.mark
         const acks = mon.between(from, to).filter((e) => e.command === "evalsha" && e.args[1] === shaOf("ack"))
         expect(acks).toHaveLength(1)
-        // the triples of key base, room and id of every shard, after routing key, base, publish, client
-        const triples = acks[0]!.args.slice(7)
+        // the triples of key base, room and id of every shard, after routing key, base, publish,
+        // client, epoch
+        const triples = acks[0]!.args.slice(8)
         expect(triples.filter((_, i) => i % 3 === 1).sort()).toEqual([...rooms].sort())
         expect(new Set(triples.filter((_, i) => i % 3 === 0)).size).toBe(3)
       }))

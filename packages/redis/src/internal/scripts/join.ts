@@ -21,13 +21,16 @@ export const join = define("join", { prelude: true }, () => `
 if fenced(client, epoch) then return ${superseded} end
 local now = now_ms()
 local resumed = false
-if epoch ~= "" and redis.call("HEXISTS", k_members(room), client) == 1 then
-  if (redis.call("SISMEMBER", k_sync(room), client) == 1) == (mode == "s") then
-    resumed = true
-    redis.call("ZREM", k_detached(), client .. "|" .. room)
-  else
-    remove_member(room, client, now)
+if epoch ~= "" then
+  if redis.call("HEXISTS", k_members(room), client) == 1 then
+    if (redis.call("SISMEMBER", k_sync(room), client) == 1) == (mode == "s") then
+      resumed = true
+    else
+      remove_member(room, client, now)
+    end
   end
+  -- the membership is live: no longer waiting for a successor (nor ended by a stale entry)
+  redis.call("ZREM", k_detached(), client .. "|" .. room)
 end
 redis.call("ZADD", k_clients(), now + tonumber(clientTimeoutMs), client)
 redis.call("HSET", k_members(room), client, ackTimeoutMs)
