@@ -269,6 +269,23 @@ describe("durable members, backend level", () => {
         expect(yield* second.memberships).toEqual([])
       }))
 
+    it.scoped("S20/S24: a durable client's unregister leaves every membership of its id, resumed or not, on every shard", () =>
+      Effect.gen(function*() {
+        const { backend, sharding } = yield* standalone("unreg", 8)
+        const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const first = backend("edge-1")
+        yield* first.claim(2000)
+        for (const room of rooms) yield* first.join(room, join)
+        const second = backend("edge-1")
+        yield* second.claim(2000)
+        yield* second.join(rooms[0]!, join)
+        expect(new Set(rooms.map(sharding.shardOf)).size).toBeGreaterThan(3)
+        yield* second.unregister([rooms[0]!])
+        expect(yield* second.memberships).toEqual([])
+        for (const room of rooms) expect((yield* backend("p").roomState(room)).members).toEqual([])
+      }))
+
     it.scoped("S23: memberships lists the id's rooms with their modes, over every shard", () =>
       Effect.gen(function*() {
         const { backend, sharding } = yield* standalone("list", 8)

@@ -96,8 +96,10 @@ export const make = (
       })
     },
     unregister: (rooms) => {
-      const shards = new Set(shardsOf(context, rooms))
-      shards.add(0)
+      // a durable id may hold memberships it did not resume in this process (S23): on every shard
+      const shards = context.epoch === ""
+        ? new Set([0, ...shardsOf(context, rooms)])
+        : Array.from({ length: sharding.shards }, (_, i) => i)
       return Effect.asVoid(
         perShard(
           context,
