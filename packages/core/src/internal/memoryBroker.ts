@@ -206,7 +206,11 @@ export class Broker {
   /** Keep a membership for a successor until `now + timeoutMs` (S24). */
   detach(room: string, clientId: string, timeoutMs: number, now: number): void {
     const member = this.rooms.get(room)?.members.get(clientId)
-    if (member !== undefined) member.detachedUntil = now + timeoutMs
+    if (member === undefined) return
+    member.detachedUntil = now + timeoutMs
+    // a client that stops heartbeating after detaching keeps the membership for all that time
+    const client = this.clients.get(clientId)
+    if (client !== undefined) client.expiresAt = Math.max(client.expiresAt, member.detachedUntil)
   }
 
   memberships(clientId: string): ReadonlyArray<Membership> {
@@ -321,6 +325,7 @@ export class Broker {
           cause: new Error("connection cut (a simulated network partition)")
         })
       const superseded = new ClientSuperseded({ clientId })
+      /** an operation that changes something: refused once the connection is fenced (S21) */
       const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
         Effect.suspend((): Effect.Effect<A, BackendError> =>
           connection.cut
@@ -329,12 +334,17 @@ export class Broker {
             ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
             : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
         )
+      /** an operation that reads, or any client's housekeeping: allowed to a fenced connection too, as on Redis */
+      const read = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
+        Effect.suspend((): Effect.Effect<A, BackendError> =>
+          connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+        )
       const backend: BackendClient = {
         send: (room, envelope, priority, id) => op("send", (now) => this.send(room, envelope, priority, id, now)),
         sendOutOfBand: (room, envelope) => op("sendOutOfBand", () => this.sendOutOfBand(room, envelope)),
         listen: (room, deliver) =>
           Effect.acquireRelease(
-            op("listen", () => {
+            read("listen", () => {
               let listeners = this.listeners.get(room)
               if (listeners === undefined) this.listeners.set(room, listeners = new Map())
               listeners.set(deliver, connection)
@@ -370,17 +380,17 @@ export class Broker {
             return { epoch: connection.epoch }
           }),
         detach: (room, timeoutMs) => op("detach", (now) => this.detach(room, clientId, timeoutMs, now)),
-        memberships: op("memberships", () => this.memberships(clientId)),
+        memberships: read("memberships", () => this.memberships(clientId)),
         keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => this.keepalive(clientId, timeoutMs, now)),
-        housekeep: () => op("housekeep", (now) => this.housekeep(now)),
-        resync: (room) => op("resync", () => this.resync(room, clientId)),
+        housekeep: () => read("housekeep", (now) => this.housekeep(now)),
+        resync: (room) => read("resync", () => this.resync(room, clientId)),
         unregister: () =>
           op("unregister", (now) => this.unregister(clientId, now)).pipe(
             Effect.ensuring(Effect.sync(() => this.forget(connection)))
           ),
-        peek: (room, offset, limit) => op("peek", () => this.peek(room, offset, limit)),
-        roomState: (room) => op("roomState", (now) => this.roomState(room, now)),
-        stats: (topRooms) => op("stats", () => this.stats(topRooms)),
+        peek: (room, offset, limit) => read("peek", () => this.peek(room, offset, limit)),
+        roomState: (room) => read("roomState", (now) => this.roomState(room, now)),
+        stats: (topRooms) => read("stats", () => this.stats(topRooms)),
         connected
       }
       return backend
