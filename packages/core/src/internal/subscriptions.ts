@@ -119,7 +119,13 @@ export class Subscriptions {
       if (group.open === 0) group.buffer.end(DeliveryStream.End)
       const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
       if (detachOnInterrupt && Exit.isInterrupted(exit)) {
-        return whenConnected(backend, backend.detach(sub.room, clientTimeoutMs)).pipe(
+        // until the server confirms the detach: if it is out of reach, the detach is sent once it
+        // answers again (else the membership would hold the room for as long as this client lives)
+        pendingLeaves.add(sub.room, "detach")
+        return whenConnected(
+          backend,
+          Effect.map(backend.detach(sub.room, clientTimeoutMs), () => pendingLeaves.done(sub.room))
+        ).pipe(
           Effect.catchAll((e) => Effect.logWarning("lockstep: detach failed", e.message)),
           Effect.annotateLogs({ clientId, room: sub.room })
         )
