@@ -8,7 +8,8 @@
  * A durable client's subscription detached by interruption (S24) while the server was out of
  * reach is kept here too, as a pending detach: the server would otherwise keep the membership
  * holding its room for as long as this client lives. It is detached when the server answers
- * again; a join of the same room first resumes it instead (S22).
+ * again, unless a join of the same room resumes it first (S22); a join that fails does not turn
+ * it into a leave.
  */
 import * as Effect from "effect/Effect"
 import type { BackendClient, BackendError } from "../Backend.js"
@@ -21,8 +22,15 @@ export class PendingLeaves {
 
   constructor(private readonly backend: BackendClient, private readonly clientTimeoutMs: number) {}
 
+  /** Owe the server a leave or a detach of `room`; a pending detach stays one (see the header). */
   add(room: string, pending: Pending = "leave"): void {
+    if (pending === "leave" && this.rooms.get(room) === "detach") return
     this.rooms.set(room, pending)
+  }
+
+  /** A join of `room` succeeded: it resumed the membership a pending detach was for (S22). */
+  joined(room: string): void {
+    if (this.rooms.get(room) === "detach") this.rooms.delete(room)
   }
 
   /** The server confirmed the leave (or detach) of `room` (or forgot the whole client). */
@@ -36,16 +44,15 @@ export class PendingLeaves {
 
   /**
    * Before joining `room` again: leave it if a leave is pending, so no old membership holds the
-   * in-flight message (S5). A pending detach needs nothing: the join resumes the membership (S22).
+   * in-flight message (S5). A pending detach stays until the join succeeds: the join resumes the
+   * membership (S22, `joined`).
    */
   before(room: string): Effect.Effect<void, BackendError> {
-    return Effect.suspend(() => {
-      const pending = this.rooms.get(room)
-      if (pending === "detach") this.rooms.delete(room)
-      return pending === "leave"
+    return Effect.suspend(() =>
+      this.rooms.get(room) === "leave"
         ? Effect.map(this.backend.leave(room), () => this.rooms.delete(room))
         : Effect.void
-    })
+    )
   }
 
   /** The server answers again: leave (or detach) every pending room, except those subscribed again meanwhile. */

@@ -188,6 +188,7 @@ export class Subscriptions {
             yield* backend.listen(sub.room, (frame) => sub.onFrame(frame))
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
             const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+            pendingLeaves.joined(sub.room)
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.extend(own))
         })
@@ -202,6 +203,7 @@ export class Subscriptions {
                     this.closeLocally(sub)
                     // a join that timed out or was interrupted may have run on the server: leave
                     // once it answers again (S6), or the room would wait for this client's acks
+                    // (a pending detach stays one, S24)
                     pendingLeaves.add(sub.room)
                   }
                 }),

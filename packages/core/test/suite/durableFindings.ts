@@ -91,5 +91,39 @@ export const durableFindings = <R = never>(
           expect(yield* client.memberships).toEqual([])
         })
     )
+
+    test(
+      "S24: a subscribe that fails while the server is out of reach does not turn a pending detach into a leave",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const producer = yield* fx.client(plain)
+          const peer = yield* fx.client(plain)
+          const client = yield* fx.client(durable("edge-f3", "detach"))
+          const room = "f-detach-retry"
+          const scope = yield* Scope.make()
+          const mine = yield* h.listen(client, room, undefined, scope)
+          const ip = yield* h.listen(peer, room)
+          const m1 = yield* producer.send(room, "m1")
+          yield* producer.send(room, "m2")
+          expect((yield* h.next(mine)).id).toBe(m1)
+          yield* (yield* h.next(ip)).ack
+          yield* fx.cut(client.clientId)
+          yield* Scope.close(scope, shutdown)
+          // trying to subscribe again while cut fails
+          const again = yield* Scope.make()
+          expect(Exit.isFailure(yield* Effect.exit(Scope.extend(client.subscribe(room), again)))).toBe(true)
+          yield* Scope.close(again, Exit.void)
+          yield* fx.restore(client.clientId)
+          // the membership is detached, not left: the room waits, and a subscribe resumes it with m1
+          yield* fx.advance("1 second")
+          expect(yield* h.state(peer, room)).toMatchObject({
+            inFlight: m1,
+            members: sorted(["edge-f3", peer.clientId])
+          })
+          yield* h.nothing(ip)
+          const resumed = yield* h.listen(client, room)
+          expect((yield* h.next(resumed)).id).toBe(m1)
+        })
+    )
   })
 }
