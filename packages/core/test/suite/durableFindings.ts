@@ -125,5 +125,32 @@ export const durableFindings = <R = never>(
           expect((yield* h.next(resumed)).id).toBe(m1)
         })
     )
+
+    test(
+      "S22: a successor whose first subscribe fails while the server is out of reach still resumes with the next one",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const producer = yield* fx.client(plain)
+          const room = "f-resume-retry"
+          const scope = yield* Scope.make()
+          const first = yield* Scope.extend(fx.client(durable("edge-f4")), scope)
+          const mine = yield* h.listen(first, room, undefined, scope)
+          const m1 = yield* producer.send(room, "m1")
+          yield* producer.send(room, "m2")
+          expect((yield* h.next(mine)).id).toBe(m1)
+          yield* crash(fx, first, scope)
+
+          const successor = yield* fx.client(durable("edge-f4"))
+          yield* fx.cut(successor.clientId)
+          const failed = yield* Scope.make()
+          expect(Exit.isFailure(yield* Effect.exit(Scope.extend(successor.subscribe(room), failed)))).toBe(true)
+          yield* Scope.close(failed, Exit.void)
+          yield* fx.restore(successor.clientId)
+          yield* fx.advance("1 second")
+          // the retry resumes: m1 again, same id (S22)
+          const box = yield* h.listen(successor, room)
+          expect((yield* h.next(box)).id).toBe(m1)
+        })
+    )
   })
 }
