@@ -69,7 +69,7 @@ export const makeQueue = <E, R>(
     const firstSequence = durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
-    const pendingLeaves = new PendingLeaves(backend, clientTimeoutMs)
+    const pendingLeaves = new PendingLeaves(backend)
 
     // S20: leave every room when the client's scope closes (S24: or keep them for a successor).
     // Added before the fibers are forked, so it runs after they were interrupted.

@@ -119,13 +119,7 @@ export class Subscriptions {
       if (group.open === 0) group.buffer.end(DeliveryStream.End)
       const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
       if (detachOnInterrupt && Exit.isInterrupted(exit)) {
-        // until the server confirms the detach: if it is out of reach, the detach is sent once it
-        // answers again (else the membership would hold the room for as long as this client lives)
-        pendingLeaves.add(sub.room, "detach")
-        return whenConnected(
-          backend,
-          Effect.map(backend.detach(sub.room, clientTimeoutMs), () => pendingLeaves.done(sub.room))
-        ).pipe(
+        return whenConnected(backend, backend.detach(sub.room, clientTimeoutMs)).pipe(
           Effect.catchAll((e) => Effect.logWarning("lockstep: detach failed", e.message)),
           Effect.annotateLogs({ clientId, room: sub.room })
         )
@@ -191,7 +185,6 @@ export class Subscriptions {
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
             sent.add(sub)
             const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
-            pendingLeaves.joined(sub.room)
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.extend(own))
         })
@@ -205,9 +198,9 @@ export class Subscriptions {
                     if (sub.closed || sub.joinedEvent !== null) continue // joined: its finalizer leaves now
                     this.closeLocally(sub)
                     // a join that timed out or was interrupted may have run on the server: leave
-                    // once it answers again (S6), or the room would wait for this client's acks
-                    // (a pending detach stays one, S24). A join never sent owes nothing: leaving
-                    // would end a durable membership waiting to be resumed (S22, S23).
+                    // once it answers again (S6), or the room would wait for this client's acks.
+                    // A join never sent owes nothing: leaving would end a durable membership
+                    // waiting to be resumed (S22, S23).
                     if (sent.has(sub)) pendingLeaves.add(sub.room)
                   }
                 }),

@@ -6,17 +6,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import type { SyncFanoutQueue } from "@lockstep/core"
-import { type Duration, Effect, Exit, FiberId, Scope } from "effect"
+import { type Duration, Effect, Exit, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
-import { harness, sorted } from "./semantics.js"
+import { harness } from "./semantics.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
 
 const clientTimeout: Duration.DurationInput = "3 seconds"
 const durable = (clientId: string, onClose: "leave" | "detach" = "leave") => ({ clientTimeout, clientId, onClose })
 const plain = { clientTimeout }
-/** how a process shutting down closes its scopes */
-const shutdown = Exit.interrupt(FiberId.none)
 
 /**
  * Declare the durable findings for one engine (see `durableSuite` for the parameters).
@@ -62,67 +60,6 @@ export const durableFindings = <R = never>(
           expect(yield* h.state(producer, room)).toMatchObject({ inFlight: m1, backlog: 1 })
           yield* d1.ack
           expect((yield* h.next(box)).id).toBe(m2)
-        })
-    )
-
-    test(
-      "S24: a subscription interrupted while the server is out of reach is detached once it is back, not kept for good",
-      (fx, h) =>
-        Effect.gen(function*() {
-          const producer = yield* fx.client(plain)
-          const peer = yield* fx.client(plain)
-          const client = yield* fx.client(durable("edge-f2", "detach"))
-          const room = "f-detach"
-          const scope = yield* Scope.make()
-          const mine = yield* h.listen(client, room, undefined, scope)
-          const ip = yield* h.listen(peer, room)
-          const m1 = yield* producer.send(room, "m1")
-          const m2 = yield* producer.send(room, "m2")
-          expect((yield* h.next(mine)).id).toBe(m1)
-          yield* (yield* h.next(ip)).ack
-          // interrupted while cut: the detach cannot reach the server now
-          yield* fx.cut(client.clientId)
-          yield* Scope.close(scope, shutdown)
-          yield* fx.restore(client.clientId)
-          // it holds m1 until the detached membership ends, clientTimeout after the client is back
-          expect((yield* h.state(peer, room)).members).toEqual(sorted(["edge-f2", peer.clientId]))
-          expect((yield* h.next(ip, "8 seconds")).id).toBe(m2)
-          expect((yield* h.state(peer, room)).members).toEqual([peer.clientId])
-          expect(yield* client.memberships).toEqual([])
-        })
-    )
-
-    test(
-      "S24: a subscribe that fails while the server is out of reach does not turn a pending detach into a leave",
-      (fx, h) =>
-        Effect.gen(function*() {
-          const producer = yield* fx.client(plain)
-          const peer = yield* fx.client(plain)
-          const client = yield* fx.client(durable("edge-f3", "detach"))
-          const room = "f-detach-retry"
-          const scope = yield* Scope.make()
-          const mine = yield* h.listen(client, room, undefined, scope)
-          const ip = yield* h.listen(peer, room)
-          const m1 = yield* producer.send(room, "m1")
-          yield* producer.send(room, "m2")
-          expect((yield* h.next(mine)).id).toBe(m1)
-          yield* (yield* h.next(ip)).ack
-          yield* fx.cut(client.clientId)
-          yield* Scope.close(scope, shutdown)
-          // trying to subscribe again while cut fails
-          const again = yield* Scope.make()
-          expect(Exit.isFailure(yield* Effect.exit(Scope.extend(client.subscribe(room), again)))).toBe(true)
-          yield* Scope.close(again, Exit.void)
-          yield* fx.restore(client.clientId)
-          // the membership is detached, not left: the room waits, and a subscribe resumes it with m1
-          yield* fx.advance("1 second")
-          expect(yield* h.state(peer, room)).toMatchObject({
-            inFlight: m1,
-            members: sorted(["edge-f3", peer.clientId])
-          })
-          yield* h.nothing(ip)
-          const resumed = yield* h.listen(client, room)
-          expect((yield* h.next(resumed)).id).toBe(m1)
         })
     )
 

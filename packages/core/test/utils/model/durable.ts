@@ -94,22 +94,10 @@ export const restoreHolders = (c: Client, now: number): void => {
 }
 
 /**
- * The current process of `c` is back (S24): the detaches it could not send while cut reach the
- * server now; each membership then waits `clientTimeout` to be resumed.
- */
-export const restored = (run: Run, c: Client, now: number): void => {
-  for (const sub of subsOf(run, c, c.incarnation)) {
-    if (!sub.detachPending) continue
-    sub.detachPending = false
-    const room = run.rooms[sub.room]!
-    if (room.members.get(c.index)?.sub === sub) RoomModel.detach(room, c.index, now + run.timing.clientTimeoutMs)
-  }
-}
-
-/**
  * Close a subscription of the current process by interruption: with `onClose: "detach"` the
- * membership waits for a resume (S24), otherwise it is left (S6); a cut client can tell the server
- * neither until it is back.
+ * membership waits for a resume (S24), otherwise it is left (S6). A cut client tells the server
+ * nothing now: both become a leave once it is back (a detach that did not reach the server is
+ * made up for by a leave, or the room would wait for this live client forever).
  */
 const interruptSub = (run: Run, c: Client, sub: Sub, now: number) =>
   Effect.gen(function*() {
@@ -120,14 +108,10 @@ const interruptSub = (run: Run, c: Client, sub: Sub, now: number) =>
     sub.expected.length = 0
     const room = run.rooms[sub.room]!
     const member = room.members.get(c.index)?.sub === sub
-    if (c.onClose === "detach") {
-      if (c.cut) sub.detachPending = true
-      else if (member) RoomModel.detach(room, c.index, now + run.timing.clientTimeoutMs)
-    } else if (c.cut) {
-      sub.leftUnreachable = true
-    } else if (member) {
-      removeMember(run, room, c.index, now, now)
-    }
+    if (c.cut) sub.leftUnreachable = true
+    else if (!member) return
+    else if (c.onClose === "detach") RoomModel.detach(room, c.index, now + run.timing.clientTimeoutMs)
+    else removeMember(run, room, c.index, now, now)
   })
 
 /** The current process of `c` no longer runs; the server hears nothing more from it. */

@@ -62,11 +62,6 @@ export interface Sub {
   /** the process of its client that opened it (always 0 for an ordinary client) */
   readonly incarnation: number
   /**
-   * closed by interruption with `onClose: "detach"` while its client was cut: the detach is due
-   * once the server hears from the client again (S24)
-   */
-  detachPending: boolean
-  /**
    * set when a newer claim fenced its process (S21): its deliveries are no longer predicted (any
    * message of the room, once), and its stream must fail with one of `reasons`
    */
@@ -196,7 +191,6 @@ export const makeSub = (run: Run, client: Client, room: number, mode: Mode, scop
   seen: new Set(),
   prevQueued: null,
   incarnation: client.incarnation,
-  detachPending: false,
   fenced: null
 })
 

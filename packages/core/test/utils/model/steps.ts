@@ -206,7 +206,6 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         }
         RoomModel.restore(c, now)
         yield* run.engine.restore(c.id)
-        Durable.restored(run, c, now)
         // S12: re-deliver the in-flight message to a sync subscription that holds it and never saw it
         for (const sub of run.subs) {
           if (sub.client !== c.index || !sub.live || sub.mode !== "sync") continue
