@@ -17,24 +17,29 @@ export const standalone = (port: number, enableAutoPipelining = false): Connecti
 const client = (
   connection: ConnectionLayer,
   sharding: Layer.Layer<Sharding.Sharding, unknown>,
-  keyPrefix: string
+  keyPrefix: string,
+  clientId?: string
 ) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(Layer.merge(connection, sharding))
-    return yield* ClientLayer.make({ keyPrefix, clientTimeout: "30 seconds" }).pipe(Effect.provide(context))
+    return yield* ClientLayer.make({ keyPrefix, clientTimeout: "30 seconds", ...(clientId ? { clientId } : {}) }).pipe(
+      Effect.provide(context)
+    )
   })
 
 /**
  * rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks.
  * Each subscriber reads all its rooms through one `subscribeMany` stream (as the raw baseline
  * reads them through one message handler), or, with `streamPerRoom`, through one `subscribe`
- * stream and consumer fiber per room.
+ * stream and consumer fiber per room. With `durable`, the subscribers are durable members (a
+ * `clientId` each, S21: every script call of theirs checks the claim).
  */
 export const lockstepRooms = (
   connection: ConnectionLayer,
   options: RoomsOptions & {
     readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
     readonly streamPerRoom?: boolean
+    readonly durable?: boolean
   }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
@@ -42,7 +47,10 @@ export const lockstepRooms = (
     const rooms = Array.from({ length: options.rooms }, (_, i) => `room${i}`)
     const producer = yield* client(connection, sharding, options.tag)
     const subscribers: Array<SyncFanoutQueue.SyncFanoutQueue["Type"]> = []
-    for (let i = 0; i < options.subscribers; i++) subscribers.push(yield* client(connection, sharding, options.tag))
+    for (let i = 0; i < options.subscribers; i++) {
+      const id = options.durable === true ? `${options.tag}-s${i}` : undefined
+      subscribers.push(yield* client(connection, sharding, options.tag, id))
+    }
     const total = options.rooms * options.perRoom * options.subscribers
     let received = 0
     const done = yield* Deferred.make<void>()

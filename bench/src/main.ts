@@ -171,6 +171,15 @@ const program = Effect.gen(function*() {
       yield* onServer((probe) => lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "ls1", probe })),
       raw1
     )
+    const durable1 = row(
+      "B1 1 room × 3 sync",
+      "lockstep, durable members",
+      n1,
+      yield* onServer((probe) =>
+        lockstepRooms(conn, { rooms: 1, subscribers: 3, perRoom: n1, tag: "lsd1", probe, durable: true })
+      ),
+      raw1
+    )
     const rawStream1 = row(
       "B1 1 room × 3 sync",
       "raw ioredis + an Effect Stream consumer",
@@ -182,7 +191,10 @@ const program = Effect.gen(function*() {
       ),
       raw1
     )
-    rows.push(raw1, ls1, { ...rawStream1, note: "the raw loop, each subscriber reading through a Stream" })
+    rows.push(raw1, ls1, { ...durable1, note: "subscribers with a clientId (S21–S25)" }, {
+      ...rawStream1,
+      note: "the raw loop, each subscriber reading through a Stream"
+    })
   }
 
   // B2: 100 rooms × 3 sync subscribers

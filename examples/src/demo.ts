@@ -5,9 +5,11 @@
  * client (on Redis: its own connections), receives every message, works on it for a while and
  * acks it; nobody gets message n+1 before all of them acked message n (S3). Midway an
  * out-of-band broadcast skips the queue (S9), then the slowest worker crashes: its network is cut
- * and its fibers are interrupted without leaving the room, so the room waits on it until the
- * server ejects it for missing heartbeats (S10) and carries on without it. A summary table closes
- * the run.
+ * and its fibers are interrupted without leaving the room, so the room waits on it. Every worker
+ * is a durable member (its name is its `clientId`, S21): the crashed one comes back under its id
+ * before `clientTimeout`, resumes its membership, receives again the message it never acked (same
+ * id, S22) and the room carries on with all three. A summary table closes the run: every worker
+ * processed the same messages, in the same order.
  *
  * Engine: `LOCKSTEP_REDIS_URL` if set, else a `redis-server` spawned on a free port when one is
  * installed, else the in-memory engine. `DEMO_SECONDS` sets the run time (default 15).
@@ -34,7 +36,9 @@ import { runMain } from "./internal/main.js"
 const ROOM = "match-1"
 /** the producer keeps about this many messages queued, so priorities have something to overtake */
 const TARGET_BACKLOG = 10
-const CLIENT_TIMEOUT = Duration.seconds(2)
+const CLIENT_TIMEOUT = Duration.seconds(3)
+/** how long the crashed worker stays down before it comes back under its id (below CLIENT_TIMEOUT) */
+const DOWN_FOR = Duration.millis(1200)
 const PRIORITIES = [
   { priority: 0, label: "alert", share: 0.1 },
   { priority: 1, label: "order", share: 0.3 },
@@ -73,6 +77,9 @@ interface Worker {
   joinedAt: number
   crashedAt: number | undefined
   ejectedAt: number | undefined
+  /** when it came back under its id after the crash, and the message it got again then (S22) */
+  restartedAt: number | undefined
+  redelivered: string | undefined
 }
 
 interface Broadcast {
@@ -187,7 +194,9 @@ const main = Effect.gen(function*() {
     broadcasts: [],
     joinedAt: 0,
     crashedAt: undefined,
-    ejectedAt: undefined
+    ejectedAt: undefined,
+    restartedAt: undefined,
+    redelivered: undefined
   }))
   const live = () => workers.filter((w) => w.status !== "crashed" && w.status !== "ejected")
   let sent = 0
@@ -213,11 +222,17 @@ const main = Effect.gen(function*() {
     }
     return Effect.gen(function*() {
       if (isCrashed(w)) return yield* Effect.never // a dead process does nothing more
-      w.processed++
-      w.ids.push(delivery.id)
-      w.latencies.push(latencyMs)
-      w.priorities.push(delivery.priority)
-      checkLockstep(w)
+      if (w.ids[w.ids.length - 1] === delivery.id) {
+        // the message the crashed process received and never acked, delivered again to its
+        // successor (S22): the same id, processed once
+        w.redelivered = delivery.id
+      } else {
+        w.processed++
+        w.ids.push(delivery.id)
+        w.latencies.push(latencyMs)
+        w.priorities.push(delivery.priority)
+        checkLockstep(w)
+      }
       w.status = "working"
       w.current = `#${delivery.sequence} p${delivery.priority} ${labelOf(delivery.priority)}`
       yield* Effect.sleep(Duration.millis(w.spec.workMs * (0.5 + Math.random())))
@@ -240,11 +255,15 @@ const main = Effect.gen(function*() {
     Effect.gen(function*() {
       // each worker lives in a scope of its own, so it can be killed alone
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-      const client = yield* engine.client(config, { crashable: w.spec.crashes }).pipe(Scope.extend(scope))
+      // a durable member: its name is its client id (S21), so a restarted process resumes it (S22)
+      const crashable = w.spec.crashes && w.crashedAt === undefined
+      const client = yield* engine.client({ ...config, clientId: w.spec.name }, { crashable }).pipe(
+        Scope.extend(scope)
+      )
       const deliveries = yield* client.queue.subscribe(ROOM).pipe(Scope.extend(scope))
       w.clientId = client.queue.clientId
       w.status = "waiting"
-      w.joinedAt = elapsed()
+      if (w.joinedAt === 0) w.joinedAt = elapsed()
       const fiber = yield* deliveries.pipe(
         Stream.runForEach(handle(w)),
         Effect.catchTags({
@@ -421,6 +440,21 @@ const main = Effect.gen(function*() {
       )
     })
 
+  /** the crashed worker's process comes back: a new client with the same id resumes its membership (S22) */
+  const restart = (w: Worker) =>
+    Effect.gen(function*() {
+      const held = w.processed > w.acked ? w.ids[w.ids.length - 1] : undefined
+      w.restartedAt = elapsed()
+      w.status = "waiting"
+      running.push(yield* start(w))
+      yield* say(
+        green(`↻ ${w.spec.name} came back under its id after ${(w.restartedAt - (w.crashedAt ?? 0)).toFixed(1)} s`) +
+          `: it resumed its membership (S22)${
+            held === undefined ? "" : ` and gets again the message it never acked, ${held} (same id)`
+          }; the room moves on with all three`
+      )
+    }).pipe(Effect.catchAll((e) => say(red(`${w.spec.name} could not come back: ${e.message}`))))
+
   const script = Effect.gen(function*() {
     yield* at(0.2)
     yield* broadcast("maintenance at 03:00 UTC")
@@ -430,17 +464,10 @@ const main = Effect.gen(function*() {
       yield* crash(victim)
       yield* Effect.sleep("600 millis")
       if (victim.worker.status === "crashed") yield* broadcast("the room is stalled, broadcasts are not")
+      yield* Effect.sleep(Duration.subtract(DOWN_FOR, Duration.millis(600)))
+      if (victim.worker.status === "crashed") yield* restart(victim.worker)
     }
     yield* at(1)
-    // the ejection takes clientTimeout plus a housekeeping round: give it time on a slow machine
-    if (victim !== undefined && victim.worker.status === "crashed") {
-      yield* say(dim("waiting for the ejection before stopping…"))
-      yield* Effect.sleep("100 millis").pipe(
-        Effect.repeat({ until: () => victim.worker.status !== "crashed" }),
-        Effect.timeout(Duration.times(CLIENT_TIMEOUT, 4)),
-        Effect.ignore
-      )
-    }
     yield* Fiber.interrupt(producerFiber)
     stoppedAt = elapsed()
     yield* say(`producer stopped after ${sent} messages; draining the backlog…`)
@@ -460,7 +487,8 @@ const main = Effect.gen(function*() {
     Effect.sync(() => {
       if (tty) redrawFinal()
       const duration = (stoppedAt ?? elapsed()) - (workers[0]?.joinedAt ?? 0)
-      const until = (w: Worker) => (w.crashedAt ?? stoppedAt ?? elapsed()) - w.joinedAt
+      const until = (w: Worker) =>
+        (w.restartedAt === undefined ? w.crashedAt ?? stoppedAt ?? elapsed() : stoppedAt ?? elapsed()) - w.joinedAt
       const all = live().flatMap((w) => w.latencies)
       const rows = [
         ["", "work", "messages", "msgs/s", "latency p50", "latency p99", "status"].map(dim),
@@ -474,7 +502,9 @@ const main = Effect.gen(function*() {
           w.status === "ejected"
             ? `ejected ${((w.ejectedAt ?? 0) - (w.crashedAt ?? 0)).toFixed(1)} s after its crash`
             : w.status === "crashed"
-            ? "crashed, not ejected yet"
+            ? "crashed, not back yet"
+            : w.restartedAt !== undefined
+            ? `crashed, back under its id after ${(w.restartedAt - (w.crashedAt ?? 0)).toFixed(1)} s`
             : "alive"
         ]),
         [
@@ -511,6 +541,15 @@ const main = Effect.gen(function*() {
         } ${
           sameOrder ? "every worker processed the same messages in the same order" : "workers saw different orders"
         }; ${violations} times a worker got ahead of the others (S3)`,
+        ...workers.filter((w) => w.restartedAt !== undefined).map((w) =>
+          `durable       ${
+            sameOrder && w.status !== "crashed" && w.status !== "ejected" && w.processed === roomTotal()
+              ? green("✓")
+              : red("✗")
+          } ${w.spec.name} crashed and came back under its id: it ${
+            w.redelivered === undefined ? "had acked everything it got" : `got ${w.redelivered} again (same id)`
+          } and missed nothing (S22)`
+        ),
         `delivery      ${
           survivors.every((w) => w.processed === sent)
             ? green(`✓ all ${sent} messages reached every live worker`)

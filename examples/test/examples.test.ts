@@ -115,7 +115,7 @@ const live = <A, E>(
 describe("examples", () => {
   describe("demo", () => {
     live(
-      "runs on a spawned redis-server: lock-step, a broadcast, a crash, one ejection, a summary",
+      "runs on a spawned redis-server: lock-step, a broadcast, a crash, the worker back under its id (S22), a summary",
       () =>
         Effect.gen(function*() {
           const output = yield* run("demo", { env: { DEMO_SECONDS: "6" } })
@@ -124,12 +124,15 @@ describe("examples", () => {
           expect(stdout).toContain("engine: Redis: a redis-server spawned on 127.0.0.1:")
           expect(stdout).toMatch(/out-of-band "maintenance at 03:00 UTC" reached 3\/3 live workers/)
           expect(stdout).toContain("✖ edge-slow crashed")
-          expect(stdout).toMatch(/the server ejected edge-slow [\d.]+ s after its crash/)
+          expect(stdout).toMatch(/↻ edge-slow came back under its id after [\d.]+ s: it resumed its membership \(S22\)/)
           const row = roomRow(stdout)
           expect(row.messages).toBeGreaterThan(0)
           expect(row.rate).toBeGreaterThan(0)
-          expect(row.ejections).toBe(1)
-          expect(stdout).toMatch(/^edge-slow .* ejected [\d.]+ s after its crash$/m)
+          expect(row.ejections).toBe(0)
+          expect(stdout).toMatch(/^edge-slow .* crashed, back under its id after [\d.]+ s$/m)
+          expect(stdout).toMatch(
+            /^durable {7}✓ edge-slow crashed and came back under its id: .* missed nothing \(S22\)$/m
+          )
           expect(stdout).toContain(
             "lock-step     ✓ every worker processed the same messages in the same order; 0 times"
           )
@@ -155,8 +158,9 @@ describe("examples", () => {
           expect(output.stdout).toContain("running on the in-memory engine")
           const row = roomRow(output.stdout)
           expect(row.messages).toBeGreaterThan(0)
-          expect(row.ejections).toBe(1)
+          expect(row.ejections).toBe(0)
           expect(output.stdout).toContain("lock-step     ✓")
+          expect(output.stdout).toContain("durable       ✓ edge-slow")
         })
     )
 

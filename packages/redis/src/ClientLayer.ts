@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { Backend, QueueConfig, type QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -33,7 +33,10 @@ import { Sharding } from "./Sharding.js"
 import * as ShardLayer from "./ShardLayer.js"
 
 /**
- * Build a client in the current scope; closing the scope leaves all rooms (S20).
+ * Build a client in the current scope; closing the scope leaves all rooms (S20). A durable client
+ * (`clientId`) claims its id first (S21): the claim fails the build if Redis is out of reach
+ * (`EngineError`, `OperationTimeout`) or a newer claim of the id won a race with it
+ * (`ClientSuperseded`).
  *
  * @since 0.1.0
  * @category constructors
@@ -42,7 +45,7 @@ export const make = (
   config: QueueConfig.QueueConfig
 ): Effect.Effect<
   SyncFanoutQueue.SyncFanoutQueue["Type"],
-  ConfigError.ConfigError,
+  ConfigError.ConfigError | Backend.BackendError,
   RedisConnection | Sharding | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -64,8 +67,11 @@ export const make = (
  */
 export const layer = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, ConfigError.ConfigError, RedisConnection | Sharding> =>
-  Layer.scoped(SyncFanoutQueue.SyncFanoutQueue, make(config))
+): Layer.Layer<
+  SyncFanoutQueue.SyncFanoutQueue,
+  ConfigError.ConfigError | Backend.BackendError,
+  RedisConnection | Sharding
+> => Layer.scoped(SyncFanoutQueue.SyncFanoutQueue, make(config))
 
 /**
  * A client configured from the environment (`QueueConfig.config`), on the `RedisConnection` and
@@ -76,7 +82,7 @@ export const layer = (
  */
 export const layerConfig: Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
-  ConfigError.ConfigError,
+  ConfigError.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
 > = Layer.unwrapEffect(Effect.map(QueueConfig.config, layer))
 
@@ -90,7 +96,7 @@ export const layerConfig: Layer.Layer<
 export const standalone = (
   connection: RedisLayer.RedisOptions | string | Redacted.Redacted<string>,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | ConfigError.ConfigError> =>
   layer(config).pipe(Layer.provide(ShardLayer.single), Layer.provide(RedisLayer.layer(connection)))
 
 /**
@@ -116,7 +122,7 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 export const cluster = (
   { nodes, shards, ...options }: ClusterClientOptions,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | ConfigError.ConfigError> =>
   layer(config).pipe(
     Layer.provide(RedisLayer.cluster(nodes, options)),
     // built first: a bad shard count fails before anything connects

@@ -30,11 +30,14 @@ export type ScriptArg = string | number
  */
 export type ScriptName =
   | "ack"
+  | "claim"
+  | "detach"
   | "housekeep"
   | "join"
   | "keepalive"
   | "keepaliveMany"
   | "leave"
+  | "memberships"
   | "outOfBand"
   | "peek"
   | "resync"

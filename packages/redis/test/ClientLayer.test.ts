@@ -142,10 +142,11 @@ describe("ClientLayer on a spawned redis-server", () => {
         const to = yield* mon.mark
         const acks = evalshas(mon.between(from, to)).filter((c) => c.args[1] === shaOf("ack"))
         expect(acks, describeCommands(mon.between(from, to))).toHaveLength(1)
-        // the triples of key base, room and message id, after the routing key, base, publish command
-        // and client
+        // the triples of key base, room and message id, after the routing key and the head (base,
+        // publish command, client, epoch: "" for a client that is not durable)
         const b = base(config.keyPrefix)
-        expect(acks[0]!.args.slice(7)).toEqual([...firsts, firsts[0]!].flatMap((d) => [b, d.room, d.id]))
+        expect(acks[0]!.args.slice(4, 8)).toEqual([b, "PUBLISH", a.clientId, ""])
+        expect(acks[0]!.args.slice(8)).toEqual([...firsts, firsts[0]!].flatMap((d) => [b, d.room, d.id]))
       }))
 
     it.scoped("the sends and out-of-band messages of one turn leave in one EVALSHA each, in order (DESIGN §4, S2, S9)", () =>
@@ -636,7 +637,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         const prefix = freshPrefix("one")
         const before = (yield* clientList(raw)).length
         const scope = yield* Scope.make()
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
           ClientLayer.standalone(url, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.buildWithScope(Live, scope), SyncFanoutQueue.SyncFanoutQueue)
         const other = Context.get(

@@ -1,12 +1,14 @@
 /**
- * The shared semantic suite (DESIGN §2) on the cluster engine (S17): a spawned 3-master cluster,
+ * The shared semantic suite (DESIGN §2) and the durable-members suite (S21–S25) on the cluster engine (S17): a spawned 3-master cluster,
  * 16 shards, sharded Pub/Sub; every client reaches each node through its own TCP proxy (natMap).
  */
 import { layer } from "@effect/vitest"
 import { RedisTestCluster } from "@lockstep/redis/testing"
+import { durableSuite } from "../../core/test/suite/durable.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
   semanticSuite(clusterFixture(16), "live", { it: it.scoped })
+  durableSuite(clusterFixture(16), "live", { it: it.scoped })
 })

@@ -315,8 +315,9 @@ describe("Cluster (3 masters)", () => {
         const to = yield* mon.mark
         const acks = mon.between(from, to).filter((e) => e.command === "evalsha" && e.args[1] === shaOf("ack"))
         expect(acks).toHaveLength(1)
-        // the triples of key base, room and id of every shard, after routing key, base, publish, client
-        const triples = acks[0]!.args.slice(7)
+        // the triples of key base, room and id of every shard, after routing key, base, publish,
+        // client, epoch
+        const triples = acks[0]!.args.slice(8)
         expect(triples.filter((_, i) => i % 3 === 1).sort()).toEqual([...rooms].sort())
         expect(new Set(triples.filter((_, i) => i % 3 === 0)).size).toBe(3)
       }))
@@ -401,7 +402,7 @@ describe("Cluster (3 masters)", () => {
         const error = yield* Effect.flip(connection.script(
           "join",
           Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
-          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000),
+          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000, ""),
           Duration.seconds(2)
         ))
         expect(error._tag).toBe("EngineError")
@@ -459,7 +460,7 @@ describe("Cluster (3 masters)", () => {
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const prefix = freshPrefix("one")
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.EngineError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
           ClientLayer.cluster({ nodes: cluster.masters, shards: 8 }, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.build(Live), SyncFanoutQueue.SyncFanoutQueue)
         const producer = Context.get(

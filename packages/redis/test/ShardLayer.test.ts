@@ -170,7 +170,7 @@ describe("ShardLayer", () => {
         }
         const error = yield* Effect.flip(Effect.scoped(ClientLayer.make({ keyPrefix }).pipe(Effect.provide(context))))
         expect(ConfigError.isConfigError(error), keyPrefix).toBe(true)
-        expect(error._op).toBe("InvalidData")
+        expect(ConfigError.isConfigError(error) && error._op).toBe("InvalidData")
         expect(String(error)).toContain("keyPrefix must not contain")
       }
       // the same prefixes without braces are fine

@@ -118,13 +118,18 @@ export class Subscriptions {
       const group = this.closeLocally(sub)
       if (group.open === 0) group.buffer.end(DeliveryStream.End)
       const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
+      // until the server confirms the leave or the detach: one that did not reach it is made up for
+      // by a leave once it answers again, or the room would wait for this live client forever
+      pendingLeaves.add(sub.room)
       if (detachOnInterrupt && Exit.isInterrupted(exit)) {
-        return whenConnected(backend, backend.detach(sub.room, clientTimeoutMs)).pipe(
+        return whenConnected(
+          backend,
+          Effect.map(backend.detach(sub.room, clientTimeoutMs), () => pendingLeaves.done(sub.room))
+        ).pipe(
           Effect.catchAll((e) => Effect.logWarning("lockstep: detach failed", e.message)),
           Effect.annotateLogs({ clientId, room: sub.room })
         )
       }
-      pendingLeaves.add(sub.room) // until the server confirms the leave
       return whenConnected(backend, Effect.map(backend.leave(sub.room), () => pendingLeaves.done(sub.room))).pipe(
         Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
         Effect.annotateLogs({ clientId, room: sub.room })

@@ -368,6 +368,28 @@ export const durableSuite = <R = never>(
             expect((yield* h.state(peer, room)).members).toEqual([peer.clientId])
           })
       )
+      test(
+        "S24: a detach that could not reach the server is made up for by a leave once it answers again",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const producer = yield* fx.client(plain)
+            const peer = yield* fx.client(plain)
+            const client = yield* fx.client(durable("edge-9", "detach"))
+            const room = "s24-unreached"
+            const scope = yield* Scope.make()
+            yield* h.listen(client, room, undefined, scope)
+            const ip = yield* h.listen(peer, room)
+            yield* producer.send(room, "m1")
+            const m2 = yield* producer.send(room, "m2")
+            yield* (yield* h.next(ip)).ack
+            yield* fx.cut(client.clientId)
+            yield* Scope.close(scope, shutdown)
+            yield* fx.restore(client.clientId)
+            // the live client does not hold the room it no longer reads: it leaves it
+            expect((yield* h.next(ip, "8 seconds")).id).toBe(m2)
+            expect((yield* h.state(peer, room)).members).toEqual([peer.clientId])
+          })
+      )
     })
 
     // ---------------------------------------------------------------- S25

@@ -1,8 +1,10 @@
 /**
  * Failures of Redis (a connection, a command, a script), in the engine-neutral types of
- * `@lockstep/core`: `EngineError` with `engine: "redis"`, and `OperationTimeout`.
+ * `@lockstep/core`: `EngineError` with `engine: "redis"`, and `OperationTimeout`; and how the
+ * refusal of a fenced client's script (S21) is told apart.
  */
-import { QueueError } from "@lockstep/core"
+import { type Backend, QueueError } from "@lockstep/core"
+import { supersededReply } from "./scripts/prelude.js"
 
 /** A failure of a Redis call. */
 export type RedisFailure = QueueError.EngineError | QueueError.OperationTimeout
@@ -25,3 +27,10 @@ const withoutArguments = (cause: unknown): unknown => {
 /** `operation` failed in Redis because of `cause` (the ioredis error, usually). */
 export const redisError = (operation: string, cause: unknown): QueueError.EngineError =>
   new QueueError.EngineError({ engine: "redis", operation, cause: withoutArguments(cause) })
+
+/**
+ * Whether `failure` is the error reply of a script that refused a fenced client (S21, `superseded`
+ * in `scripts/prelude.ts`): the backend, which knows the client, turns it into `ClientSuperseded`.
+ */
+export const isSupersededReply = (failure: Backend.BackendError): boolean =>
+  failure._tag === "EngineError" && failure.cause instanceof Error && failure.cause.message.startsWith(supersededReply)

@@ -23,10 +23,15 @@
  * | `deadlines`, `k_deadlines()`  | `B deadlines` | zset | room → earliest ack deadline ms (S11)                          |
  * | `lock`, `k_lock()`            | `B hk`        | str  | housekeeping lock (PX)                                         |
  * | `clientRooms`, `k_clientRooms(C)` | `B cr:C`  | set  | rooms of a client on this shard                                |
+ * | `claims`, `k_claims()`        | `B claims`    | hash | durable client id → epoch of its latest claim (S21); kept for good, so epochs only grow |
+ * | `detached`, `k_detached()`    | `B detached`  | zset | "C\|R" → deadline ms, server clock: a durable membership waiting to be resumed (S22–S24) |
  *
  * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
  * `cr:C` when the client has no room left; `clients` entries by housekeeping or unregister;
- * `ev` is the one key a shard keeps for good.
+ * `detached` entries when the membership is resumed or ends (`remove_member`); `ev` is kept for
+ * good, and so are the entries of `claims`: one per durable client id ever claimed on the prefix
+ * (bounded by the ids a deployment uses, not by traffic). A client id is `[A-Za-z0-9._-]`, so the
+ * first `|` of a `detached` member splits it.
  */
 import type { ScriptArg } from "../RedisConnection.js"
 
@@ -52,7 +57,9 @@ export const shardKinds = {
   clients: "clients",
   backlog: "backlog",
   deadlines: "deadlines",
-  lock: "hk"
+  lock: "hk",
+  claims: "claims",
+  detached: "detached"
 } as const
 
 /** The keys of a client on a shard: `B <infix>:C`. */
@@ -81,6 +88,10 @@ export const channel = roomKey("channel")
 export const clients = shardKey("clients")
 /** `B backlog`, the routing key of stats */
 export const backlog = shardKey("backlog")
+/** `B claims` */
+export const claims = shardKey("claims")
+/** `B detached` */
+export const detached = shardKey("detached")
 /** `B cr:C` */
 export const clientRooms = under(clientKinds.clientRooms)
 
@@ -109,11 +120,18 @@ export const common = ["base", "pub"] as const
 type Args = Array<ScriptArg>
 
 /**
- * join (S3, S5, S8, S10): `mode` "s" (sync) or "a" (async), `ackTimeoutMs` "" for none.
+ * The epoch of a durable client's claim (S21), as every script that writes for a client takes it:
+ * "" for a client that is not durable, or before its claim; then the decimal epoch. A script
+ * given an epoch does nothing (`superseded` in `prelude.ts`) unless it is the client's latest claim.
+ */
+export type Epoch = string
+
+/**
+ * join (S3, S5, S8, S10, S22, S25): `mode` "s" (sync) or "a" (async), `ackTimeoutMs` "" for none.
  */
 export const join = {
   key: "meta(room)",
-  head: [...common, "room", "client", "mode", "ackTimeoutMs", "clientTimeoutMs"],
+  head: [...common, "room", "client", "mode", "ackTimeoutMs", "clientTimeoutMs", "epoch"],
   args: (
     base: string,
     pub: Pub,
@@ -121,15 +139,50 @@ export const join = {
     client: string,
     mode: "s" | "a",
     ackTimeoutMs: number | "",
-    clientTimeoutMs: number
-  ): Args => [base, pub, room, client, mode, ackTimeoutMs, clientTimeoutMs]
+    clientTimeoutMs: number,
+    epoch: Epoch
+  ): Args => [base, pub, room, client, mode, ackTimeoutMs, clientTimeoutMs, epoch]
 } as const
 
-/** leave (S6, S18) */
+/** leave (S6, S18, S21) */
 export const leave = {
   key: "meta(room)",
-  head: [...common, "room", "client"],
-  args: (base: string, pub: Pub, room: string, client: string): Args => [base, pub, room, client]
+  head: [...common, "room", "client", "epoch"],
+  args: (base: string, pub: Pub, room: string, client: string, epoch: Epoch): Args => [base, pub, room, client, epoch]
+} as const
+
+/** detach (S24): keep the membership for a successor for `clientTimeoutMs`. */
+export const detach = {
+  key: "meta(room)",
+  head: [...common, "room", "client", "clientTimeoutMs", "epoch"],
+  args: (base: string, pub: Pub, room: string, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
+    base,
+    pub,
+    room,
+    client,
+    clientTimeoutMs,
+    epoch
+  ]
+} as const
+
+/** claim (S21, S23): `epoch` "" on shard 0, which allocates it; the epoch allocated, on the others. */
+export const claim = {
+  key: "clients",
+  head: [...common, "client", "clientTimeoutMs", "epoch"],
+  args: (base: string, pub: Pub, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
+    base,
+    pub,
+    client,
+    clientTimeoutMs,
+    epoch
+  ]
+} as const
+
+/** memberships (S23) */
+export const memberships = {
+  key: "clients",
+  head: [...common, "client"],
+  args: (base: string, pub: Pub, client: string): Args => [base, pub, client]
 } as const
 
 /** resync (S12) */
@@ -153,12 +206,12 @@ export const peek = {
   args: (base: string, pub: Pub, room: string, offset: number, limit: number): Args => [base, pub, room, offset, limit]
 } as const
 
-/** send (S2, S3, S7): the sends of one client to one shard in one event-loop turn, in order. */
+/** send (S2, S3, S7, S21): the sends of one client to one shard in one event-loop turn, in order. */
 export const send = {
   key: "meta(room) of the first item",
-  head: [...common],
+  head: [...common, "client", "epoch"],
   item: ["base", "room", "id", "envelope", "priority"],
-  args: (base: string, pub: Pub): Args => [base, pub],
+  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
   itemArgs: (base: string, room: string, id: string, envelope: string, priority: number): Args => [
     base,
     room,
@@ -168,47 +221,58 @@ export const send = {
   ]
 } as const
 
-/** outOfBand (S9): the out-of-band messages of one client to one shard in one event-loop turn. */
+/** outOfBand (S9, S21): the out-of-band messages of one client to one shard in one event-loop turn. */
 export const outOfBand = {
   key: "meta(room) of the first item",
-  head: [...common],
+  head: [...common, "client", "epoch"],
   item: ["base", "room", "envelope"],
-  args: (base: string, pub: Pub): Args => [base, pub],
+  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
   itemArgs: (base: string, room: string, envelope: string): Args => [base, room, envelope]
 } as const
 
-/** ack (S3, S4, S14): the acks of one client to the shards of one node in one event-loop turn. */
+/** ack (S3, S4, S14, S21): the acks of one client to the shards of one node in one event-loop turn. */
 export const ack = {
   key: "meta(room) of the first item",
-  head: [...common, "client"],
+  head: [...common, "client", "epoch"],
   item: ["base", "room", "id"],
-  args: (base: string, pub: Pub, client: string): Args => [base, pub, client],
+  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
   itemArgs: (base: string, room: string, id: string): Args => [base, room, id]
 } as const
 
-/** keepalive (S10) */
+/** keepalive (S10, S21) */
 export const keepalive = {
   key: "clients",
-  head: [...common, "client", "clientTimeoutMs"],
-  args: (base: string, pub: Pub, client: string, clientTimeoutMs: number): Args => [base, pub, client, clientTimeoutMs]
-} as const
-
-/**
- * keepaliveMany (S10, S17), without the prelude: KEYS[1] is the `clients` key of one shard, the
- * `rest` those of the other shards served by the same node.
- */
-export const keepaliveMany = {
-  key: "clients",
-  head: ["client", "clientTimeoutMs"],
-  rest: "clientsKey",
-  args: (client: string, clientTimeoutMs: number, ...clientsKeys: ReadonlyArray<string>): Args => [
+  head: [...common, "client", "clientTimeoutMs", "epoch"],
+  args: (base: string, pub: Pub, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
+    base,
+    pub,
     client,
     clientTimeoutMs,
-    ...clientsKeys
+    epoch
   ]
 } as const
 
-/** housekeep (S10, S11): `rest`, the clients the registry shard found expired (ejected here too). */
+/**
+ * keepaliveMany (S10, S17, S21), without the prelude: KEYS[1] is the `clients` key of one shard,
+ * `claimsKey` the `claims` key of that same shard (checked when `epoch` is not ""), the `rest` the
+ * `clients` keys of the other shards served by the same node.
+ */
+export const keepaliveMany = {
+  key: "clients",
+  head: ["client", "clientTimeoutMs", "epoch", "claimsKey"],
+  rest: "clientsKey",
+  args: (
+    client: string,
+    clientTimeoutMs: number,
+    epoch: Epoch,
+    claimsKey: string,
+    ...clientsKeys: ReadonlyArray<string>
+  ): Args => [client, clientTimeoutMs, epoch, claimsKey, ...clientsKeys]
+} as const
+
+/**
+ * housekeep (S10, S11, S23): `rest`, the clients the registry shard found expired (ejected here too).
+ */
 export const housekeep = {
   key: "clients",
   head: [...common, "lockMs", "limit"],
@@ -222,11 +286,11 @@ export const housekeep = {
   ]
 } as const
 
-/** unregister (S20) */
+/** unregister (S20, S21) */
 export const unregister = {
   key: "clients",
-  head: [...common, "client"],
-  args: (base: string, pub: Pub, client: string): Args => [base, pub, client]
+  head: [...common, "client", "epoch"],
+  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch]
 } as const
 
 /** stats (S15) */
@@ -239,11 +303,14 @@ export const stats = {
 /** Every layout, by script name (`RedisConnection.ScriptName`). */
 export const layouts = {
   ack,
+  claim,
+  detach,
   housekeep,
   join,
   keepalive,
   keepaliveMany,
   leave,
+  memberships,
   outOfBand,
   peek,
   resync,

@@ -2,13 +2,14 @@
  * The Redis side of one client (`Backend.BackendClient`): each operation is one script call
  * (DESIGN §4), keys and arguments built through the key schema (`keys.ts`). By concern:
  * `backend/messages.ts` (send, out-of-band, ack, peek), `backend/rooms.ts` (listen, join, leave,
- * resync, roomState), `backend/liveness.ts` (keepalive, housekeeping, unregister) and
- * `backend/stats.ts`.
+ * detach, resync, roomState), `backend/liveness.ts` (keepalive, housekeeping, unregister),
+ * `backend/durable.ts` (claim, memberships) and `backend/stats.ts`.
  */
 import type { Backend, QueueConfig } from "@lockstep/core"
 import type { RedisConnection } from "../RedisConnection.js"
 import type { Sharding } from "../Sharding.js"
 import * as Context from "./backend/context.js"
+import * as Durable from "./backend/durable.js"
 import * as Liveness from "./backend/liveness.js"
 import * as Messages from "./backend/messages.js"
 import * as Rooms from "./backend/rooms.js"
@@ -26,6 +27,7 @@ export const make = (
     ...Rooms.make(context),
     ...Liveness.make(context),
     ...Stats.make(context),
+    ...Durable.make(context),
     connected: connection.connected
   }
 }

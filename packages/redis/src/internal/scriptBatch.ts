@@ -5,9 +5,9 @@
  * one script run and one round trip for all the calls of a turn, instead of one each. Calls of a
  * turn keep their order inside the batch, so a producer's sends to a room stay FIFO (S2).
  */
+import type { Backend } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import type { RedisConnection, ScriptArg, ScriptName } from "../RedisConnection.js"
-import type { RedisFailure } from "./errors.js"
 import * as Keys from "./keys.js"
 
 /** Items per script call at most: a call holds Redis for a few microseconds per item. */
@@ -17,7 +17,7 @@ const maxChars = 1 << 20
 
 interface Batch {
   readonly args: Array<ScriptArg>
-  readonly done: Array<(failure: RedisFailure | undefined) => void>
+  readonly done: Array<(failure: Backend.BackendError | undefined) => void>
   chars: number
 }
 
@@ -28,14 +28,17 @@ export class ScriptBatches {
   constructor(
     private readonly connection: RedisConnection["Type"],
     private readonly name: ScriptName,
-    private readonly timeout: Duration.Duration
+    private readonly timeout: Duration.Duration,
+    /** what a failed call reports (the refusal of a fenced client as `ClientSuperseded`, S21) */
+    private readonly fence: (failure: Backend.BackendError) => Backend.BackendError
   ) {}
 
   /**
    * Add one call to the batch of `group`: `item` (its arguments) for `room` of shard `base`,
    * `chars` its size. The first call of a batch gives its `head`, the arguments before the items,
    * and its routing key, `Keys.meta` of its room (made only then). `done` gets the failure of the
-   * whole call, or `undefined` once it was applied.
+   * whole call, or `undefined` once it was applied. (A fenced client's batch fails as a whole with
+   * `ClientSuperseded`, though its items on shards where its claim still held were applied.)
    */
   add(
     group: number | string,
@@ -44,7 +47,7 @@ export class ScriptBatches {
     head: ReadonlyArray<ScriptArg>,
     item: ReadonlyArray<ScriptArg>,
     chars: number,
-    done: (failure: RedisFailure | undefined) => void
+    done: (failure: Backend.BackendError | undefined) => void
   ): void {
     let batch = this.open.get(group)
     if (batch === undefined || batch.done.length >= maxItems || batch.chars + chars > maxChars) {
@@ -60,7 +63,8 @@ export class ScriptBatches {
         },
         this.timeout,
         (failure) => {
-          for (const settle of fresh.done) settle(failure)
+          const reported = failure === undefined ? undefined : this.fence(failure)
+          for (const settle of fresh.done) settle(reported)
         }
       )
     }

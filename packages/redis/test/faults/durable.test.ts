@@ -58,7 +58,10 @@ describe("faults: durable workers", () => {
             { concurrency: "unbounded" }
           )
           expect(ready[2]!.clientId).toBe("edge-1")
-          const producer = yield* makeClient(yield* connect(server.port, "producer"), { keyPrefix: prefix, clientTimeout })
+          const producer = yield* makeClient(yield* connect(server.port, "producer"), {
+            keyPrefix: prefix,
+            clientTimeout
+          })
           const ids: Array<string> = []
           for (let n = 1; n <= N; n++) ids.push(yield* producer.send(room, { n }))
 
@@ -135,7 +138,10 @@ describe("faults: durable workers", () => {
               return w
             })
           yield* Effect.all(names.map(start), { concurrency: "unbounded" })
-          const producer = yield* makeClient(yield* connect(server.port, "producer"), { keyPrefix: prefix, clientTimeout })
+          const producer = yield* makeClient(yield* connect(server.port, "producer"), {
+            keyPrefix: prefix,
+            clientTimeout
+          })
 
           // the producer sends all along the restarts
           const ids: Array<string> = []
@@ -190,7 +196,10 @@ describe("faults: durable workers", () => {
           expect(fenced.reason).toBe("superseded")
           // one keepalive interval (clientTimeout / 3), plus scheduling slack
           expect(fenced.at - ready.at).toBeLessThan(Duration.toMillis(clientTimeout) / 3 + 1500)
-          const producer = yield* makeClient(yield* connect(server.port, "producer"), { keyPrefix: prefix, clientTimeout })
+          const producer = yield* makeClient(yield* connect(server.port, "producer"), {
+            keyPrefix: prefix,
+            clientTimeout
+          })
           const id = yield* producer.send(room, "after")
           yield* newer.waitFor(is("delivery", (e) => e.id === id))
           expect(older.events.filter(is("delivery"))).toEqual([])

@@ -17,6 +17,17 @@
  *
  * Other knobs: SOAK_RATE (messages/s, default 300), SOAK_CLIENT_TIMEOUT_MS (3000), SOAK_MAX_BACKLOG
  * (per room, default 20: the producer skips rooms that are that far behind).
+ *
+ * **Durable mode** (`SOAK_DURABLE=1`, S21–S24): every worker slot is a durable member (client id
+ * `soak-w<slot>`, `onClose: "detach"`), and each replacement is started under the id of the worker
+ * it replaces, so it resumes that worker's memberships: a slot's stream of a room must then have
+ * no gap at all across kills and restarts (not only no loss), the only repeat allowed being the
+ * first delivery of a successor (the message its predecessor had not acked, S22), no ejection may
+ * happen, and at the end every slot has received the same messages of every room. The client
+ * timeout defaults to 10 s there, so a replacement (a new Node process subscribing to every room)
+ * is back before it.
+ *
+ *   SOAK_DURABLE=1 SOAK_MINUTES=3 pnpm soak
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -34,11 +45,12 @@ const envNumber = (name: string, fallback: number) => {
   return value
 }
 
+const durable = process.env.SOAK_DURABLE === "1"
 const minutes = envNumber("SOAK_MINUTES", 10)
 const roomCount = Math.floor(envNumber("SOAK_ROOMS", 500))
 const workerCount = Math.floor(envNumber("SOAK_WORKERS", 3))
 const rate = envNumber("SOAK_RATE", 300)
-const clientTimeoutMs = envNumber("SOAK_CLIENT_TIMEOUT_MS", 3000)
+const clientTimeoutMs = envNumber("SOAK_CLIENT_TIMEOUT_MS", durable ? 10_000 : 3000)
 const chaosMs = envNumber("SOAK_CHAOS_MS", 15_000)
 const reportMs = envNumber("SOAK_REPORT_MS", 10_000)
 const maxBacklog = envNumber("SOAK_MAX_BACKLOG", 20)
@@ -80,6 +92,8 @@ const totals = {
   sendFailed: 0,
   deliveries: 0,
   duplicates: 0,
+  /** durable mode: the first delivery of a successor repeating its predecessor's last (S22), expected */
+  redelivered: 0,
   outOfOrder: 0,
   /** gaps right after a (re)join: S5, expected */
   joinGaps: 0,
@@ -99,8 +113,10 @@ const outstanding = (room: RoomBook) => room.sent - room.deliveredCount - room.u
 
 interface InstanceBook {
   readonly name: string
-  /** room index → last n delivered to this instance */
+  /** room index → last n delivered to this instance (durable mode: to its slot, every generation) */
   readonly last: Map<number, number>
+  /** durable mode: the rooms this generation has had no delivery of yet */
+  readonly resuming: Set<number>
   /** rooms re-joined after an ejection: the next delivery may skip messages (S5) */
   readonly rejoined: Set<number>
   stats: { rss: number; heapUsed: number } | undefined
@@ -115,14 +131,16 @@ const onEvent = (instance: InstanceBook) => (event: Timed) => {
       const room = book[r]
       if (room === undefined) return
       const last = instance.last.get(r)
+      const resuming = instance.resuming.delete(r)
       if (last === undefined) {
         if (n !== 1) totals.joinGaps++
       } else if (n === last) {
-        totals.duplicates++
+        if (resuming) totals.redelivered++
+        else totals.duplicates++
       } else if (n < last) {
         totals.outOfOrder++
       } else if (n > last + 1) {
-        if (instance.rejoined.delete(r)) totals.joinGaps++
+        if (instance.rejoined.delete(r) && !durable) totals.joinGaps++
         else totals.unexpectedGaps++
       }
       if (last === undefined || n > last) instance.last.set(r, n)
@@ -177,15 +195,18 @@ interface Slot {
 const program = Effect.gen(function*() {
   const server = yield* RedisTestServer.make()
   console.log(
-    `soak: ${minutes} min, ${roomCount} rooms, ${workerCount} workers, ${rate} msg/s, clientTimeout ${clientTimeoutMs} ms, ` +
+    `soak${durable ? " (durable workers)" : ""}: ${minutes} min, ${roomCount} rooms, ${workerCount} workers, ` +
+      `${rate} msg/s, clientTimeout ${clientTimeoutMs} ms, ` +
       `chaos every ~${chaosMs} ms, redis ${server.url}`
   )
 
-  const spawn = (index: number, generation: number) =>
+  const spawn = (index: number, generation: number, predecessor?: InstanceBook) =>
     Effect.gen(function*() {
       const instance: InstanceBook = {
         name: `w${index}#${generation}`,
-        last: new Map(),
+        // durable: the slot's stream goes on across generations, so it is checked as one
+        last: durable && predecessor !== undefined ? predecessor.last : new Map(),
+        resuming: new Set(durable && predecessor !== undefined ? rooms.map((_, r) => r) : []),
         rejoined: new Set(),
         stats: undefined,
         ready: false
@@ -197,6 +218,7 @@ const program = Effect.gen(function*() {
         keyPrefix,
         rooms,
         clientTimeout: Duration.millis(clientTimeoutMs),
+        ...(durable ? { clientId: `soak-w${index}`, onClose: "detach" as const } : {}),
         rejoin: true,
         statsMs: 5000,
         keep: false,
@@ -288,7 +310,7 @@ const program = Effect.gen(function*() {
     console.log(`${elapsed()} chaos: ${signal} ${slot.instance.name}`)
     yield* slot.worker.kill(signal)
     yield* Scope.close(slot.scope, Exit.void)
-    const next = yield* spawn(slot.index, slot.generation + 1)
+    const next = yield* spawn(slot.index, slot.generation + 1, slot.instance)
     slots[slot.index] = next
     yield* awaitReady(next)
     console.log(`${elapsed()} chaos: ${next.instance.name} ready`)
@@ -316,7 +338,9 @@ const program = Effect.gen(function*() {
     console.log(
       `${elapsed()} sent ${totals.sent} (${((totals.sent - lastSent) / seconds).toFixed(0)}/s) ` +
         `deliveries ${totals.deliveries} (${((totals.deliveries - lastDeliveries) / seconds).toFixed(0)}/s) | ` +
-        `kills ${totals.kills} terms ${totals.terms} | dup ${totals.duplicates} ooo ${totals.outOfOrder} ` +
+        `kills ${totals.kills} terms ${totals.terms} | dup ${totals.duplicates}${
+          durable ? ` redelivered ${totals.redelivered}` : ""
+        } ooo ${totals.outOfOrder} ` +
         `gaps ${totals.unexpectedGaps} (join ${totals.joinGaps}) ejected ${
           totals.ejected.size === 0 ? 0 : JSON.stringify(Object.fromEntries(totals.ejected))
         } | ` +
@@ -362,7 +386,19 @@ const program = Effect.gen(function*() {
       }
     }
   }
+  // durable mode: every slot received the same messages of every room (no gap: the same lists)
+  let divergentRooms = 0
+  if (durable) {
+    for (let r = 0; r < roomCount; r++) {
+      const lasts = new Set(slots.map((slot) => slot.instance.last.get(r) ?? 0))
+      if (lasts.size > 1) divergentRooms++
+    }
+  }
+  const ejections = [...totals.ejected.values()].reduce((a, b) => a + b, 0)
   const summary = {
+    durable,
+    divergentRooms,
+    redelivered: totals.redelivered,
     minutes,
     rooms: roomCount,
     workers: workerCount,
@@ -389,7 +425,7 @@ const program = Effect.gen(function*() {
   }
   console.log(`soak summary: ${JSON.stringify(summary, null, 2)}`)
   const ok = lost === 0 && totals.unexpectedGaps === 0 && totals.outOfOrder === 0 && totals.stallEpisodes === 0 &&
-    drained
+    drained && (!durable || (divergentRooms === 0 && ejections === 0 && totals.duplicates === 0))
   if (!ok) return yield* Effect.fail("soak: FAILED (see the summary)")
   console.log("soak: OK")
 })

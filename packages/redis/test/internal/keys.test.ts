@@ -95,9 +95,17 @@ describe("Keys", () => {
   it("a script defines only the prelude functions it calls, and builds its keys inline", () => {
     const defined = (lua: string) => [...lua.matchAll(/local function (\w+)\(/g)].map((m) => m[1])
     // each `local function` is a closure made on every call of the script
-    expect(defined(scripts.ack.lua)).toEqual(["now_ms", "publish", "deliver", "release"])
-    expect(defined(scripts.outOfBand.lua)).toEqual(["publish"])
-    expect(defined(scripts.leave.lua)).toEqual(["now_ms", "publish", "deliver", "release", "gc", "remove_member"])
+    expect(defined(scripts.ack.lua)).toEqual(["now_ms", "fenced", "publish", "deliver", "release"])
+    expect(defined(scripts.outOfBand.lua)).toEqual(["fenced", "publish"])
+    expect(defined(scripts.leave.lua)).toEqual([
+      "now_ms",
+      "fenced",
+      "publish",
+      "deliver",
+      "release",
+      "gc",
+      "remove_member"
+    ])
     expect(defined(scripts.peek.lua)).toEqual([])
     for (const [name, script] of Object.entries(scripts)) {
       expect(script.lua, name).not.toMatch(/\bk_\w+\(/)
@@ -118,6 +126,8 @@ describe("Keys", () => {
     expect(Keys.clients(base)).toBe("app:{t7}:clients")
     expect(Keys.backlog(base)).toBe("app:{t7}:backlog")
     expect(Keys.clientRooms(base, "c1")).toBe("app:{t7}:cr:c1")
+    expect(Keys.claims(base)).toBe("app:{t7}:claims")
+    expect(Keys.detached(base)).toBe("app:{t7}:detached")
   })
 
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {

@@ -1,12 +1,15 @@
 /**
  * EngineFixtures of the Redis engine. Every client gets its own connection through its own TCP
  * proxies to the spawned server (or to every node of the spawned cluster, mapped with ioredis
- * `natMap`), so a test can cut one client's network (S10, S12).
+ * `natMap`), so a test can cut one client's network (S10, S12). A cut returns once the client
+ * noticed it (its connection reports down, within a bound): a client closed right after a cut (a
+ * crash, in the durable suite) then tells the server nothing, as the in-memory engine's cut client
+ * cannot, instead of waiting `operationTimeout` for each leave it still tries.
  */
 import { Backend, QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
 
@@ -25,8 +28,20 @@ const makeFixture = (
 ): EngineFixture => {
   const keyPrefix = `t${process.pid}-${++prefixes}`
   const proxies = new Map<string, ReadonlyArray<TcpProxy.TcpProxy>>()
+  /** the `connected` state of each client's connections, by client id */
+  const links = new Map<string, ReadonlyArray<SubscriptionRef.SubscriptionRef<boolean>>>()
   const each = (clientId: string, f: (p: TcpProxy.TcpProxy) => Effect.Effect<void>) =>
     Effect.suspend(() => Effect.forEach(proxies.get(clientId) ?? [], f, { discard: true }))
+  const noticed = (clientId: string) =>
+    Effect.suspend(() =>
+      Effect.forEach(links.get(clientId) ?? [], (connected) =>
+        connected.changes.pipe(
+          Stream.takeUntil((up) => !up),
+          Stream.runDrain,
+          Effect.timeout("2 seconds"),
+          Effect.ignore
+        ), { concurrency: "unbounded", discard: true })
+    )
   return {
     name: "redis",
     time: "live",
@@ -49,9 +64,11 @@ const makeFixture = (
         const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* make.pipe(Effect.provide(context), Effect.orDie)
         // a durable id may be held by several clients of a test (S21): cut and restore reach them all
         proxies.set(queue.clientId, [...(proxies.get(queue.clientId) ?? []), ...clientProxies])
+        const connected = Context.get(context, RedisConnection.RedisConnection).connected
+        links.set(queue.clientId, [...(links.get(queue.clientId) ?? []), connected])
         return queue
       }),
-    cut: (clientId) => each(clientId, (p) => p.cut),
+    cut: (clientId) => Effect.zipRight(each(clientId, (p) => p.cut), noticed(clientId)),
     restore: (clientId) => each(clientId, (p) => p.restore),
     within: (budget, effect) =>
       effect.pipe(

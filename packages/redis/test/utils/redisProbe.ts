@@ -169,6 +169,8 @@ export interface Monitor {
   readonly mark: Effect.Effect<number>
   /** Entries strictly between two marks, without Lua-internal commands and the markers' connection. */
   readonly between: (from: number, to: number) => ReadonlyArray<MonitorEntry>
+  /** Entries strictly between two marks including the commands scripts ran (source "lua"). */
+  readonly withScripts: (from: number, to: number) => ReadonlyArray<MonitorEntry>
   /** Run `effect` between two marks and return its result and the commands it caused. */
   readonly around: <A, E, R>(
     effect: Effect.Effect<A, E, R>
@@ -238,7 +240,8 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
         const to = yield* mark
         return { result, commands: between(from, to) }
       })
-    return { mark, between, around, await: awaitEntry } satisfies Monitor
+    const withScripts = (from: number, to: number) => entries.slice(from + 1, to).filter((e) => e.source !== markerAddr)
+    return { mark, between, withScripts, around, await: awaitEntry } satisfies Monitor
   })
 
 /** A short description of commands for assertion messages: `evalsha(send) subscribe`. */

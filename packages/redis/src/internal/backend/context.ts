@@ -1,13 +1,14 @@
 /**
  * What every part of one client's Redis backend shares: the connection, the shard of each room
- * and the key base of each shard (built once, `Keys.base`), the client id and the publish command.
+ * and the key base of each shard (built once, `Keys.base`), the client id, the epoch of its claim
+ * (S21) and the publish command.
  */
-import type { QueueConfig } from "@lockstep/core"
+import { type Backend, type QueueConfig, QueueError } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { RedisConnection } from "../../RedisConnection.js"
+import type { RedisConnection, ScriptArg, ScriptName } from "../../RedisConnection.js"
 import type { Sharding } from "../../Sharding.js"
-import { redisError } from "../errors.js"
+import { isSupersededReply, redisError } from "../errors.js"
 import * as Keys from "../keys.js"
 
 export interface BackendContext {
@@ -24,6 +25,19 @@ export interface BackendContext {
   /** the shard of a room (0 without calling the hash when there is one shard) */
   readonly shardOf: (room: string) => number
   readonly baseOf: (room: string) => string
+  /**
+   * The epoch of this client's claim, passed to every script that writes for it: "" for a client
+   * that is not durable, or until `claim` answered (which sets it, once). Read it at each call.
+   */
+  epoch: Keys.Epoch
+  /** A failure of one of this client's scripts, the refusal of a fenced client as `ClientSuperseded` (S21). */
+  readonly fence: (failure: Backend.BackendError) => Backend.BackendError
+  /** One script call with the call deadline, its failure through `fence`. */
+  readonly script: (
+    name: ScriptName,
+    key: string,
+    args: ReadonlyArray<ScriptArg>
+  ) => Effect.Effect<unknown, Backend.BackendError>
 }
 
 export const make = (
@@ -37,16 +51,22 @@ export const make = (
     (_, shard) => Keys.shardBase(config.keyPrefix, sharding.tagOf(shard))
   )
   const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
+  const timeout = config.operationTimeout
+  const fence = (failure: Backend.BackendError): Backend.BackendError =>
+    isSupersededReply(failure) ? new QueueError.ClientSuperseded({ clientId }) : failure
   return {
     connection,
     sharding,
     config,
     clientId,
-    timeout: config.operationTimeout,
+    timeout,
     pub: connection.kind === "cluster" ? "SPUBLISH" : "PUBLISH",
     bases,
     shardOf,
-    baseOf: (room) => bases[shardOf(room)]!
+    baseOf: (room) => bases[shardOf(room)]!,
+    epoch: "",
+    fence,
+    script: (name, key, args) => Effect.mapError(connection.script(name, key, args, timeout), fence)
   }
 }
 

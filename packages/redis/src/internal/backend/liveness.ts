@@ -1,8 +1,9 @@
 /**
- * Liveness: keepalive (S10), housekeeping (S10, S11) and unregister (S20).
+ * Liveness: keepalive (S10), housekeeping (S10, S11, S23) and unregister (S20).
  *
  * Shard 0 is the registry of every live client (knownClients, S15); the other shards hold the
- * expiries that housekeeping of their rooms needs (S10).
+ * expiries that housekeeping of their rooms needs (S10). A durable client whose claim was
+ * superseded learns it from its keepalive (S21): the scripts refuse it, `ClientSuperseded`.
  */
 import type { Backend } from "@lockstep/core"
 import * as Duration from "effect/Duration"
@@ -16,7 +17,7 @@ const housekeepLimit = 100
 export const make = (
   context: BackendContext
 ): Pick<Backend.BackendClient, "keepalive" | "housekeep" | "unregister"> => {
-  const { bases, clientId, connection, pub, sharding, timeout } = context
+  const { bases, clientId, pub, sharding } = context
   const lockMs = Math.max(10, Math.floor(Duration.toMillis(context.config.housekeepingInterval) / 2))
   // a producer without rooms still cleans up one shard per run, in turn, so dead subscribers
   // never hold a room forever just because its live peers only produce
@@ -24,21 +25,19 @@ export const make = (
 
   const keepaliveOne = (shard: number, clientTimeoutMs: number) => {
     const base = bases[shard]!
-    return connection.script(
+    return context.script(
       "keepalive",
       Keys.clients(base),
-      Keys.keepalive.args(base, pub, clientId, clientTimeoutMs),
-      timeout
+      Keys.keepalive.args(base, pub, clientId, clientTimeoutMs, context.epoch)
     )
   }
 
   const housekeepShards = (shards: ReadonlyArray<number>, expired: ReadonlyArray<string>) =>
     perShard(context, shards, (base) =>
-      connection.script(
+      context.script(
         "housekeep",
         Keys.clients(base),
-        Keys.housekeep.args(base, pub, lockMs, housekeepLimit, ...expired),
-        timeout
+        Keys.housekeep.args(base, pub, lockMs, housekeepLimit, ...expired)
       ))
 
   return {
@@ -50,30 +49,30 @@ export const make = (
       // one round trip per node: the shards a node serves are refreshed by one cross-slot script
       const byNode = new Map<string, Array<number>>()
       for (const shard of shards) {
-        const node = connection.nodeOf(Keys.clients(bases[shard]!))
+        const node = context.connection.nodeOf(Keys.clients(bases[shard]!))
         const group = byNode.get(node)
         if (group === undefined) byNode.set(node, [shard])
         else group.push(shard)
       }
       // a node may stop serving a slot between the lookup and the call (migration, failover):
-      // then fall back to one call per shard, each routed by ioredis
+      // then fall back to one call per shard, each routed by ioredis; not when the first shard
+      // refused a fenced client (S21)
       const many = (group: ReadonlyArray<number>) => {
         const [first, ...others] = group.map((shard) => Keys.clients(bases[shard]!))
-        return connection.script(
+        const claims = Keys.claims(bases[group[0]!]!)
+        return context.script(
           "keepaliveMany",
           first!,
-          Keys.keepaliveMany.args(clientId, clientTimeoutMs, ...others),
-          timeout
+          Keys.keepaliveMany.args(clientId, clientTimeoutMs, context.epoch, claims, ...others)
         ).pipe(
-          Effect.catchAll((e) =>
+          Effect.catchIf((e) => e._tag !== "ClientSuperseded", (e) =>
             Effect.map(
               Effect.zipRight(
                 Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e.message),
                 Effect.forEach(group, (shard) => keepaliveOne(shard, clientTimeoutMs), { concurrency: "unbounded" })
               ),
               (replies) => replies[0]
-            )
-          )
+            ))
         )
       }
       return Effect.map(
@@ -97,14 +96,16 @@ export const make = (
       })
     },
     unregister: (rooms) => {
-      const shards = new Set(shardsOf(context, rooms))
-      shards.add(0)
+      // a durable id may hold memberships it did not resume in this process (S23): on every shard
+      const shards = context.epoch === ""
+        ? new Set([0, ...shardsOf(context, rooms)])
+        : Array.from({ length: sharding.shards }, (_, i) => i)
       return Effect.asVoid(
         perShard(
           context,
           [...shards],
           (base) =>
-            connection.script("unregister", Keys.clients(base), Keys.unregister.args(base, pub, clientId), timeout)
+            context.script("unregister", Keys.clients(base), Keys.unregister.args(base, pub, clientId, context.epoch))
         )
       )
     }

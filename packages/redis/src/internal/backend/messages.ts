@@ -8,8 +8,12 @@
  * send batches, so the client's sends made after it reach the server after it.
  *
  * The hot path: per message one item array (`Keys.send.itemArgs`, …) and the callback that
- * resumes the caller; the heads of each shard are built once, and a batch's routing key
- * (`Keys.meta` of its first room) only when the batch opens.
+ * resumes the caller; the heads of each shard are built once (again after a claim: they carry the
+ * epoch, S21), and a batch's routing key (`Keys.meta` of its first room) only when the batch opens.
+ *
+ * A durable client's batch made after a newer claim of its id fails as a whole with
+ * `ClientSuperseded` (its items did nothing on the shards where it was fenced); such an ack is
+ * reported to `onFailure` at once, never made again per shard.
  */
 import type { Backend } from "@lockstep/core"
 import * as Effect from "effect/Effect"
@@ -20,16 +24,28 @@ import { asStrings, type BackendContext } from "./context.js"
 export const make = (
   context: BackendContext
 ): Pick<Backend.BackendClient, "send" | "sendOutOfBand" | "ack" | "peek"> => {
-  const { bases, clientId, connection, pub, shardOf, timeout } = context
-  const sendHeads = bases.map((base) => Keys.send.args(base, pub))
-  const outOfBandHeads = bases.map((base) => Keys.outOfBand.args(base, pub))
-  const ackHeads = bases.map((base) => Keys.ack.args(base, pub, clientId))
+  const { bases, clientId, connection, fence, pub, shardOf, timeout } = context
+  // the heads of each shard, for the epoch they were built with
+  let headsEpoch = context.epoch
+  const makeHeads = (epoch: Keys.Epoch) => ({
+    send: bases.map((base) => Keys.send.args(base, pub, clientId, epoch)),
+    outOfBand: bases.map((base) => Keys.outOfBand.args(base, pub, clientId, epoch)),
+    ack: bases.map((base) => Keys.ack.args(base, pub, clientId, epoch))
+  })
+  let heads = makeHeads(headsEpoch)
+  const currentHeads = () => {
+    if (context.epoch !== headsEpoch) {
+      headsEpoch = context.epoch
+      heads = makeHeads(headsEpoch)
+    }
+    return heads
+  }
   // the node of a shard is the node of any of its keys (one slot): looked up with a key made once
   const shardKeys = bases.map((base) => Keys.clients(base))
-  const acksByNode = new ScriptBatches(connection, "ack", timeout)
-  const acksByShard = new ScriptBatches(connection, "ack", timeout)
-  const sends = new ScriptBatches(connection, "send", timeout)
-  const outOfBands = new ScriptBatches(connection, "outOfBand", timeout)
+  const acksByNode = new ScriptBatches(connection, "ack", timeout, fence)
+  const acksByShard = new ScriptBatches(connection, "ack", timeout, fence)
+  const sends = new ScriptBatches(connection, "send", timeout, fence)
+  const outOfBands = new ScriptBatches(connection, "outOfBand", timeout, fence)
 
   // no interruption handler (see `RedisConnection.scriptLater`): interrupted in the turn that
   // issued it, a send is still made, an unknown outcome as after a timeout
@@ -43,25 +59,27 @@ export const make = (
         const shard = shardOf(room)
         const base = bases[shard]!
         const item = Keys.send.itemArgs(base, room, id, envelope, priority)
-        sends.add(shard, base, room, sendHeads[shard]!, item, envelope.length, settle(resume))
+        sends.add(shard, base, room, currentHeads().send[shard]!, item, envelope.length, settle(resume))
       }),
     sendOutOfBand: (room, envelope) =>
       Effect.async<void, Backend.BackendError>((resume) => {
         const shard = shardOf(room)
         const base = bases[shard]!
         const item = Keys.outOfBand.itemArgs(base, room, envelope)
-        outOfBands.add(shard, base, room, outOfBandHeads[shard]!, item, envelope.length, settle(resume))
+        outOfBands.add(shard, base, room, currentHeads().outOfBand[shard]!, item, envelope.length, settle(resume))
       }),
     ack: (room, id, onFailure) => {
       const shard = shardOf(room)
       const base = bases[shard]!
       const item = Keys.ack.itemArgs(base, room, id)
+      const head = currentHeads().ack[shard]!
       sends.seal()
       outOfBands.seal()
-      acksByNode.add(connection.nodeOf(shardKeys[shard]!), base, room, ackHeads[shard]!, item, 0, (failure) => {
+      acksByNode.add(connection.nodeOf(shardKeys[shard]!), base, room, head, item, 0, (failure) => {
         if (failure === undefined) return
-        if (connection.kind !== "cluster") return onFailure(room, id, failure)
-        acksByShard.add(shard, base, room, ackHeads[shard]!, item, 0, (again) => {
+        // one call per shard is for a batch the node refused (a slot moved), not for a fenced client
+        if (connection.kind !== "cluster" || failure._tag === "ClientSuperseded") return onFailure(room, id, failure)
+        acksByShard.add(shard, base, room, head, item, 0, (again) => {
           if (again !== undefined) onFailure(room, id, again)
         })
       })
@@ -69,7 +87,7 @@ export const make = (
     peek: (room, offset, limit) => {
       const base = context.baseOf(room)
       return Effect.map(
-        connection.script("peek", Keys.queue(base, room), Keys.peek.args(base, pub, room, offset, limit), timeout),
+        context.script("peek", Keys.queue(base, room), Keys.peek.args(base, pub, room, offset, limit)),
         asStrings
       )
     }

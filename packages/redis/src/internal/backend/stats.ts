@@ -8,7 +8,7 @@ import * as Keys from "../keys.js"
 import { asNumber, asStrings, type BackendContext, perShard } from "./context.js"
 
 export const make = (context: BackendContext): Pick<Backend.BackendClient, "stats"> => {
-  const { connection, pub, sharding, timeout } = context
+  const { pub, sharding } = context
   const allShards = Array.from({ length: sharding.shards }, (_, i) => i)
   return {
     stats: (topRooms) =>
@@ -16,7 +16,7 @@ export const make = (context: BackendContext): Pick<Backend.BackendClient, "stat
         perShard(
           context,
           allShards,
-          (base) => connection.script("stats", Keys.backlog(base), Keys.stats.args(base, pub, topRooms), timeout)
+          (base) => context.script("stats", Keys.backlog(base), Keys.stats.args(base, pub, topRooms))
         ),
         (replies) => {
           let knownRooms = 0

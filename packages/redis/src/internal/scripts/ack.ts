@@ -2,25 +2,35 @@
  * ack: the acks of one client in one event-loop turn to the shards of one node, in one call.
  *
  * KEYS[1]  meta(room) of the first item: routes the call to the node.
- * ARGV     (`Keys.ack`) base, pub, client; then per ack: base, room, id. Flagged
+ * ARGV     (`Keys.ack`) base, pub, client, epoch; then per ack: base, room, id. Flagged
  *          `allow-cross-slot-keys`: on a cluster the items name the shards (slots) the node of
  *          KEYS[1] serves; each item sets `base` to its own shard.
- * Returns  how many of the acks counted.
+ * Returns  how many of the acks counted; the `superseded` error reply if the client was fenced on
+ *          the shard of any item (those did nothing, the others counted).
  * Enforces S4 (only a holder acking the in-flight id counts: stale, duplicate and foreign acks do
- *          nothing), S14 (holder → acked), S3 (the last holder releases the next message, here).
- * Calls    HMGET + SMOVE + SCARD for an ack that is not the last one; HMGET alone for a stale one.
+ *          nothing), S14 (holder → acked), S3 (the last holder releases the next message, here),
+ *          S21 (a fenced durable client's acks do nothing).
+ * Calls    HMGET + SMOVE + SCARD for an ack that is not the last one; HMGET alone for a stale one;
+ *          a durable client adds one HGET per shard of the call (`fenced`).
  */
 import { define } from "./define.js"
+import { superseded } from "./prelude.js"
 
 export const ack = define("ack", { prelude: true, crossSlot: true }, ({ forEachItem }) => `
 local counted = 0
+local lost, seen = false, {}
 ${forEachItem}
-  local cur = redis.call("HMGET", k_meta(room), "fid", "dl")
-  -- from the holders to the members that acked (S14), in one call
-  if cur[1] == id and redis.call("SMOVE", k_holders(room), k_acked(room), client) == 1 then
-    counted = counted + 1
-    release(room, nil, cur[2])
+  if fenced(client, epoch, seen) then
+    lost = true
+  else
+    local cur = redis.call("HMGET", k_meta(room), "fid", "dl")
+    -- from the holders to the members that acked (S14), in one call
+    if cur[1] == id and redis.call("SMOVE", k_holders(room), k_acked(room), client) == 1 then
+      counted = counted + 1
+      release(room, nil, cur[2])
+    end
   end
 end
+if lost then return ${superseded} end
 return counted
 `)

@@ -6,8 +6,10 @@
  *          (shard 0) found expired, ejected here too, lock or not.
  * Returns  { ejections, ids of the clients found expired here }, or -1 when another run holds the lock.
  * Enforces S10 (clients past their expiry leave all their rooms, which move on), S11 (holders past
- *          their ack deadline leave that room). The lock key makes concurrent runs a no-op; the
- *          work is bounded by `limit` and proportional to what expired, never to the number of rooms.
+ *          their ack deadline leave that room), S23 / S24 (durable memberships that no join resumed
+ *          by their deadline in `detached` are ejected as an expiry ejects them). The lock key
+ *          makes concurrent runs a no-op; the work is bounded by `limit` (per kind) and
+ *          proportional to what expired, never to the number of rooms.
  */
 import { define } from "./define.js"
 
@@ -30,6 +32,18 @@ for _, client in ipairs(expired) do
 end
 local expired_ids = {}
 for i = 1, #expired do expired_ids[i] = expired[i] end
+local detached = k_detached()
+for _, entry in ipairs(redis.call("ZRANGEBYSCORE", detached, "-inf", now, "LIMIT", 0, tonumber(limit))) do
+  redis.call("ZREM", detached, entry)
+  local bar = string.find(entry, "|", 1, true)
+  if bar then
+    local client, room = string.sub(entry, 1, bar - 1), string.sub(entry, bar + 1)
+    if redis.call("HEXISTS", k_members(room), client) == 1 then
+      eject(room, client, "keepalive-timeout", now)
+      n = n + 1
+    end
+  end
+end
 for _, room in ipairs(redis.call("ZRANGEBYSCORE", k_deadlines(), "-inf", now, "LIMIT", 0, tonumber(limit))) do
   local m = k_meta(room)
   local fid = redis.call("HGET", m, "fid")

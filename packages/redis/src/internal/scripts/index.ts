@@ -4,12 +4,15 @@
  */
 import type { ScriptName } from "../../RedisConnection.js"
 import { ack } from "./ack.js"
+import { claim } from "./claim.js"
 import type { Script } from "./define.js"
+import { detach } from "./detach.js"
 import { housekeep } from "./housekeep.js"
 import { join } from "./join.js"
 import { keepalive } from "./keepalive.js"
 import { keepaliveMany } from "./keepaliveMany.js"
 import { leave } from "./leave.js"
+import { memberships } from "./memberships.js"
 import { outOfBand } from "./outOfBand.js"
 import { peek } from "./peek.js"
 import { resync } from "./resync.js"
@@ -22,11 +25,14 @@ export type { Script }
 
 export const scripts: { readonly [name in ScriptName]: Script } = {
   ack,
+  claim,
+  detach,
   housekeep,
   join,
   keepalive,
   keepaliveMany,
   leave,
+  memberships,
   outOfBand,
   peek,
   resync,

@@ -8,8 +8,25 @@
  * Every `redis.call` costs about a microsecond of glue besides the command itself, which is most
  * of a script's time: the hot scripts (ack, send, outOfBand, and `release` here) keep their calls
  * few, e.g. an ack that is not the last one is HMGET + SMOVE + SCARD.
+ *
+ * Fencing (S21): every script that writes for a client takes the `epoch` of its claim ("" for a
+ * client that is not durable) and checks it with `fenced` before writing; a fenced call writes
+ * nothing (a batch skips the fenced items) and answers `superseded`, which the backend maps to
+ * `QueueError.ClientSuperseded`.
  */
 import * as Keys from "../keys.js"
+
+/**
+ * The error code of the reply of a fenced call (S21): the backend recognizes the reply by it (its
+ * message starts with it).
+ */
+export const supersededReply = "LOCKSTEP_SUPERSEDED"
+
+/**
+ * The Lua expression of that error reply: a fenced script returns it. Redis 7 takes the first word
+ * of an error reply as its code only when a message follows it (else the code is `ERR`).
+ */
+export const superseded = `redis.error_reply("${supersededReply} a newer claim of this client id exists")`
 
 /** every key of a room (not its channel), for the DEL of an empty room: the schema's whole list */
 const roomKeys = Object.keys(Keys.roomKinds).filter((kind) => kind !== "channel").map((kind) => `k_${kind}(room)`)
@@ -18,6 +35,19 @@ const prelude = `
 local function now_ms()
   local t = redis.call("TIME")
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- S21: whether a durable client (epoch ~= "") lost its claim on the shard of base: a newer claim
+-- of its id exists, and its writes there must have no effect. One HGET for a durable client, no
+-- call for others; seen (a table, optional) keeps the answer per shard base for one script call
+local function fenced(client, epoch, seen)
+  if epoch == "" then return false end
+  local f = seen and seen[base]
+  if f == nil then
+    f = redis.call("HGET", k_claims(), client) ~= epoch
+    if seen then seen[base] = f end
+  end
+  return f
 end
 
 -- frames are numbered per shard, not per room: the numbers keep growing when a room's keys are
@@ -80,6 +110,7 @@ local function remove_member(room, client, now)
   redis.call("SREM", k_sync(room), client)
   redis.call("SREM", k_holders(room), client)
   redis.call("SREM", k_clientRooms(client), room)
+  redis.call("ZREM", k_detached(), client .. "|" .. room) -- no longer waiting for a successor (S18)
   release(room, now, nil)
   gc(room)
   return true

@@ -2,19 +2,25 @@
  * send: the sends of one client to one shard in one event-loop turn, in order, in one call.
  *
  * KEYS[1]  meta(room) of the first item (routing).
- * ARGV     (`Keys.send`) base, pub; then per message: base, room, id, envelope, priority.
- * Returns  how many were kept (released or queued).
+ * ARGV     (`Keys.send`) base, pub, client, epoch; then per message: base, room, id, envelope,
+ *          priority.
+ * Returns  how many were kept (released or queued); the `superseded` error reply if the client was
+ *          fenced on the shard of any item (those items wrote nothing, the others were made).
  * Enforces S2 (queued by priority, then arrival: a zero-padded per-room counter), S3 (released at
  *          once only when nothing is in flight or queued), S7 (a room without members writes
- *          nothing: the message is gone, at-most-once).
+ *          nothing: the message is gone, at-most-once), S21 (a fenced durable client writes nothing).
  */
 import { define } from "./define.js"
+import { superseded } from "./prelude.js"
 
 export const send = define("send", { prelude: true }, ({ forEachItem }) => `
 local kept = 0
 local now = nil
+local lost, seen = false, {}
 ${forEachItem}
-  if redis.call("HLEN", k_members(room)) > 0 then
+  if fenced(client, epoch, seen) then
+    lost = true
+  elseif redis.call("HLEN", k_members(room)) > 0 then
     kept = kept + 1
     local q = k_queue(room)
     if redis.call("SCARD", k_holders(room)) == 0 and redis.call("ZCARD", q) == 0 then
@@ -29,5 +35,6 @@ ${forEachItem}
     end
   end
 end
+if lost then return ${superseded} end
 return kept
 `)
