@@ -12,7 +12,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
-import { Clock, Effect, TestClock } from "effect"
+import { Clock, Effect, FastCheck, TestClock } from "effect"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
 import * as Model from "./utils/model/index.js"
 
@@ -60,6 +60,17 @@ const runOnTestClock = (scenario: Model.Scenario) =>
     now: Clock.currentTimeMillis
   }).pipe(Effect.flatMap((engine) => Model.runScenario(engine, scenario)), Effect.scoped)
 
+/** durable scenarios, half of them opening with every client subscribed (sync) to every room */
+const durableScenarios = (() => {
+  const scenarios = Model.scenario({
+    cuts: true,
+    durable: true,
+    length: { min: 5, max: 45 },
+    weights: { Subscribe: 6, Crash: 2, Restart: 3 }
+  })
+  return FastCheck.oneof(scenarios, Model.subscribedFirst(scenarios))
+})()
+
 describe("MemoryLayer (model-based)", () => {
   it.effect.prop(
     "exact model: send / out-of-band / subscribe / ack / leave / time, no cuts",
@@ -79,14 +90,7 @@ describe("MemoryLayer (model-based)", () => {
   // or leave per onClose), have a subscription interrupted, and their fenced processes act
   it.effect.prop(
     "durable members: crash / restart / claim / shutdown / interrupt / fenced, with cut / restore",
-    [
-      Model.scenario({
-        cuts: true,
-        durable: true,
-        length: { min: 5, max: 45 },
-        weights: { Subscribe: 6, Crash: 2, Restart: 3 }
-      })
-    ],
+    [durableScenarios],
     ([scenario]) => run(scenario),
     { timeout: 60_000, fastCheck: { numRuns: 300 } }
   )

@@ -31,7 +31,7 @@ import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Clock, Context, Duration, Effect, type FastCheck, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
 import * as Model from "../../core/test/utils/model/index.js"
 
@@ -348,21 +348,6 @@ const common = {
   weights: { Advance: 1 }
 } satisfies Model.ScenarioOptions
 
-/** Scenarios that open with every client subscribing (sync) to every room. */
-const subscribedFirst = (scenarios: FastCheck.Arbitrary<Model.Scenario>) =>
-  scenarios.map((scenario): Model.Scenario => ({
-    ...scenario,
-    ops: [
-      ...Array.from({ length: scenario.clients * scenario.rooms }, (_, i): Model.Op => ({
-        _tag: "Subscribe",
-        client: i % scenario.clients,
-        room: Math.floor(i / scenario.clients),
-        mode: "sync"
-      })),
-      ...scenario.ops
-    ]
-  }))
-
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   it.effect.prop(
     "memory and Redis deliver the same to every client (send / out-of-band / subscribe / ack / leave)",
@@ -380,7 +365,7 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   it.effect.prop(
     "with cut / restore: resync, lost acks and deferred leaves (S6, S12), same deliveries",
     [
-      subscribedFirst(Model.scenario({
+      Model.subscribedFirst(Model.scenario({
         ...common,
         cuts: true,
         whileCut: ["Ack", "Leave"],
@@ -401,7 +386,7 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   it.effect.prop(
     "durable members: crash / restart / claim / shutdown / interrupt / fenced, same deliveries (S21–S25)",
     [
-      subscribedFirst(Model.scenario({
+      Model.subscribedFirst(Model.scenario({
         ...common,
         durable: true,
         whileCut: ["Ack", "Leave", "Interrupt"],

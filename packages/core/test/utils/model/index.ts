@@ -30,5 +30,6 @@ export {
   roomName,
   type Scenario,
   scenario,
-  type ScenarioOptions
+  type ScenarioOptions,
+  subscribedFirst
 } from "./ops.js"

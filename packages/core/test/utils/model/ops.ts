@@ -293,6 +293,21 @@ export const scenario = (options: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
   )
 }
 
+/** Scenarios that open with every client subscribing (sync) to every room. */
+export const subscribedFirst = (scenarios: fc.Arbitrary<Scenario>): fc.Arbitrary<Scenario> =>
+  scenarios.map((scenario): Scenario => ({
+    ...scenario,
+    ops: [
+      ...Array.from({ length: scenario.clients * scenario.rooms }, (_, i): Op => ({
+        _tag: "Subscribe",
+        client: i % scenario.clients,
+        room: Math.floor(i / scenario.clients),
+        mode: "sync"
+      })),
+      ...scenario.ops
+    ]
+  }))
+
 /** The id of durable client `index` (S21). */
 export const durableId = (index: number): string => `d${index}`
 
