@@ -42,10 +42,16 @@ const removeEjectedMembers = (run: Run, observed: ReadonlyArray<ObservedRoom>, s
           sub.mustEject = reasons
         }
       }
-      // S21: a fenced process still listening hears the ejection notice of the id it shared
+      // S21: a fenced process still listening hears the ejection notice of the id it shared. The
+      // order of the ejections within one step is not modelled: a membership that ends here as an
+      // expiry (its resume deadline) may have held a message released meanwhile, and have been
+      // ejected for that first (S11)
+      const heard = m.mode === "sync" && run.timing.ackTimeoutMs !== null
+        ? [...reasons, "ack-timeout" as const]
+        : reasons
       for (const s of run.subs) {
         if (s.client === c && s.room === room.index && s.fenced !== null) {
-          for (const r of reasons) s.fenced.reasons.add(r)
+          for (const r of heard) s.fenced.reasons.add(r)
         }
       }
       removeMember(run, room, c, stepStart, now)
