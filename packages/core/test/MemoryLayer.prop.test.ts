@@ -2,7 +2,9 @@
  * Model-based property tests of the memory engine (DESIGN §5): random sequences of send /
  * sendOutOfBand / subscribe / ack / leave / cut / restore / advance-time over 2–4 clients on one
  * broker and 1–2 rooms, checked after every step against the model in `utils/model/`
- * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks.
+ * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks. A fourth
+ * property adds durable clients (S21–S25: crash, restart and claim, shutdown, interrupted
+ * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
  *
  * Time: a manual `Clock` for the 2 × 200 runs (see `ManualClock` for why), and `TestClock` itself
  * in a smaller cross-check. A failing run prints fast-check's seed, path and shrunk counterexample,
@@ -10,7 +12,7 @@
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
-import { Clock, Effect, TestClock } from "effect"
+import { Clock, Effect, FastCheck, TestClock } from "effect"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
 import * as Model from "./utils/model/index.js"
 
@@ -58,6 +60,17 @@ const runOnTestClock = (scenario: Model.Scenario) =>
     now: Clock.currentTimeMillis
   }).pipe(Effect.flatMap((engine) => Model.runScenario(engine, scenario)), Effect.scoped)
 
+/** durable scenarios, half of them opening with every client subscribed (sync) to every room */
+const durableScenarios = (() => {
+  const scenarios = Model.scenario({
+    cuts: true,
+    durable: true,
+    length: { min: 5, max: 45 },
+    weights: { Subscribe: 6, Crash: 2, Restart: 3 }
+  })
+  return FastCheck.oneof(scenarios, Model.subscribedFirst(scenarios))
+})()
+
 describe("MemoryLayer (model-based)", () => {
   it.effect.prop(
     "exact model: send / out-of-band / subscribe / ack / leave / time, no cuts",
@@ -71,6 +84,15 @@ describe("MemoryLayer (model-based)", () => {
     [Model.scenario({ cuts: true })],
     ([scenario]) => run(scenario),
     { timeout: 60_000, fastCheck: { numRuns: 200 } }
+  )
+
+  // S21–S25: durable clients crash, restart (claim, fencing a running process), shut down (detach
+  // or leave per onClose), have a subscription interrupted, and their fenced processes act
+  it.effect.prop(
+    "durable members: crash / restart / claim / shutdown / interrupt / fenced, with cut / restore",
+    [durableScenarios],
+    ([scenario]) => run(scenario),
+    { timeout: 60_000, fastCheck: { numRuns: 300 } }
   )
 
   // the same model with time on TestClock, as users drive the memory engine: fewer and shorter runs

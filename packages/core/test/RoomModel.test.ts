@@ -196,4 +196,47 @@ describe("RoomModel", () => {
       "keepalive-timeout"
     ])
   })
+
+  it("a durable member that is not resumed keeps holding; a resume gives the in-flight message again if it holds it (S22)", () => {
+    const room = roomWith(0, 1)
+    const m1 = send(room, 0).msg
+    const m2 = send(room, 0).msg
+    // c0's process crashed: its membership (the id's) still holds m1
+    RoomModel.ack(room, 1, m1.id, 1, 2)
+    expect(inFlight(room)).toBe(m1.id)
+    expect(RoomModel.resume(room, 0, "sub of c0's successor")).toBe(m1)
+    expect(room.members.get(0)).toMatchObject({ sub: "sub of c0's successor", detachedUntil: null })
+    // its ack releases m2, held by both again
+    expect(RoomModel.ack(room, 0, m1.id, 2, 3).map((m) => m.id)).toEqual([m2.id])
+    // a holder that had acked is resumed without a replay
+    RoomModel.ack(room, 0, m2.id, 3, 4)
+    expect(RoomModel.resume(room, 0, "sub of c0's third process")).toBeNull()
+    expect(holders(room)).toEqual([1])
+  })
+
+  it("an async durable member resumes without a replay (S25)", () => {
+    const room = RoomModel.makeRoom<string>(0, "room-0")
+    RoomModel.join(room, 0, "async", "sub of c0")
+    // released at once, to nobody: no sync member (S7)
+    expect(send(room, 0).released).toHaveLength(1)
+    expect(inFlight(room)).toBeNull()
+    expect(RoomModel.resume(room, 0, "sub of c0's successor")).toBeNull()
+    expect(room.members.get(0)).toMatchObject({ mode: "async", sub: "sub of c0's successor" })
+  })
+
+  it("a membership waiting to be resumed may end as an expiry once its deadline passed (S23, S24)", () => {
+    const room = roomWith(0, 1)
+    send(room, 0, 0)
+    const c0 = { cut: false, uncutSince: 0, heardLowerBound: 0 }
+    const none = { ...timing, ackTimeoutMs: null }
+    RoomModel.detach(room, 0, 1500)
+    expect(RoomModel.ejectionReasons(room, 0, c0, 1499, none)).toEqual([])
+    expect(RoomModel.ejectionReasons(room, 0, c0, 1500, none)).toEqual(["keepalive-timeout"])
+    // resumed: no deadline any more
+    RoomModel.resume(room, 0, "sub of c0's successor")
+    expect(RoomModel.ejectionReasons(room, 0, c0, 5000, none)).toEqual([])
+    // detaching a member that is gone changes nothing
+    RoomModel.detach(room, 2, 0)
+    expect([...room.members.keys()]).toEqual([0, 1])
+  })
 })

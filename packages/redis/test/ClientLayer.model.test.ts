@@ -19,12 +19,19 @@
  *   3. quiet: the number of deliveries and every room's state (backlog, members, acked, in flight)
  *      stay unchanged for a short period (longer after a restore: the resync, S12, runs then);
  * all within a deadline. fast-check prints the seed and the shrunk counterexample on failure.
+ *
+ * Durable members (S21–S25, the third property): several processes of one durable id may be
+ * running (a fenced one beside its successor) or have stopped; a cut reaches every running process
+ * of the id and returns once each noticed it (a crash then tells the server nothing, as on the
+ * memory engine), and only the running processes that still listen take part in the settle.
+ * Nothing expires within a run, so the drain restarts every durable client and resumes its
+ * memberships (`resumeOnDrain`) instead of waiting for them to end.
  */
 import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Clock, Context, Duration, Effect, type FastCheck, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
 import * as Model from "../../core/test/utils/model/index.js"
 
@@ -84,6 +91,10 @@ interface RedisClient {
   cut: boolean
   /** the last settle token this client received */
   token: number
+  /** its process runs (a durable client's process may be crashed or shut down) */
+  alive: boolean
+  /** its settle subscription is open (a fenced process's ends once it learns it, S21) */
+  listening: boolean
 }
 
 /** A client of the spawned server through `port` (its own connections), in the current scope. */
@@ -104,10 +115,16 @@ const redisEngine = (
   server: RedisTestServer.RedisTestServerShape,
   rooms: number,
   keyPrefix: string,
-  operationTimeout: Duration.Duration
+  operationTimeout: Duration.Duration,
+  /** a cut returns once every process of the id noticed it (for crashes of durable clients) */
+  noticeCuts = false
 ) =>
   Effect.gen(function*() {
-    const clients = new Map<string, RedisClient>()
+    /** every process of each client id (several for a durable id: S21) */
+    const clients = new Map<string, Array<RedisClient>>()
+    const all = () => [...clients.values()].flat()
+    /** the processes that take part in the settle */
+    const listening = () => all().filter((c) => c.alive && c.listening)
     let delivered = 0
     let token = 0
     let restored = false
@@ -130,12 +147,16 @@ const redisEngine = (
           proxy,
           connected: connection.connected,
           cut: false,
-          token: 0
+          token: 0,
+          alive: true,
+          listening: true
         }
-        clients.set(handle.id, handle)
+        clients.set(handle.id, [...(clients.get(handle.id) ?? []), handle])
+        yield* Effect.addFinalizer(() => Effect.sync(() => handle.alive = false))
         const barrier = yield* queue.subscribe(sentinel, { mode: "async" }).pipe(Effect.orDie)
         yield* barrier.pipe(
           Stream.runForEach((d) => Effect.sync(() => handle.token = (d.data as { readonly token: number }).token)),
+          Effect.ensuring(Effect.sync(() => handle.listening = false)),
           Effect.forkScoped
         )
         const counted: Queue = {
@@ -147,11 +168,17 @@ const redisEngine = (
       })
 
     const now = Clock.currentTimeMillis
-    const waitFor = (what: string, deadline: number, condition: Effect.Effect<boolean>): Effect.Effect<void> =>
+    const waitFor = (
+      what: string | (() => string),
+      deadline: number,
+      condition: Effect.Effect<boolean>
+    ): Effect.Effect<void> =>
       Effect.gen(function*() {
         while (!(yield* condition)) {
           if ((yield* now) > deadline) {
-            return yield* Effect.dieMessage(`Redis engine did not settle within ${settleDeadlineMs} ms: ${what}`)
+            return yield* Effect.dieMessage(
+              `Redis engine did not settle within ${settleDeadlineMs} ms: ${typeof what === "string" ? what : what()}`
+            )
           }
           yield* Effect.sleep(Duration.millis(pollMs))
         }
@@ -164,13 +191,13 @@ const redisEngine = (
           Effect.map((s) => [s.backlog, s.members, s.acked, Option.map(s.inFlight, (f) => f.id)]),
           Effect.orDie
         ))
-      const up = yield* Effect.forEach(clients.values(), (c) => SubscriptionRef.get(c.connected))
+      const up = yield* Effect.forEach(all().filter((c) => c.alive), (c) => SubscriptionRef.get(c.connected))
       return JSON.stringify([delivered, up, states])
     })
 
     const settle = Effect.gen(function*() {
       const deadline = (yield* now) + settleDeadlineMs
-      const reachable = [...clients.values()].filter((c) => !c.cut)
+      const reachable = listening().filter((c) => !c.cut)
       yield* waitFor(
         "subscriber connections up",
         deadline,
@@ -182,7 +209,15 @@ const redisEngine = (
       }
       const t = ++token
       yield* Effect.orDie(settler.sendOutOfBand(sentinel, { token: t }))
-      yield* waitFor("barrier token", deadline, Effect.sync(() => reachable.every((c) => c.token >= t)))
+      yield* waitFor(
+        () =>
+          `barrier token ${t}; waiting for ${
+            reachable.filter((c) => c.token < t).map((c) => `${c.id} (token ${c.token}, listening ${c.listening})`)
+              .join(", ")
+          }`,
+        deadline,
+        Effect.sync(() => reachable.every((c) => c.token >= t || !c.listening))
+      )
       const quiet = restored ? quietAfterRestoreMs : quietMs
       restored = false
       let last = yield* snapshot
@@ -198,21 +233,39 @@ const redisEngine = (
       }
     })
 
+    /** the connection of `c` reports down (within a bound) */
+    const noticed = (c: RedisClient) =>
+      c.connected.changes.pipe(
+        Stream.takeUntil((up) => !up),
+        Stream.runDrain,
+        Effect.timeout("2 seconds"),
+        Effect.ignore
+      )
+
     const engine: Model.Engine = {
       client,
+      // a cut reaches every running process of the id
       cut: (id) =>
-        Effect.suspend(() => {
-          const c = clients.get(id)!
-          c.cut = true
-          return c.proxy.cut
-        }),
+        Effect.forEach(
+          (clients.get(id) ?? []).filter((c) => c.alive),
+          (c) =>
+            Effect.suspend(() => {
+              c.cut = true
+              return noticeCuts ? Effect.zipRight(c.proxy.cut, noticed(c)) : c.proxy.cut
+            }),
+          { discard: true }
+        ),
       restore: (id) =>
-        Effect.suspend(() => {
-          const c = clients.get(id)!
-          if (c.cut) restored = true
-          c.cut = false
-          return c.proxy.restore
-        }),
+        Effect.forEach(
+          (clients.get(id) ?? []).filter((c) => c.alive),
+          (c) =>
+            Effect.suspend(() => {
+              if (c.cut) restored = true
+              c.cut = false
+              return c.proxy.restore
+            }),
+          { discard: true }
+        ),
       advance: (millis) => Effect.sleep(Duration.millis(millis)),
       settle,
       now,
@@ -231,7 +284,8 @@ const runRedis = (scenario: Model.Scenario, options: Model.RunOptions, operation
   Effect.gen(function*() {
     const server = yield* RedisTestServer.RedisTestServer
     const keyPrefix = `model${process.pid}-${++runs}`
-    const engine = yield* redisEngine(server, scenario.rooms, keyPrefix, operationTimeout)
+    const durable = (scenario.durable?.length ?? 0) > 0
+    const engine = yield* redisEngine(server, scenario.rooms, keyPrefix, operationTimeout, durable)
     return yield* Model.runScenarioLog(engine, scenario, { ...options, keyPrefix })
   }).pipe(Effect.scoped)
 
@@ -276,7 +330,8 @@ const compare = (scenario: Model.Scenario, memory: Model.ScenarioLog, redis: Mod
  */
 const differential = (scenario: Model.Scenario, operationTimeout = Duration.seconds(5)) =>
   Effect.gen(function*() {
-    const options: Model.RunOptions = { drainAdvanceMs: 0 }
+    // durable memberships do not end within a run (S23): the drain resumes them (S22)
+    const options: Model.RunOptions = { drainAdvanceMs: 0, resumeOnDrain: true }
     const memory = yield* runMemory(scenario, options)
     const redis = yield* runRedis(scenario, options, operationTimeout)
     yield* compare(scenario, memory, redis)
@@ -292,21 +347,6 @@ const common = {
   advanceMs: { min: 1, max: 20 },
   weights: { Advance: 1 }
 } satisfies Model.ScenarioOptions
-
-/** Scenarios that open with every client subscribing (sync) to every room. */
-const subscribedFirst = (scenarios: FastCheck.Arbitrary<Model.Scenario>) =>
-  scenarios.map((scenario): Model.Scenario => ({
-    ...scenario,
-    ops: [
-      ...Array.from({ length: scenario.clients * scenario.rooms }, (_, i): Model.Op => ({
-        _tag: "Subscribe",
-        client: i % scenario.clients,
-        room: Math.floor(i / scenario.clients),
-        mode: "sync"
-      })),
-      ...scenario.ops
-    ]
-  }))
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   it.effect.prop(
@@ -325,7 +365,7 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   it.effect.prop(
     "with cut / restore: resync, lost acks and deferred leaves (S6, S12), same deliveries",
     [
-      subscribedFirst(Model.scenario({
+      Model.subscribedFirst(Model.scenario({
         ...common,
         cuts: true,
         whileCut: ["Ack", "Leave"],
@@ -336,5 +376,26 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
     ],
     ([scenario]) => differential(scenario, Duration.millis(400)),
     { timeout: 180_000, fastCheck: { numRuns: 12, interruptAfterTimeLimit: 150_000, markInterruptAsFailure: true } }
+  )
+
+  // S21–S25: durable clients crash (cut, noticed, then closed), restart under their id (resuming
+  // their memberships, or claiming over a running process, which is fenced), shut down (detach or
+  // leave per onClose), have a subscription interrupted (detach or leave), and their fenced
+  // processes ack, send, subscribe and leave; no Cut / Restore operations (a crash cuts), and a
+  // fenced process cut by a crash does nothing until the drain. Every client starts subscribed.
+  it.effect.prop(
+    "durable members: crash / restart / claim / shutdown / interrupt / fenced, same deliveries (S21–S25)",
+    [
+      Model.subscribedFirst(Model.scenario({
+        ...common,
+        durable: true,
+        whileCut: ["Ack", "Leave", "Interrupt"],
+        clients: { min: 2, max: 3 },
+        weights: { Advance: 1, Subscribe: 5, Crash: 2, Restart: 3 },
+        length: { min: 10, max: 25 }
+      }))
+    ],
+    ([scenario]) => differential(scenario, Duration.millis(400)),
+    { timeout: 180_000, fastCheck: { numRuns: 20, interruptAfterTimeLimit: 150_000, markInterruptAsFailure: true } }
   )
 })

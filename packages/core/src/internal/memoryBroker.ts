@@ -168,7 +168,7 @@ export class Broker {
     now: number
   ): JoinResult {
     this.touch(clientId, now, timeoutMs)
-    const r = this.room(room)
+    let r = this.room(room)
     const member = r.members.get(clientId)
     if (durable && member !== undefined) {
       if (member.mode === mode) {
@@ -185,6 +185,8 @@ export class Broker {
         }
       }
       this.removeMember(r, clientId, now) // the other mode: a fresh membership
+      // the leave may have emptied the room, and gc dropped its state: join the room as it is now
+      r = this.room(room)
     }
     r.members.set(clientId, { mode, ackTimeoutMs, detachedUntil: null })
     this.clients.get(clientId)!.rooms.add(room)

@@ -177,6 +177,8 @@ export class Subscriptions {
       // the rooms of a group are left in parallel when its scope closes; each room's own scope
       // runs its finalizers in reverse order: the leave happens before the channel is dropped
       const scope = yield* Scope.fork(parent, ExecutionStrategy.parallel)
+      /** the subscriptions whose join was sent: it may have run on the server even if it failed */
+      const sent = new Set<Subscription>()
       const join = (sub: Subscription) =>
         Effect.gen(this, function*() {
           // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
@@ -186,6 +188,7 @@ export class Subscriptions {
             // order matters: listen before join so nothing released after the join is missed (S3)
             yield* backend.listen(sub.room, (frame) => sub.onFrame(frame))
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
+            sent.add(sub)
             const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.extend(own))
@@ -200,8 +203,10 @@ export class Subscriptions {
                     if (sub.closed || sub.joinedEvent !== null) continue // joined: its finalizer leaves now
                     this.closeLocally(sub)
                     // a join that timed out or was interrupted may have run on the server: leave
-                    // once it answers again (S6), or the room would wait for this client's acks
-                    pendingLeaves.add(sub.room)
+                    // once it answers again (S6), or the room would wait for this client's acks.
+                    // A join never sent owes nothing: leaving would end a durable membership
+                    // waiting to be resumed (S22, S23).
+                    if (sent.has(sub)) pendingLeaves.add(sub.room)
                   }
                 }),
                 Scope.close(scope, exit)

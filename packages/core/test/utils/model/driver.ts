@@ -13,14 +13,19 @@
  * At the end every client is restored, time runs past the client timeout and the live sync
  * subscriptions ack until the rooms drain: no member may be left without a live subscription (it
  * would hold the room forever, S6, S10), no live subscription may have silently lost its
- * membership (S10, S11), and no message may be left queued (`checkDrained`).
+ * membership (S10, S11), and no message may be left queued (`checkDrained`). Durable clients
+ * (S21–S25, `durable.ts`): every fenced process must have learnt it by then (I7); with
+ * `resumeOnDrain` every durable client is running again and resumes all its memberships first
+ * (for engines on real time, where memberships would wait `clientTimeout` to end).
  */
 import { QueueConfig } from "@lockstep/core"
 import { Cause, Duration, Effect, Either, Exit, Option, type Scope } from "effect"
+import * as Durable from "./durable.js"
+import { checkFencedEnded, checkFencedStreams, checkResumeDeadlines } from "./durableChecks.js"
 import { explainEjections } from "./ejections.js"
 import { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
 import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
-import { type Op, roomName, type Scenario } from "./ops.js"
+import { durableId, type Op, roomName, type Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import { type Client, mayBeExpired, type Room, type Run } from "./run.js"
 import { doAck, runOp } from "./steps.js"
@@ -68,15 +73,35 @@ export const runScenarioLog = (
       clientTimeout: Duration.hours(1),
       housekeepingInterval: Duration.hours(1)
     })
+    const runScope = yield* Effect.scope
     const clients: Array<Client> = []
     for (let i = 0; i < scenario.clients; i++) {
-      const queue = yield* engine.client({
+      const onClose = scenario.durable?.[i] ?? null
+      const config: QueueConfig.QueueConfig = {
         keyPrefix,
         clientTimeout: Duration.millis(T),
-        ...(A === null ? {} : { ackTimeout: Duration.millis(A) })
-      })
+        ...(A === null ? {} : { ackTimeout: Duration.millis(A) }),
+        ...(onClose === null ? {} : { clientId: durableId(i), onClose })
+      }
+      // a durable client's process runs in a scope of its own (Crash and Shutdown close it)
+      const { queue, scope } = onClose === null
+        ? { queue: yield* engine.client(config), scope: null }
+        : yield* Durable.startProcess(engine, runScope, config)
       const t = yield* engine.now
-      clients.push({ index: i, queue, id: queue.clientId, cut: false, uncutSince: t, heardLowerBound: t })
+      clients.push({
+        index: i,
+        queue,
+        id: queue.clientId,
+        config,
+        onClose,
+        incarnation: 0,
+        alive: true,
+        scope,
+        fenced: [],
+        cut: false,
+        uncutSince: t,
+        heardLowerBound: t
+      })
     }
     const rooms: Array<Room> = []
     for (let i = 0; i < scenario.rooms; i++) rooms.push(RoomModel.makeRoom(i, roomName(i)))
@@ -84,7 +109,7 @@ export const runScenarioLog = (
       engine,
       scenario,
       timing,
-      scope: yield* Effect.scope,
+      scope: runScope,
       clients,
       byId: new Map(clients.map((c) => [c.id, c])),
       rooms,
@@ -135,7 +160,9 @@ export const runScenarioLog = (
         for (const room of rooms) observed.push(yield* observeRoom(room))
         explainEjections(run, observed, stepStart, now)
         checkSubscriptions(run)
+        checkFencedStreams(run, now)
         checkRooms(run, observed, now)
+        checkResumeDeadlines(run, now)
       })
 
     const exec = (op: Op) =>
@@ -185,9 +212,35 @@ export const runScenarioLog = (
 
     // ---- liveness: reconnect everybody, let timers run out, ack everything
     for (const c of clients) {
-      if (!c.cut) continue
+      if (!c.cut && !c.fenced.some((h) => h.cut)) continue
       run.step++
       yield* exec({ _tag: "Restore", client: c.index })
+    }
+    if (options.resumeOnDrain === true) {
+      // S22: every durable client runs again and resumes every membership of its id
+      for (const c of clients) {
+        if (c.onClose === null || c.alive) continue
+        run.step++
+        yield* exec({ _tag: "Restart", client: c.index, resubscribe: true })
+      }
+      for (const room of rooms) {
+        for (const [c, m] of [...room.members]) {
+          if (clients[c]!.onClose === null || m.sub.live) continue
+          run.step++
+          yield* exec({ _tag: "Subscribe", client: c, room: room.index, mode: m.mode })
+        }
+      }
+    }
+    // S21: a fenced process that has not learnt it yet does when an operation of it is refused
+    for (const c of clients) {
+      for (const h of c.fenced) {
+        const waiting = subs.find((s) => s.fenced?.holder === h && s.exit === null && !s.scopeClosed)
+        if (waiting === undefined) continue
+        run.step++
+        const start = yield* engine.now
+        yield* Durable.fencedAction(run, c, h, waiting.room, "send")
+        yield* observe(start)
+      }
     }
     run.step++
     yield* exec({ _tag: "Advance", millis: options.drainAdvanceMs ?? T + 2 * K + H })
@@ -206,5 +259,6 @@ export const runScenarioLog = (
       if (acked === 0) break
     }
     checkDrained(run)
+    checkFencedEnded(run)
     return result()
   })

@@ -25,10 +25,13 @@ const removeEjectedMembers = (run: Run, observed: ReadonlyArray<ObservedRoom>, s
       const id = clients[c]!.id
       if (o.all !== null ? o.all.includes(id) : (m.mode !== "sync" || o.members.includes(id))) continue
       const reasons = RoomModel.ejectionReasons(room, c, clients[c]!, now, run.timing)
-      // a membership left behind while the client was cut may be cleaned up once it is back
-      const deferredLeave = !m.sub.live && m.sub.leftUnreachable && !clients[c]!.cut
+      // a membership left behind while the client was cut may be cleaned up once it is back (by
+      // the same process: a durable id's next one resumes it instead)
+      const deferredLeave = !m.sub.live && m.sub.leftUnreachable && !clients[c]!.cut &&
+        m.sub.incarnation === clients[c]!.incarnation
       if (reasons.length === 0 && !deferredLeave) continue
       progress = true
+      run.trace.push(`    the server ejected c${c} from ${room.name} (${reasons.join(" or ") || "its deferred leave"})`)
       const sub = m.sub
       if (sub.live) {
         if (clients[c]!.cut) {
@@ -37,6 +40,18 @@ const removeEjectedMembers = (run: Run, observed: ReadonlyArray<ObservedRoom>, s
           sub.lateEject = reasons
         } else {
           sub.mustEject = reasons
+        }
+      }
+      // S21: a fenced process still listening hears the ejection notice of the id it shared. The
+      // order of the ejections within one step is not modelled: a membership that ends here as an
+      // expiry (its resume deadline) may have held a message released meanwhile, and have been
+      // ejected for that first (S11)
+      const heard = m.mode === "sync" && run.timing.ackTimeoutMs !== null
+        ? [...reasons, "ack-timeout" as const]
+        : reasons
+      for (const s of run.subs) {
+        if (s.client === c && s.room === room.index && s.fenced !== null) {
+          for (const r of heard) s.fenced.reasons.add(r)
         }
       }
       removeMember(run, room, c, stepStart, now)

@@ -59,6 +59,12 @@ export interface RunOptions {
    * scenarios need no timer (no ack deadline, no client expiry within the run) may pass 0.
    */
   readonly drainAdvanceMs?: number
+  /**
+   * Before the liveness phase's acks, restart every durable client that is not running and resume
+   * every membership of a durable id that no live subscription holds (default false: on an
+   * engine with a test clock they end after `clientTimeout`, S23, which the drain waits for).
+   */
+  readonly resumeOnDrain?: boolean
 }
 
 /**

@@ -8,6 +8,9 @@
  *   checks what the engine did (`ejections.ts`, `invariants.ts`: I1–I6) against a small model of
  *   each room (`roomModel.ts`): queue, members, in-flight message, holders, acked.
  * - `ManualClock` (`clock.ts`): a fast, deterministic clock for engines on Effect's `Clock`.
+ * - Durable members (S21–S25, `scenario({ durable: true })`): crash, restart (claim), shutdown,
+ *   interrupt and fenced-process steps (`durable.ts`), checked by I7–I8 (`durableChecks.ts`)
+ *   beside I1–I6 and the model's durable rules (`roomModel.ts`: resume, detach).
  *
  * `run.ts` holds the state of one run that the driver and the checks share.
  */
@@ -18,10 +21,15 @@ export {
   type ClientOp,
   defaultWeights,
   dropWhileCut,
+  durableId,
+  type DurableOp,
+  type FencedAction,
+  type OnClose,
   type Op,
   op,
   roomName,
   type Scenario,
   scenario,
-  type ScenarioOptions
+  type ScenarioOptions,
+  subscribedFirst
 } from "./ops.js"

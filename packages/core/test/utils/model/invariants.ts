@@ -27,9 +27,13 @@
  * them.
  *
  * `checkDrained` is the liveness check at the end of a run (S6, S10, S11).
+ *
+ * Durable members (S21–S25) add I7 (fenced processes) and I8 (resume deadlines), in
+ * `durableChecks.ts`; a fenced process's deliveries are checked there instead of I1 and I2.
  */
 import type { Delivery } from "@lockstep/core"
 import { Exit } from "effect"
+import { checkFencedDelivery } from "./durableChecks.js"
 import type * as RoomModel from "./roomModel.js"
 import { fail, type Room, type Run, type Sub } from "./run.js"
 
@@ -120,11 +124,16 @@ const checkOneUnacked = (run: Run, sub: Sub, d: Delivery.Delivery, where: string
   sub.lastQueued = d.id
 }
 
-/** I1, I2, I3: one new delivery of `sub`. */
+/** I1, I2, I3: one new delivery of `sub` (I7 instead of I1, I2 once its process was fenced). */
 const checkDelivery = (run: Run, sub: Sub, d: Delivery.Delivery) => {
   const room = run.rooms[sub.room]!
   const where = `subscription #${sub.no} (c${sub.client} ${sub.mode} on ${room.name})`
   const msg = checkAsSent(run, sub, d, where)
+  if (sub.fenced !== null) {
+    checkFencedDelivery(run, sub, d, msg, where)
+    if (msg.kind === "queued") checkReleaseOrder(run, sub, msg, where)
+    return
+  }
   checkExpected(run, sub, d, msg, where)
   if (msg.kind !== "queued") return
   checkReleaseOrder(run, sub, msg, where)

@@ -4,6 +4,10 @@
  * `scenario(options)` generates operation sequences (send with a priority, sendOutOfBand,
  * subscribe sync/async, ack latest/stale/duplicate, leave, cut, restore, advance time) over a few
  * clients and rooms, plus the clients' `clientTimeout` / `ackTimeout`.
+ *
+ * With `durable: true` (S21–S25) the first one or two clients are durable (ids `d0`, `d1`, each
+ * with its `onClose`), and the sequence also crashes, restarts (claims), shuts down and
+ * interrupts them, and drives their fenced predecessors (`DurableOp`).
  */
 import { FastCheck as fc } from "effect"
 
@@ -26,6 +30,31 @@ export type Op =
   | { readonly _tag: "Cut"; readonly client: number }
   | { readonly _tag: "Restore"; readonly client: number }
   | { readonly _tag: "Advance"; readonly millis: number }
+  | DurableOp
+
+/** What a fenced holder (an older process of a durable id, still running, S21) tries. */
+export type FencedAction = "ack" | "send" | "subscribe" | "leave"
+
+/**
+ * The operations of durable clients (S21–S25), generated only with `durable: true`; `client` is
+ * a durable client's index.
+ */
+export type DurableOp =
+  /** the client's process dies (SIGKILL): it tells the server nothing more (S22) */
+  | { readonly _tag: "Crash"; readonly client: number }
+  /**
+   * a new process claims the client's id (S21): a successor of a crashed or shut down one, or a
+   * second holder while the current one still runs (which is then fenced); with `resubscribe` it
+   * then subscribes to every room of the id's memberships, in their mode, as a restarted worker
+   * does (S22: resumes); else later Subscribe operations may
+   */
+  | { readonly _tag: "Restart"; readonly client: number; readonly resubscribe: boolean }
+  /** the client shuts down (SIGTERM: its scopes close by interruption): detaches or leaves, per its `onClose` (S24, S20) */
+  | { readonly _tag: "Shutdown"; readonly client: number }
+  /** the client's subscription to the room is interrupted: detached with `onClose: "detach"` (S24), else left (S6) */
+  | { readonly _tag: "Interrupt"; readonly client: number; readonly room: number }
+  /** the client's newest fenced holder, if one still runs, tries an operation: it must change nothing (S21) */
+  | { readonly _tag: "Fenced"; readonly client: number; readonly room: number; readonly action: FencedAction }
 
 /** A generated run: the clients' configuration and the operations. */
 export interface Scenario {
@@ -33,8 +62,16 @@ export interface Scenario {
   readonly rooms: number
   readonly clientTimeoutMs: number
   readonly ackTimeoutMs: number | null
+  /**
+   * the `onClose` of each durable client: client `i` below its length is durable, with id `d<i>`
+   * (S21–S25); absent without `durable`
+   */
+  readonly durable?: ReadonlyArray<OnClose> | undefined
   readonly ops: ReadonlyArray<Op>
 }
+
+/** What a durable client does with its memberships when it closes (S24). */
+export type OnClose = "leave" | "detach"
 
 export interface ScenarioOptions {
   /** number of clients (default 2–4) */
@@ -60,26 +97,60 @@ export interface ScenarioOptions {
    * the generated sequence. E.g. `["Leave"]` for an engine whose operations on a cut connection
    * wait for their timeout instead of failing at once.
    */
-  readonly whileCut?: ReadonlyArray<ClientOp["_tag"]>
+  readonly whileCut?: ReadonlyArray<ClientOp["_tag"] | "Interrupt" | "Fenced">
+  /**
+   * durable clients and their operations (S21–S25, default false): one or two clients (at most
+   * `maxDurable`, and one less than all) are durable; Crash, Restart, Shutdown, Interrupt and
+   * Fenced are generated for them. Without it the generated sequences are exactly those of
+   * earlier versions.
+   */
+  readonly durable?: boolean
+  /** most durable clients (default 2) */
+  readonly maxDurable?: number
+  /** the `onClose` values to choose from (default detach, detach, leave) */
+  readonly onClose?: ReadonlyArray<OnClose>
 }
 
 /** The operations done by one client. */
 export type ClientOp = Extract<Op, { readonly _tag: "Send" | "SendOutOfBand" | "Subscribe" | "Ack" | "Leave" }>
 
-/** `ops` without the operations of cut clients that `whileCut` does not allow. */
-export const dropWhileCut = (ops: ReadonlyArray<Op>, whileCut: ReadonlyArray<ClientOp["_tag"]>): Array<Op> => {
+/**
+ * `ops` without the operations of cut clients that `whileCut` does not allow (a durable client's
+ * Interrupt and its fenced holder's operations count as its operations; a cut reaches every
+ * process of a durable id, a restart starts a connected one).
+ */
+export const dropWhileCut = (
+  ops: ReadonlyArray<Op>,
+  whileCut: ReadonlyArray<ClientOp["_tag"] | "Interrupt" | "Fenced">
+): Array<Op> => {
   const cut = new Set<number>()
+  /** durable clients whose newest fenced holder is cut */
+  const fencedCut = new Set<number>()
   const allowed = new Set<Op["_tag"]>(whileCut)
   return ops.filter((op) => {
     switch (op._tag) {
       case "Cut":
         cut.add(op.client)
+        fencedCut.add(op.client)
         return true
       case "Restore":
         cut.delete(op.client)
+        fencedCut.delete(op.client)
+        return true
+      case "Restart":
+        if (cut.has(op.client)) fencedCut.add(op.client)
+        else fencedCut.delete(op.client)
+        cut.delete(op.client)
+        return true
+      case "Crash": // the crash cuts every process of the id
+        cut.add(op.client)
+        fencedCut.add(op.client)
         return true
       case "Advance":
+      case "Shutdown":
         return true
+      case "Fenced":
+        return !fencedCut.has(op.client) || allowed.has(op._tag)
       default:
         return !cut.has(op.client) || allowed.has(op._tag)
     }
@@ -98,11 +169,19 @@ export const defaultWeights: Record<Op["_tag"], number> = {
   Leave: 1,
   Advance: 2,
   Cut: 1,
-  Restore: 1
+  Restore: 1,
+  Crash: 1,
+  Restart: 2,
+  Shutdown: 1,
+  Interrupt: 1,
+  Fenced: 1
 }
 
-/** Operations over `clients` clients and `rooms` rooms. */
-export const op = (clients: number, rooms: number, options: ScenarioOptions = {}): fc.Arbitrary<Op> => {
+/**
+ * Operations over `clients` clients and `rooms` rooms; the first `durable` clients are durable
+ * (their operations only with `options.durable`).
+ */
+export const op = (clients: number, rooms: number, options: ScenarioOptions = {}, durable = 0): fc.Arbitrary<Op> => {
   const client = fc.integer({ min: 0, max: clients - 1 })
   const room = fc.integer({ min: 0, max: rooms - 1 })
   const priorities = options.priorities ?? { min: -2, max: 2 }
@@ -153,6 +232,31 @@ export const op = (clients: number, rooms: number, options: ScenarioOptions = {}
       { weight: w.Restore, arbitrary: fc.record({ _tag: fc.constant("Restore" as const), client }) }
     )
   }
+  if (options.durable === true && durable > 0) {
+    const d = fc.integer({ min: 0, max: durable - 1 })
+    arbs.push(
+      { weight: w.Crash, arbitrary: fc.record({ _tag: fc.constant("Crash" as const), client: d }) },
+      {
+        weight: w.Restart,
+        arbitrary: fc.record({
+          _tag: fc.constant("Restart" as const),
+          client: d,
+          resubscribe: fc.constantFrom(true, true, false)
+        })
+      },
+      { weight: w.Shutdown, arbitrary: fc.record({ _tag: fc.constant("Shutdown" as const), client: d }) },
+      { weight: w.Interrupt, arbitrary: fc.record({ _tag: fc.constant("Interrupt" as const), client: d, room }) },
+      {
+        weight: w.Fenced,
+        arbitrary: fc.record({
+          _tag: fc.constant("Fenced" as const),
+          client: d,
+          room,
+          action: fc.constantFrom<Array<FencedAction>>("ack", "send", "subscribe", "leave")
+        })
+      }
+    )
+  }
   return fc.oneof(...arbs)
 }
 
@@ -161,19 +265,51 @@ export const scenario = (options: ScenarioOptions = {}): fc.Arbitrary<Scenario> 
   const clients = options.clients ?? { min: 2, max: 4 }
   const rooms = options.rooms ?? { min: 1, max: 2 }
   const length = options.length ?? { min: 1, max: 40 }
-  return fc.record({
+  const base = fc.record({
     clients: fc.integer(clients),
     rooms: fc.integer(rooms),
     clientTimeoutMs: fc.constantFrom(...(options.clientTimeoutsMs ?? [1000, 2000, 3000])),
     ackTimeoutMs: fc.constantFrom(...(options.ackTimeoutsMs ?? [null, 400, 1000, 1600]))
-  }).chain((config) =>
-    fc.array(op(config.clients, config.rooms, options), { minLength: length.min, maxLength: length.max, size: "max" })
-      .map((ops): Scenario => ({
-        ...config,
-        ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
-      }))
+  })
+  // without `durable`, exactly the draws of earlier versions (same seeds, same sequences)
+  const configs: fc.Arbitrary<Omit<Scenario, "ops">> = options.durable === true
+    ? base.chain((config) =>
+      fc.array(fc.constantFrom<Array<OnClose>>(...(options.onClose ?? ["detach", "detach", "leave"])), {
+        minLength: 1,
+        // at least one ordinary client stays: somebody keeps housekeeping (expiry, S10, S23)
+        maxLength: Math.max(1, Math.min(options.maxDurable ?? 2, config.clients - 1))
+      }).map((durable) => ({ ...config, durable }))
+    )
+    : base
+  return configs.chain((config) =>
+    fc.array(op(config.clients, config.rooms, options, config.durable?.length ?? 0), {
+      minLength: length.min,
+      maxLength: length.max,
+      size: "max"
+    }).map((ops): Scenario => ({
+      ...config,
+      ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
+    }))
   )
 }
+
+/** Scenarios that open with every client subscribing (sync) to every room. */
+export const subscribedFirst = (scenarios: fc.Arbitrary<Scenario>): fc.Arbitrary<Scenario> =>
+  scenarios.map((scenario): Scenario => ({
+    ...scenario,
+    ops: [
+      ...Array.from({ length: scenario.clients * scenario.rooms }, (_, i): Op => ({
+        _tag: "Subscribe",
+        client: i % scenario.clients,
+        room: Math.floor(i / scenario.clients),
+        mode: "sync"
+      })),
+      ...scenario.ops
+    ]
+  }))
+
+/** The id of durable client `index` (S21). */
+export const durableId = (index: number): string => `d${index}`
 
 /** `op` for the step trace of a failed run. */
 export const describeOp = (op: Op): string => {
@@ -194,5 +330,15 @@ export const describeOp = (op: Op): string => {
       return `Restore(c${op.client})`
     case "Advance":
       return `Advance(${op.millis} ms)`
+    case "Crash":
+      return `Crash(c${op.client})`
+    case "Restart":
+      return `Restart(c${op.client}${op.resubscribe ? ", resubscribe" : ""})`
+    case "Shutdown":
+      return `Shutdown(c${op.client})`
+    case "Interrupt":
+      return `Interrupt(c${op.client}, r${op.room})`
+    case "Fenced":
+      return `Fenced(c${op.client}, r${op.room}, ${op.action})`
   }
 }

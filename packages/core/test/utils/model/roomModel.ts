@@ -15,6 +15,12 @@
  * The functions change the room they are given and return the messages they released, in order:
  * the caller turns those into expected deliveries. `S` is whatever the caller attaches to a
  * membership (the driver: its record of the subscription).
+ *
+ * Durable members (S21–S25): a membership belongs to the client id, not to one process of it. It
+ * outlives a crash (the room waits for it as for any member until the id expires, S22), a claim
+ * of the id gives it `clientTimeout` to be resumed (`claim`, S23), so does a detach (`detach`,
+ * S24), and a join of the id in the same mode resumes it (`resume`): it keeps holding what it held,
+ * and the resuming subscription gets the in-flight message again if it holds it (S22).
  */
 import type { QueueError } from "@lockstep/core"
 import type { Mode } from "./ops.js"
@@ -35,9 +41,12 @@ export interface Msg {
 
 export interface Member<S> {
   readonly mode: Mode
-  readonly sub: S
+  /** the subscription it belongs to (a resume gives it a new one, S22) */
+  sub: S
   /** the server may have expired it without the model seeing it (async members) */
   uncertain: boolean
+  /** a durable membership waiting to be resumed: it ends at this time unless resumed (S23, S24) */
+  detachedUntil: number | null
 }
 
 export interface InFlight {
@@ -135,7 +144,26 @@ export const send = <S>(room: Room<S>, msg: Msg, now: number, step: number): Arr
 
 /** S5: `client` joins: a joiner does not hold (or receive) the message in flight. */
 export const join = <S>(room: Room<S>, client: number, mode: Mode, sub: S): void => {
-  room.members.set(client, { mode, sub, uncertain: false })
+  room.members.set(client, { mode, sub, uncertain: false, detachedUntil: null })
+}
+
+/**
+ * S22, S25: a durable `client` joins in the mode of its existing membership: it resumes it with
+ * `sub` and stops waiting to be resumed. Returns the in-flight message if the member holds it
+ * (it is delivered again, same id), else null (it had acked it, or is async: nothing is replayed).
+ */
+export const resume = <S>(room: Room<S>, client: number, sub: S): Msg | null => {
+  const m = room.members.get(client)!
+  m.sub = sub
+  m.detachedUntil = null
+  const f = room.inFlight
+  return f !== null && f.holders.has(client) ? f.msg : null
+}
+
+/** S24: the membership of `client` waits to be resumed until `until` (nothing is left or released). */
+export const detach = <S>(room: Room<S>, client: number, until: number): void => {
+  const m = room.members.get(client)
+  if (m !== undefined) m.detachedUntil = until
 }
 
 /**
@@ -207,6 +235,9 @@ export const ejectionReasons = <S>(
   const reasons: Array<EjectReason> = []
   const f = room.inFlight
   if (A !== null && f !== null && f.holders.has(client) && now - f.lo >= A - timing.slackMs) reasons.push("ack-timeout")
-  if (mayBeExpired(connection, now, timing)) reasons.push("keepalive-timeout")
+  const until = room.members.get(client)?.detachedUntil ?? null
+  if (mayBeExpired(connection, now, timing) || (until !== null && now >= until - timing.slackMs)) {
+    reasons.push("keepalive-timeout") // S10; S23, S24: a membership not resumed in time ends as an expiry
+  }
   return reasons
 }

@@ -6,11 +6,15 @@
  *
  * A client cut long enough to be expired makes its subscriptions "uncertain": what they receive
  * may then be any subsequence of the room's traffic (their expected deliveries become optional).
+ *
+ * A durable client (S21–S25) is a sequence of processes ("incarnations") of one id: each Restart
+ * starts the next one. The current one may be running or not (crashed, shut down); older ones
+ * still running after a newer claim are its fenced holders (S21).
  */
-import type { Delivery, QueueError } from "@lockstep/core"
-import { Cause, type Exit, Option, type Scope } from "effect"
+import type { Delivery, QueueConfig, QueueError } from "@lockstep/core"
+import { Cause, Exit, Option, type Scope } from "effect"
 import { type Engine, ModelViolation, type Queue } from "./engine.js"
-import type { Mode, Scenario } from "./ops.js"
+import type { Mode, OnClose, Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 
 export interface Expected {
@@ -54,16 +58,53 @@ export interface Sub {
   unacked: string | null
   readonly seen: Set<string>
   prevQueued: RoomModel.Msg | null
+  // ---- durable clients (S21–S25)
+  /** the process of its client that opened it (always 0 for an ordinary client) */
+  readonly incarnation: number
+  /**
+   * set when a newer claim fenced its process (S21): its deliveries are no longer predicted (any
+   * message of the room, once), and its stream must fail with one of `reasons`
+   */
+  fenced: { readonly holder: Holder; readonly reasons: Set<RoomModel.EjectReason> } | null
+}
+
+/** A fenced holder: an older process of a durable id, still running after a newer claim (S21). */
+export interface Holder {
+  readonly incarnation: number
+  readonly queue: Queue
+  /** when the newer claim was made */
+  readonly since: number
+  /** its connection is cut (a cut reaches every process of an id) */
+  cut: boolean
+  /** by this time it must have learnt it was fenced (a keepalive, or an operation, failed); null: cut */
+  learnBy: number | null
 }
 
 /** A room of the model; each membership knows its subscription. */
 export type Room = RoomModel.Room<Sub>
 
-/** A client of the run: the engine's client and what the model knows about its connection. */
+/**
+ * A client of the run: the engine's client and what the model knows about its connection. A
+ * durable client's fields describe its current process (a crashed or shut down one counts as cut:
+ * the server hears nothing more from it).
+ */
 export interface Client extends RoomModel.Connection {
   readonly index: number
-  readonly queue: Queue
+  /** the current process's client */
+  queue: Queue
   readonly id: string
+  /** the configuration each of its processes is built with */
+  readonly config: QueueConfig.QueueConfig
+  /** the `onClose` of a durable client (S24); null for an ordinary client */
+  readonly onClose: OnClose | null
+  /** the current process: 0, then one more per Restart */
+  incarnation: number
+  /** whether the current process runs (not crashed or shut down) */
+  alive: boolean
+  /** the current process's scope (durable clients only: Crash and Shutdown close it) */
+  scope: Scope.CloseableScope | null
+  /** older processes of the id still running, fenced by a newer claim (S21), oldest first */
+  readonly fenced: Array<Holder>
 }
 
 /** One run in progress. */
@@ -125,9 +166,55 @@ export const removeMember = (run: Run, room: Room, client: number, lo: number, h
 /** May the client have been expired by now (S10)? */
 export const mayBeExpired = (run: Run, c: Client, now: number): boolean => RoomModel.mayBeExpired(c, now, run.timing)
 
+/** A new subscription of `client`'s current process to `room`, opened in `scope`. */
+export const makeSub = (run: Run, client: Client, room: number, mode: Mode, scope: Scope.CloseableScope): Sub => ({
+  no: run.subs.length,
+  client: client.index,
+  room,
+  mode,
+  scope,
+  log: [],
+  steps: [],
+  exit: null,
+  checked: 0,
+  exitChecked: false,
+  scopeClosed: false,
+  live: true,
+  uncertain: false,
+  leftUnreachable: false,
+  expected: [],
+  mustEject: null,
+  lateEject: [],
+  lastQueued: null,
+  lastAcked: null,
+  unacked: null,
+  seen: new Set(),
+  prevQueued: null,
+  incarnation: client.incarnation,
+  fenced: null
+})
+
 /** The live subscription of `client` to `room`, if any. */
 export const liveSub = (run: Run, client: number, room: number): Sub | null =>
   run.subs.find((s) => s.client === client && s.room === room && s.live) ?? null
+
+/** The operation must have failed with (one of) `tag`. */
+export const expectFailure = (
+  run: Run,
+  what: string,
+  exit: Exit.Exit<unknown, unknown>,
+  tag: string | ReadonlyArray<string>
+): void => {
+  const tags = typeof tag === "string" ? [tag] : tag
+  if (Exit.isSuccess(exit)) return fail(run, `${what} succeeded, expected ${tags.join(" or ")}`)
+  const got = errorTag(exit.cause)
+  if (!tags.includes(got)) fail(run, `${what} failed with ${got}, expected ${tags.join(" or ")}`)
+}
+
+/** The operation must have succeeded. */
+export const expectSuccess = (run: Run, what: string, exit: Exit.Exit<unknown, unknown>): void => {
+  if (Exit.isFailure(exit)) fail(run, `${what} failed: ${errorTag(exit.cause)}`)
+}
 
 /** The tag of an operation's failure (or the defect). */
 export const errorTag = (cause: Cause.Cause<unknown>): string =>

@@ -3,17 +3,23 @@
  * `SyncFanoutQueue` API (or cut / restore / time passing, through the engine), and what it does to
  * the model. Every subscription lives in its own `Scope` (closing it = leave) and is drained by a
  * forked fiber into its log. An operation of a cut client must fail (`Engine.cutFailures`); any
- * other failure is a violation.
+ * other failure is a violation. The operations of durable clients are in `durable.ts`; here a
+ * durable client's operations go to its current process (none while it is not running) and a
+ * subscribe of its id resumes the id's membership (S22).
  */
 import type { Delivery } from "@lockstep/core"
 import { Effect, Exit, Scope, Stream } from "effect"
+import * as Durable from "./durable.js"
 import { describeOp, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import {
   type Client,
   errorTag,
+  expectFailure,
+  expectSuccess,
   fail,
   liveSub,
+  makeSub,
   mayBeExpired,
   publish,
   published,
@@ -25,23 +31,6 @@ import {
 
 const roomOf = (run: Run, i: number): Room => run.rooms[i]!
 
-/** The operation must have failed with (one of) `tag`. */
-const expectFailure = (
-  run: Run,
-  what: string,
-  exit: Exit.Exit<unknown, unknown>,
-  tag: string | ReadonlyArray<string>
-) => {
-  const tags = typeof tag === "string" ? [tag] : tag
-  if (Exit.isSuccess(exit)) return fail(run, `${what} succeeded, expected ${tags.join(" or ")}`)
-  const got = errorTag(exit.cause)
-  if (!tags.includes(got)) fail(run, `${what} failed with ${got}, expected ${tags.join(" or ")}`)
-}
-
-const expectSuccess = (run: Run, what: string, exit: Exit.Exit<unknown, unknown>) => {
-  if (Exit.isFailure(exit)) fail(run, `${what} failed: ${errorTag(exit.cause)}`)
-}
-
 /** The consumer of `sub` acks `d` (S3, S4); a stale or duplicate ack changes nothing in the model (I6). */
 export const doAck = (run: Run, c: Client, sub: Sub, d: Delivery.Delivery, what: string) =>
   Effect.gen(function*() {
@@ -52,7 +41,8 @@ export const doAck = (run: Run, c: Client, sub: Sub, d: Delivery.Delivery, what:
     // an ack does not wait for the server: while cut it succeeds and is lost in transit; the
     // client repeats it once the connection is back (see Restore)
     expectSuccess(run, what, exit)
-    if (c.cut) return
+    // a closed subscription's ack is not sent (it matters once it is detached, S24: the membership still holds)
+    if (c.cut || !sub.live) return
     if (sub.unacked === d.id) sub.unacked = null
     const room = roomOf(run, sub.room)
     const now = yield* run.engine.now
@@ -64,6 +54,7 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
   Effect.gen(function*() {
     const now = yield* run.engine.now
     const cutFailures = run.engine.cutFailures ?? ["EngineError"]
+    if (Durable.notRunning(run, op)) return
     switch (op._tag) {
       case "Send": {
         const c = run.clients[op.client]!
@@ -125,33 +116,16 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
           return expectFailure(run, "subscribe", exit, cutFailures)
         }
         if (Exit.isFailure(exit)) return fail(run, `subscribe failed: ${errorTag(exit.cause)}`)
-        // a membership left behind by an unconfirmed leave is left first (it may hold the in-flight message)
         const lingering = room.members.get(op.client)
-        if (lingering !== undefined && !lingering.sub.live) removeMember(run, room, op.client, now, now)
-        const sub: Sub = {
-          no: run.subs.length,
-          client: op.client,
-          room: op.room,
-          mode: op.mode,
-          scope,
-          log: [],
-          steps: [],
-          exit: null,
-          checked: 0,
-          exitChecked: false,
-          scopeClosed: false,
-          live: true,
-          uncertain: false,
-          leftUnreachable: false,
-          expected: [],
-          mustEject: null,
-          lateEject: [],
-          lastQueued: null,
-          lastAcked: null,
-          unacked: null,
-          seen: new Set(),
-          prevQueued: null
+        // S22, S25: a durable id's membership that no subscription of this process left is resumed
+        // in the same mode (in the other one it is left and joined afresh)
+        const resumable = lingering !== undefined && !lingering.sub.live && c.onClose !== null &&
+          !(lingering.sub.incarnation === c.incarnation && lingering.sub.leftUnreachable)
+        // a membership left behind by an unconfirmed leave is left first (it may hold the in-flight message)
+        if (lingering !== undefined && !lingering.sub.live && !(resumable && lingering.mode === op.mode)) {
+          removeMember(run, room, op.client, now, now)
         }
+        const sub = makeSub(run, c, op.room, op.mode, scope)
         run.subs.push(sub)
         yield* exit.value.pipe(
           Stream.runForEach((d) => Effect.sync(() => sub.log.push(d))),
@@ -159,6 +133,17 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
           Effect.flatMap((e) => Effect.sync(() => sub.exit = e)),
           Effect.forkIn(run.scope)
         )
+        if (resumable && lingering.mode === op.mode) {
+          // S22: a holder gets the in-flight message again (same id) before anything else
+          const held = RoomModel.resume(room, op.client, sub)
+          if (held !== null) sub.expected.push({ id: held.id, optional: false })
+          run.trace.push(
+            `#${run.step} ${describeOp(op)} -> subscription #${sub.no}, resumes${
+              held === null ? "" : ` holding ${held.id}`
+            }`
+          )
+          return
+        }
         // S5: a joiner does not hold or receive the in-flight message
         RoomModel.join(room, op.client, op.mode, sub)
         run.trace.push(`#${run.step} ${describeOp(op)} -> subscription #${sub.no}`)
@@ -166,7 +151,9 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
       }
       case "Ack": {
         const c = run.clients[op.client]!
-        const mine = run.subs.filter((s) => s.client === op.client && s.room === op.room)
+        const mine = run.subs.filter((s) =>
+          s.client === op.client && s.room === op.room && s.incarnation === c.incarnation
+        )
         const all = mine.flatMap((s) => s.log.filter((d) => d.kind === "queued").map((d) => ({ sub: s, d })))
         const newest = [...mine].reverse().find((s) => s.log.some((d) => d.kind === "queued"))
         const latest = newest === undefined
@@ -185,7 +172,9 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
       case "Leave": {
         const c = run.clients[op.client]!
         const room = roomOf(run, op.room)
-        const open = run.subs.filter((s) => s.client === op.client && s.room === op.room && !s.scopeClosed)
+        const open = run.subs.filter((s) =>
+          s.client === op.client && s.room === op.room && s.incarnation === c.incarnation && !s.scopeClosed
+        )
         run.trace.push(`#${run.step} ${describeOp(op)} -> closes ${open.map((s) => `#${s.no}`).join(" ") || "nothing"}`)
         for (const sub of open) {
           yield* Scope.close(sub.scope, Exit.void)
@@ -203,12 +192,15 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         const c = run.clients[op.client]!
         run.trace.push(`#${run.step} ${describeOp(op)}`)
         RoomModel.cut(c, now, run.timing)
+        Durable.cutHolders(run, c) // a cut reaches every process of the id
         return yield* run.engine.cut(c.id)
       }
       case "Restore": {
         const c = run.clients[op.client]!
         run.trace.push(`#${run.step} ${describeOp(op)}`)
-        if (!c.cut) return yield* run.engine.restore(c.id)
+        Durable.restoreHolders(c, now)
+        // a process that no longer runs stays silent: only its fenced holders are back
+        if (!c.cut || !c.alive) return yield* run.engine.restore(c.id)
         if (mayBeExpired(run, c, now)) {
           for (const sub of run.subs) if (sub.client === c.index && sub.live) sub.uncertain = true
         }
@@ -232,6 +224,18 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
       case "Advance": {
         run.trace.push(`#${run.step} ${describeOp(op)} (t=${now} -> ${now + op.millis})`)
         return yield* run.engine.advance(op.millis)
+      }
+      default: {
+        yield* Durable.runDurableOp(run, op)
+        if (op._tag !== "Restart" || !op.resubscribe) return
+        // S22: the new process subscribes to the rooms of its id's memberships, which resumes them
+        for (const room of run.rooms) {
+          const m = room.members.get(op.client)
+          if (m !== undefined) {
+            yield* runOp(run, { _tag: "Subscribe", client: op.client, room: room.index, mode: m.mode })
+          }
+        }
+        return
       }
     }
   })

@@ -1,0 +1,93 @@
+/**
+ * Durable-member cases (S21–S25) found by the model-based test (`utils/model/`, the durable
+ * property of `MemoryLayer.prop.test.ts`), each reduced to a plain test written against
+ * `EngineFixture` like `durable.ts`, so every engine can run it.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import type { SyncFanoutQueue } from "@lockstep/core"
+import { type Duration, Effect, Exit, Scope } from "effect"
+import type { EngineFixture } from "../utils/EngineFixture.js"
+import { harness } from "./semantics.js"
+
+type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
+
+const clientTimeout: Duration.DurationInput = "3 seconds"
+const durable = (clientId: string, onClose: "leave" | "detach" = "leave") => ({ clientTimeout, clientId, onClose })
+const plain = { clientTimeout }
+
+/**
+ * Declare the durable findings for one engine (see `durableSuite` for the parameters).
+ */
+export const durableFindings = <R = never>(
+  fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
+  runner: "test-clock" | "live",
+  options?: { readonly it?: Vitest.Tester<Scope.Scope | R>; readonly timeout?: number }
+): void => {
+  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
+    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
+  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
+  const test = (
+    name: string,
+    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
+  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+
+  /** SIGKILL: the client tells the server nothing more */
+  const crash = (fx: EngineFixture, client: Client, scope: Scope.CloseableScope) =>
+    Effect.zipRight(fx.cut(client.clientId), Scope.close(scope, Exit.void))
+
+  describe(`durable members, model findings (${runner})`, () => {
+    test(
+      "S22: a successor joining in the other mode joins afresh, also when leaving the old membership empties the room",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const producer = yield* fx.client(plain)
+          const room = "f-mode"
+          const scope = yield* Scope.make()
+          const first = yield* Scope.extend(fx.client(durable("edge-f1")), scope)
+          yield* h.listen(first, room, { mode: "async" }, scope)
+          yield* crash(fx, first, scope)
+
+          const successor = yield* fx.client(durable("edge-f1"))
+          const box = yield* h.listen(successor, room) // sync: the async membership is left first
+          expect(yield* successor.memberships).toEqual([{ room, mode: "sync" }])
+          expect((yield* h.state(producer, room)).members).toEqual(["edge-f1"])
+          const m1 = yield* producer.send(room, "m1")
+          const m2 = yield* producer.send(room, "m2")
+          const d1 = yield* h.next(box)
+          expect(d1.id).toBe(m1)
+          // S3: the room waits for the new sync member
+          expect(yield* h.state(producer, room)).toMatchObject({ inFlight: m1, backlog: 1 })
+          yield* d1.ack
+          expect((yield* h.next(box)).id).toBe(m2)
+        })
+    )
+
+    test(
+      "S22: a successor whose first subscribe fails while the server is out of reach still resumes with the next one",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const producer = yield* fx.client(plain)
+          const room = "f-resume-retry"
+          const scope = yield* Scope.make()
+          const first = yield* Scope.extend(fx.client(durable("edge-f4")), scope)
+          const mine = yield* h.listen(first, room, undefined, scope)
+          const m1 = yield* producer.send(room, "m1")
+          yield* producer.send(room, "m2")
+          expect((yield* h.next(mine)).id).toBe(m1)
+          yield* crash(fx, first, scope)
+
+          const successor = yield* fx.client(durable("edge-f4"))
+          yield* fx.cut(successor.clientId)
+          const failed = yield* Scope.make()
+          expect(Exit.isFailure(yield* Effect.exit(Scope.extend(successor.subscribe(room), failed)))).toBe(true)
+          yield* Scope.close(failed, Exit.void)
+          yield* fx.restore(successor.clientId)
+          yield* fx.advance("1 second")
+          // the retry resumes: m1 again, same id (S22)
+          const box = yield* h.listen(successor, room)
+          expect((yield* h.next(box)).id).toBe(m1)
+        })
+    )
+  })
+}
