@@ -5,10 +5,12 @@
 import { layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { durableSuite } from "../../core/test/suite/durable.js"
+import { durableFindings } from "../../core/test/suite/durableFindings.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   semanticSuite(redisFixture(), "live", { it: it.scoped })
   durableSuite(redisFixture(), "live", { it: it.scoped })
+  durableFindings(redisFixture(), "live", { it: it.scoped })
 })

@@ -5,10 +5,12 @@
 import { layer } from "@effect/vitest"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { durableSuite } from "../../core/test/suite/durable.js"
+import { durableFindings } from "../../core/test/suite/durableFindings.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
   semanticSuite(clusterFixture(16), "live", { it: it.scoped })
   durableSuite(clusterFixture(16), "live", { it: it.scoped })
+  durableFindings(clusterFixture(16), "live", { it: it.scoped })
 })

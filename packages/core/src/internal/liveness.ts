@@ -30,6 +30,8 @@ export interface LivenessOptions {
   readonly backend: BackendClient
   readonly config: ResolvedQueueConfig
   readonly clientId: string
+  /** a durable client (S21): rooms it gives up are owed a detach, not a leave (S22) */
+  readonly durable: boolean
   readonly now: () => number
   readonly subscriptions: Subscriptions
   readonly pendingLeaves: PendingLeaves
@@ -39,7 +41,7 @@ export interface LivenessOptions {
 /** Register the client and start its keepalive, housekeeping and reconnect fibers in the scope. */
 export const start = (options: LivenessOptions): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { acks, backend, clientId, config, now, pendingLeaves, subscriptions } = options
+    const { acks, backend, clientId, config, durable, now, pendingLeaves, subscriptions } = options
     const clientTimeoutMs = Duration.toMillis(config.clientTimeout)
     const rooms = () => [...subscriptions.byRoom.keys()]
 
@@ -66,7 +68,8 @@ export const start = (options: LivenessOptions): Effect.Effect<void, never, Scop
             return heard(result.right)
           } else if (t - lastHeard >= clientTimeoutMs && subscriptions.size > 0) {
             // the server will expire us, unless we are back first: then these rooms must be left
-            for (const room of subscriptions.byRoom.keys()) pendingLeaves.add(room)
+            // (a durable client's are detached instead: kept for clientTimeout, to be resumed, S22)
+            for (const room of subscriptions.byRoom.keys()) pendingLeaves.add(room, durable ? "detach" : "leave")
             subscriptions.ejectAll("keepalive-timeout")
           }
           return Effect.void

@@ -69,7 +69,7 @@ export const makeQueue = <E, R>(
     const firstSequence = durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
-    const pendingLeaves = new PendingLeaves(backend)
+    const pendingLeaves = new PendingLeaves(backend, clientTimeoutMs)
 
     // S20: leave every room when the client's scope closes (S24: or keep them for a successor).
     // Added before the fibers are forked, so it runs after they were interrupted.
@@ -98,6 +98,7 @@ export const makeQueue = <E, R>(
       ackTimeoutMs: Option.match(config.ackTimeout, { onNone: () => null, onSome: Duration.toMillis }),
       clientTimeoutMs,
       detachOnInterrupt: config.onClose === "detach",
+      durable,
       now,
       stats,
       pendingLeaves,
@@ -110,7 +111,7 @@ export const makeQueue = <E, R>(
       runFork(Effect.logWarning(`lockstep: client id ${clientId} was claimed by a newer process; this one is fenced`))
     }
 
-    yield* Liveness.start({ backend, config, clientId, now, subscriptions, pendingLeaves, acks })
+    yield* Liveness.start({ backend, config, clientId, durable, now, subscriptions, pendingLeaves, acks })
 
     const modeOf = (
       options: { readonly mode?: unknown } | undefined

@@ -34,6 +34,8 @@ export interface SubscriptionsOptions {
    * process shutting down) keeps its membership for a successor instead of leaving
    */
   readonly detachOnInterrupt: boolean
+  /** a durable client (S21): a join that may have run is owed a detach, not a leave (S22) */
+  readonly durable: boolean
   readonly now: () => number
   readonly stats: ClientStats
   readonly pendingLeaves: PendingLeaves
@@ -118,10 +120,11 @@ export class Subscriptions {
       const group = this.closeLocally(sub)
       if (group.open === 0) group.buffer.end(DeliveryStream.End)
       const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
-      // until the server confirms the leave or the detach: one that did not reach it is made up for
-      // by a leave once it answers again, or the room would wait for this live client forever
-      pendingLeaves.add(sub.room)
-      if (detachOnInterrupt && Exit.isInterrupted(exit)) {
+      // until the server confirms the leave or the detach: one that did not reach it is made once
+      // the server answers again, or the room would wait for this live client forever
+      const detaching = detachOnInterrupt && Exit.isInterrupted(exit)
+      pendingLeaves.add(sub.room, detaching ? "detach" : "leave")
+      if (detaching) {
         return whenConnected(
           backend,
           Effect.map(backend.detach(sub.room, clientTimeoutMs), () => pendingLeaves.done(sub.room))
@@ -203,10 +206,10 @@ export class Subscriptions {
                     if (sub.closed || sub.joinedEvent !== null) continue // joined: its finalizer leaves now
                     this.closeLocally(sub)
                     // a join that timed out or was interrupted may have run on the server: leave
-                    // once it answers again (S6), or the room would wait for this client's acks.
-                    // A join never sent owes nothing: leaving would end a durable membership
-                    // waiting to be resumed (S22, S23).
-                    if (sent.has(sub)) pendingLeaves.add(sub.room)
+                    // once it answers again (S6), or the room would wait for this client's acks;
+                    // a durable client detaches instead, as it may have resumed a membership
+                    // that must not end (S22). A join never sent owes nothing.
+                    if (sent.has(sub)) pendingLeaves.add(sub.room, this.options.durable ? "detach" : "leave")
                   }
                 }),
                 Scope.close(scope, exit)

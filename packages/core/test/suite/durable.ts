@@ -369,7 +369,7 @@ export const durableSuite = <R = never>(
           })
       )
       test(
-        "S24: a detach that could not reach the server is made up for by a leave once it answers again",
+        "S24: a detach that could not reach the server is made once it answers again: the live client does not hold the room for good",
         (fx, h) =>
           Effect.gen(function*() {
             const producer = yield* fx.client(plain)
@@ -385,7 +385,7 @@ export const durableSuite = <R = never>(
             yield* fx.cut(client.clientId)
             yield* Scope.close(scope, shutdown)
             yield* fx.restore(client.clientId)
-            // the live client does not hold the room it no longer reads: it leaves it
+            // the live client does not hold the room it no longer reads: the detached membership ends
             expect((yield* h.next(ip, "8 seconds")).id).toBe(m2)
             expect((yield* h.state(peer, room)).members).toEqual([peer.clientId])
           })

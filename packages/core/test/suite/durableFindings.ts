@@ -70,14 +70,17 @@ export const durableFindings = <R = never>(
           const producer = yield* fx.client(plain)
           const room = "f-resume-retry"
           const scope = yield* Scope.make()
-          const first = yield* Scope.extend(fx.client(durable("edge-f4")), scope)
+          // long enough for a subscribe that fails by its operation timeout (5 s on Redis) and a
+          // second one, both before the membership's own deadline (S23)
+          const config = { ...durable("edge-f4"), clientTimeout: "15 seconds" as Duration.DurationInput }
+          const first = yield* Scope.extend(fx.client(config), scope)
           const mine = yield* h.listen(first, room, undefined, scope)
           const m1 = yield* producer.send(room, "m1")
           yield* producer.send(room, "m2")
           expect((yield* h.next(mine)).id).toBe(m1)
           yield* crash(fx, first, scope)
 
-          const successor = yield* fx.client(durable("edge-f4"))
+          const successor = yield* fx.client(config)
           yield* fx.cut(successor.clientId)
           const failed = yield* Scope.make()
           expect(Exit.isFailure(yield* Effect.exit(Scope.extend(successor.subscribe(room), failed)))).toBe(true)

@@ -97,7 +97,7 @@ export const restoreHolders = (c: Client, now: number): void => {
  * Close a subscription of the current process by interruption: with `onClose: "detach"` the
  * membership waits for a resume (S24), otherwise it is left (S6). A cut client tells the server
  * nothing now: both become a leave once it is back (a detach that did not reach the server is
- * made up for by a leave, or the room would wait for this live client forever).
+ * made once the server answers again, or the room would wait for this live client forever).
  */
 const interruptSub = (run: Run, c: Client, sub: Sub, now: number) =>
   Effect.gen(function*() {
