@@ -54,6 +54,38 @@ export interface RawStats {
   readonly knownRooms: number
   readonly topRooms: ReadonlyArray<{ readonly room: string; readonly backlog: number }>
   readonly knownClients: number
+  /**
+   * The rooms whose in-flight message is oldest (S26), oldest first, at most the number asked:
+   * rooms waiting for at least one sync member, with those members. Times in server ms.
+   */
+  readonly stalled: ReadonlyArray<RawStalledRoom>
+}
+
+/**
+ * A room waiting for acks (S26), as the engine reports it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RawStalledRoom {
+  readonly room: string
+  readonly id: string
+  readonly releasedAt: number
+  readonly age: number
+  /** the sync members holding the in-flight message (not acked yet) */
+  readonly waitingFor: ReadonlyArray<string>
+}
+
+/**
+ * A position in a walk over the active rooms (S26): after room `after` of shard `shard` (`""`: the
+ * shard's first room). Engines with one shard use shard 0.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RoomsPosition {
+  readonly shard: number
+  readonly after: string
 }
 
 /**
@@ -171,7 +203,18 @@ export interface BackendClient {
   /** Queued envelopes of `room` in delivery order (S13). */
   readonly peek: (room: string, offset: number, limit: number) => Effect.Effect<ReadonlyArray<string>, BackendError>
   readonly roomState: (room: string) => Effect.Effect<RawRoomState, BackendError>
-  readonly stats: (topRooms: number) => Effect.Effect<RawStats, BackendError>
+  /** Server-wide figures (S15), with the `stalledRooms` rooms whose in-flight message is oldest (S26). */
+  readonly stats: (topRooms: number, stalledRooms: number) => Effect.Effect<RawStats, BackendError>
+  /**
+   * Up to `limit` active rooms (a member, a backlog or a message in flight) from `from` on (null:
+   * from the start), in a stable order (shard by shard, each in code-unit order of the names), and
+   * the position after the last one, or null when the walk is complete (S26). A room active during
+   * the whole walk is returned exactly once; one created or dropped meanwhile at most once.
+   */
+  readonly rooms: (
+    from: RoomsPosition | null,
+    limit: number
+  ) => Effect.Effect<{ readonly rooms: ReadonlyArray<string>; readonly next: RoomsPosition | null }, BackendError>
   /** true while the push connection is up; a false → true change triggers a resync (S12). */
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
 }

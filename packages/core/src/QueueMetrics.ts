@@ -7,6 +7,7 @@
 import type * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type { MessageId } from "./MessageId.js"
 
 /**
  * Delivery latency over a recent window: min, average, max and percentiles.
@@ -43,6 +44,27 @@ export interface QueueMetrics {
   readonly invalid: number
   /** delivery latency over this client's recent window */
   readonly latency: LatencySummary
+  /**
+   * The rooms whose in-flight message is oldest, oldest first (S26): what each waits for. At most
+   * `stalledRooms` (an option of `metrics`, default 10).
+   */
+  readonly stalled: ReadonlyArray<StalledRoom>
+}
+
+/**
+ * A room waiting for the acks of its in-flight message (S26).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StalledRoom {
+  readonly room: string
+  /** the in-flight message */
+  readonly inFlight: MessageId
+  readonly releasedAt: Date
+  readonly age: Duration.Duration
+  /** the sync members that have not acked it yet, sorted */
+  readonly waitingFor: ReadonlyArray<string>
 }
 
 /**

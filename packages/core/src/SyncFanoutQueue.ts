@@ -6,6 +6,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Delivery, QueuedMessage } from "./Delivery.js"
@@ -97,8 +98,22 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
   readonly peek: (room: string, options?: PeekOptions) => Effect.Effect<ReadonlyArray<QueuedMessage>, QueueError>
   /** A snapshot of the room (S14). */
   readonly roomState: (room: string) => Effect.Effect<RoomState, QueueError>
-  /** Server-wide and client-local figures (S15). */
-  readonly metrics: (options?: { readonly topRooms?: number | undefined }) => Effect.Effect<QueueMetrics, QueueError>
+  /**
+   * Server-wide and client-local figures (S15), with the `stalledRooms` rooms (default 10, at most
+   * 1000) whose in-flight message is oldest and the members they wait for (S26).
+   */
+  readonly metrics: (
+    options?: { readonly topRooms?: number | undefined; readonly stalledRooms?: number | undefined }
+  ) => Effect.Effect<QueueMetrics, QueueError>
+  /**
+   * A page of the active rooms (S26: a member, a backlog or a message in flight), e.g. for a
+   * monitor: `limit` rooms (default 100, at most 1000) from `cursor` on (the `cursor` of the
+   * previous page; none: from the start). A full walk (until `cursor` is `None`) returns every room
+   * active during the whole walk exactly once, also while other rooms come and go (those at most
+   * once). The order is stable but unspecified; a cursor is an opaque string (bad input:
+   * `InvalidArgument`).
+   */
+  readonly rooms: (options?: RoomsOptions) => Effect.Effect<RoomsPage, QueueError>
   /**
    * The rooms this client id is a member of on the server (S23), e.g. for a durable client to
    * resume (subscribe to) or leave, after a restart, the rooms its predecessor held. Rooms in no
@@ -106,6 +121,28 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
    */
   readonly memberships: Effect.Effect<ReadonlyArray<Membership>, QueueError>
 }>() {}
+
+/**
+ * Options of `rooms`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RoomsOptions {
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
+}
+
+/**
+ * A page of `rooms`: the rooms, and the cursor of the next page (`None`: the walk is complete).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RoomsPage {
+  readonly rooms: ReadonlyArray<string>
+  readonly cursor: Option.Option<string>
+}
 
 /**
  * A membership of a client id on the server.

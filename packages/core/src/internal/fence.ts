@@ -36,7 +36,8 @@ export const watch = (backend: BackendClient, onSuperseded: () => void): Backend
     unregister: (rooms) => tap(backend.unregister(rooms)),
     peek: (room, offset, limit) => tap(backend.peek(room, offset, limit)),
     roomState: (room) => tap(backend.roomState(room)),
-    stats: (topRooms) => tap(backend.stats(topRooms)),
+    stats: (topRooms, stalledRooms) => tap(backend.stats(topRooms, stalledRooms)),
+    rooms: (from, limit) => tap(backend.rooms(from, limit)),
     connected: backend.connected
   }
 }

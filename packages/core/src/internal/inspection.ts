@@ -1,5 +1,6 @@
 /**
- * The read-only operations of a client: `peek` (S13), `roomState` (S14) and `metrics` (S15).
+ * The read-only operations of a client: `peek` (S13), `roomState` (S14), `metrics` (S15, S26)
+ * and `rooms` (S26).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,6 +12,7 @@ import * as MessageId from "../MessageId.js"
 import type { RoomState } from "../RoomState.js"
 import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import type { ClientStats } from "./clientStats.js"
+import * as RoomsCursor from "./roomsCursor.js"
 import { validateInt, validateRoom } from "./validation.js"
 
 type Service = SyncFanoutQueue["Type"]
@@ -20,7 +22,7 @@ export const make = (options: {
   readonly stats: ClientStats
   /** rooms this client is subscribed to now */
   readonly subscribedRooms: () => number
-}): Pick<Service, "peek" | "roomState" | "metrics"> => {
+}): Pick<Service, "peek" | "roomState" | "metrics" | "rooms"> => {
   const { backend, stats, subscribedRooms } = options
   return {
     peek: (room, options) =>
@@ -70,7 +72,8 @@ export const make = (options: {
     metrics: (options) =>
       Effect.gen(function*() {
         const top = yield* validateInt("topRooms", options?.topRooms, 10, 0, 1000)
-        const raw = yield* backend.stats(top)
+        const stalledRooms = yield* validateInt("stalledRooms", options?.stalledRooms, 10, 0, 1000)
+        const raw = yield* backend.stats(top, stalledRooms)
         return {
           knownRooms: raw.knownRooms,
           topRooms: raw.topRooms,
@@ -78,8 +81,26 @@ export const make = (options: {
           subscribedRooms: subscribedRooms(),
           received: stats.received,
           invalid: stats.invalid,
-          latency: stats.latency.summary()
+          latency: stats.latency.summary(),
+          stalled: raw.stalled.map((r) => ({
+            room: r.room,
+            inFlight: MessageId.MessageId(r.id),
+            releasedAt: new Date(r.releasedAt),
+            age: Duration.millis(Math.max(0, r.age)),
+            waitingFor: [...r.waitingFor].sort()
+          }))
         }
-      }).pipe(Effect.withSpan("SyncFanoutQueue.metrics"))
+      }).pipe(Effect.withSpan("SyncFanoutQueue.metrics")),
+
+    rooms: (options) =>
+      Effect.gen(function*() {
+        const limit = yield* validateInt("limit", options?.limit, 100, 1, 1000)
+        const from = yield* RoomsCursor.decode(options?.cursor)
+        const page = yield* backend.rooms(from, limit)
+        return {
+          rooms: page.rooms,
+          cursor: page.next === null ? Option.none() : Option.some(RoomsCursor.encode(page.next))
+        }
+      }).pipe(Effect.withSpan("SyncFanoutQueue.rooms"))
   }
 }

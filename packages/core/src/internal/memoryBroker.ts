@@ -9,7 +9,16 @@
  */
 import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type { BackendClient, BackendError, JoinResult, Membership, RawRoomState, RawStats } from "../Backend.js"
+import type {
+  BackendClient,
+  BackendError,
+  JoinResult,
+  Membership,
+  RawRoomState,
+  RawStalledRoom,
+  RawStats,
+  RoomsPosition
+} from "../Backend.js"
 import * as Envelope from "../Envelope.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
 import { ClientSuperseded, type EjectReason, EngineError } from "../QueueError.js"
@@ -301,14 +310,48 @@ export class Broker {
     }
   }
 
-  stats(topRooms: number): RawStats {
+  stats(topRooms: number, stalledRooms: number, now: number): RawStats {
     const withBacklog = [...this.rooms.values()].filter((r) => r.queue.length > 0)
     const top = withBacklog
       .map((r) => ({ room: r.name, backlog: r.queue.length }))
       // ties in descending name order, as Redis ZREVRANGE gives them
       .sort((a, b) => b.backlog - a.backlog || (a.room < b.room ? 1 : a.room > b.room ? -1 : 0))
       .slice(0, topRooms)
-    return { knownRooms: withBacklog.length, topRooms: top, knownClients: this.clients.size }
+    const stalled: Array<RawStalledRoom> = []
+    for (const r of this.rooms.values()) {
+      const inFlight = r.inFlight
+      if (inFlight === null || inFlight.holders.size === 0) continue
+      stalled.push({
+        room: r.name,
+        id: inFlight.id,
+        releasedAt: inFlight.releasedAt,
+        age: now - inFlight.releasedAt,
+        waitingFor: [...inFlight.holders]
+      })
+    }
+    // oldest first; ties in name order, as Redis ZRANGE gives them
+    stalled.sort((a, b) => a.releasedAt - b.releasedAt || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0))
+    return {
+      knownRooms: withBacklog.length,
+      topRooms: top,
+      knownClients: this.clients.size,
+      stalled: stalled.slice(0, stalledRooms)
+    }
+  }
+
+  /**
+   * A page of the active rooms (S26): the broker has one shard; rooms in code-unit order of their
+   * names, after `from.after`. Every room with state is active (a member, a backlog or a message in
+   * flight): `gc` drops the others.
+   */
+  roomsPage(from: RoomsPosition | null, limit: number): { rooms: Array<string>; next: RoomsPosition | null } {
+    const after = from === null || from.shard > 0 ? null : from.after
+    if (from !== null && from.shard > 0) return { rooms: [], next: null }
+    const names = [...this.rooms.keys()].filter((name) => after === null || name > after).sort((a, b) =>
+      a < b ? -1 : a > b ? 1 : 0
+    )
+    const rooms = names.slice(0, limit)
+    return { rooms, next: names.length > limit ? { shard: 0, after: rooms[rooms.length - 1]! } : null }
   }
 
   /** The server side of one client, over a simulated connection that tests can cut (S10, S12). */
@@ -392,7 +435,8 @@ export class Broker {
           ),
         peek: (room, offset, limit) => read("peek", () => this.peek(room, offset, limit)),
         roomState: (room) => read("roomState", (now) => this.roomState(room, now)),
-        stats: (topRooms) => read("stats", () => this.stats(topRooms)),
+        stats: (topRooms, stalledRooms) => read("stats", (now) => this.stats(topRooms, stalledRooms, now)),
+        rooms: (from, limit) => read("rooms", () => this.roomsPage(from, limit)),
         connected
       }
       return backend
