@@ -42,6 +42,7 @@ export type ScriptName =
   | "peek"
   | "resync"
   | "roomState"
+  | "roomsPage"
   | "send"
   | "stats"
   | "unregister"

@@ -4,6 +4,7 @@
  */
 import { layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
+import { discoverySuite } from "../../core/test/suite/discovery.js"
 import { durableSuite } from "../../core/test/suite/durable.js"
 import { durableFindings } from "../../core/test/suite/durableFindings.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
@@ -13,4 +14,5 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   semanticSuite(redisFixture(), "live", { it: it.scoped })
   durableSuite(redisFixture(), "live", { it: it.scoped })
   durableFindings(redisFixture(), "live", { it: it.scoped })
+  discoverySuite(redisFixture(), "live", { it: it.scoped })
 })

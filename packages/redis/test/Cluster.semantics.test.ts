@@ -4,6 +4,7 @@
  */
 import { layer } from "@effect/vitest"
 import { RedisTestCluster } from "@lockstep/redis/testing"
+import { discoverySuite } from "../../core/test/suite/discovery.js"
 import { durableSuite } from "../../core/test/suite/durable.js"
 import { durableFindings } from "../../core/test/suite/durableFindings.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
@@ -13,4 +14,5 @@ layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeo
   semanticSuite(clusterFixture(16), "live", { it: it.scoped })
   durableSuite(clusterFixture(16), "live", { it: it.scoped })
   durableFindings(clusterFixture(16), "live", { it: it.scoped })
+  discoverySuite(clusterFixture(16), "live", { it: it.scoped })
 })

@@ -25,6 +25,8 @@
  * | `clientRooms`, `k_clientRooms(C)` | `B cr:C`  | set  | rooms of a client on this shard                                |
  * | `claims`, `k_claims()`        | `B claims`    | hash | durable client id → epoch of its latest claim (S21); kept for good, so epochs only grow |
  * | `detached`, `k_detached()`    | `B detached`  | zset | "C\|R" → deadline ms, server clock: a durable membership waiting to be resumed (S22–S24) |
+ * | `rooms`, `k_rooms()`          | `B rooms`     | zset | the shard's active rooms, score 0 (walked in name order, S26)  |
+ * | `inflight`, `k_inflight()`    | `B inflight`  | zset | room → release ms of its in-flight message, while sync members hold it (S26) |
  *
  * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
  * `cr:C` when the client has no room left; `clients` entries by housekeeping or unregister;
@@ -59,7 +61,9 @@ export const shardKinds = {
   deadlines: "deadlines",
   lock: "hk",
   claims: "claims",
-  detached: "detached"
+  detached: "detached",
+  rooms: "rooms",
+  inflight: "inflight"
 } as const
 
 /** The keys of a client on a shard: `B <infix>:C`. */
@@ -293,11 +297,21 @@ export const unregister = {
   args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch]
 } as const
 
-/** stats (S15) */
+/** stats (S15, S26) */
 export const stats = {
   key: "backlog",
-  head: [...common, "topRooms"],
-  args: (base: string, pub: Pub, topRooms: number): Args => [base, pub, topRooms]
+  head: [...common, "topRooms", "stalledRooms"],
+  args: (base: string, pub: Pub, topRooms: number, stalledRooms: number): Args => [base, pub, topRooms, stalledRooms]
+} as const
+
+/** `B rooms`, the routing key of the rooms page */
+export const rooms = shardKey("rooms")
+
+/** rooms (S26): a page of the shard's active rooms after `after` ("" for the first), at most `limit` */
+export const roomsPage = {
+  key: "rooms",
+  head: [...common, "after", "limit"],
+  args: (base: string, pub: Pub, after: string, limit: number): Args => [base, pub, after, limit]
 } as const
 
 /** Every layout, by script name (`RedisConnection.ScriptName`). */
@@ -315,6 +329,7 @@ export const layouts = {
   peek,
   resync,
   roomState,
+  roomsPage,
   send,
   stats,
   unregister

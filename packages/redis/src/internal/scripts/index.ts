@@ -16,6 +16,7 @@ import { memberships } from "./memberships.js"
 import { outOfBand } from "./outOfBand.js"
 import { peek } from "./peek.js"
 import { resync } from "./resync.js"
+import { roomsPage } from "./roomsPage.js"
 import { roomState } from "./roomState.js"
 import { send } from "./send.js"
 import { stats } from "./stats.js"
@@ -37,6 +38,7 @@ export const scripts: { readonly [name in ScriptName]: Script } = {
   peek,
   resync,
   roomState,
+  roomsPage,
   send,
   stats,
   unregister

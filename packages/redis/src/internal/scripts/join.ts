@@ -45,6 +45,8 @@ else
   redis.call("SREM", k_sync(room), client)
 end
 redis.call("SADD", k_clientRooms(client), room)
+-- S26: an active room of the shard (gc drops it with the room's keys)
+redis.call("ZADD", k_rooms(), 0, room)
 local frame = tonumber(redis.call("GET", k_frames()) or 0)
 if resumed and redis.call("SISMEMBER", k_holders(room), client) == 1 then
   local held = redis.call("HMGET", k_meta(room), "fid", "fenv")

@@ -65,6 +65,7 @@ local function deliver(room, id, envelope, now, dl)
   if holders > 0 then
     local m = k_meta(room)
     redis.call("HSET", m, "fid", id, "fenv", envelope, "fat", now)
+    redis.call("ZADD", k_inflight(), now, room)
     if dl == nil then dl = redis.call("HGET", m, "dl") end
     if dl then redis.call("ZADD", k_deadlines(), now + tonumber(dl), room) end
     return true
@@ -84,6 +85,7 @@ local function release(room, now, dl)
     if #head == 0 then
       -- nothing in flight any more (a delivered message overwrites these fields instead)
       redis.call("HDEL", k_meta(room), "fid", "fenv", "fat")
+      redis.call("ZREM", k_inflight(), room)
       if dl ~= false then redis.call("ZREM", k_deadlines(), room) end
       return
     end
@@ -102,6 +104,8 @@ local function gc(room)
     redis.call("DEL", ${roomKeys.join(", ")})
     redis.call("ZREM", k_backlog(), room)
     redis.call("ZREM", k_deadlines(), room)
+    redis.call("ZREM", k_rooms(), room)
+    redis.call("ZREM", k_inflight(), room)
   end
 end
 

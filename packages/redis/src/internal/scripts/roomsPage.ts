@@ -1,0 +1,17 @@
+/**
+ * roomsPage: a page of the shard's active rooms (S26).
+ *
+ * KEYS[1]  rooms (routing).
+ * ARGV     (`Keys.roomsPage`) base, pub, after ("" for the first page), limit.
+ * Returns  at most `limit` active rooms of the shard after `after`, in code-unit order (every
+ *          member of `rooms` has score 0, so ZRANGEBYLEX walks them by name; a room added or dropped
+ *          meanwhile shifts nothing: the walk goes on after the last name returned).
+ * Enforces S26 (read-only).
+ */
+import { define } from "./define.js"
+
+export const roomsPage = define("roomsPage", { prelude: true }, () => `
+local from = "-"
+if after ~= "" then from = "(" .. after end
+return redis.call("ZRANGEBYLEX", k_rooms(), from, "+", "LIMIT", 0, tonumber(limit))
+`)
