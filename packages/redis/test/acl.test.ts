@@ -46,7 +46,8 @@ const scriptCommands = [
   "zpopmin",
   "zrange",
   "zrevrange",
-  "zrangebyscore"
+  "zrangebyscore",
+  "zrangebylex"
 ]
 
 /**
@@ -125,7 +126,10 @@ const wholeLife = (
       )
       expect(state.acked).toEqual([second.clientId])
       expect(Option.isSome(state.inFlight)).toBe(true)
-      expect((yield* producer.metrics({ topRooms: 5 })).knownClients).toBe(4)
+      const metrics = yield* producer.metrics({ topRooms: 5 })
+      expect(metrics.knownClients).toBe(4)
+      expect(metrics.stalled.map((s) => s.room)).toEqual(["room"])
+      expect((yield* producer.rooms()).rooms).toEqual(["room"])
       // keepalives run: the consumer stays known however long this takes
       yield* d1.ack
       // m2 is never acked by the consumer: housekeeping ejects it (ack-timeout, S11); a dropped
