@@ -35,15 +35,15 @@ export class PendingLeaves {
 
   /**
    * Before joining `room` again: leave it if a leave is pending, so no old membership holds the
-   * in-flight message (S5); a pending detach is dropped, the join resumes the membership (S22).
+   * in-flight message (S5). A pending detach stays until the join succeeds (`done`): the join
+   * resumes the membership (S22), but one that fails leaves it owed.
    */
   before(room: string): Effect.Effect<void, BackendError> {
-    return Effect.suspend(() => {
-      const pending = this.rooms.get(room)
-      if (pending === undefined) return Effect.void
-      if (pending === "detach") return Effect.sync(() => this.rooms.delete(room))
-      return Effect.map(this.backend.leave(room), () => this.rooms.delete(room))
-    })
+    return Effect.suspend(() =>
+      this.rooms.get(room) === "leave"
+        ? Effect.map(this.backend.leave(room), () => this.rooms.delete(room))
+        : Effect.void
+    )
   }
 
   /** The server answers again: settle every pending room, except those subscribed again meanwhile. */

@@ -193,6 +193,7 @@ export class Subscriptions {
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
             sent.add(sub)
             const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+            pendingLeaves.done(sub.room) // a detach still owed: the join resumed the membership (S22)
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.extend(own))
         })
