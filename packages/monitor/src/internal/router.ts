@@ -115,9 +115,10 @@ export const make = (
       }).pipe(Effect.catchAll(failure), Effect.withSpan("Monitor.rooms"))
     ),
     HttpRouter.get(
-      "/rooms/:room",
+      "/rooms/*",
       Effect.gen(function*() {
-        const { room } = yield* HttpRouter.params
+        // a wildcard, not `:room`: room names may contain "/" (S1), sent encoded as %2F
+        const room = (yield* HttpRouter.params)["*"]
         const params = yield* HttpServerRequest.ParsedSearchParams
         const peek = (yield* intParam(params, "peek")) ?? settings.peekLimit
         const [state, next] = yield* Effect.all([
