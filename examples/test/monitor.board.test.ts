@@ -16,7 +16,10 @@ import * as Engine from "../src/internal/engine.js"
 import * as MonitorApp from "../src/internal/monitorApp.js"
 
 const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p))
-const screenshot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../packages/monitor/docs/board.png")
+const screenshot = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  "../../packages/monitor/docs/board.png"
+)
 
 const browser = Effect.acquireRelease(
   Effect.promise(() => chromium.launch({ executablePath: executablePath!, args: ["--no-sandbox"] })),
@@ -46,55 +49,66 @@ const cards = (page: Page) =>
   )
 
 describe.skipIf(executablePath === undefined)("monitor board in Chromium", () => {
-  it.scopedLive("lists discovered rooms, the stalled one first with its holder, and follows acks and ejections", () =>
-    Effect.gen(function*() {
-      const engine = yield* Engine.memory("browser test")
-      const { monitor, stuck } = yield* MonitorApp.traffic(engine, "board-test")
-      const base = yield* MonitorApp.serve(monitor, {
-        port: 0,
-        host: "127.0.0.1",
-        monitor: { stalledAfter: "1 second", pollInterval: "250 millis" }
-      })
-      const b = yield* browser
-      const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 420, height: 640 } }))
-      yield* Effect.promise(() => page.goto(`${base}/`))
+  it.scopedLive(
+    "lists discovered rooms, the stalled one first with its holder, and follows acks and ejections",
+    () =>
+      Effect.gen(function*() {
+        const engine = yield* Engine.memory("browser test")
+        const { monitor, stuck } = yield* MonitorApp.traffic(engine, "board-test")
+        const base = yield* MonitorApp.serve(monitor, {
+          port: 0,
+          host: "127.0.0.1",
+          monitor: { stalledAfter: "1 second", pollInterval: "250 millis" }
+        })
+        const b = yield* browser
+        const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 420, height: 640 } }))
+        yield* Effect.promise(() => page.goto(`${base}/`))
 
-      // rooms nobody configured, the stalled one first, its holder marked
-      yield* waitFor(page, "match-2 shown stalled first", 5_000, () => {
-        const first = document.querySelector("main article") as HTMLElement | null
-        return first?.dataset.room === "match-2" && first.dataset.stalled === "true"
-      }, null)
-      const before = yield* cards(page)
-      expect(before.map((c) => c.room)).toEqual(["match-2", "match-1"])
-      expect(before[0]!.members).toEqual([[stuck.clientId, "holding"]])
-      expect(before[1]!.stalled).toBe(false)
-      yield* Effect.promise(() => page.screenshot({ path: screenshot, fullPage: true }))
+        // rooms nobody configured, the stalled one first, its holder marked
+        yield* waitFor(page, "match-2 shown stalled first", 5_000, () => {
+          const first = document.querySelector("main article") as HTMLElement | null
+          return first?.dataset.room === "match-2" && first.dataset.stalled === "true"
+        }, null)
+        const before = yield* cards(page)
+        expect(before.map((c) => c.room)).toEqual(["match-2", "match-1"])
+        expect(before[0]!.members).toEqual([[stuck.clientId, "holding"]])
+        expect(before[1]!.stalled).toBe(false)
+        yield* Effect.promise(() => page.screenshot({ path: screenshot, fullPage: true }))
 
-      // the holder acks: the next message is in flight on the board within 2 s, no reload
-      const held = before[0]!.inFlight!
-      yield* stuck.ackOne
-      const ackedAt = Date.now()
-      yield* waitFor(page, "the board follows the ack", 2_000, (id: string) => {
-        const card = document.querySelector("main article[data-room='match-2']") as HTMLElement | null
-        return card !== null && card.dataset.inflight !== "" && card.dataset.inflight !== id
-      }, held)
-      const ackSeenMs = Date.now() - ackedAt
+        // the holder acks: the next message is in flight on the board within 2 s, no reload
+        const held = before[0]!.inFlight!
+        yield* stuck.ackOne
+        const ackedAt = Date.now()
+        yield* waitFor(page, "the board follows the ack", 2_000, (id: string) => {
+          const card = document.querySelector("main article[data-room='match-2']") as HTMLElement | null
+          return card !== null && card.dataset.inflight !== "" && card.dataset.inflight !== id
+        }, held)
+        const ackSeenMs = Date.now() - ackedAt
 
-      // the holder crashes: once the server ejected it (S10), the board shows it gone within 2 s
-      yield* stuck.cut
-      yield* Effect.gen(function*() {
-        const response = yield* Effect.promise(() => fetch(`${base}/rooms/match-2`))
-        const body = (yield* Effect.promise(() => response.json())) as { members?: Array<unknown> }
-        if ((body.members ?? []).length > 0) return yield* Effect.fail("still a member")
-      }).pipe(Effect.retry({ while: (e) => e === "still a member", schedule: Schedule.spaced("50 millis") }),
-        Effect.timeout("10 seconds")
-      )
-      const ejectedAt = Date.now()
-      yield* waitFor(page, "the board shows the ejected holder", 2_000, (client: string) =>
-        document.querySelector(`#gone-list li[data-client='${client}']`) !== null &&
-        document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null, stuck.clientId)
-      const ejectSeenMs = Date.now() - ejectedAt
-      expect(yield* Effect.promise(() => page.evaluate(() => performance.getEntriesByType("navigation").length))).toBe(1)
-      yield* Effect.log(`board followed the ack in ${ackSeenMs} ms, the ejection in ${ejectSeenMs} ms`)
-    }), 60_000)
+        // the holder crashes: once the server ejected it (S10), the board shows it gone within 2 s
+        yield* stuck.cut
+        yield* Effect.gen(function*() {
+          const response = yield* Effect.promise(() => fetch(`${base}/rooms/match-2`))
+          const body = (yield* Effect.promise(() => response.json())) as { members?: Array<unknown> }
+          if ((body.members ?? []).length > 0) return yield* Effect.fail("still a member")
+        }).pipe(
+          Effect.retry({ while: (e) => e === "still a member", schedule: Schedule.spaced("50 millis") }),
+          Effect.timeout("10 seconds")
+        )
+        const ejectedAt = Date.now()
+        yield* waitFor(page, "the board shows the ejected holder", 2_000, (client: string) =>
+          document.querySelector(`#gone-list li[data-client='${client}']`) !== null &&
+          document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null, stuck.clientId)
+        const ejectSeenMs = Date.now() - ejectedAt
+        expect(
+          yield* Effect.promise(() =>
+            page.evaluate(() =>
+              performance.getEntriesByType("navigation").length
+            )
+          )
+        ).toBe(1)
+        yield* Effect.log(`board followed the ack in ${ackSeenMs} ms, the ejection in ${ejectSeenMs} ms`)
+      }),
+    60_000
+  )
 })

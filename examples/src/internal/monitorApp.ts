@@ -50,7 +50,11 @@ export const traffic = (
   engine: Engine.Engine,
   keyPrefix: string
 ): Effect.Effect<
-  { readonly monitor: SyncFanoutQueue.SyncFanoutQueue["Type"]; readonly send: Effect.Effect<void, QueueError.QueueError>; readonly stuck: StuckMember },
+  {
+    readonly monitor: SyncFanoutQueue.SyncFanoutQueue["Type"]
+    readonly send: Effect.Effect<void, QueueError.QueueError>
+    readonly stuck: StuckMember
+  },
   Engine.ClientError,
   Scope.Scope
 > =>

@@ -8,9 +8,9 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import { describe, expect, it } from "@effect/vitest"
 import { MemoryLayer, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
-import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -41,7 +41,9 @@ const fixture = (mount: (router: HttpRouter.HttpRouter) => HttpRouter.HttpRouter
       Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue)
     )
     const server = yield* Layer.build(
-      HttpServer.serve(mount(router)).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })))
+      HttpServer.serve(mount(router)).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+      )
     )
     const address = Context.get(server, HttpServer.HttpServer).address
     const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
@@ -50,7 +52,8 @@ const fixture = (mount: (router: HttpRouter.HttpRouter) => HttpRouter.HttpRouter
       http.get(`${base}${path}`).pipe(
         Effect.flatMap((r) => Effect.map(r.text, (text) => ({ status: r.status, headers: r.headers, text })))
       )
-    const json = (path: string) => Effect.map(get(path), (r) => ({ status: r.status, body: JSON.parse(r.text) as unknown }))
+    const json = (path: string) =>
+      Effect.map(get(path), (r) => ({ status: r.status, body: JSON.parse(r.text) as unknown }))
     return { base, http, get, json, holder }
   }).pipe(Effect.provide(FetchHttpClient.layer))
 

@@ -78,7 +78,10 @@ export const queuedJson = (m: Delivery.QueuedMessage) => ({
 const isActive = (r: RoomJson) => r.backlog > 0 || r.members.length > 0 || r.inFlight !== null
 
 /** Walk `rooms()` until the end or `max` rooms. */
-export const walk = (queue: Queue, max: number): Effect.Effect<{ rooms: Array<string>; truncated: boolean }, QueueError.QueueError> =>
+export const walk = (
+  queue: Queue,
+  max: number
+): Effect.Effect<{ rooms: Array<string>; truncated: boolean }, QueueError.QueueError> =>
   Effect.gen(function*() {
     const rooms: Array<string> = []
     let cursor: string | undefined = undefined
@@ -107,7 +110,9 @@ export const board = (
       stalledAfterMs: Duration.toMillis(options.stalledAfter),
       knownClients: metrics.knownClients,
       truncated,
-      rooms: states.map((s) => roomJson(s, false)).filter(isActive).sort((a, b) => a.room < b.room ? -1 : a.room > b.room ? 1 : 0),
+      rooms: states.map((s) => roomJson(s, false)).filter(isActive).sort((a, b) =>
+        a.room < b.room ? -1 : a.room > b.room ? 1 : 0
+      ),
       stalled: metrics.stalled.map((s) => ({ room: s.room, waitingFor: s.waitingFor })),
       departures: []
     }
