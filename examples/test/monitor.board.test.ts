@@ -6,6 +6,8 @@
  * when the holder acks and when it is ejected, without a reload. Saves
  * packages/monitor/docs/board.png.
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -26,26 +28,33 @@ const browser = Effect.acquireRelease(
   (b: Browser) => Effect.promise(() => b.close())
 )
 
-/** Wait (deterministically: the page is polled until a deadline) for `predicate` in the page. */
-const waitFor = <A>(page: Page, label: string, timeoutMs: number, predicate: (arg: A) => boolean, arg: A) =>
+/**
+ * Wait (deterministically: the page is polled every 50 ms until a deadline) until `expression`, a
+ * JavaScript expression evaluated in the page (browser code: a string, this project has no DOM
+ * types), is true.
+ */
+const waitFor = (page: Page, label: string, timeoutMs: number, expression: string) =>
   Effect.tryPromise({
-    try: () => page.waitForFunction(predicate, arg, { timeout: timeoutMs, polling: 50 }),
+    try: () => page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 50 }),
     catch: (cause) => new Error(`${label}: not within ${timeoutMs} ms (${String(cause)})`)
   })
+
+interface Card {
+  readonly room: string
+  readonly stalled: boolean
+  readonly inFlight: string
+  readonly members: ReadonlyArray<readonly [string, string]>
+}
 
 /** The board's room cards, in order: name, stalled flag, in-flight id, members and their states. */
 const cards = (page: Page) =>
   Effect.promise(() =>
-    page.$$eval("main article", (els) =>
-      els.map((el) => ({
-        room: (el as HTMLElement).dataset.room,
-        stalled: (el as HTMLElement).dataset.stalled === "true",
-        inFlight: (el as HTMLElement).dataset.inflight,
-        members: [...el.querySelectorAll("li[data-member]")].map((li) => [
-          (li as HTMLElement).dataset.member,
-          (li as HTMLElement).dataset.state
-        ])
-      })))
+    page.evaluate(`[...document.querySelectorAll("main article")].map((el) => ({
+      room: el.dataset.room,
+      stalled: el.dataset.stalled === "true",
+      inFlight: el.dataset.inflight,
+      members: [...el.querySelectorAll("li[data-member]")].map((li) => [li.dataset.member, li.dataset.state])
+    }))`) as Promise<ReadonlyArray<Card>>
   )
 
 describe.skipIf(executablePath === undefined)("monitor board in Chromium", () => {
@@ -65,10 +74,13 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
         yield* Effect.promise(() => page.goto(`${base}/`))
 
         // rooms nobody configured, the stalled one first, its holder marked
-        yield* waitFor(page, "match-2 shown stalled first", 5_000, () => {
-          const first = document.querySelector("main article") as HTMLElement | null
-          return first?.dataset.room === "match-2" && first.dataset.stalled === "true"
-        }, null)
+        yield* waitFor(
+          page,
+          "match-2 shown stalled first",
+          5_000,
+          `document.querySelector("main article")?.dataset.room === "match-2" &&
+            document.querySelector("main article").dataset.stalled === "true"`
+        )
         const before = yield* cards(page)
         expect(before.map((c) => c.room)).toEqual(["match-2", "match-1"])
         expect(before[0]!.members).toEqual([[stuck.clientId, "holding"]])
@@ -79,36 +91,44 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
         const held = before[0]!.inFlight!
         yield* stuck.ackOne
         const ackedAt = Date.now()
-        yield* waitFor(page, "the board follows the ack", 2_000, (id: string) => {
-          const card = document.querySelector("main article[data-room='match-2']") as HTMLElement | null
-          return card !== null && card.dataset.inflight !== "" && card.dataset.inflight !== id
-        }, held)
+        yield* waitFor(
+          page,
+          "the board follows the ack",
+          2_000,
+          `((card) => card !== null && card.dataset.inflight !== "" && card.dataset.inflight !== ${
+            JSON.stringify(held)
+          })(
+            document.querySelector("main article[data-room='match-2']"))`
+        )
         const ackSeenMs = Date.now() - ackedAt
 
         // the holder crashes: once the server ejected it (S10), the board shows it gone within 2 s
         yield* stuck.cut
-        yield* Effect.gen(function*() {
-          const response = yield* Effect.promise(() => fetch(`${base}/rooms/match-2`))
-          const body = (yield* Effect.promise(() => response.json())) as { members?: Array<unknown> }
-          if ((body.members ?? []).length > 0) return yield* Effect.fail("still a member")
-        }).pipe(
+        const http = yield* HttpClient.HttpClient
+        yield* http.get(`${base}/rooms/match-2`).pipe(
+          Effect.flatMap((response) => response.json),
+          Effect.flatMap((body) =>
+            ((body as { members?: Array<unknown> }).members ?? []).length > 0
+              ? Effect.fail("still a member" as const)
+              : Effect.void
+          ),
           Effect.retry({ while: (e) => e === "still a member", schedule: Schedule.spaced("50 millis") }),
           Effect.timeout("10 seconds")
         )
         const ejectedAt = Date.now()
-        yield* waitFor(page, "the board shows the ejected holder", 2_000, (client: string) =>
-          document.querySelector(`#gone-list li[data-client='${client}']`) !== null &&
-          document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null, stuck.clientId)
+        yield* waitFor(
+          page,
+          "the board shows the ejected holder",
+          2_000,
+          `document.querySelector(${JSON.stringify(`#gone-list li[data-client='${stuck.clientId}']`)}) !== null &&
+          document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null`
+        )
         const ejectSeenMs = Date.now() - ejectedAt
         expect(
-          yield* Effect.promise(() =>
-            page.evaluate(() =>
-              performance.getEntriesByType("navigation").length
-            )
-          )
+          yield* Effect.promise(() => page.evaluate(`performance.getEntriesByType("navigation").length`))
         ).toBe(1)
         yield* Effect.log(`board followed the ack in ${ackSeenMs} ms, the ejection in ${ejectSeenMs} ms`)
-      }),
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
     60_000
   )
 })

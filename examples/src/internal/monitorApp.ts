@@ -9,6 +9,7 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
 import * as Context from "effect/Context"
@@ -24,7 +25,7 @@ import type * as Engine from "./engine.js"
 export const serve = (
   queue: SyncFanoutQueue.SyncFanoutQueue["Type"],
   options: { readonly port: number; readonly host: string; readonly monitor?: Monitor.MonitorOptions }
-): Effect.Effect<string, HttpServer.HttpServeError, Scope.Scope> =>
+): Effect.Effect<string, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Monitor.layer(options.monitor).pipe(
