@@ -32,6 +32,7 @@ section#gone { padding: 0 1rem 1rem; }
 section#gone h2 { font-size: .95rem; margin: .25rem 0; }
 section#gone ol { margin: 0; padding-left: 1.25rem; font-size: .85rem; color: var(--muted); }
 .empty { color: var(--muted); }
+ol li.empty { list-style: none; margin-left: -1.25rem; }
 `
 
 const script = `
