@@ -32,6 +32,11 @@ export default defineConfig({
       },
       {
         ...shared,
+        // drives the system's Chromium (playwright-core, no browser download)
+        test: { name: "monitor", include: ["packages/monitor/test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 }
+      },
+      {
+        ...shared,
         test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 }
       },
       {

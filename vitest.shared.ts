@@ -8,7 +8,7 @@ export const shared: ViteUserConfig = {
   resolve: {
     alias: [
       { find: /^@lockstep\/redis\/testing$/, replacement: path.join(root, "packages/redis/src/testing/index.ts") },
-      { find: /^@lockstep\/(core|redis|proxy)$/, replacement: path.join(root, "packages/$1/src/index.ts") }
+      { find: /^@lockstep\/(core|redis|proxy|monitor)$/, replacement: path.join(root, "packages/$1/src/index.ts") }
     ]
   }
 }

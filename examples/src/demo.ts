@@ -32,6 +32,7 @@ import * as Stream from "effect/Stream"
 import * as Engine from "./internal/engine.js"
 import { bold, cyan, dim, green, ms, percentile, red, table, truncate, yellow } from "./internal/format.js"
 import { runMain } from "./internal/main.js"
+import * as MonitorApp from "./internal/monitorApp.js"
 
 const ROOM = "match-1"
 /** the producer keeps about this many messages queued, so priorities have something to overtake */
@@ -181,6 +182,13 @@ const main = Effect.gen(function*() {
   }
 
   const producer = yield* engine.client(config)
+  // a live board of the room (@lockstep/monitor) on a free port, read through the producer's client
+  const board = yield* MonitorApp.serve(producer.queue, {
+    port: yield* Config.integer("DEMO_MONITOR_PORT").pipe(Config.withDefault(0)),
+    host: "127.0.0.1",
+    monitor: { stalledAfter: "1 second" }
+  })
+  write(`live board: ${board}/ ${dim("(open it while the demo runs; DEMO_MONITOR_PORT sets the port)")}\n`)
   const workers: Array<Worker> = specs.map((spec) => ({
     spec,
     clientId: "",

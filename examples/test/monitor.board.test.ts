@@ -1,0 +1,134 @@
+/**
+ * The monitor's board in a real browser: the example's server (internal/monitorApp.ts, on the
+ * memory engine, on a free port) and the system's headless Chromium driven by `playwright-core`
+ * (no browser download; `.ci/run` installs Debian's `chromium` when missing). The board lists rooms
+ * nobody configured, shows the stalled room first with its holder marked, and follows within 2 s
+ * when the holder acks and when it is ejected, without a reload. Saves
+ * packages/monitor/docs/board.png.
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { existsSync } from "node:fs"
+import * as path from "node:path"
+import { type Browser, chromium, type Page } from "playwright-core"
+import * as Engine from "../src/internal/engine.js"
+import * as MonitorApp from "../src/internal/monitorApp.js"
+
+const executablePath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p))
+const screenshot = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  "../../packages/monitor/docs/board.png"
+)
+
+const browser = Effect.acquireRelease(
+  Effect.promise(() => chromium.launch({ executablePath: executablePath!, args: ["--no-sandbox"] })),
+  (b: Browser) => Effect.promise(() => b.close())
+)
+
+/**
+ * Wait (deterministically: the page is polled every 50 ms until a deadline) until `expression`, a
+ * JavaScript expression evaluated in the page (browser code: a string, this project has no DOM
+ * types), is true.
+ */
+const waitFor = (page: Page, label: string, timeoutMs: number, expression: string) =>
+  Effect.tryPromise({
+    try: () => page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 50 }),
+    catch: (cause) => new Error(`${label}: not within ${timeoutMs} ms (${String(cause)})`)
+  })
+
+interface Card {
+  readonly room: string
+  readonly stalled: boolean
+  readonly inFlight: string
+  readonly members: ReadonlyArray<readonly [string, string]>
+}
+
+/** The board's room cards, in order: name, stalled flag, in-flight id, members and their states. */
+const cards = (page: Page) =>
+  Effect.promise(() =>
+    page.evaluate(`[...document.querySelectorAll("main article")].map((el) => ({
+      room: el.dataset.room,
+      stalled: el.dataset.stalled === "true",
+      inFlight: el.dataset.inflight,
+      members: [...el.querySelectorAll("li[data-member]")].map((li) => [li.dataset.member, li.dataset.state])
+    }))`) as Promise<ReadonlyArray<Card>>
+  )
+
+describe.skipIf(executablePath === undefined)("monitor board in Chromium", () => {
+  it.scopedLive(
+    "lists discovered rooms, the stalled one first with its holder, and follows acks and ejections",
+    () =>
+      Effect.gen(function*() {
+        const engine = yield* Engine.memory("browser test")
+        const { monitor, stuck } = yield* MonitorApp.traffic(engine, "board-test")
+        const base = yield* MonitorApp.serve(monitor, {
+          port: 0,
+          host: "127.0.0.1",
+          monitor: { stalledAfter: "1 second", pollInterval: "250 millis" }
+        })
+        const b = yield* browser
+        const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 420, height: 640 } }))
+        yield* Effect.promise(() => page.goto(`${base}/`))
+
+        // rooms nobody configured, the stalled one first, its holder marked
+        yield* waitFor(
+          page,
+          "match-2 shown stalled first",
+          5_000,
+          `document.querySelector("main article")?.dataset.room === "match-2" &&
+            document.querySelector("main article").dataset.stalled === "true"`
+        )
+        const before = yield* cards(page)
+        expect(before.map((c) => c.room)).toEqual(["match-2", "match-1"])
+        expect(before[0]!.members).toEqual([[stuck.clientId, "holding"]])
+        expect(before[1]!.stalled).toBe(false)
+        yield* Effect.promise(() => page.screenshot({ path: screenshot, fullPage: true }))
+
+        // the holder acks: the next message is in flight on the board within 2 s, no reload
+        const held = before[0]!.inFlight!
+        yield* stuck.ackOne
+        const ackedAt = Date.now()
+        yield* waitFor(
+          page,
+          "the board follows the ack",
+          2_000,
+          `((card) => card !== null && card.dataset.inflight !== "" && card.dataset.inflight !== ${
+            JSON.stringify(held)
+          })(
+            document.querySelector("main article[data-room='match-2']"))`
+        )
+        const ackSeenMs = Date.now() - ackedAt
+
+        // the holder crashes: once the server ejected it (S10), the board shows it gone within 2 s
+        yield* stuck.cut
+        const http = yield* HttpClient.HttpClient
+        yield* http.get(`${base}/rooms/match-2`).pipe(
+          Effect.flatMap((response) => response.json),
+          Effect.flatMap((body) =>
+            ((body as { members?: Array<unknown> }).members ?? []).length > 0
+              ? Effect.fail("still a member" as const)
+              : Effect.void
+          ),
+          Effect.retry({ while: (e) => e === "still a member", schedule: Schedule.spaced("50 millis") }),
+          Effect.timeout("10 seconds")
+        )
+        const ejectedAt = Date.now()
+        yield* waitFor(
+          page,
+          "the board shows the ejected holder",
+          2_000,
+          `document.querySelector(${JSON.stringify(`#gone-list li[data-client='${stuck.clientId}']`)}) !== null &&
+          document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null`
+        )
+        const ejectSeenMs = Date.now() - ejectedAt
+        expect(
+          yield* Effect.promise(() => page.evaluate(`performance.getEntriesByType("navigation").length`))
+        ).toBe(1)
+        yield* Effect.log(`board followed the ack in ${ackSeenMs} ms, the ejection in ${ejectSeenMs} ms`)
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
+    60_000
+  )
+})
