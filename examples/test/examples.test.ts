@@ -251,8 +251,7 @@ describe("examples", () => {
     "monitor: @lockstep/monitor's /rooms, /rooms/:room and /metrics (the board: monitor.board.test.ts)",
     () =>
       Effect.gen(function*() {
-        // the memory engine until the Redis engine's rooms() (S26) is merged; then drop LOCKSTEP_ENGINE
-        const output = yield* run("monitor", { env: { LOCKSTEP_ENGINE: "memory" } })
+        const output = yield* run("monitor")
         expectSuccess(output)
         const { stdout } = output
         expect(stdout).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+: the board at/)
