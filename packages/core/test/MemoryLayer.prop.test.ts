@@ -6,7 +6,7 @@
  * property adds durable clients (S21–S25: crash, restart and claim, shutdown, interrupted
  * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
  *
- * Time: a manual `Clock` for the 2 × 200 runs (see `ManualClock` for why), and `TestClock` itself
+ * Time: a manual `Clock` for the 3 × 200 runs (see `ManualClock` for why), and `TestClock` itself
  * in a smaller cross-check. A failing run prints fast-check's seed, path and shrunk counterexample,
  * and the model's message names the broken invariant and lists the steps that led there.
  */
@@ -117,7 +117,7 @@ describe("MemoryLayer (model-based)", () => {
     "durable members: crash / restart / claim / shutdown / interrupt / fenced, with cut / restore",
     [durableScenarios],
     ([scenario]) => run(scenario),
-    { timeout: 60_000, fastCheck: { numRuns: 300 } }
+    { timeout: 60_000, fastCheck: { numRuns: 200 } }
   )
 
   // the same model with time on TestClock, as users drive the memory engine: fewer and shorter runs
