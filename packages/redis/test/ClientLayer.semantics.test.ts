@@ -1,14 +1,17 @@
 /**
- * The shared semantic suite (DESIGN §2) and the durable-members suite (S21–S25) on the Redis engine, standalone: real time, one spawned
+ * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25) and the durable cases
+ * found by the model-based test on the Redis engine, standalone: real time, one spawned
  * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { durableSuite } from "../../core/test/suite/durable.js"
+import { durableFindings } from "../../core/test/suite/durableFindings.js"
 import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   semanticSuite(redisFixture(), "live", { it: it.scoped })
   durableSuite(redisFixture(), "live", { it: it.scoped })
+  durableFindings(redisFixture(), "live", { it: it.scoped })
 })

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import type { SyncFanoutQueue } from "@lockstep/core"
-import { type Duration, Effect, Exit, Scope } from "effect"
+import { Duration, Effect, Exit, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 import { harness } from "./semantics.js"
 
@@ -69,15 +69,17 @@ export const durableFindings = <R = never>(
         Effect.gen(function*() {
           const producer = yield* fx.client(plain)
           const room = "f-resume-retry"
+          // a resume window longer than the failed subscribe takes on a live engine (operationTimeout)
+          const longer = { ...durable("edge-f4"), clientTimeout: Duration.seconds(20) }
           const scope = yield* Scope.make()
-          const first = yield* Scope.extend(fx.client(durable("edge-f4")), scope)
+          const first = yield* Scope.extend(fx.client(longer), scope)
           const mine = yield* h.listen(first, room, undefined, scope)
           const m1 = yield* producer.send(room, "m1")
           yield* producer.send(room, "m2")
           expect((yield* h.next(mine)).id).toBe(m1)
           yield* crash(fx, first, scope)
 
-          const successor = yield* fx.client(durable("edge-f4"))
+          const successor = yield* fx.client(longer)
           yield* fx.cut(successor.clientId)
           const failed = yield* Scope.make()
           expect(Exit.isFailure(yield* Effect.exit(Scope.extend(successor.subscribe(room), failed)))).toBe(true)
