@@ -1,5 +1,6 @@
 /**
- * The shared semantic suite (DESIGN §2) and the durable-members suite (S21–S25) on the Redis engine, standalone: real time, one spawned
+ * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25) and the durable cases
+ * found by the model-based test on the Redis engine, standalone: real time, one spawned
  * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"

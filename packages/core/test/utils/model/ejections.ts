@@ -12,6 +12,25 @@ import * as RoomModel from "./roomModel.js"
 import { fail, mayBeExpired, removeMember, type Run, type Sub } from "./run.js"
 
 /**
+ * The reasons a member may have been ejected for by `now`, given those the model sees once the
+ * step is over. The order of the ejections within one step is not modelled: a sync member may have
+ * held a message released during a step at least `ackTimeout` long (after other ejections) and been
+ * ejected for it (S11) before the step ended, when the model, reading the room as it is now, finds
+ * only another reason (an expiry that may have happened, S10; a resume deadline, S23) or none yet.
+ */
+const possibleReasons = (
+  run: Run,
+  mode: "sync" | "async",
+  reasons: Array<RoomModel.EjectReason>,
+  stepStart: number,
+  now: number
+): Array<RoomModel.EjectReason> => {
+  const A = run.timing.ackTimeoutMs
+  const long = A !== null && mode === "sync" && now - stepStart >= A - run.timing.slackMs
+  return reasons.length > 0 && long && !reasons.includes("ack-timeout") ? [...reasons, "ack-timeout"] : reasons
+}
+
+/**
  * I5 (S6, S10, S11): members of the model the engine no longer lists are removed if the model has
  * a reason (ack deadline, expiry, a leave deferred while cut); the subscription must then learn
  * it. Returns whether any was removed.
@@ -24,7 +43,13 @@ const removeEjectedMembers = (run: Run, observed: ReadonlyArray<ObservedRoom>, s
     for (const [c, m] of [...room.members]) {
       const id = clients[c]!.id
       if (o.all !== null ? o.all.includes(id) : (m.mode !== "sync" || o.members.includes(id))) continue
-      const reasons = RoomModel.ejectionReasons(room, c, clients[c]!, now, run.timing)
+      const reasons = possibleReasons(
+        run,
+        m.mode,
+        RoomModel.ejectionReasons(room, c, clients[c]!, now, run.timing),
+        stepStart,
+        now
+      )
       // a membership left behind while the client was cut may be cleaned up once it is back (by
       // the same process: a durable id's next one resumes it instead)
       const deferredLeave = !m.sub.live && m.sub.leftUnreachable && !clients[c]!.cut &&
@@ -42,16 +67,10 @@ const removeEjectedMembers = (run: Run, observed: ReadonlyArray<ObservedRoom>, s
           sub.mustEject = reasons
         }
       }
-      // S21: a fenced process still listening hears the ejection notice of the id it shared. The
-      // order of the ejections within one step is not modelled: a membership that ends here as an
-      // expiry (its resume deadline) may have held a message released meanwhile, and have been
-      // ejected for that first (S11)
-      const heard = m.mode === "sync" && run.timing.ackTimeoutMs !== null
-        ? [...reasons, "ack-timeout" as const]
-        : reasons
+      // S21: a fenced process still listening hears the ejection notice of the id it shared
       for (const s of run.subs) {
         if (s.client === c && s.room === room.index && s.fenced !== null) {
-          for (const r of heard) s.fenced.reasons.add(r)
+          for (const r of reasons) s.fenced.reasons.add(r)
         }
       }
       removeMember(run, room, c, stepStart, now)
