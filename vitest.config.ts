@@ -33,7 +33,12 @@ export default defineConfig({
       {
         ...shared,
         // drives the system's Chromium (playwright-core, no browser download)
-        test: { name: "monitor", include: ["packages/monitor/test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 }
+        test: {
+          name: "monitor",
+          include: ["packages/monitor/test/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000
+        }
       },
       {
         ...shared,
