@@ -2,20 +2,13 @@
  * The semantic suite of room discovery (DESIGN §2, S26): `rooms` and `metrics().stalled`,
  * written once against `EngineFixture` and run on every engine, as `semantics.ts` is.
  */
-import { describe, expect, it } from "@effect/vitest"
-import type { Vitest } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
-import { failure, harness, type Inbox, sorted } from "./semantics.js"
+import { failure, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
-
-/** @internal */
-export interface DiscoverySuiteOptions<R> {
-  readonly it?: Vitest.Tester<Scope.Scope | R>
-  readonly timeout?: number
-}
 
 /** Walk `rooms` to the end with pages of `limit`; `between` runs after each page. */
 const walk = <R = never>(
@@ -45,15 +38,9 @@ const walk = <R = never>(
 export const discoverySuite = <R = never>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
   runner: "test-clock" | "live",
-  options?: DiscoverySuiteOptions<R>
+  options?: SemanticSuiteOptions<R>
 ): void => {
-  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
-    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
-  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
-  const test = (
-    name: string,
-    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
-  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+  const test = suiteTest(fixture, runner, options)
 
   describe(`discovery (${runner})`, () => {
     test(

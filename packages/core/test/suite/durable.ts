@@ -5,20 +5,13 @@
  * A crash is a cut connection and then the client's scope closed: it could tell the server
  * nothing, as after a SIGKILL. A successor is a new client with the same `clientId`.
  */
-import { describe, expect, it } from "@effect/vitest"
-import type { Vitest } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { type Duration, Effect, Exit, FiberId, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
-import { failure, harness, type Inbox, sorted } from "./semantics.js"
+import { failure, harness, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
-
-/** @internal */
-export interface DurableSuiteOptions<R> {
-  readonly it?: Vitest.Tester<Scope.Scope | R>
-  readonly timeout?: number
-}
 
 const clientTimeout: Duration.DurationInput = "3 seconds"
 const durable = (clientId: string, onClose: "leave" | "detach" = "leave") => ({ clientTimeout, clientId, onClose })
@@ -32,15 +25,9 @@ const shutdown = Exit.interrupt(FiberId.none)
 export const durableSuite = <R = never>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
   runner: "test-clock" | "live",
-  options?: DurableSuiteOptions<R>
+  options?: SemanticSuiteOptions<R>
 ): void => {
-  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
-    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
-  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
-  const test = (
-    name: string,
-    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
-  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+  const test = suiteTest(fixture, runner, options)
   /** well below clientTimeout: the room must still wait after it */
   const aMoment = runner === "test-clock" ? "2 seconds" : "1 second"
 

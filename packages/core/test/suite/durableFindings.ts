@@ -3,12 +3,11 @@
  * property of `MemoryLayer.prop.test.ts`), each reduced to a plain test written against
  * `EngineFixture` like `durable.ts`, so every engine can run it.
  */
-import { describe, expect, it } from "@effect/vitest"
-import type { Vitest } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import type { SyncFanoutQueue } from "@lockstep/core"
 import { type Duration, Effect, Exit, FiberId, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
-import { harness } from "./semantics.js"
+import { type SemanticSuiteOptions, suiteTest } from "./semantics.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
 
@@ -22,15 +21,9 @@ const plain = { clientTimeout }
 export const durableFindings = <R = never>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
   runner: "test-clock" | "live",
-  options?: { readonly it?: Vitest.Tester<Scope.Scope | R>; readonly timeout?: number }
+  options?: SemanticSuiteOptions<R>
 ): void => {
-  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
-    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
-  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
-  const test = (
-    name: string,
-    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
-  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+  const test = suiteTest(fixture, runner, options)
 
   /** SIGKILL: the client tells the server nothing more */
   const crash = (fx: EngineFixture, client: Client, scope: Scope.CloseableScope) =>

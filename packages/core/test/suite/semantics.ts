@@ -177,18 +177,30 @@ export interface SemanticSuiteOptions<R> {
  * Declare the semantic suite for one engine. `fixture` is run once per test; `runner` picks
  * `it.scoped` (TestClock) or `it.scopedLive` (real time).
  */
+/**
+ * How every suite declares a test: with the suite's tester (`it.scoped` on TestClock,
+ * `it.scopedLive` in real time, or the one given), a fresh `fixture` and its harness.
+ */
+export const suiteTest = <R>(
+  fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
+  runner: "test-clock" | "live",
+  options?: SemanticSuiteOptions<R>
+) => {
+  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
+    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
+  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
+  return (
+    name: string,
+    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
+  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+}
+
 export const semanticSuite = <R = never>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
   runner: "test-clock" | "live",
   options?: SemanticSuiteOptions<R>
 ): void => {
-  const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
-    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
-  const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
-  const test = (
-    name: string,
-    body: (fx: EngineFixture, h: ReturnType<typeof harness>) => Effect.Effect<void, unknown, Scope.Scope | R>
-  ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
+  const test = suiteTest(fixture, runner, options)
   /** time to let pass where "a long time" is meant: a minute on TestClock, less in real time */
   const aWhile = runner === "test-clock" ? Duration.minutes(1) : Duration.millis(500)
 
