@@ -8,10 +8,8 @@
  * members, and a message released to a room without sync members is gone (S7, at-most-once).
  */
 import * as Effect from "effect/Effect"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import type {
   BackendClient,
-  BackendError,
   JoinResult,
   Membership,
   RawRoomState,
@@ -21,7 +19,9 @@ import type {
 } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
-import { ClientSuperseded, type EjectReason, EngineError } from "../QueueError.js"
+import type { EjectReason } from "../QueueError.js"
+import * as MemoryConnection from "./memoryConnection.js"
+import type { Connection } from "./memoryConnection.js"
 
 interface Member {
   readonly mode: SubscriptionMode
@@ -59,14 +59,6 @@ interface Room {
 interface Client {
   expiresAt: number
   readonly rooms: Set<string>
-}
-
-interface Connection {
-  readonly clientId: string
-  cut: boolean
-  /** the epoch of this connection's claim of its id (S21), null for a client that is not durable */
-  epoch: number | null
-  readonly connected: SubscriptionRef.SubscriptionRef<boolean>
 }
 
 export class Broker {
@@ -356,115 +348,17 @@ export class Broker {
 
   /** The server side of one client, over a simulated connection that tests can cut (S10, S12). */
   connect(clientId: string): Effect.Effect<BackendClient> {
-    return Effect.gen(this, function*() {
-      const connected = yield* SubscriptionRef.make(true)
-      const connection: Connection = { clientId, cut: false, epoch: null, connected }
-      let ofClient = this.connections.get(clientId)
-      if (ofClient === undefined) this.connections.set(clientId, ofClient = new Set())
-      ofClient.add(connection)
-      const clock = yield* Effect.clock
-      const lost = (operation: string) =>
-        new EngineError({
-          engine: "memory",
-          operation,
-          cause: new Error("connection cut (a simulated network partition)")
-        })
-      const superseded = new ClientSuperseded({ clientId })
-      /** an operation that changes something: refused once the connection is fenced (S21) */
-      const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
-        Effect.suspend((): Effect.Effect<A, BackendError> =>
-          connection.cut
-            ? Effect.fail(lost(operation))
-            : this.fenced(connection)
-            ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
-            : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
-        )
-      /** an operation that reads, or any client's housekeeping: allowed to a fenced connection too, as on Redis */
-      const read = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
-        Effect.suspend((): Effect.Effect<A, BackendError> =>
-          connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
-        )
-      const backend: BackendClient = {
-        send: (room, envelope, priority, id) => op("send", (now) => this.send(room, envelope, priority, id, now)),
-        sendOutOfBand: (room, envelope) => op("sendOutOfBand", () => this.sendOutOfBand(room, envelope)),
-        listen: (room, deliver) =>
-          Effect.acquireRelease(
-            read("listen", () => {
-              let listeners = this.listeners.get(room)
-              if (listeners === undefined) this.listeners.set(room, listeners = new Map())
-              listeners.set(deliver, connection)
-            }),
-            () =>
-              Effect.sync(() => {
-                const listeners = this.listeners.get(room)
-                listeners?.delete(deliver)
-                if (listeners?.size === 0) this.listeners.delete(room)
-              })
-          ),
-        join: (room, options) =>
-          op("join", (now) =>
-            this.join(
-              room,
-              clientId,
-              options.mode,
-              options.ackTimeoutMs,
-              options.clientTimeoutMs,
-              connection.epoch !== null,
-              now
-            )),
-        leave: (room) => op("leave", (now) => this.leave(room, clientId, now)),
-        // applied at once (the broker is in-process); a cut connection loses it, as in transit
-        ack: (room, id, onFailure) => {
-          if (connection.cut) return onFailure(room, id, lost("ack"))
-          if (this.fenced(connection)) return onFailure(room, id, superseded)
-          this.ack(room, clientId, id, clock.unsafeCurrentTimeMillis())
-        },
-        claim: (timeoutMs) =>
-          op("claim", (now) => {
-            connection.epoch = this.claim(clientId, timeoutMs, now)
-            return { epoch: connection.epoch }
-          }),
-        detach: (room, timeoutMs) => op("detach", (now) => this.detach(room, clientId, timeoutMs, now)),
-        memberships: read("memberships", () => this.memberships(clientId)),
-        keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => this.keepalive(clientId, timeoutMs, now)),
-        housekeep: () => read("housekeep", (now) => this.housekeep(now)),
-        resync: (room) => read("resync", () => this.resync(room, clientId)),
-        unregister: () =>
-          op("unregister", (now) => this.unregister(clientId, now)).pipe(
-            Effect.ensuring(Effect.sync(() => this.forget(connection)))
-          ),
-        peek: (room, offset, limit) => read("peek", () => this.peek(room, offset, limit)),
-        roomState: (room) => read("roomState", (now) => this.roomState(room, now)),
-        stats: (topRooms, stalledRooms) => read("stats", (now) => this.stats(topRooms, stalledRooms, now)),
-        rooms: (from, limit) => read("rooms", () => this.roomsPage(from, limit)),
-        connected
-      }
-      return backend
-    })
-  }
-
-  private forget(connection: Connection): void {
-    const ofClient = this.connections.get(connection.clientId)
-    ofClient?.delete(connection)
-    if (ofClient?.size === 0) this.connections.delete(connection.clientId)
+    return MemoryConnection.connect(this, clientId)
   }
 
   /** Simulate a network cut between the broker and a client (every connection of its id): its operations fail and its frames are lost. */
   cut(clientId: string): Effect.Effect<void> {
-    return Effect.forEach(this.connections.get(clientId) ?? [], (connection) =>
-      Effect.suspend(() => {
-        connection.cut = true
-        return SubscriptionRef.set(connection.connected, false)
-      }), { discard: true })
+    return MemoryConnection.cut(this, clientId)
   }
 
   /** Heal a cut: the client reconnects (and resyncs, S12). */
   restore(clientId: string): Effect.Effect<void> {
-    return Effect.forEach(this.connections.get(clientId) ?? [], (connection) =>
-      Effect.suspend(() => {
-        connection.cut = false
-        return SubscriptionRef.set(connection.connected, true)
-      }), { discard: true })
+    return MemoryConnection.restore(this, clientId)
   }
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The simulated transport of the memory engine: one client's `BackendClient` over the broker
+ * (`memoryBroker.ts`, the room state machine), through a connection tests can cut and restore
+ * (S10, S12: operations fail, frames are lost in transit) and that a newer claim of its id fences
+ * (S21: writes fail with `ClientSuperseded`, reads go on, as on Redis).
+ */
+import * as Effect from "effect/Effect"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { BackendClient, BackendError } from "../Backend.js"
+import { ClientSuperseded, EngineError } from "../QueueError.js"
+import type { Broker } from "./memoryBroker.js"
+
+/** One client's link to the broker. */
+export interface Connection {
+  readonly clientId: string
+  cut: boolean
+  /** the epoch of this connection's claim of its id (S21), null for a client that is not durable */
+  epoch: number | null
+  readonly connected: SubscriptionRef.SubscriptionRef<boolean>
+}
+
+/** The server side of one client, over a simulated connection that tests can cut (S10, S12). */
+export const connect = (broker: Broker, clientId: string): Effect.Effect<BackendClient> => {
+  return Effect.gen(function*() {
+    const connected = yield* SubscriptionRef.make(true)
+    const connection: Connection = { clientId, cut: false, epoch: null, connected }
+    let ofClient = broker.connections.get(clientId)
+    if (ofClient === undefined) broker.connections.set(clientId, ofClient = new Set())
+    ofClient.add(connection)
+    const clock = yield* Effect.clock
+    const lost = (operation: string) =>
+      new EngineError({
+        engine: "memory",
+        operation,
+        cause: new Error("connection cut (a simulated network partition)")
+      })
+    const superseded = new ClientSuperseded({ clientId })
+    /** an operation that changes something: refused once the connection is fenced (S21) */
+    const op = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
+      Effect.suspend((): Effect.Effect<A, BackendError> =>
+        connection.cut
+          ? Effect.fail(lost(operation))
+          : broker.fenced(connection)
+          ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
+          : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+      )
+    /** an operation that reads, or any client's housekeeping: allowed to a fenced connection too, as on Redis */
+    const read = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
+      Effect.suspend((): Effect.Effect<A, BackendError> =>
+        connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+      )
+    const backend: BackendClient = {
+      send: (room, envelope, priority, id) => op("send", (now) => broker.send(room, envelope, priority, id, now)),
+      sendOutOfBand: (room, envelope) => op("sendOutOfBand", () => broker.sendOutOfBand(room, envelope)),
+      listen: (room, deliver) =>
+        Effect.acquireRelease(
+          read("listen", () => {
+            let listeners = broker.listeners.get(room)
+            if (listeners === undefined) broker.listeners.set(room, listeners = new Map())
+            listeners.set(deliver, connection)
+          }),
+          () =>
+            Effect.sync(() => {
+              const listeners = broker.listeners.get(room)
+              listeners?.delete(deliver)
+              if (listeners?.size === 0) broker.listeners.delete(room)
+            })
+        ),
+      join: (room, options) =>
+        op("join", (now) =>
+          broker.join(
+            room,
+            clientId,
+            options.mode,
+            options.ackTimeoutMs,
+            options.clientTimeoutMs,
+            connection.epoch !== null,
+            now
+          )),
+      leave: (room) => op("leave", (now) => broker.leave(room, clientId, now)),
+      // applied at once (the broker is in-process); a cut connection loses it, as in transit
+      ack: (room, id, onFailure) => {
+        if (connection.cut) return onFailure(room, id, lost("ack"))
+        if (broker.fenced(connection)) return onFailure(room, id, superseded)
+        broker.ack(room, clientId, id, clock.unsafeCurrentTimeMillis())
+      },
+      claim: (timeoutMs) =>
+        op("claim", (now) => {
+          connection.epoch = broker.claim(clientId, timeoutMs, now)
+          return { epoch: connection.epoch }
+        }),
+      detach: (room, timeoutMs) => op("detach", (now) => broker.detach(room, clientId, timeoutMs, now)),
+      memberships: read("memberships", () => broker.memberships(clientId)),
+      keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => broker.keepalive(clientId, timeoutMs, now)),
+      housekeep: () => read("housekeep", (now) => broker.housekeep(now)),
+      resync: (room) => read("resync", () => broker.resync(room, clientId)),
+      unregister: () =>
+        op("unregister", (now) => broker.unregister(clientId, now)).pipe(
+          Effect.ensuring(Effect.sync(() => forget(broker, connection)))
+        ),
+      peek: (room, offset, limit) => read("peek", () => broker.peek(room, offset, limit)),
+      roomState: (room) => read("roomState", (now) => broker.roomState(room, now)),
+      stats: (topRooms, stalledRooms) => read("stats", (now) => broker.stats(topRooms, stalledRooms, now)),
+      rooms: (from, limit) => read("rooms", () => broker.roomsPage(from, limit)),
+      connected
+    }
+    return backend
+  })
+}
+
+const forget = (broker: Broker, connection: Connection): void => {
+  const ofClient = broker.connections.get(connection.clientId)
+  ofClient?.delete(connection)
+  if (ofClient?.size === 0) broker.connections.delete(connection.clientId)
+}
+
+/** Simulate a network cut between the broker and a client (every connection of its id): its operations fail and its frames are lost. */
+export const cut = (broker: Broker, clientId: string): Effect.Effect<void> => {
+  return Effect.forEach(broker.connections.get(clientId) ?? [], (connection) =>
+    Effect.suspend(() => {
+      connection.cut = true
+      return SubscriptionRef.set(connection.connected, false)
+    }), { discard: true })
+}
+
+/** Heal a cut: the client reconnects (and resyncs, S12). */
+export const restore = (broker: Broker, clientId: string): Effect.Effect<void> => {
+  return Effect.forEach(broker.connections.get(clientId) ?? [], (connection) =>
+    Effect.suspend(() => {
+      connection.cut = false
+      return SubscriptionRef.set(connection.connected, true)
+    }), { discard: true })
+}
