@@ -231,7 +231,7 @@ export interface BackendClient {
 export const makeQueue: <E, R>(
   connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
   config: ResolvedQueueConfig
-) => Effect.Effect<SyncFanoutQueue["Type"], E | BackendError, R | Scope.Scope> = QueueClient.makeQueue
+) => Effect.Effect<SyncFanoutQueue["Service"], E | BackendError, R | Scope.Scope> = QueueClient.makeQueue
 
 /**
  * A fresh random client id: 12 hex characters (no ':', which separates a message id's parts).
@@ -305,5 +305,5 @@ export const deliveryStream = (
 ): Stream.Stream<Delivery, ClientEjected> => {
   return buffer instanceof DeliveryStream.Buffer
     ? DeliveryStream.toStream(buffer, options)
-    : Stream.dieMessage("Backend.deliveryStream: the buffer was not made by Backend.makeDeliveryBuffer")
+    : Stream.die(new Error("Backend.deliveryStream: the buffer was not made by Backend.makeDeliveryBuffer"))
 }

@@ -7,8 +7,7 @@
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { EjectReason } from "./QueueError.js"
 
@@ -20,10 +19,10 @@ import { EjectReason } from "./QueueError.js"
  * @category schemas
  */
 export const MessageEnvelope = Schema.Struct({
-  k: Schema.Literal("q", "o"),
+  k: Schema.Literals(["q", "o"]),
   p: Schema.String,
-  s: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
-  pr: Schema.Number.pipe(Schema.int()),
+  s: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  pr: Schema.Int,
   t: Schema.Number,
   d: Schema.Unknown
 })
@@ -62,7 +61,7 @@ export type EjectEnvelope = typeof EjectEnvelope.Type
  * @since 0.1.0
  * @category schemas
  */
-export const Envelope = Schema.Union(MessageEnvelope, EjectEnvelope)
+export const Envelope = Schema.Union([MessageEnvelope, EjectEnvelope])
 
 /**
  * The type of an envelope.
@@ -83,7 +82,7 @@ export interface Frame {
   readonly envelope: Envelope
 }
 
-const decodeEnvelope = Schema.decodeUnknownEither(Envelope)
+const decodeEnvelope = Schema.decodeUnknownResult(Envelope)
 
 const reasons: ReadonlySet<unknown> = new Set(EjectReason.literals)
 
@@ -99,18 +98,18 @@ const isEnvelope = (u: unknown): u is Envelope => {
 }
 
 /**
- * Decode an envelope JSON string. Never throws: garbage gives a `Left` with the reason.
+ * Decode an envelope JSON string. Never throws: garbage gives a `Failure` with the reason.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const decode = (json: string): Either.Either<Envelope, string> => {
+export const decode = (json: string): Result.Result<Envelope, string> => {
   const result = decodeOrReason(json)
-  return typeof result === "string" ? Either.left(result) : Either.right(result)
+  return typeof result === "string" ? Result.fail(result) : Result.succeed(result)
 }
 
 /**
- * `decode` without the `Either`: the envelope, or why it is not one (a string). For the hot path
+ * `decode` without the `Result`: the envelope, or why it is not one (a string). For the hot path
  * of engines, where every delivery is decoded.
  *
  * @since 0.1.0
@@ -127,12 +126,12 @@ export const decodeOrReason = (json: string): Envelope | string => {
   // runs to explain a rejection
   if (isEnvelope(parsed)) return parsed
   try {
-    return Either.match(decodeEnvelope(parsed), {
-      onLeft: (e): Envelope | string => ParseResult.TreeFormatter.formatErrorSync(e),
-      onRight: (envelope) => envelope
+    return Result.match(decodeEnvelope(parsed), {
+      onFailure: (e): Envelope | string => e.message,
+      onSuccess: (envelope) => envelope
     })
   } catch {
-    // Schema's union lookup calls String() on the discriminator: {"k":{"toString":0}} throws
+    // a hostile value may make the schema's explanation throw (e.g. String() of {"toString":0})
     return "not an envelope"
   }
 }
@@ -143,13 +142,13 @@ export const decodeOrReason = (json: string): Envelope | string => {
  * @since 0.1.0
  * @category decoding
  */
-export const decodeFrame = (frame: string): Either.Either<Frame, string> => {
+export const decodeFrame = (frame: string): Result.Result<Frame, string> => {
   const result = decodeFrameOrReason(frame)
-  return typeof result === "string" ? Either.left(result) : Either.right(result)
+  return typeof result === "string" ? Result.fail(result) : Result.succeed(result)
 }
 
 /**
- * `decodeFrame` without the `Either`: the frame, or why it is not one (a string).
+ * `decodeFrame` without the `Result`: the frame, or why it is not one (a string).
  *
  * @since 0.1.0
  * @category decoding
@@ -171,20 +170,20 @@ export const decodeFrameOrReason = (frame: string): Frame | string => {
 }
 
 /**
- * Encode a message envelope. Fails (Left) when `data` is not JSON-serialisable.
+ * Encode a message envelope. Fails (a `Failure`) when `data` is not JSON-serialisable.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const encodeMessage = (envelope: MessageEnvelope): Either.Either<string, string> => {
+export const encodeMessage = (envelope: MessageEnvelope): Result.Result<string, string> => {
   const t = typeof envelope.d
   if (t === "undefined" || t === "function" || t === "symbol") {
-    return Either.left(`data is not JSON-serialisable (${t})`)
+    return Result.fail(`data is not JSON-serialisable (${t})`)
   }
   try {
-    return Either.right(JSON.stringify(envelope))
+    return Result.succeed(JSON.stringify(envelope))
   } catch (e) {
-    return Either.left(`data is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`)
+    return Result.fail(`data is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`)
   }
 }
 

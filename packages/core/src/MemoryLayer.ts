@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import type * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -33,12 +33,12 @@ import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
  * @since 0.1.0
  * @category services
  */
-export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<MemoryBroker, {
+export class MemoryBroker extends Context.Service<MemoryBroker, {
   /** the server side of a new client with this id (the engine SPI, see `Backend`) */
   readonly connect: (clientId: string) => Effect.Effect<Backend.BackendClient>
   readonly cut: (clientId: string) => Effect.Effect<void>
   readonly restore: (clientId: string) => Effect.Effect<void>
-}>() {}
+}>()("@lockstep/core/MemoryBroker") {}
 
 /**
  * A fresh broker.
@@ -46,7 +46,7 @@ export class MemoryBroker extends Context.Tag("@lockstep/core/MemoryBroker")<Mem
  * @since 0.1.0
  * @category constructors
  */
-export const makeBroker: Effect.Effect<MemoryBroker["Type"]> = Effect.sync(() => brokerService(new Broker()))
+export const makeBroker: Effect.Effect<MemoryBroker["Service"]> = Effect.sync(() => brokerService(new Broker()))
 
 /**
  * A broker for clients to share.
@@ -64,7 +64,7 @@ export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, make
  */
 export const make = (
   config: QueueConfig.QueueConfig
-): Effect.Effect<SyncFanoutQueue["Type"], ConfigError.ConfigError | Backend.BackendError, MemoryBroker | Scope.Scope> =>
+): Effect.Effect<SyncFanoutQueue["Service"], Config.ConfigError | Backend.BackendError, MemoryBroker | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* QueueConfig.resolve(config)
     const broker = yield* MemoryBroker
@@ -79,8 +79,8 @@ export const make = (
  */
 export const client = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError | Backend.BackendError, MemoryBroker> =>
-  Layer.scoped(SyncFanoutQueue, make(config))
+): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError, MemoryBroker> =>
+  Layer.effect(SyncFanoutQueue, make(config))
 
 /**
  * A client on a fresh broker of its own.
@@ -90,5 +90,5 @@ export const client = (
  */
 export const layer = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, ConfigError.ConfigError | Backend.BackendError> =>
+): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> =>
   client(config).pipe(Layer.provide(broker))

@@ -6,11 +6,12 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 
 /**
  * "sync" members hold a room until they ack (S3); "async" ones never block it (S8).
@@ -30,11 +31,11 @@ export interface QueueConfig {
   /** Prefix of every key and channel (S19). Non-empty, no `{` or `}`, at most 64 characters. */
   readonly keyPrefix: string
   /** A client not heard from for this long is ejected (S10). Default 15 s, at least 1 s. */
-  readonly clientTimeout?: Duration.DurationInput | undefined
+  readonly clientTimeout?: Duration.Input | undefined
   /** Heartbeat period. Default clientTimeout / 3; must be below clientTimeout. */
-  readonly keepaliveInterval?: Duration.DurationInput | undefined
+  readonly keepaliveInterval?: Duration.Input | undefined
   /** Optional ack deadline for sync members (S11). At least 100 ms. */
-  readonly ackTimeout?: Duration.DurationInput | undefined
+  readonly ackTimeout?: Duration.Input | undefined
   /** Default subscription mode. Default "sync". */
   readonly mode?: SubscriptionMode | undefined
   /** Largest JSON payload in bytes (S16). Default 1 MiB. */
@@ -42,9 +43,9 @@ export interface QueueConfig {
   /** Deliveries buffered per subscription before it counts as a slow consumer. Default 1024. */
   readonly subscriberBuffer?: number | undefined
   /** Deadline of each server operation. Default 5 s. */
-  readonly operationTimeout?: Duration.DurationInput | undefined
+  readonly operationTimeout?: Duration.Input | undefined
   /** Period of the housekeeping run (expired clients, ack deadlines). Default min(keepaliveInterval, ackTimeout / 2). */
-  readonly housekeepingInterval?: Duration.DurationInput | undefined
+  readonly housekeepingInterval?: Duration.Input | undefined
   /**
    * A stable identity chosen by the application, e.g. `"edge-eu-1"`: 1–64 characters of
    * `[A-Za-z0-9._-]`. Without it a client gets a random id and its memberships end with it (S10,
@@ -81,24 +82,36 @@ export interface ResolvedQueueConfig {
   readonly onClose: "leave" | "detach"
 }
 
-const invalid = (path: string, message: string) => Either.left(ConfigError.InvalidData([path], message))
+/**
+ * A `ConfigError` for a value that was given but is wrong: `message` says why, `path` names the
+ * option (or variable). Engines use it for their own options too.
+ *
+ * @since 1.0.0
+ * @category errors
+ */
+export const invalidData = (path: string, message: string, value?: unknown): Config.ConfigError =>
+  new Config.ConfigError(
+    new Schema.SchemaError(new SchemaIssue.Pointer([path], new SchemaIssue.InvalidValue({ message }, value)))
+  )
+
+const invalid = (path: string, message: string) => Result.fail(invalidData(path, message))
 
 const decodeDuration = (
   path: string,
-  input: Duration.DurationInput | undefined
-): Either.Either<Option.Option<Duration.Duration>, ConfigError.ConfigError> => {
-  if (input === undefined) return Either.right(Option.none())
-  const decoded = Duration.decodeUnknown(input)
+  input: Duration.Input | undefined
+): Result.Result<Option.Option<Duration.Duration>, Config.ConfigError> => {
+  if (input === undefined) return Result.succeed(Option.none())
+  const decoded = Duration.fromInput(input)
   return Option.match(decoded, {
     onNone: () => invalid(path, `${path} is not a duration: ${JSON.stringify(input)}`),
-    onSome: (d) => Duration.isFinite(d) ? Either.right(Option.some(d)) : invalid(path, `${path} must be finite`)
+    onSome: (d) => Duration.isFinite(d) ? Result.succeed(Option.some(d)) : invalid(path, `${path} must be finite`)
   })
 }
 
 const positiveInt = (path: string, value: number | undefined, fallback: number, max: number) => {
-  if (value === undefined) return Either.right(fallback)
+  if (value === undefined) return Result.succeed(fallback)
   return Number.isSafeInteger(value) && value >= 1 && value <= max
-    ? Either.right(value)
+    ? Result.succeed(value)
     : invalid(path, `${path} must be an integer between 1 and ${max}, got ${value}`)
 }
 
@@ -108,8 +121,8 @@ const positiveInt = (path: string, value: number | undefined, fallback: number, 
  * @since 0.1.0
  * @category validation
  */
-export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfig, ConfigError.ConfigError> =>
-  Either.gen(function*() {
+export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfig, Config.ConfigError> =>
+  Result.gen(function*() {
     const prefix = options.keyPrefix
     if (typeof prefix !== "string" || prefix.length === 0) {
       return yield* invalid("keyPrefix", "keyPrefix must be a non-empty string")
@@ -125,7 +138,7 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       yield* decodeDuration("clientTimeout", options.clientTimeout),
       () => Duration.seconds(15)
     )
-    if (Duration.lessThan(clientTimeout, Duration.seconds(1))) {
+    if (Duration.isLessThan(clientTimeout, Duration.seconds(1))) {
       return yield* invalid(
         "clientTimeout",
         `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`
@@ -135,10 +148,10 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       yield* decodeDuration("keepaliveInterval", options.keepaliveInterval),
       () => Duration.millis(Math.floor(Duration.toMillis(clientTimeout) / 3))
     )
-    if (Duration.lessThanOrEqualTo(keepaliveInterval, Duration.zero)) {
+    if (Duration.isLessThanOrEqualTo(keepaliveInterval, Duration.zero)) {
       return yield* invalid("keepaliveInterval", "keepaliveInterval must be positive")
     }
-    if (Duration.greaterThanOrEqualTo(keepaliveInterval, clientTimeout)) {
+    if (Duration.isGreaterThanOrEqualTo(keepaliveInterval, clientTimeout)) {
       return yield* invalid(
         "keepaliveInterval",
         `keepaliveInterval (${Duration.format(keepaliveInterval)}) must be below clientTimeout (${
@@ -147,7 +160,7 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       )
     }
     const ackTimeout = yield* decodeDuration("ackTimeout", options.ackTimeout)
-    if (Option.isSome(ackTimeout) && Duration.lessThan(ackTimeout.value, Duration.millis(100))) {
+    if (Option.isSome(ackTimeout) && Duration.isLessThan(ackTimeout.value, Duration.millis(100))) {
       return yield* invalid("ackTimeout", "ackTimeout must be at least 100 milliseconds")
     }
     const mode = options.mode ?? "sync"
@@ -165,7 +178,7 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       yield* decodeDuration("operationTimeout", options.operationTimeout),
       () => Duration.seconds(5)
     )
-    if (Duration.lessThanOrEqualTo(operationTimeout, Duration.zero)) {
+    if (Duration.isLessThanOrEqualTo(operationTimeout, Duration.zero)) {
       return yield* invalid("operationTimeout", "operationTimeout must be positive")
     }
     const housekeepingInterval = Option.getOrElse(
@@ -176,7 +189,7 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
           onSome: (ack) => Duration.min(keepaliveInterval, Duration.millis(Math.max(50, Duration.toMillis(ack) / 2)))
         })
     )
-    if (Duration.lessThanOrEqualTo(housekeepingInterval, Duration.zero)) {
+    if (Duration.isLessThanOrEqualTo(housekeepingInterval, Duration.zero)) {
       return yield* invalid("housekeepingInterval", "housekeepingInterval must be positive")
     }
     const clientId = options.clientId
@@ -206,7 +219,7 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
       subscriberBuffer,
       operationTimeout,
       housekeepingInterval,
-      clientId: Option.fromNullable(clientId),
+      clientId: Option.fromUndefinedOr(clientId),
       onClose
     }
   })
@@ -217,59 +230,85 @@ export const validate = (options: QueueConfig): Either.Either<ResolvedQueueConfi
  * @since 0.1.0
  * @category validation
  */
-export const resolve = (options: QueueConfig): Effect.Effect<ResolvedQueueConfig, ConfigError.ConfigError> =>
-  validate(options)
+export const resolve = (options: QueueConfig): Effect.Effect<ResolvedQueueConfig, Config.ConfigError> =>
+  Effect.fromResult(validate(options))
+
+/** One variable, read with its schema (annotated with what it means, for tools that show configuration). */
+const variable = <T>(name: string, schema: Schema.ConstraintCodec<T, unknown>): Config.Config<T> =>
+  Config.schema(schema, name)
 
 /** An optional variable: `undefined` when it is not set. */
-const optional = <A>(config: Config.Config<A>, description: string): Config.Config<A | undefined> =>
-  Config.map(Config.option(Config.withDescription(config, description)), Option.getOrUndefined)
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
 
 /** One variable per option: a new option without a variable does not compile. */
 const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfig[K]> } = {
-  keyPrefix: Config.withDescription(
-    Config.string("LOCKSTEP_KEY_PREFIX"),
-    "prefix of every key and channel (S19): 1–64 characters, no '{' or '}'"
+  keyPrefix: variable(
+    "LOCKSTEP_KEY_PREFIX",
+    Schema.String.annotate({
+      description: "prefix of every key and channel (S19): 1–64 characters, no '{' or '}'"
+    })
   ),
-  clientTimeout: optional(
-    Config.duration("LOCKSTEP_CLIENT_TIMEOUT"),
-    "a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
-  ),
-  keepaliveInterval: optional(
-    Config.duration("LOCKSTEP_KEEPALIVE_INTERVAL"),
-    "heartbeat period, below the client timeout; default a third of it"
-  ),
-  ackTimeout: optional(
-    Config.duration("LOCKSTEP_ACK_TIMEOUT"),
-    "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
-  ),
-  mode: optional(
-    Config.literal("sync", "async")("LOCKSTEP_MODE"),
-    "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
-  ),
-  maxPayloadBytes: optional(
-    Config.integer("LOCKSTEP_MAX_PAYLOAD_BYTES"),
-    "largest JSON payload in bytes (S16); default 1048576"
-  ),
-  subscriberBuffer: optional(
-    Config.integer("LOCKSTEP_SUBSCRIBER_BUFFER"),
-    "deliveries buffered per subscription before it counts as a slow consumer; default 1024"
-  ),
-  operationTimeout: optional(
-    Config.duration("LOCKSTEP_OPERATION_TIMEOUT"),
-    "deadline of each server operation; default 5 seconds"
-  ),
-  housekeepingInterval: optional(
-    Config.duration("LOCKSTEP_HOUSEKEEPING_INTERVAL"),
-    "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
-  ),
-  clientId: optional(
-    Config.string("LOCKSTEP_CLIENT_ID"),
-    "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
-  ),
-  onClose: optional(
-    Config.literal("leave", "detach")("LOCKSTEP_ON_CLOSE"),
-    "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
-  )
+  clientTimeout: optional(variable(
+    "LOCKSTEP_CLIENT_TIMEOUT",
+    Schema.DurationFromString.annotate({
+      description: "a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
+    })
+  )),
+  keepaliveInterval: optional(variable(
+    "LOCKSTEP_KEEPALIVE_INTERVAL",
+    Schema.DurationFromString.annotate({
+      description: "heartbeat period, below the client timeout; default a third of it"
+    })
+  )),
+  ackTimeout: optional(variable(
+    "LOCKSTEP_ACK_TIMEOUT",
+    Schema.DurationFromString.annotate({
+      description: "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
+    })
+  )),
+  mode: optional(variable(
+    "LOCKSTEP_MODE",
+    Schema.Literals(["sync", "async"]).annotate({
+      description: "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
+    })
+  )),
+  maxPayloadBytes: optional(variable(
+    "LOCKSTEP_MAX_PAYLOAD_BYTES",
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
+      description: "largest JSON payload in bytes (S16); default 1048576"
+    })
+  )),
+  subscriberBuffer: optional(variable(
+    "LOCKSTEP_SUBSCRIBER_BUFFER",
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
+      description: "deliveries buffered per subscription before it counts as a slow consumer; default 1024"
+    })
+  )),
+  operationTimeout: optional(variable(
+    "LOCKSTEP_OPERATION_TIMEOUT",
+    Schema.DurationFromString.annotate({
+      description: "deadline of each server operation; default 5 seconds"
+    })
+  )),
+  housekeepingInterval: optional(variable(
+    "LOCKSTEP_HOUSEKEEPING_INTERVAL",
+    Schema.DurationFromString.annotate({
+      description: "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
+    })
+  )),
+  clientId: optional(variable(
+    "LOCKSTEP_CLIENT_ID",
+    Schema.String.annotate({
+      description: "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
+    })
+  )),
+  onClose: optional(variable(
+    "LOCKSTEP_ON_CLOSE",
+    Schema.Literals(["leave", "detach"]).annotate({
+      description: "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
+    })
+  ))
 }
 
 /**
@@ -277,14 +316,14 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
  * default filled in: `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`,
  * `LOCKSTEP_KEEPALIVE_INTERVAL`, `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`,
  * `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`, `LOCKSTEP_OPERATION_TIMEOUT`,
- * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE` (durations as "15 seconds", "500 millis"). Every variable
- * carries a description, shown in the `ConfigError` when it is missing or invalid.
+ * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE` (durations as "15 seconds", "500 millis").
+ * A missing or malformed variable fails with a `ConfigError` naming it.
  *
  * @since 0.1.0
  * @category config
  */
 export const config: Config.Config<QueueConfig> = Config.all(variables).pipe(
-  Config.mapOrFail(validate),
+  Config.mapEffect((options) => Effect.fromResult(validate(options))),
   Config.map((resolved): QueueConfig => ({
     ...resolved,
     ackTimeout: Option.getOrUndefined(resolved.ackTimeout),

@@ -18,7 +18,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category schemas
  */
-export const EjectReason = Schema.Literal("keepalive-timeout", "ack-timeout", "slow-consumer", "superseded")
+export const EjectReason = Schema.Literals(["keepalive-timeout", "ack-timeout", "slow-consumer", "superseded"])
 
 /**
  * The type of `EjectReason`.
@@ -114,7 +114,7 @@ export class AlreadySubscribed extends Schema.TaggedError<AlreadySubscribed>()("
 export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
   engine: Schema.String,
   operation: Schema.String,
-  cause: Schema.Defect
+  cause: Schema.Defect()
 }) {
   override get message(): string {
     const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
@@ -130,7 +130,7 @@ export class EngineError extends Schema.TaggedError<EngineError>()("EngineError"
  */
 export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("OperationTimeout", {
   operation: Schema.String,
-  timeout: Schema.DurationFromSelf
+  timeout: Schema.Duration
 }) {
   override get message(): string {
     return `${this.operation} did not complete within ${Duration.format(this.timeout)}`

@@ -6,7 +6,6 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 import type { MessageId } from "./MessageId.js"
 
 /**
@@ -117,8 +116,7 @@ export const ejectedTotal = Metric.counter("lockstep_ejections_total", {
  * @since 0.1.0
  * @category metrics
  */
-export const latencyMs = Metric.histogram(
-  "lockstep_delivery_latency_ms",
-  MetricBoundaries.exponential({ start: 0.05, factor: 2, count: 20 }),
-  "delivery latency in milliseconds"
-)
+export const latencyMs = Metric.histogram("lockstep_delivery_latency_ms", {
+  boundaries: Metric.exponentialBoundaries({ start: 0.05, factor: 2, count: 20 }),
+  description: "delivery latency in milliseconds"
+})

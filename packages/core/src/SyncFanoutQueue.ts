@@ -56,7 +56,7 @@ export interface PeekOptions {
  * @since 0.1.0
  * @category services
  */
-export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue")<SyncFanoutQueue, {
+export class SyncFanoutQueue extends Context.Service<SyncFanoutQueue, {
   /** this client's id (the configured `clientId` of a durable client, else a random one); producer part of its message ids */
   readonly clientId: string
   /** Enqueue `data` (JSON) in `room` (S2); released when the room's sync members acked the previous message (S3). */
@@ -120,7 +120,7 @@ export class SyncFanoutQueue extends Context.Tag("@lockstep/core/SyncFanoutQueue
    * particular order.
    */
   readonly memberships: Effect.Effect<ReadonlyArray<Membership>, QueueError>
-}>() {}
+}>()("@lockstep/core/SyncFanoutQueue") {}
 
 /**
  * Options of `rooms`.

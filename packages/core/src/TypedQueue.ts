@@ -6,9 +6,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -46,41 +44,37 @@ export interface TypedQueue<A> {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueue<A>, never, SyncFanoutQueue> =>
+export const make = <A, I>(schema: Schema.Codec<A, I>): Effect.Effect<TypedQueue<A>, never, SyncFanoutQueue> =>
   Effect.gen(function*() {
     const queue = yield* SyncFanoutQueue
-    const encode = Schema.encodeEither(schema)
-    const decodeEither = Schema.decodeUnknownEither(schema)
+    const encode = Schema.encodeResult(schema)
+    const decodeResult = Schema.decodeUnknownResult(schema)
     // data comes from any producer: a value that makes the schema itself throw (e.g. a hostile
     // discriminant) counts as undecodable, never as a defect of the stream
-    const decode = (data: unknown): Either.Either<A, string> => {
+    const decode = (data: unknown): Result.Result<A, string> => {
       try {
-        return Either.mapLeft(decodeEither(data), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+        return Result.mapError(decodeResult(data), (e) => e.message)
       } catch (e) {
-        return Either.left(`the schema threw: ${e instanceof Error ? e.message : String(e)}`)
+        return Result.fail(`the schema threw: ${e instanceof Error ? e.message : String(e)}`)
       }
     }
-    const encodeData = (data: A) =>
-      Either.match(encode(data), {
-        onLeft: (e) =>
-          Effect.fail(
-            new InvalidArgument({ message: `cannot encode: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
-          ),
-        onRight: Effect.succeed
+    const encodeData = (data: A): Effect.Effect<I, InvalidArgument> =>
+      Result.match(encode(data), {
+        onFailure: (e) => Effect.fail(new InvalidArgument({ message: `cannot encode: ${e.message}` })),
+        onSuccess: Effect.succeed
       })
     const decodeStream = (deliveries: Stream.Stream<Delivery, ClientEjected>) =>
       deliveries.pipe(
-        Stream.mapEffect((delivery): Effect.Effect<Option.Option<Delivery<A>>> =>
-          Either.match(decode(delivery.data), {
-            onRight: (data) => Effect.succeedSome<Delivery<A>>({ ...delivery, data }),
-            onLeft: (e) =>
+        Stream.filterMapEffect((delivery): Effect.Effect<Result.Result<Delivery<A>, void>> =>
+          Result.match(decode(delivery.data), {
+            onSuccess: (data) => Effect.succeed(Result.succeed<Delivery<A>>({ ...delivery, data })),
+            onFailure: (e) =>
               recordInvalid(queue, delivery.room, `schema mismatch: ${e}`).pipe(
-                Effect.zipRight(Effect.ignore(delivery.ack)),
-                Effect.as(Option.none())
+                Effect.andThen(Effect.ignore(delivery.ack)),
+                Effect.as(Result.failVoid)
               )
           })
-        ),
-        Stream.filterMap((delivery) => delivery)
+        )
       )
     return {
       clientId: queue.clientId,
@@ -92,7 +86,7 @@ export const make = <A, I>(schema: Schema.Schema<A, I>): Effect.Effect<TypedQueu
         Effect.map(queue.peek(room, options), (messages) =>
           messages.flatMap((m) => {
             const decoded = decode(m.data)
-            return Either.isRight(decoded) ? [{ ...m, data: decoded.right }] : []
+            return Result.isSuccess(decoded) ? [{ ...m, data: decoded.success }] : []
           }))
     }
   })

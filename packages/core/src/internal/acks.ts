@@ -25,7 +25,7 @@ export class Acks {
    * delivery, so it is one step and allocates nothing unless a real tracer wants its span.
    */
   readonly ackFor = (sub: Subscription, id: string): Effect.Effect<void> =>
-    Effect.withFiberRuntime((fiber) => {
+    Effect.withFiber((fiber) => {
       sub.lastAckedId = id
       if (sub.closed) return Effect.void // left: the leave released what it held (S6)
       if (!isTraced(fiber)) {
@@ -47,7 +47,7 @@ export class Acks {
             ? this.ackFor(sub, inFlight.id)
             : Effect.void
         ),
-        Effect.catchAll((e) => Effect.logDebug("lockstep: could not ack an undecodable message", e.message))
+        Effect.catch((e) => Effect.logDebug("lockstep: could not ack an undecodable message", e.message))
       )
     )
 
@@ -70,8 +70,8 @@ export class Acks {
     const log = attempt === 5 ? Effect.logWarning : Effect.logDebug
     this.runFork(
       log(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
-        Effect.zipRight(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
-        Effect.zipRight(Effect.sync(() => {
+        Effect.andThen(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
+        Effect.andThen(Effect.sync(() => {
           if (!sub.closed && sub.lastAckedId === id) this.send(sub, id, attempt + 1)
         })),
         Effect.annotateLogs({ clientId: this.clientId, room: sub.room })

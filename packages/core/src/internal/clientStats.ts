@@ -2,13 +2,10 @@
  * What one client counts about itself (S15): deliveries received, undecodable messages, recent
  * delivery latency, and the same figures as the process-wide Effect `Metric`s.
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as MetricLabel from "effect/MetricLabel"
 import * as QueueMetrics from "../QueueMetrics.js"
 import { LatencyWindow } from "./latencyWindow.js"
-
-/** The extra tags of every metric update: none (one array, not one per delivery). */
-const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
 
 /** Kinds of invalid message logged at most, so that a hostile publisher cannot flood the log. */
 const maxLoggedKinds = 32
@@ -21,6 +18,11 @@ export class ClientStats {
 
   constructor(
     private readonly clientId: string,
+    /**
+     * the context the client was built in: its metric registry and metric attributes (updates
+     * are made in place, without an Effect per delivery)
+     */
+    private readonly context: Context.Context<never>,
     /** runs a log line in the client's scope */
     private readonly runFork: (effect: Effect.Effect<void>) => void
   ) {}
@@ -29,18 +31,18 @@ export class ClientStats {
   delivered(latencyMs: number): void {
     this.received++
     this.latency.record(latencyMs)
-    QueueMetrics.receivedTotal.unsafeUpdate(1, noTags)
-    QueueMetrics.latencyMs.unsafeUpdate(latencyMs, noTags)
+    QueueMetrics.receivedTotal.updateUnsafe(1, this.context)
+    QueueMetrics.latencyMs.updateUnsafe(latencyMs, this.context)
   }
 
   /** A message was sent. */
   sent(): void {
-    QueueMetrics.sentTotal.unsafeUpdate(1, noTags)
+    QueueMetrics.sentTotal.updateUnsafe(1, this.context)
   }
 
   /** A subscription was ejected. */
   ejected(): void {
-    QueueMetrics.ejectedTotal.unsafeUpdate(1, noTags)
+    QueueMetrics.ejectedTotal.updateUnsafe(1, this.context)
   }
 
   /**
@@ -50,7 +52,7 @@ export class ClientStats {
    */
   readonly invalidMessage = (room: string, reason: string): void => {
     this.invalid++
-    QueueMetrics.invalidTotal.unsafeUpdate(1, noTags)
+    QueueMetrics.invalidTotal.updateUnsafe(1, this.context)
     const kind = reason.slice(0, 200).split("\n", 1)[0]!
     if (this.loggedInvalid.has(kind) || this.loggedInvalid.size >= maxLoggedKinds) return
     this.loggedInvalid.add(kind)

@@ -15,7 +15,7 @@ import type { ClientStats } from "./clientStats.js"
 import * as RoomsCursor from "./roomsCursor.js"
 import { validateInt, validateRoom } from "./validation.js"
 
-type Service = SyncFanoutQueue["Type"]
+type Service = SyncFanoutQueue["Service"]
 
 export const make = (options: {
   readonly backend: BackendClient

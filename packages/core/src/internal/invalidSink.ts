@@ -6,7 +6,7 @@
  * keeps it; the type does not name it.
  */
 import * as Effect from "effect/Effect"
-import type * as MetricLabel from "effect/MetricLabel"
+import * as Metric from "effect/Metric"
 import * as QueueMetrics from "../QueueMetrics.js"
 
 type Record = (room: string, reason: string) => void
@@ -23,8 +23,6 @@ const recordOf = (service: object): Record | undefined => {
   return typeof record === "function" ? record as Record : undefined
 }
 
-const noTags: ReadonlyArray<MetricLabel.MetricLabel> = []
-
 /** Kinds of failure logged by the fallback, at most (as a client logs its own). */
 const maxLoggedKinds = 32
 const loggedKinds = new Set<string>()
@@ -38,9 +36,12 @@ export const recordInvalid = (service: object, room: string, reason: string): Ef
   Effect.suspend(() => {
     const record = recordOf(service)
     if (record !== undefined) return Effect.sync(() => record(room, reason))
-    QueueMetrics.invalidTotal.unsafeUpdate(1, noTags)
     const kind = reason.slice(0, 200).split("\n", 1)[0]!
-    if (loggedKinds.has(kind) || loggedKinds.size >= maxLoggedKinds) return Effect.void
+    const counted = Metric.update(QueueMetrics.invalidTotal, 1)
+    if (loggedKinds.has(kind) || loggedKinds.size >= maxLoggedKinds) return counted
     loggedKinds.add(kind)
-    return Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, 1000)}`)
+    return Effect.andThen(
+      counted,
+      Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, 1000)}`)
+    )
   })

@@ -15,10 +15,11 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { BackendClient } from "../Backend.js"
 import type { ResolvedQueueConfig } from "../QueueConfig.js"
 import type { Acks } from "./acks.js"
@@ -59,13 +60,13 @@ export const start = (options: LivenessOptions): Effect.Effect<void, never, Scop
     let lastHeard = now()
     const keepaliveOnce = Effect.suspend(() =>
       backend.keepalive(rooms(), clientTimeoutMs).pipe(
-        Effect.timeoutFail({ duration: config.keepaliveInterval, onTimeout: () => "timeout" as const }),
-        Effect.either,
+        Effect.timeout(config.keepaliveInterval),
+        Effect.result,
         Effect.flatMap((result) => {
           const t = now()
-          if (Either.isRight(result)) {
+          if (Result.isSuccess(result)) {
             lastHeard = t
-            return heard(result.right)
+            return heard(result.success)
           } else if (t - lastHeard >= clientTimeoutMs && subscriptions.size > 0) {
             // the server will expire us, unless we are back first: then these rooms must be left
             // (a durable client's are detached instead: kept for clientTimeout, to be resumed, S22)
@@ -84,7 +85,7 @@ export const start = (options: LivenessOptions): Effect.Effect<void, never, Scop
 
     // S10, S11: expire clients and ack deadlines
     yield* Effect.suspend(() => backend.housekeep(rooms())).pipe(
-      Effect.catchAllCause((cause) => Effect.logDebug("lockstep: housekeeping failed", Cause.pretty(cause))),
+      Effect.catchCause((cause) => Effect.logDebug("lockstep: housekeeping failed", Cause.pretty(cause))),
       Effect.repeat(Schedule.spaced(config.housekeepingInterval)),
       Effect.delay(config.housekeepingInterval),
       Effect.forkScoped
@@ -108,7 +109,7 @@ export const start = (options: LivenessOptions): Effect.Effect<void, never, Scop
               return Effect.void
           }
         }),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: resync failed", e.message))
+        Effect.catch((e) => Effect.logWarning("lockstep: resync failed", e.message))
       )
     }
     // suspended: the subscriptions are read at each reconnect, not when the client is built
@@ -123,14 +124,14 @@ export const start = (options: LivenessOptions): Effect.Effect<void, never, Scop
     // after a reconnect, notices published while we were away are lost: ask the server whether it
     // still knows us (S10) before resyncing, and leave the rooms we gave up meanwhile (S6)
     const reconnected = Effect.gen(function*() {
-      const known = yield* Effect.either(backend.keepalive(rooms(), clientTimeoutMs))
-      if (Either.isRight(known)) {
+      const known = yield* Effect.result(backend.keepalive(rooms(), clientTimeoutMs))
+      if (Result.isSuccess(known)) {
         lastHeard = now()
-        yield* heard(known.right)
+        yield* heard(known.success)
       }
       yield* resync
     })
-    yield* backend.connected.changes.pipe(
+    yield* SubscriptionRef.changes(backend.connected).pipe(
       Stream.changes,
       Stream.drop(1),
       Stream.filter((up) => up),

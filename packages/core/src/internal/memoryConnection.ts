@@ -4,6 +4,7 @@
  * (S10, S12: operations fail, frames are lost in transit) and that a newer claim of its id fences
  * (S21: writes fail with `ClientSuperseded`, reads go on, as on Redis).
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { BackendClient, BackendError } from "../Backend.js"
@@ -27,7 +28,7 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
     let ofClient = broker.connections.get(clientId)
     if (ofClient === undefined) broker.connections.set(clientId, ofClient = new Set())
     ofClient.add(connection)
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
     const lost = (operation: string) =>
       new EngineError({
         engine: "memory",
@@ -42,12 +43,12 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
           ? Effect.fail(lost(operation))
           : broker.fenced(connection)
           ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
-          : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+          : Effect.sync(() => f(clock.currentTimeMillisUnsafe()))
       )
     /** an operation that reads, or any client's housekeeping: allowed to a fenced connection too, as on Redis */
     const read = <A>(operation: string, f: (now: number) => A): Effect.Effect<A, BackendError> =>
       Effect.suspend((): Effect.Effect<A, BackendError> =>
-        connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.unsafeCurrentTimeMillis()))
+        connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.currentTimeMillisUnsafe()))
       )
     const backend: BackendClient = {
       send: (room, envelope, priority, id) => op("send", (now) => broker.send(room, envelope, priority, id, now)),
@@ -82,7 +83,7 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
       ack: (room, id, onFailure) => {
         if (connection.cut) return onFailure(room, id, lost("ack"))
         if (broker.fenced(connection)) return onFailure(room, id, superseded)
-        broker.ack(room, clientId, id, clock.unsafeCurrentTimeMillis())
+        broker.ack(room, clientId, id, clock.currentTimeMillisUnsafe())
       },
       claim: (timeoutMs) =>
         op("claim", (now) => {

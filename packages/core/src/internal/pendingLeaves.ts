@@ -55,7 +55,7 @@ export class PendingLeaves {
           subscribed(room)
             ? Effect.sync(() => this.rooms.delete(room)) // re-subscribed: the subscribe settled it first
             : (pending === "leave" ? this.backend.leave(room) : this.backend.detach(room, this.clientTimeoutMs)).pipe(
-              Effect.andThen(() => this.rooms.delete(room)),
+              Effect.map(() => this.rooms.delete(room)),
               Effect.ignore
             ),
         { discard: true }

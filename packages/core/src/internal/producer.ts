@@ -6,7 +6,7 @@
  * or skip a number.
  */
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type { BackendClient, BackendError } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
 import * as MessageId from "../MessageId.js"
@@ -16,7 +16,7 @@ import type { ClientStats } from "./clientStats.js"
 import { isTraced } from "./tracing.js"
 import { priorityOrError, roomError, utf8Length } from "./validation.js"
 
-type Service = SyncFanoutQueue["Type"]
+type Service = SyncFanoutQueue["Service"]
 
 export const make = (options: {
   readonly backend: BackendClient
@@ -33,8 +33,8 @@ export const make = (options: {
   /** The envelope's JSON, or why it cannot be sent. */
   const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {
     const json = Envelope.encodeMessage(envelope)
-    if (Either.isLeft(json)) return new InvalidArgument({ message: json.left })
-    const text = json.right
+    if (Result.isFailure(json)) return new InvalidArgument({ message: json.failure })
+    const text = json.success
     // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
     // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
     const start = text.indexOf(",\"d\":") + 5
@@ -53,7 +53,7 @@ export const make = (options: {
     data: unknown,
     write: (json: string, id: MessageId.MessageId, priority: number) => Effect.Effect<void, BackendError>
   ): Effect.Effect<MessageId.MessageId, QueueError> =>
-    Effect.withFiberRuntime((fiber): Effect.Effect<MessageId.MessageId, QueueError> => {
+    Effect.withFiber((fiber): Effect.Effect<MessageId.MessageId, QueueError> => {
       const invalid = roomError(room)
       if (invalid !== undefined) return Effect.fail(invalid)
       const pr = priorityOrError(priority)

@@ -13,6 +13,7 @@
  * | send and sendOutOfBand | `producer.ts` | S1, S2, S7, S9, S16 |
  * | peek, roomState, metrics | `inspection.ts`, `clientStats.ts` | S13–S15 |
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
@@ -33,7 +34,7 @@ import * as Producer from "./producer.js"
 import { Subscriptions, whenConnected } from "./subscriptions.js"
 import { validateRoom } from "./validation.js"
 
-type Service = SyncFanoutQueue["Type"]
+type Service = SyncFanoutQueue["Service"]
 
 /** A fresh client id: 12 hex characters, no ':' (message ids are `<client id>:<sequence>`). */
 export const randomClientId = (): string => globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 12)
@@ -67,8 +68,8 @@ export const makeQueue = <E, R>(
       : connection
     // S21: claim the id before anything else; the newest claim wins
     const firstSequence = durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
-    const clock = yield* Effect.clock
-    const now = () => clock.unsafeCurrentTimeMillis()
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
     const pendingLeaves = new PendingLeaves(backend, clientTimeoutMs)
 
     // S20: leave every room when the client's scope closes (S24: or keep them for a successor).
@@ -82,14 +83,14 @@ export const makeQueue = <E, R>(
         if (superseded || config.onClose === "detach") return Effect.void
         // unreachable server: nothing to tell it; it ejects this client after clientTimeout (S10)
         return whenConnected(backend, backend.unregister(rooms)).pipe(
-          Effect.catchAll((e) => Effect.logWarning("lockstep: could not unregister client", e.message)),
+          Effect.catch((e) => Effect.logWarning("lockstep: could not unregister client", e.message)),
           Effect.annotateLogs({ clientId })
         )
       })
     )
 
     const runFork = yield* FiberSet.makeRuntime<never>()
-    const stats = new ClientStats(clientId, runFork)
+    const stats = new ClientStats(clientId, yield* Effect.context<never>(), runFork)
     const acks = new Acks(backend, clientId, (room) => subscriptions.byRoom.get(room), runFork)
     const subscriptions: Subscriptions = registered = new Subscriptions({
       backend,
@@ -127,7 +128,7 @@ export const makeQueue = <E, R>(
       ...Producer.make({ backend, clientId, firstSequence, maxPayloadBytes: config.maxPayloadBytes, now, stats }),
       subscribe: (room, options) =>
         validateRoom(room).pipe(
-          Effect.zipRight(modeOf(options)),
+          Effect.andThen(modeOf(options)),
           Effect.flatMap((mode) => subscriptions.subscribe([room], mode)),
           Effect.withSpan("SyncFanoutQueue.subscribe", { attributes: { room } })
         ),

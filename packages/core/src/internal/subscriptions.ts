@@ -5,7 +5,7 @@
  * `subscription.ts`.
  */
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -97,8 +97,8 @@ export class Subscriptions {
       stats.ejected()
       runFork(
         Effect.logWarning(`lockstep: ejected from room ${JSON.stringify(sub.room)}: ${reason}`).pipe(
-          Effect.zipRight(leaveRemotely ? backend.leave(sub.room) : Effect.void),
-          Effect.catchAll((e) => Effect.logWarning("lockstep: leave after ejection failed", e.message)),
+          Effect.andThen(leaveRemotely ? backend.leave(sub.room) : Effect.void),
+          Effect.catch((e) => Effect.logWarning("lockstep: leave after ejection failed", e.message)),
           Effect.annotateLogs({ clientId, room: sub.room })
         )
       )
@@ -122,19 +122,19 @@ export class Subscriptions {
       const { backend, clientId, clientTimeoutMs, detachOnInterrupt, pendingLeaves } = this.options
       // until the server confirms the leave or the detach: one that did not reach it is made once
       // the server answers again, or the room would wait for this live client forever
-      const detaching = detachOnInterrupt && Exit.isInterrupted(exit)
+      const detaching = detachOnInterrupt && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
       pendingLeaves.add(sub.room, detaching ? "detach" : "leave")
       if (detaching) {
         return whenConnected(
           backend,
           Effect.map(backend.detach(sub.room, clientTimeoutMs), () => pendingLeaves.done(sub.room))
         ).pipe(
-          Effect.catchAll((e) => Effect.logWarning("lockstep: detach failed", e.message)),
+          Effect.catch((e) => Effect.logWarning("lockstep: detach failed", e.message)),
           Effect.annotateLogs({ clientId, room: sub.room })
         )
       }
       return whenConnected(backend, Effect.map(backend.leave(sub.room), () => pendingLeaves.done(sub.room))).pipe(
-        Effect.catchAll((e) => Effect.logWarning("lockstep: leave failed", e.message)),
+        Effect.catch((e) => Effect.logWarning("lockstep: leave failed", e.message)),
         Effect.annotateLogs({ clientId, room: sub.room })
       )
     })
@@ -164,7 +164,7 @@ export class Subscriptions {
     mode: SubscriptionMode
   ): Effect.Effect<Stream.Stream<Delivery, ClientEjected>, QueueError, Scope.Scope> {
     const { ackTimeoutMs, backend, clientTimeoutMs, pendingLeaves } = this.options
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       for (const room of rooms) {
         if (this.byRoom.has(room)) return yield* new AlreadySubscribed({ room })
       }
@@ -179,15 +179,15 @@ export class Subscriptions {
       const parent = yield* Effect.scope
       // the rooms of a group are left in parallel when its scope closes; each room's own scope
       // runs its finalizers in reverse order: the leave happens before the channel is dropped
-      const scope = yield* Scope.fork(parent, ExecutionStrategy.parallel)
+      const scope = yield* Scope.fork(parent, "parallel")
       /** the subscriptions whose join was sent: it may have run on the server even if it failed */
       const sent = new Set<Subscription>()
       const join = (sub: Subscription) =>
-        Effect.gen(this, function*() {
+        Effect.gen({ self: this }, function*() {
           // a membership left over from an unconfirmed leave would still hold the in-flight message (S5)
           yield* pendingLeaves.before(sub.room)
-          const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-          yield* Effect.gen(this, function*() {
+          const own = yield* Scope.fork(scope, "sequential")
+          yield* Effect.gen({ self: this }, function*() {
             // order matters: listen before join so nothing released after the join is missed (S3)
             yield* backend.listen(sub.room, (frame) => sub.onFrame(frame))
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
@@ -195,13 +195,13 @@ export class Subscriptions {
             const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
             pendingLeaves.done(sub.room) // a detach still owed: the join resumed the membership (S22)
             sub.joined(joined.event, joined.inFlight)
-          }).pipe(Scope.extend(own))
+          }).pipe(Scope.provide(own))
         })
       yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))
         .pipe(
           Effect.onExit((exit) =>
             Exit.isFailure(exit)
-              ? Effect.zipRight(
+              ? Effect.andThen(
                 Effect.sync(() => {
                   for (const sub of subs) {
                     if (sub.closed || sub.joinedEvent !== null) continue // joined: its finalizer leaves now
