@@ -2,8 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { Cluster, Redis } from "ioredis"
 import * as HarnessNet from "../src/testing/internal/net.js"
 
@@ -34,7 +35,7 @@ const answersPing = (port: number) =>
         await client.connect()
         return await client.ping()
       }))
-  ).pipe(Effect.either, Effect.map(Either.isRight))
+  ).pipe(Effect.result, Effect.map(Result.isSuccess))
 
 describe("RedisTestServer", () => {
   it.live("spawns, stops and restarts on the same port, and is gone after the scope", () =>
@@ -168,7 +169,7 @@ describe("TcpProxy", () => {
       const proxy = yield* TcpProxy.make({ targetPort: server.port })
       const client = yield* connect(proxy.port)
       const closed = yield* Deferred.make<void>()
-      client.on("close", () => Deferred.unsafeDone(closed, Effect.void))
+      client.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
 
       yield* Effect.promise(() => client.connect())
       assert.strictEqual(yield* Effect.promise(() => client.ping()), "PONG")
@@ -192,13 +193,13 @@ describe("TcpProxy", () => {
       assert.strictEqual(yield* Effect.promise(() => client.ping()), "PONG")
 
       yield* proxy.blackhole
-      const pending = yield* Effect.fork(Effect.promise(() => client.ping("stalled")))
+      const pending = yield* Effect.forkChild(Effect.promise(() => client.ping("stalled")))
       // absence of a reply can only be observed over some time
-      const early = yield* pending.await.pipe(Effect.timeout("300 millis"), Effect.option)
+      const early = yield* Fiber.await(pending).pipe(Effect.timeout("300 millis"), Effect.option)
       assert.isTrue(Option.isNone(early))
 
       yield* proxy.restore
-      const reply = yield* Effect.promise(() => client.ping("stalled")).pipe(Effect.zip(pending.await))
+      const reply = yield* Effect.promise(() => client.ping("stalled")).pipe(Effect.zip(Fiber.await(pending)))
       assert.strictEqual(reply[0], "stalled")
       assert.deepStrictEqual(reply[1]._tag, "Success")
     }).pipe(Effect.scoped, Effect.provide(RedisTestServer.layer())))
