@@ -2,9 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { Cluster, Redis } from "ioredis"
+import * as Net from "node:net"
 import * as HarnessNet from "../src/testing/internal/net.js"
 
 /** An ioredis client that never reconnects nor queues, closed with the scope. */
@@ -34,7 +36,15 @@ const answersPing = (port: number) =>
         await client.connect()
         return await client.ping()
       }))
-  ).pipe(Effect.either, Effect.map(Either.isRight))
+  ).pipe(Effect.result, Effect.map(Result.isSuccess))
+
+/** Can we listen on `port`, i.e. does no process (a redis-server still starting, say) hold it? */
+const portIsFree = (port: number) =>
+  Effect.callback<boolean>((resume) => {
+    const server = Net.createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, "127.0.0.1", () => server.close(() => resume(Effect.succeed(true))))
+  })
 
 describe("RedisTestServer", () => {
   it.live("spawns, stops and restarts on the same port, and is gone after the scope", () =>
@@ -68,6 +78,33 @@ describe("RedisTestServer", () => {
       }).pipe(Effect.provide(RedisTestServer.layer()))
 
       assert.isFalse(yield* answersPing(port))
+    }))
+
+  it.effect("works under TestClock: start, stop and kill wait on real time", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisTestServer.RedisTestServer
+      yield* server.stop
+      assert.isFalse(yield* answersPing(server.port))
+      yield* server.start
+      yield* server.kill
+      yield* server.start
+      assert.isTrue(yield* answersPing(server.port))
+    }).pipe(Effect.provide(RedisTestServer.layer())), 20_000)
+
+  it.live("an interrupted start or a running server's interrupted scope leaves no process behind", () =>
+    Effect.gen(function*() {
+      // interrupted before the spawn, while waiting for PONG, and (most likely) once it runs
+      for (const delay of [0, 10, 60, 400]) {
+        const [port] = yield* HarnessNet.freePorts(1)
+        const fiber = yield* RedisTestServer.RedisTestServer.pipe(
+          Effect.andThen(Effect.never),
+          Effect.provide(RedisTestServer.layer({ port: port! })),
+          Effect.forkChild
+        )
+        yield* Effect.sleep(`${delay} millis`)
+        yield* Fiber.interrupt(fiber)
+        assert.isTrue(yield* portIsFree(port!), `a redis-server still holds ${port} (interrupted after ${delay} ms)`)
+      }
     }))
 
   it.live("fails with an install hint when redis-server is missing", () =>
@@ -168,7 +205,7 @@ describe("TcpProxy", () => {
       const proxy = yield* TcpProxy.make({ targetPort: server.port })
       const client = yield* connect(proxy.port)
       const closed = yield* Deferred.make<void>()
-      client.on("close", () => Deferred.unsafeDone(closed, Effect.void))
+      client.on("close", () => Deferred.doneUnsafe(closed, Effect.void))
 
       yield* Effect.promise(() => client.connect())
       assert.strictEqual(yield* Effect.promise(() => client.ping()), "PONG")
@@ -192,13 +229,13 @@ describe("TcpProxy", () => {
       assert.strictEqual(yield* Effect.promise(() => client.ping()), "PONG")
 
       yield* proxy.blackhole
-      const pending = yield* Effect.fork(Effect.promise(() => client.ping("stalled")))
+      const pending = yield* Effect.forkChild(Effect.promise(() => client.ping("stalled")))
       // absence of a reply can only be observed over some time
-      const early = yield* pending.await.pipe(Effect.timeout("300 millis"), Effect.option)
+      const early = yield* Fiber.await(pending).pipe(Effect.timeout("300 millis"), Effect.option)
       assert.isTrue(Option.isNone(early))
 
       yield* proxy.restore
-      const reply = yield* Effect.promise(() => client.ping("stalled")).pipe(Effect.zip(pending.await))
+      const reply = yield* Effect.promise(() => client.ping("stalled")).pipe(Effect.zip(Fiber.await(pending)))
       assert.strictEqual(reply[0], "stalled")
       assert.deepStrictEqual(reply[1]._tag, "Success")
     }).pipe(Effect.scoped, Effect.provide(RedisTestServer.layer())))

@@ -1,18 +1,18 @@
 /**
  * A real Redis Cluster of `redis-server` processes on free loopback ports, for tests.
  *
- * Needs `redis-server` and `redis-cli` on PATH and the optional peer dependencies
- * `@effect/platform` and `@effect/platform-node` (see the package README, "Testing with real Redis").
+ * Needs `redis-server` and `redis-cli` on PATH and the optional peer dependency
+ * `@effect/platform-node` (see the package README, "Testing with real Redis").
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/cluster.js"
 import type { RedisTestError, RedisTestServerShape } from "./RedisTestServer.js"
@@ -51,7 +51,7 @@ export interface RedisTestClusterShape {
   readonly startNode: (port: number) => Effect.Effect<void, RedisTestError>
   /** Wait until every running node reports `cluster_state:ok` and sees all slots served. */
   readonly awaitHealthy: (
-    options?: { readonly timeout?: Duration.DurationInput }
+    options?: { readonly timeout?: Duration.Input }
   ) => Effect.Effect<void, RedisTestError>
 }
 
@@ -61,10 +61,9 @@ export interface RedisTestClusterShape {
  * @since 0.1.0
  * @category tags
  */
-export class RedisTestCluster extends Context.Tag("@lockstep/redis/testing/RedisTestCluster")<
-  RedisTestCluster,
-  RedisTestClusterShape
->() {}
+export class RedisTestCluster
+  extends Context.Service<RedisTestCluster, RedisTestClusterShape>()("@lockstep/redis/testing/RedisTestCluster")
+{}
 
 /**
  * Options of {@link make} and {@link layer}.
@@ -80,7 +79,7 @@ export interface Options {
   /** Extra `redis-server` arguments for every node. */
   readonly extraArgs?: ReadonlyArray<string>
   /** How long to wait for the cluster to form (default 30 s). */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: Duration.Input
 }
 
 /**
@@ -96,14 +95,14 @@ export const make: (
 ) => Effect.Effect<
   RedisTestClusterShape,
   RedisTestError,
-  Scope.Scope | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  Scope.Scope | FileSystem.FileSystem | ChildProcessSpawner.ChildProcessSpawner
 > = internal.make
 
 /**
- * A layer providing a fresh {@link RedisTestCluster} (Node platform services included).
+ * A layer providing a fresh {@link RedisTestCluster} (Node platform services, `NodeServices.layer`, included).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<RedisTestCluster, RedisTestError> =>
-  Layer.scoped(RedisTestCluster, make(options)).pipe(Layer.provide(NodeContext.layer))
+  Layer.effect(RedisTestCluster, make(options)).pipe(Layer.provide(NodeServices.layer))

@@ -1,18 +1,18 @@
 /**
  * A real `redis-server` process on a free loopback port, for tests.
  *
- * Needs `redis-server` on PATH and the optional peer dependencies `@effect/platform` and
- * `@effect/platform-node` (see the package README, "Testing with real Redis").
+ * Needs `redis-server` on PATH and the optional peer dependency `@effect/platform-node` (see the
+ * package README, "Testing with real Redis").
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/server.js"
 import type { RedisTestError } from "./RedisTestError.js"
@@ -62,10 +62,9 @@ export interface RedisTestServerShape {
  * @since 0.1.0
  * @category tags
  */
-export class RedisTestServer extends Context.Tag("@lockstep/redis/testing/RedisTestServer")<
-  RedisTestServer,
-  RedisTestServerShape
->() {}
+export class RedisTestServer
+  extends Context.Service<RedisTestServer, RedisTestServerShape>()("@lockstep/redis/testing/RedisTestServer")
+{}
 
 /**
  * Options of {@link make} and {@link layer}.
@@ -81,7 +80,7 @@ export interface Options {
   /** The executable to run (default `redis-server`). */
   readonly executable?: string
   /** How long to wait for the first PONG (default 10 s). */
-  readonly startTimeout?: Duration.DurationInput
+  readonly startTimeout?: Duration.Input
 }
 
 /**
@@ -96,14 +95,14 @@ export const make: (
 ) => Effect.Effect<
   RedisTestServerShape,
   RedisTestError,
-  Scope.Scope | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  Scope.Scope | FileSystem.FileSystem | ChildProcessSpawner.ChildProcessSpawner
 > = internal.make
 
 /**
- * A layer providing a fresh {@link RedisTestServer} (Node platform services included).
+ * A layer providing a fresh {@link RedisTestServer} (Node platform services, `NodeServices.layer`, included).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<RedisTestServer, RedisTestError> =>
-  Layer.scoped(RedisTestServer, make(options)).pipe(Layer.provide(NodeContext.layer))
+  Layer.effect(RedisTestServer, make(options)).pipe(Layer.provide(NodeServices.layer))

@@ -100,7 +100,7 @@ export const make = (options: {
     })
 
     const port = yield* Effect.acquireRelease(
-      Effect.async<number, Error>((resume) => {
+      Effect.callback<number, Error>((resume) => {
         server.once("error", (error) => resume(Effect.fail(error)))
         server.listen(0, "127.0.0.1", () => {
           const address = server.address()
@@ -108,7 +108,7 @@ export const make = (options: {
         })
       }).pipe(Effect.orDie),
       () =>
-        Effect.async<void>((resume) => {
+        Effect.callback<void>((resume) => {
           mode = "cut"
           for (const pair of [...pairs]) destroy(pair)
           server.close(() => resume(Effect.void))

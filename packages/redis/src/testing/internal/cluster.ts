@@ -2,11 +2,12 @@
  * A Redis Cluster of harness-spawned `redis-server`s: spawn the nodes, join them with
  * `redis-cli --cluster create`, wait until every node agrees the cluster is healthy.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import * as ChildProcess from "effect/process/ChildProcess"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Options, RedisTestClusterShape } from "../RedisTestCluster.js"
@@ -19,18 +20,19 @@ const infoField = (info: string, field: string): string | undefined => {
   return line === undefined ? undefined : line.slice(field.length + 1).trim()
 }
 
-/** Run a short-lived command, returning its exit code and combined output. */
-const run = (command: Command.Command, executable: string) =>
+/** Run a short-lived command, returning its exit code (-1 if killed by a signal) and combined output. */
+const run = (command: ChildProcess.Command, executable: string) =>
   Effect.scoped(
     Effect.gen(function*() {
-      const process = yield* Command.start(command).pipe(Effect.mapError(spawnError(executable)))
+      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+      const process = yield* spawner.spawn(command).pipe(Effect.mapError(spawnError(executable)))
       const decode = (stream: Stream.Stream<Uint8Array, unknown>) =>
         stream.pipe(Stream.decodeText(), Stream.mkString, Effect.orElseSucceed(() => ""))
       const [stdout, stderr, exitCode] = yield* Effect.all(
-        [decode(process.stdout), decode(process.stderr), Effect.either(process.exitCode)],
+        [decode(process.stdout), decode(process.stderr), Effect.result(process.exitCode)],
         { concurrency: "unbounded" }
       )
-      return { exitCode: exitCode._tag === "Right" ? exitCode.right : -1, output: `${stdout}${stderr}` }
+      return { exitCode: Result.isSuccess(exitCode) ? exitCode.success : -1, output: `${stdout}${stderr}` }
     })
   )
 
@@ -42,7 +44,7 @@ export const make = (
 ): Effect.Effect<
   RedisTestClusterShape,
   RedisTestError,
-  Scope.Scope | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  Scope.Scope | FileSystem.FileSystem | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.gen(function*() {
     const replicasPerMaster = options.replicas ?? 0
@@ -89,27 +91,34 @@ export const make = (
       Effect.suspend(() => {
         const server = byPort.get(port)
         return server === undefined
-          ? Effect.dieMessage(`RedisTestCluster: no node on port ${port} (nodes: ${clientPorts.join(", ")})`)
+          ? Effect.die(new Error(`RedisTestCluster: no node on port ${port} (nodes: ${clientPorts.join(", ")})`))
           : Effect.succeed(server)
       })
 
-    const createCli = Command.make(
+    const createCli = ChildProcess.make(
       "redis-cli",
-      "--cluster",
-      "create",
-      ...clientPorts.map((port) => `${host}:${port}`),
-      "--cluster-replicas",
-      String(replicasPerMaster),
-      "--cluster-yes"
+      [
+        "--cluster",
+        "create",
+        ...clientPorts.map((port) => `${host}:${port}`),
+        "--cluster-replicas",
+        String(replicasPerMaster),
+        "--cluster-yes"
+      ],
+      { stdin: "ignore", forceKillAfter: Duration.seconds(3) }
     )
     const created = yield* run(createCli, "redis-cli").pipe(
-      Effect.timeoutFail({
+      Effect.timeoutOrElse({
         duration: timeout,
-        onTimeout: () =>
-          new RedisTestError({
-            reason: "Timeout",
-            message: `redis-cli --cluster create did not finish in ${Duration.format(timeout)}`
-          })
+        orElse: () =>
+          Effect.fail(
+            new RedisTestError({
+              reason: "Timeout",
+              message: `redis-cli --cluster create did not finish in ${
+                Duration.format(Duration.fromInputUnsafe(timeout))
+              }`
+            })
+          )
       }),
       live
     )
@@ -129,7 +138,7 @@ export const make = (
           (info) => new RedisTestError({ reason: "Timeout", message: `node ${port} not healthy yet:\n${info ?? ""}` })
         )
       )
-    const awaitHealthy = (opts?: { readonly timeout?: Duration.DurationInput }) =>
+    const awaitHealthy = (opts?: { readonly timeout?: Duration.Input }) =>
       Effect.forEach(
         [...running],
         (port) =>
@@ -188,19 +197,19 @@ export const make = (
       killNode: (port) =>
         node(port).pipe(
           Effect.flatMap((server) => server.kill),
-          Effect.zipRight(Effect.sync(() => running.delete(port))),
+          Effect.andThen(Effect.sync(() => running.delete(port))),
           Effect.withSpan("RedisTestCluster.killNode", { attributes: { port } })
         ),
       stopNode: (port) =>
         node(port).pipe(
           Effect.flatMap((server) => server.stop),
-          Effect.zipRight(Effect.sync(() => running.delete(port))),
+          Effect.andThen(Effect.sync(() => running.delete(port))),
           Effect.withSpan("RedisTestCluster.stopNode", { attributes: { port } })
         ),
       startNode: (port) =>
         node(port).pipe(
           Effect.flatMap((server) => server.start),
-          Effect.zipRight(Effect.sync(() => running.add(port))),
+          Effect.andThen(Effect.sync(() => running.add(port))),
           Effect.withSpan("RedisTestCluster.startNode", { attributes: { port } })
         ),
       awaitHealthy

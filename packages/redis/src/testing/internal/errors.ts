@@ -1,7 +1,7 @@
 /**
  * The harness's one failure type and how spawn failures map into it.
  */
-
+import type * as PlatformError from "effect/PlatformError"
 import { RedisTestError } from "../RedisTestError.js"
 
 export { RedisTestError, type RedisTestErrorReason } from "../RedisTestError.js"
@@ -11,12 +11,15 @@ export const installHint =
   "Install Redis (server and redis-cli), e.g. `apt-get install redis-server` on Debian/Ubuntu " +
   "or `brew install redis` on macOS, and make sure `redis-server` and `redis-cli` are on PATH."
 
-const isNotFound = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && "_tag" in error && error._tag === "SystemError" &&
-  "reason" in error && error.reason === "NotFound"
+/**
+ * Did `spawn` itself report ENOENT, i.e. the executable is not on PATH? (A missing working
+ * directory is reported by the spawner's `FileSystem.access` check, not by `spawn`.)
+ */
+const isNotFound = (error: PlatformError.PlatformError): boolean =>
+  error.reason._tag === "NotFound" && error.reason.module === "ChildProcess" && error.reason.method === "spawn"
 
 /** Map a spawn failure of `executable` to a `RedisTestError` (with install hints for ENOENT). */
-export const spawnError = (executable: string) => (cause: unknown): RedisTestError =>
+export const spawnError = (executable: string) => (cause: PlatformError.PlatformError): RedisTestError =>
   isNotFound(cause)
     ? new RedisTestError({
       reason: "NotInstalled",
@@ -25,6 +28,6 @@ export const spawnError = (executable: string) => (cause: unknown): RedisTestErr
     })
     : new RedisTestError({
       reason: "StartFailed",
-      message: `Could not spawn \`${executable}\`: ${String(cause)}`,
+      message: `Could not spawn \`${executable}\`: ${cause.message}`,
       cause
     })

@@ -14,16 +14,19 @@ import { RedisTestError } from "./errors.js"
 /** The loopback address every harness server binds to. */
 export const host = "127.0.0.1" as const
 
+/** The system clock: the default of the `Clock` reference, whatever clock the caller runs on. */
+const liveClock = Clock.Clock.defaultValue()
+
 /** Run `effect` on the live clock, so the harness works under `TestClock` too. */
 export const live = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withClock(effect, Clock.make())
+  Effect.provideService(effect, Clock.Clock, liveClock)
 
 /**
  * Pick `count` distinct free TCP ports on 127.0.0.1 (never 6379): binds that many servers on
  * port 0 at once, reads their ports and closes them.
  */
 export const freePorts = (count: number): Effect.Effect<ReadonlyArray<number>> =>
-  Effect.async<ReadonlyArray<number>>((resume) => {
+  Effect.callback<ReadonlyArray<number>>((resume) => {
     const servers: Array<Net.Server> = []
     let listening = 0
     let done = false
@@ -76,19 +79,23 @@ export const freePorts = (count: number): Effect.Effect<ReadonlyArray<number>> =
 /** Poll `check` every 20 ms until it succeeds, failing with a `Timeout` error after `timeout`. */
 export const waitUntil = <A, E>(
   check: Effect.Effect<A, E>,
-  options: { readonly timeout: Duration.DurationInput; readonly what: string }
+  options: { readonly timeout: Duration.Input; readonly what: string }
 ): Effect.Effect<A, RedisTestError> =>
   Effect.flatMap(Ref.make<Option.Option<E>>(Option.none()), (last) =>
     check.pipe(
-      Effect.tapError((error) => Effect.zipRight(Ref.set(last, Option.some(error)), Effect.sleep(Duration.millis(20)))),
+      Effect.tapError((error) => Effect.andThen(Ref.set(last, Option.some(error)), Effect.sleep(Duration.millis(20)))),
       Effect.eventually,
-      Effect.timeoutFail({
+      Effect.timeoutOrElse({
         duration: options.timeout,
-        onTimeout: () =>
-          new RedisTestError({
-            reason: "Timeout",
-            message: `Timed out after ${Duration.format(options.timeout)} waiting for ${options.what}`
-          })
+        orElse: () =>
+          Effect.fail(
+            new RedisTestError({
+              reason: "Timeout",
+              message: `Timed out after ${
+                Duration.format(Duration.fromInputUnsafe(options.timeout))
+              } waiting for ${options.what}`
+            })
+          )
       }),
       Effect.catchTag("RedisTestError", (error) =>
         Effect.flatMap(Ref.get(last), (cause) =>
@@ -113,13 +120,16 @@ export type Reply = string | null
  * Send one command to the node on `port` over a short-lived ioredis connection (no retries, no
  * offline queue, closed afterwards) and return its reply; array replies are refused. For harness
  * health checks, not for production traffic.
+ *
+ * The connection speaks RESP2 and skips ioredis 6's extra handshake (`HELLO 3`, `CLIENT SETINFO`,
+ * `CLIENT MAINT_NOTIFICATIONS`): one round trip per check, replies shaped as RESP2.
  */
 export const command = (
   port: number,
   args: readonly [string, ...Array<string>],
-  options?: { readonly timeout?: Duration.DurationInput }
+  options?: { readonly timeout?: Duration.Input }
 ): Effect.Effect<Reply, RedisTestError> => {
-  const timeout = Duration.decode(options?.timeout ?? Duration.seconds(1))
+  const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.seconds(1))
   const failed = (message: string, cause?: unknown) =>
     new RedisTestError({ reason: "CommandFailed", message: `${args.join(" ")} on ${host}:${port}: ${message}`, cause })
   const [name, ...rest] = args
@@ -133,7 +143,10 @@ export const command = (
         enableReadyCheck: false,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
-        connectTimeout: Duration.toMillis(timeout)
+        connectTimeout: Duration.toMillis(timeout),
+        protocol: 2,
+        disableClientInfo: true,
+        maintNotifications: "disabled"
       })
       // failures surface through the promises below; keep ioredis from logging them
       client.on("error", () => {})
@@ -159,7 +172,7 @@ export const command = (
       ),
     (client) => Effect.sync(() => client.disconnect())
   ).pipe(
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => failed("timed out") }),
+    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(failed("timed out")) }),
     live
   )
 }

@@ -2,22 +2,26 @@
  * A restartable `redis-server` process: spawn, wait for PING, stop / kill / start again on the
  * same port and dir.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
+import * as ChildProcess from "effect/process/ChildProcess"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import type { Options, RedisTestServerShape } from "../RedisTestServer.js"
 import { RedisTestError, spawnError } from "./errors.js"
-import { command, freePorts, host, live, waitUntil } from "./net.js"
+import { command, freePorts, host, waitUntil } from "./net.js"
 
 const OUTPUT_TAIL = 4096
+
+/** How long a SIGTERMed server may take to exit before it is SIGKILLed. */
+const STOP_GRACE = Duration.seconds(3)
 
 /** Keep the last few KiB of a process's output, for error messages. */
 const collectTail = (stream: Stream.Stream<Uint8Array, unknown>, tail: Ref.Ref<string>) => {
@@ -30,24 +34,21 @@ const collectTail = (stream: Stream.Stream<Uint8Array, unknown>, tail: Ref.Ref<s
   )
 }
 
-/** SIGTERM, then SIGKILL after `grace`, waiting for the exit each time. */
-const terminate = (process: CommandExecutor.Process, signal: "SIGTERM" | "SIGKILL", grace: Duration.DurationInput) =>
+/**
+ * Send `signal` and wait for the exit, SIGKILLing after `STOP_GRACE`; a no-op once the process has
+ * exited. The spawner waits on the process with native timers, so this works under `TestClock`.
+ */
+const terminate = (process: ChildProcessSpawner.ChildProcessHandle, signal: "SIGTERM" | "SIGKILL") =>
   process.isRunning.pipe(
     Effect.flatMap((running) =>
-      running
-        ? process.kill(signal).pipe(
-          Effect.timeout(grace),
-          Effect.catchAll(() => process.kill("SIGKILL").pipe(Effect.timeout(grace), Effect.ignore))
-        )
-        : Effect.void
+      running ? process.kill({ killSignal: signal, forceKillAfter: STOP_GRACE }) : Effect.void
     ),
-    Effect.ignore,
-    live
+    Effect.ignore
   )
 
 interface Running {
-  readonly scope: Scope.CloseableScope
-  readonly process: CommandExecutor.Process
+  readonly scope: Scope.Closeable
+  readonly process: ChildProcessSpawner.ChildProcessHandle
 }
 
 /**
@@ -59,40 +60,46 @@ export const makeProcess = (options: {
   readonly dir: string
   readonly extraArgs?: ReadonlyArray<string>
   readonly executable?: string
-  readonly startTimeout?: Duration.DurationInput
-}): Effect.Effect<RedisTestServerShape, never, Scope.Scope | CommandExecutor.CommandExecutor> =>
+  readonly startTimeout?: Duration.Input
+}): Effect.Effect<RedisTestServerShape, never, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function*() {
     const { dir, port } = options
     const executable = options.executable ?? "redis-server"
     const startTimeout = options.startTimeout ?? Duration.seconds(10)
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor>()
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    // each run of the process gets a child of this scope: whatever a run leaves open (say, a
+    // start interrupted half-way) is closed with the enclosing scope at the latest
+    const runs = yield* Scope.fork(yield* Scope.Scope)
     const state = yield* SynchronizedRef.make(Option.none<Running>())
-    const redisServer = Command.make(
+    const redisServer = ChildProcess.make(
       executable,
-      "--port",
-      String(port),
-      "--bind",
-      host,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-      ...(options.extraArgs ?? [])
-    ).pipe(Command.workingDirectory(dir))
+      [
+        "--port",
+        String(port),
+        "--bind",
+        host,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        ...(options.extraArgs ?? [])
+      ],
+      // the spawner's own release (scope close, interruption) SIGTERMs, then SIGKILLs after the grace
+      { cwd: dir, stdin: "ignore", killSignal: "SIGTERM", forceKillAfter: STOP_GRACE }
+    )
 
     const spawn = Effect.gen(function*() {
-      const scope = yield* Scope.make()
+      const scope = yield* Scope.fork(runs)
       return yield* Effect.gen(function*() {
-        const process = yield* Command.start(redisServer).pipe(
-          Scope.extend(scope),
+        const process = yield* spawner.spawn(redisServer).pipe(
+          Scope.provide(scope),
           Effect.mapError(spawnError(executable))
         )
-        // runs before Command.start's own finalizer (which only sends SIGTERM and waits)
-        yield* Scope.addFinalizer(scope, terminate(process, "SIGTERM", Duration.seconds(3)))
+        // both pipes must be drained, or a chatty server blocks on a full pipe
         const output = yield* Ref.make("")
         yield* Effect.forkIn(
           Effect.all([collectTail(process.stdout, output), collectTail(process.stderr, output)], {
@@ -102,14 +109,14 @@ export const makeProcess = (options: {
           scope
         )
         const exited = process.exitCode.pipe(
-          Effect.either,
+          Effect.result,
           Effect.flatMap((exit) =>
             Effect.flatMap(Ref.get(output), (text) =>
               Effect.fail(
                 new RedisTestError({
                   reason: "StartFailed",
                   message: `redis-server on port ${port} exited during start-up (${
-                    exit._tag === "Right" ? `code ${exit.right}` : "killed"
+                    Result.isSuccess(exit) ? `code ${exit.success}` : "killed"
                   }):\n${text.trim()}`
                 })
               ))
@@ -132,7 +139,6 @@ export const makeProcess = (options: {
         )
         return Option.some<Running>({ scope, process })
       }).pipe(
-        Effect.provide(context),
         Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
       )
     })
@@ -144,7 +150,7 @@ export const makeProcess = (options: {
           Effect.flatMap(Effect.orElseSucceed(running.process.isRunning, () => false), (alive) =>
             alive
               ? Effect.succeed(current)
-              : Effect.zipRight(Scope.close(running.scope, Exit.void), spawn))
+              : Effect.andThen(Scope.close(running.scope, Exit.void), spawn))
       })).pipe(Effect.withSpan("RedisTestServer.start", { attributes: { port } }))
 
     const halt = (signal: "SIGTERM" | "SIGKILL") =>
@@ -152,8 +158,8 @@ export const makeProcess = (options: {
         Option.match(current, {
           onNone: () => Effect.succeed(current),
           onSome: (running) =>
-            terminate(running.process, signal, Duration.seconds(3)).pipe(
-              Effect.zipRight(Scope.close(running.scope, Exit.void)),
+            terminate(running.process, signal).pipe(
+              Effect.andThen(Scope.close(running.scope, Exit.void)),
               Effect.as(Option.none<Running>())
             )
         }))
@@ -188,7 +194,7 @@ export const make = (
 ): Effect.Effect<
   RedisTestServerShape,
   RedisTestError,
-  Scope.Scope | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  Scope.Scope | FileSystem.FileSystem | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.gen(function*() {
     const port = options?.port ?? (yield* freePorts(1))[0] ?? 0
