@@ -40,7 +40,7 @@ export interface MonitorOptions {
    * where to mount the monitor's routes (default: at the root); the board at the prefix itself,
    * e.g. `/monitor`, the others below it (`/monitor/rooms`, …)
    *
-   * @since 0.3.0
+   * @since 1.0.0
    */
   readonly prefix?: `/${string}` | undefined
   /** how often a connected board is refreshed (one snapshot per board and interval; default 500 ms) */
