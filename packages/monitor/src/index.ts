@@ -1,12 +1,12 @@
 /**
  * `@lockstep/monitor`: a live board, JSON and Prometheus endpoints for lockstep rooms, as an
- * `@effect/platform` `HttpRouter` to mount.
+ * `HttpRouter` (`effect/http`) to mount.
  *
  * @since 0.1.0
  */
 
 /**
- * The monitor's router (`Monitor.router`) and a layer serving it (`Monitor.layer`).
+ * The monitor's routes (`Monitor.router`, a layer for an `HttpRouter`) and a layer serving them (`Monitor.layer`).
  *
  * @since 0.1.0
  */

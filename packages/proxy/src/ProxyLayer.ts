@@ -39,7 +39,7 @@ export interface ProxyOptions {
 export const make = (
   options?: ProxyOptions
 ): Effect.Effect<
-  RoomProxy["Type"],
+  RoomProxy["Service"],
   QueueError.InvalidArgument,
   SyncFanoutQueue.SyncFanoutQueue | Scope.Scope
 > =>
@@ -63,7 +63,7 @@ const defaultBufferSize = 1024
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> = Layer.scoped(
+export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> = Layer.effect(
   RoomProxy,
   internal.make({ bufferSize: defaultBufferSize })
 )
@@ -77,4 +77,4 @@ export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueu
 export const layerWith = (
   options: ProxyOptions
 ): Layer.Layer<RoomProxy, QueueError.InvalidArgument, SyncFanoutQueue.SyncFanoutQueue> =>
-  Layer.scoped(RoomProxy, make(options))
+  Layer.effect(RoomProxy, make(options))

@@ -9,7 +9,7 @@
  *   const proxy = yield* RoomProxy.RoomProxy
  *   const client = yield* proxy.addClient
  *   yield* client.join("room-1")
- *   yield* client.deliveries.pipe(Stream.runForEach((delivery) => delivery.ack), Effect.fork)
+ *   yield* client.deliveries.pipe(Stream.runForEach((delivery) => delivery.ack), Effect.forkChild)
  * })
  * ```
  *
@@ -67,10 +67,10 @@ export interface ProxyClient {
  * @since 0.1.0
  * @category services
  */
-export class RoomProxy extends Context.Tag("@lockstep/proxy/RoomProxy")<RoomProxy, {
+export class RoomProxy extends Context.Service<RoomProxy, {
   /**
    * A new local client, removed when the Scope closes: it leaves all its rooms, its pending acks
    * are released and its `deliveries` stream ends.
    */
   readonly addClient: Effect.Effect<ProxyClient, never, Scope.Scope>
-}>() {}
+}>()("@lockstep/proxy/RoomProxy") {}

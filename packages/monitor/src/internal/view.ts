@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
-type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** One sync member of a room and whether it acked the in-flight message. */
 export interface MemberJson {

@@ -7,6 +7,7 @@ import type { Backend, Delivery, QueueError } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 
 /** @internal */
 export interface ResolvedProxyOptions {
@@ -32,13 +33,13 @@ export interface Pending {
 
 export interface Room {
   readonly name: string
-  readonly lock: Effect.Semaphore
+  readonly lock: Semaphore.Semaphore
   /** new: no upstream subscription yet; open: subscribed; closed: gone from `rooms` for good */
   status: "new" | "open" | "closed"
   readonly members: Set<LocalClient>
   readonly pending: Map<string, Pending>
   /** the scope of the upstream subscription */
-  scope: Scope.CloseableScope | undefined
+  scope: Scope.Closeable | undefined
   /** the last message acked upstream, to re-ack a redelivery after a lost ack (S12) */
   lastAcked: string | undefined
 }
@@ -48,7 +49,7 @@ export interface Room {
  * S11). (The acks of lockstep's engines do not fail: they are handed over and repeated by the
  * client itself; another `SyncFanoutQueue` implementation's may.)
  */
-export const ackRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
+export const ackRetry = Schedule.max([Schedule.exponential("100 millis"), Schedule.recurs(4)])
 
 /** How long a reopening room waits for the previous subscription's consumer to drain. */
 export const drainTimeout = "5 seconds"
@@ -56,7 +57,7 @@ export const drainTimeout = "5 seconds"
 /** A new room: no upstream subscription yet. */
 export const newRoom = (name: string): Room => ({
   name,
-  lock: Effect.unsafeMakeSemaphore(1),
+  lock: Semaphore.makeUnsafe(1),
   status: "new",
   members: new Set(),
   pending: new Map(),

@@ -12,7 +12,6 @@
  */
 import { Backend, type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
@@ -35,7 +34,7 @@ import {
 /** @internal */
 export const make = (
   options: ResolvedProxyOptions
-): Effect.Effect<RoomProxy["Type"], never, SyncFanoutQueue.SyncFanoutQueue | Scope.Scope> =>
+): Effect.Effect<RoomProxy["Service"], never, SyncFanoutQueue.SyncFanoutQueue | Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* SyncFanoutQueue.SyncFanoutQueue
     const proxyScope = yield* Effect.scope
@@ -78,7 +77,7 @@ export const make = (
         (ack) =>
           ack.pipe(
             Effect.retry(ackRetry),
-            Effect.catchAll((error) => Effect.logWarning("lockstep proxy: upstream ack failed", error)),
+            Effect.catch((error) => Effect.logWarning("lockstep proxy: upstream ack failed", error)),
             Effect.annotateLogs({ room })
           ),
         { discard: true }
@@ -159,7 +158,7 @@ export const make = (
             `lockstep proxy: ejected ${slow.length} slow local client(s) from room ${JSON.stringify(room.name)}`
           )
           const close = room.members.size === 0 ? closeRoom(room) : Effect.void
-          return Effect.zipRight(logSlow, Effect.zipRight(close, ackUpstream(room.name, acks)))
+          return Effect.andThen(logSlow, Effect.andThen(close, ackUpstream(room.name, acks)))
         })
       )
 
@@ -175,7 +174,7 @@ export const make = (
           }
           room.members.clear()
           room.pending.clear() // not ours to ack any more
-          return Effect.zipRight(
+          return Effect.andThen(
             Effect.logWarning(`lockstep proxy: room ${JSON.stringify(room.name)} ejected upstream: ${error.reason}`),
             closeRoom(room)
           )
@@ -209,12 +208,12 @@ export const make = (
     const open = (room: Room): Effect.Effect<void, QueueError.QueueError> =>
       Effect.gen(function*() {
         // a previous subscription of this room may still be draining what it received before it closed
-        const previous = yield* Effect.option(FiberMap.get(consumers, room.name))
+        const previous = yield* FiberMap.get(consumers, room.name)
         if (Option.isSome(previous)) {
           yield* Effect.interruptible(Fiber.await(previous.value)).pipe(Effect.timeout(drainTimeout), Effect.ignore)
         }
-        const scope = yield* Scope.fork(proxyScope, ExecutionStrategy.sequential)
-        const subscribed = yield* queue.subscribe(room.name).pipe(Scope.extend(scope), Effect.exit)
+        const scope = yield* Scope.fork(proxyScope, "sequential")
+        const subscribed = yield* queue.subscribe(room.name).pipe(Scope.provide(scope), Effect.exit)
         if (Exit.isFailure(subscribed)) {
           yield* Scope.close(scope, subscribed)
           room.status = "closed"
@@ -266,7 +265,7 @@ export const make = (
             const acks = removeMember(room, client)
             // leave upstream first: acking first would only release the next message into a closing room
             const close = room.members.size === 0 ? closeRoom(room) : Effect.void
-            return Effect.zipRight(close, ackUpstream(name, acks))
+            return Effect.andThen(close, ackUpstream(name, acks))
           })
         )
       }).pipe(Effect.withSpan("RoomProxy.leave", { attributes: { room: name, client: client.id } }))
@@ -283,7 +282,7 @@ export const make = (
         )
       }).pipe(Effect.withSpan("RoomProxy.removeClient", { attributes: { client: client.id } }))
 
-    const addClient: RoomProxy["Type"]["addClient"] = Effect.gen(function*() {
+    const addClient: RoomProxy["Service"]["addClient"] = Effect.gen(function*() {
       const local = Backend.makeDeliveryBuffer()
       const client: LocalClient = {
         id: `${queue.clientId}/${++clientCount}`,
