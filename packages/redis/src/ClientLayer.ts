@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
-import * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -44,8 +44,8 @@ import * as ShardLayer from "./ShardLayer.js"
 export const make = (
   config: QueueConfig.QueueConfig
 ): Effect.Effect<
-  SyncFanoutQueue.SyncFanoutQueue["Type"],
-  ConfigError.ConfigError | Backend.BackendError,
+  SyncFanoutQueue.SyncFanoutQueue["Service"],
+  Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding | Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -69,9 +69,9 @@ export const layer = (
   config: QueueConfig.QueueConfig
 ): Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
-  ConfigError.ConfigError | Backend.BackendError,
+  Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
-> => Layer.scoped(SyncFanoutQueue.SyncFanoutQueue, make(config))
+> => Layer.effect(SyncFanoutQueue.SyncFanoutQueue, make(config))
 
 /**
  * A client configured from the environment (`QueueConfig.config`), on the `RedisConnection` and
@@ -82,9 +82,9 @@ export const layer = (
  */
 export const layerConfig: Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
-  ConfigError.ConfigError | Backend.BackendError,
+  Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
-> = Layer.unwrapEffect(Effect.map(QueueConfig.config, layer))
+> = Layer.unwrap(Effect.map(QueueConfig.config, layer))
 
 /**
  * A client on a standalone Redis, with its own connection: `layer(config)` on one shard
@@ -96,7 +96,7 @@ export const layerConfig: Layer.Layer<
 export const standalone = (
   connection: RedisLayer.RedisOptions | string | Redacted.Redacted<string>,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | ConfigError.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | Config.ConfigError> =>
   layer(config).pipe(Layer.provide(ShardLayer.single), Layer.provide(RedisLayer.layer(connection)))
 
 /**
@@ -114,7 +114,7 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 /**
  * A client on a Redis Cluster, with its own connection: `layer(config)` on
  * `ShardLayer.layer({ shards })` and `RedisLayer.cluster(nodes, options)`. A bad shard count is a
- * `ConfigError.InvalidData`.
+ * `ConfigError` (`QueueConfig.invalidData`, path `shards`).
  *
  * @since 0.1.0
  * @category layers
@@ -122,13 +122,14 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 export const cluster = (
   { nodes, shards, ...options }: ClusterClientOptions,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | ConfigError.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | Config.ConfigError> =>
   layer(config).pipe(
     Layer.provide(RedisLayer.cluster(nodes, options)),
     // built first: a bad shard count fails before anything connects
     Layer.provide(
-      ShardLayer.layer({ shards }).pipe(
-        Layer.mapError((e) => ConfigError.InvalidData(["shards"], e.message))
+      Layer.effect(
+        Sharding,
+        Effect.mapError(ShardLayer.make({ shards }), (e) => QueueConfig.invalidData("shards", e.message))
       )
     )
   )

@@ -53,7 +53,7 @@ export type ScriptName =
  * @since 0.1.0
  * @category services
  */
-export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnection")<RedisConnection, {
+export class RedisConnection extends Context.Service<RedisConnection, {
   readonly kind: "standalone" | "cluster"
   /** Run one lockstep script: a single EVALSHA routed by `key` (NOSCRIPT handled by ioredis). */
   readonly script: (
@@ -89,4 +89,4 @@ export class RedisConnection extends Context.Tag("@lockstep/redis/RedisConnectio
   readonly nodes: Effect.Effect<ReadonlyArray<string>>
   /** The node currently serving `key` (cluster; "" on a standalone server): used to batch per node. */
   readonly nodeOf: (key: string) => string
-}>() {}
+}>()("@lockstep/redis/RedisConnection") {}

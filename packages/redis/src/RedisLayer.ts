@@ -14,12 +14,12 @@
  */
 import type { QueueError } from "@lockstep/core"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { ClusterOptions, RedisOptions as IORedisOptions } from "ioredis"
 import type { ConnectionOptions } from "node:tls"
@@ -39,12 +39,12 @@ export interface RedisOptions {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly username?: string | undefined
-  /** plain or `Redacted` (e.g. from `Config.redacted`); never logged */
+  /** plain or `Redacted` (e.g. from `Config.Redacted`); never logged */
   readonly password?: string | Redacted.Redacted<string> | undefined
   readonly db?: number | undefined
   readonly tls?: ConnectionOptions | undefined
   /** deadline of the initial connection; default 10 s */
-  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: Duration.Input | undefined
   /** ioredis auto-pipelining: less Redis CPU with many rooms, a little more latency per message */
   readonly enableAutoPipelining?: boolean | undefined
   readonly ioredis?: IORedisOptions | undefined
@@ -66,29 +66,31 @@ export type ClusterNode = { readonly host: string; readonly port: number } | str
  */
 export interface ClusterConnectionOptions extends RedisOptions {
   /** how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default 10 s */
-  readonly verifyInterval?: Duration.DurationInput | undefined
+  readonly verifyInterval?: Duration.Input | undefined
   readonly cluster?: ClusterOptions | undefined
 }
 
 /**
  * A standalone connection in the current scope: one command connection and one subscriber
  * connection, from options or a `redis://` / `rediss://` URL (plain or `Redacted`: it may hold a
- * password). A URL that cannot be read fails with `ConfigError.InvalidData`.
+ * password). A URL that cannot be read fails with a `ConfigError` (`QueueConfig.invalidData`)
+ * that names the option and never repeats the password.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: RedisOptions | string | Redacted.Redacted<string>
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError | ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(Options.parse(options), StandaloneConnection.make)
+): Effect.Effect<RedisConnection["Service"], QueueError.EngineError | Config.ConfigError, Scope.Scope> =>
+  Effect.flatMap(Effect.fromResult(Options.parse(options)), StandaloneConnection.make)
 
 /**
  * A Redis Cluster connection in the current scope: one `Redis.Cluster` with sharded subscribers
  * (SSUBSCRIBE), one subscriber connection per master at most (S17). Sharded subscriptions are
- * re-asserted after topology changes and every `verifyInterval`, because ioredis 5 can lose them
+ * re-asserted after topology changes and every `verifyInterval`, because ioredis 5 could lose them
  * silently on slot migration (DESIGN §7); each re-assertion is followed by a resync of in-flight
- * messages (S12). A node address that cannot be read fails with `ConfigError.InvalidData`.
+ * messages (S12). A node address that cannot be read fails with a `ConfigError`
+ * (`QueueConfig.invalidData`).
  *
  * @since 0.1.0
  * @category constructors
@@ -96,8 +98,11 @@ export const make = (
 export const makeCluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options: ClusterConnectionOptions = {}
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError | ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(Options.parseNodes(nodes, ["nodes"]), (parsed) => ClusterConnection.make(parsed, options))
+): Effect.Effect<RedisConnection["Service"], QueueError.EngineError | Config.ConfigError, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.fromResult(Options.parseNodes(nodes, "nodes")),
+    (parsed) => ClusterConnection.make(parsed, options)
+  )
 
 /**
  * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL
@@ -108,8 +113,8 @@ export const makeCluster = (
  */
 export const layer = (
   options: RedisOptions | string | Redacted.Redacted<string>
-): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
-  Layer.scoped(RedisConnection, make(options))
+): Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> =>
+  Layer.effect(RedisConnection, make(options))
 
 /**
  * A `RedisConnection` to a Redis Cluster (use with `ShardLayer.layer({ shards })`).
@@ -120,24 +125,30 @@ export const layer = (
 export const cluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options?: ClusterConnectionOptions
-): Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> =>
-  Layer.scoped(RedisConnection, makeCluster(nodes, options))
+): Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> =>
+  Layer.effect(RedisConnection, makeCluster(nodes, options))
 
 const environment = Config.all({
-  nodes: Config.option(Config.withDescription(
-    Config.array(Config.string(), "LOCKSTEP_REDIS_CLUSTER_NODES"),
-    "Redis Cluster node addresses, comma-separated host:port ([IPv6]:port); when set, a cluster connection is made"
+  // comma-separated; when set, a cluster connection is made
+  nodes: Config.option(Config.Array(
+    Schema.String.annotate({ description: "a Redis Cluster node address: host:port or [IPv6]:port" }),
+    "LOCKSTEP_REDIS_CLUSTER_NODES"
   )),
   url: Config.withDefault(
-    Config.withDescription(
-      Config.redacted("LOCKSTEP_REDIS_URL"),
-      "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS"
+    Config.schema(
+      Schema.Redacted(Schema.String).annotate({
+        description: "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS"
+      }),
+      "LOCKSTEP_REDIS_URL"
     ),
     Redacted.make("redis://127.0.0.1:6379")
   ),
-  password: Config.option(Config.withDescription(
-    Config.redacted("LOCKSTEP_REDIS_PASSWORD"),
-    "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
+  password: Config.option(Config.schema(
+    Schema.Redacted(Schema.String).annotate({
+      description:
+        "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
+    }),
+    "LOCKSTEP_REDIS_PASSWORD"
   ))
 })
 
@@ -145,22 +156,23 @@ const environment = Config.all({
  * A `RedisConnection` from the environment: `LOCKSTEP_REDIS_CLUSTER_NODES` (comma-separated
  * `host:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`);
  * `LOCKSTEP_REDIS_PASSWORD` for the password. The URL and the password are read as
- * `Config.redacted`: they never show in a log line or an error.
+ * `Config.Redacted`: they never show in a log line or an error.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | ConfigError.ConfigError> = Layer
-  .scoped(
-    RedisConnection,
-    Effect.gen(function*() {
-      const { nodes, password, url } = yield* environment
-      const auth = Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
-      if (Option.isSome(nodes) && nodes.value.length > 0) {
-        const parsed = yield* Options.parseNodes(nodes.value.map((n) => n.trim()), ["LOCKSTEP_REDIS_CLUSTER_NODES"])
-        return yield* ClusterConnection.make(parsed, auth)
-      }
-      const options = yield* Options.parseUrl(url, ["LOCKSTEP_REDIS_URL"])
-      return yield* StandaloneConnection.make({ ...options, ...auth })
-    })
-  )
+export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> = Layer.effect(
+  RedisConnection,
+  Effect.gen(function*() {
+    const { nodes, password, url } = yield* environment
+    const auth = Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+    if (Option.isSome(nodes) && nodes.value.length > 0) {
+      const parsed = yield* Effect.fromResult(
+        Options.parseNodes(nodes.value.map((n) => n.trim()), "LOCKSTEP_REDIS_CLUSTER_NODES")
+      )
+      return yield* ClusterConnection.make(parsed, auth)
+    }
+    const options = yield* Effect.fromResult(Options.parseUrl(url, "LOCKSTEP_REDIS_URL"))
+    return yield* StandaloneConnection.make({ ...options, ...auth })
+  })
+)

@@ -56,7 +56,7 @@ const spreadTags = (shards: number): ReadonlyArray<string> => {
  */
 export const make = (
   options: { readonly shards: number }
-): Effect.Effect<Sharding["Type"], QueueError.InvalidArgument> =>
+): Effect.Effect<Sharding["Service"], QueueError.InvalidArgument> =>
   Effect.suspend(() => {
     const { shards } = options
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16384) {
@@ -65,7 +65,7 @@ export const make = (
       )
     }
     const tags = spreadTags(shards)
-    return Effect.succeed<Sharding["Type"]>({
+    return Effect.succeed<Sharding["Service"]>({
       shards,
       shardOf: shards === 1 ? () => 0 : (room) => fnv1a(room) % shards,
       tagOf: (shard) => tags[shard]!

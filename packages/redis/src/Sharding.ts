@@ -12,11 +12,11 @@ import * as Context from "effect/Context"
  * @since 0.1.0
  * @category services
  */
-export class Sharding extends Context.Tag("@lockstep/redis/Sharding")<Sharding, {
+export class Sharding extends Context.Service<Sharding, {
   /** number of shards, 1..16384 */
   readonly shards: number
   /** the shard of a room: a stable hash of the name mod `shards` */
   readonly shardOf: (room: string) => number
   /** the hash tag of a shard (without braces) */
   readonly tagOf: (shard: number) => string
-}>() {}
+}>()("@lockstep/redis/Sharding") {}

@@ -77,7 +77,7 @@ export class Calls {
    * `scriptLater`, and an interrupted send is still made, an unknown outcome as after a timeout.)
    */
   call<A>(operation: string, timeout: Duration.Duration, run: () => Promise<A>): Effect.Effect<A, RedisFailure> {
-    return Effect.async<A, RedisFailure>((resume) =>
+    return Effect.callback<A, RedisFailure>((resume) =>
       Effect.sync(this.later(
         operation,
         timeout,
@@ -107,7 +107,7 @@ export const withDeadline = <A>(
   timeout: Duration.Duration,
   run: () => Promise<A>
 ): Effect.Effect<A, RedisFailure> =>
-  Effect.async<A, RedisFailure>((resume) => {
+  Effect.callback<A, RedisFailure>((resume) => {
     let settled = false
     const settle = (effect: Effect.Effect<A, RedisFailure>) => {
       if (settled) return
@@ -137,7 +137,7 @@ export const withDeadline = <A>(
 export const quit = (client: Redis | Cluster): Effect.Effect<void> =>
   client.status === "ready"
     ? withDeadline("quit", Duration.seconds(2), () => client.quit()).pipe(
-      Effect.catchAll(() => Effect.void),
+      Effect.catch(() => Effect.void),
       Effect.ensuring(Effect.sync(() => client.disconnect()))
     )
     : Effect.sync(() => client.disconnect())

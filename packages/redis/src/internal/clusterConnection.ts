@@ -36,7 +36,7 @@ const connectScoped = (cluster: Cluster, timeout: Duration.Duration) =>
 export const make = (
   nodes: ReadonlyArray<{ readonly host: string; readonly port: number }>,
   options: ClusterConnectionOptions
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
+): Effect.Effect<RedisConnection["Service"], QueueError.EngineError, Scope.Scope> =>
   Effect.gen(function*() {
     const timeout = connectTimeoutOf(options)
     const { lazyConnect: _lazy, ...redisOptions } = toIoredis(options)
@@ -75,7 +75,7 @@ export const make = (
       connected,
       ssubscribe: (channel) => ssubscribeWithin(channel, timeout),
       runScoped,
-      verifyInterval: Duration.decode(options.verifyInterval ?? "10 seconds")
+      verifyInterval: Duration.fromInputUnsafe(options.verifyInterval ?? "10 seconds")
     })
 
     return {
@@ -91,5 +91,5 @@ export const make = (
       connected,
       nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
       nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
-    } satisfies RedisConnection["Type"]
+    } satisfies RedisConnection["Service"]
   })

@@ -1,12 +1,14 @@
 /**
  * From the public options (`RedisOptions`, a `redis://` URL, cluster node addresses) to ioredis
  * options. A URL or an address that cannot be read is a configuration error
- * (`ConfigError.InvalidData`) whose message never repeats a password.
+ * (`QueueConfig.invalidData`: a `ConfigError` naming the option) whose message never repeats a
+ * password, and which never carries the value read.
  */
-import * as ConfigError from "effect/ConfigError"
+import { QueueConfig } from "@lockstep/core"
+import type * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import type { RedisOptions as IORedisOptions } from "ioredis"
 import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
 
@@ -14,8 +16,12 @@ import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
 const reveal = (secret: string | Redacted.Redacted<string>): string =>
   typeof secret === "string" ? secret : Redacted.value(secret)
 
-/** ioredis options of a node: ours mapped, `ioredis` merged last, always `lazyConnect`. */
-export const toIoredis = (options: RedisOptions): IORedisOptions => ({
+/**
+ * ioredis options of a node: ours mapped, `ioredis` merged last, always `lazyConnect` and the
+ * `legacy` reply mapping (the replies of the scripts are read in the shapes it gives: arrays, and
+ * strings for doubles; RESP3 itself, ioredis 6's default protocol, is fine with it).
+ */
+export const toIoredis = (options: RedisOptions): IORedisOptions & { readonly replyMapping: "legacy" } => ({
   ...(options.host !== undefined ? { host: options.host } : {}),
   ...(options.port !== undefined ? { port: options.port } : {}),
   ...(options.username !== undefined ? { username: options.username } : {}),
@@ -24,15 +30,16 @@ export const toIoredis = (options: RedisOptions): IORedisOptions => ({
   ...(options.tls !== undefined ? { tls: options.tls } : {}),
   ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
   ...options.ioredis,
-  lazyConnect: true
+  lazyConnect: true,
+  replyMapping: "legacy"
 })
 
 /** Deadline of the initial connection; default 10 s. */
 export const connectTimeoutOf = (options: RedisOptions): Duration.Duration =>
-  Duration.decode(options.connectTimeout ?? "10 seconds")
+  Duration.fromInputUnsafe(options.connectTimeout ?? "10 seconds")
 
-const invalid = (path: ReadonlyArray<string>, message: string) =>
-  Either.left(ConfigError.InvalidData([...path], message))
+/** `path` names the option or the variable; the value is not attached (it may hold a password). */
+const invalid = (path: string, message: string) => Result.fail(QueueConfig.invalidData(path, message))
 
 /** `[::1]` → `::1`: URLs and addresses bracket IPv6 literals, sockets take them bare. */
 const unbracket = (host: string) => (host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host)
@@ -55,8 +62,8 @@ const decode = (part: string): string | undefined => {
  */
 export const parseUrl = (
   secret: string | Redacted.Redacted<string>,
-  path: ReadonlyArray<string>
-): Either.Either<RedisOptions, ConfigError.ConfigError> => {
+  path: string
+): Result.Result<RedisOptions, Config.ConfigError> => {
   const input = reveal(secret)
   const expected = "expected redis://[user[:password]@]host[:port][/db] or rediss://…"
   let url: URL
@@ -84,7 +91,7 @@ export const parseUrl = (
   if (username === undefined || password === undefined) {
     return invalid(path, `${shown}: malformed percent-encoding in the user or the password`)
   }
-  return Either.right({
+  return Result.succeed({
     host,
     port: url.port === "" ? 6379 : Number(url.port),
     ...(username !== "" ? { username } : {}),
@@ -97,31 +104,31 @@ export const parseUrl = (
 /** Options from a URL, or the options given. */
 export const parse = (
   input: RedisOptions | string | Redacted.Redacted<string>
-): Either.Either<RedisOptions, ConfigError.ConfigError> =>
+): Result.Result<RedisOptions, Config.ConfigError> =>
   typeof input === "string" || Redacted.isRedacted(input)
-    ? parseUrl(input as string | Redacted.Redacted<string>, ["url"])
-    : Either.right(input.host === undefined ? input : { ...input, host: unbracket(input.host) })
+    ? parseUrl(input as string | Redacted.Redacted<string>, "url")
+    : Result.succeed(input.host === undefined ? input : { ...input, host: unbracket(input.host) })
 
 /** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
 export const parseNode = (
   node: ClusterNode,
-  path: ReadonlyArray<string>
-): Either.Either<{ readonly host: string; readonly port: number }, ConfigError.ConfigError> => {
-  if (typeof node !== "string") return Either.right({ host: unbracket(node.host), port: node.port })
+  path: string
+): Result.Result<{ readonly host: string; readonly port: number }, Config.ConfigError> => {
+  if (typeof node !== "string") return Result.succeed({ host: unbracket(node.host), port: node.port })
   const colon = node.lastIndexOf(":")
   const host = colon < 0 ? "" : unbracket(node.slice(0, colon))
   const port = colon < 0 ? "" : node.slice(colon + 1)
   if (host === "" || host.startsWith("[") || !/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
     return invalid(path, `${JSON.stringify(node)} is not a node address (host:port, [IPv6]:port)`)
   }
-  return Either.right({ host, port: Number(port) })
+  return Result.succeed({ host, port: Number(port) })
 }
 
 /** Every node address of a cluster (at least one). */
 export const parseNodes = (
   nodes: ReadonlyArray<ClusterNode>,
-  path: ReadonlyArray<string>
-): Either.Either<Array<{ readonly host: string; readonly port: number }>, ConfigError.ConfigError> =>
+  path: string
+): Result.Result<Array<{ readonly host: string; readonly port: number }>, Config.ConfigError> =>
   nodes.length === 0
     ? invalid(path, "a cluster needs at least one node address")
-    : Either.all(nodes.map((node) => parseNode(node, path)))
+    : Result.all(nodes.map((node) => parseNode(node, path)))

@@ -49,7 +49,7 @@ const check = (nodes: ReadonlyArray<Node>): Effect.Effect<void> =>
         `lockstep: Redis at ${where} may evict keys under memory pressure; an evicted lockstep key ` +
           "silently corrupts its room (a lost queue, member or in-flight message). Set the policy to " +
           "noeviction: CONFIG SET maxmemory-policy noeviction (and maxmemory-policy noeviction in redis.conf)."
-      ).pipe(Effect.zipRight(checked))
+      ).pipe(Effect.andThen(checked))
     })
   )
 

@@ -16,8 +16,8 @@ import * as Rooms from "./backend/rooms.js"
 import * as Stats from "./backend/stats.js"
 
 export const make = (
-  connection: RedisConnection["Type"],
-  sharding: Sharding["Type"],
+  connection: RedisConnection["Service"],
+  sharding: Sharding["Service"],
   config: QueueConfig.ResolvedQueueConfig,
   clientId: string
 ): Backend.BackendClient => {

@@ -71,7 +71,7 @@ export const makeListen = (
   connected: SubscriptionRef.SubscriptionRef<boolean>,
   subscribe: (channel: string, timeout: Duration.Duration) => Effect.Effect<unknown, RedisFailure>,
   unsubscribe: (channel: string) => Effect.Effect<unknown, RedisFailure>
-): RedisConnection["Type"]["listen"] =>
+): RedisConnection["Service"]["listen"] =>
 (channel, deliver, timeout) =>
   Effect.acquireRelease(
     Effect.suspend(() => {

@@ -26,7 +26,7 @@ export class ScriptBatches {
   private readonly open = new Map<number | string, Batch>()
 
   constructor(
-    private readonly connection: RedisConnection["Type"],
+    private readonly connection: RedisConnection["Service"],
     private readonly name: ScriptName,
     private readonly timeout: Duration.Duration,
     /** what a failed call reports (the refusal of a fenced client as `ClientSuperseded`, S21) */

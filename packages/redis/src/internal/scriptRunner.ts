@@ -20,7 +20,7 @@ export const defineScripts = (client: Redis | Cluster): void => {
 export const make = (
   client: Redis | Cluster,
   calls: Calls
-): Pick<RedisConnection["Type"], "script" | "scriptLater"> => {
+): Pick<RedisConnection["Service"], "script" | "scriptLater"> => {
   const caller = client as unknown as ScriptCaller
   return {
     script: (name, key, args, timeout) => {

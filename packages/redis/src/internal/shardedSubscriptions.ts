@@ -74,9 +74,9 @@ export const watch = (options: {
     Effect.forEach(router.channels(), (channel) => options.ssubscribe(channel), { concurrency: 16, discard: true })
   ).pipe(
     Effect.ensuring(Effect.sync(() => dedupeChannels(cluster))),
-    Effect.zipRight(SubscriptionRef.set(connected, false)),
-    Effect.zipRight(SubscriptionRef.set(connected, true)),
-    Effect.catchAll((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message))
+    Effect.andThen(SubscriptionRef.set(connected, false)),
+    Effect.andThen(SubscriptionRef.set(connected, true)),
+    Effect.catch((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message))
   )
   // scheduled re-assertions belong to the scope: closing it interrupts them (S20), instead of
   // leaving one to wait for a reply of the closed cluster until it times out
@@ -86,10 +86,10 @@ export const watch = (options: {
     pending = true
     runScoped(
       Effect.sleep(debounce).pipe(
-        Effect.zipRight(Effect.sync(() => {
+        Effect.andThen(Effect.sync(() => {
           pending = false
         })),
-        Effect.zipRight(reassert)
+        Effect.andThen(reassert)
       )
     )
   }

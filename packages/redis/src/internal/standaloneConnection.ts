@@ -29,7 +29,7 @@ import { corkSockets } from "./turnBatch.js"
  * A client object (no I/O yet: `lazyConnect`) whose `error` events are kept from crashing the
  * process; the last one explains a failed connect (e.g. WRONGPASS).
  */
-const client = (options: IORedisOptions) => {
+const client = (options: IORedisOptions & { readonly replyMapping: "legacy" }) => {
   const redis = new Redis(options)
   const state = { lastError: undefined as unknown }
   redis.on("error", (e: unknown) => {
@@ -59,7 +59,7 @@ const connectScoped = (
 ): Effect.Effect<Redis, QueueError.EngineError, Scope.Scope> =>
   Effect.acquireRelease(
     Calls.withDeadline(operation, timeout, () => redis.connect()).pipe(
-      Effect.zipRight(confirmDb(redis, timeout)),
+      Effect.andThen(confirmDb(redis, timeout)),
       Effect.as(redis),
       Effect.tapError(() => Effect.sync(() => redis.disconnect())),
       Effect.mapError((e) =>
@@ -75,21 +75,21 @@ const connectScoped = (
 
 /** Wait until an ioredis connection is ready (it reconnects by itself), at most `timeout`. */
 const awaitReady = (redis: Redis, timeout: Duration.Duration) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     if (redis.status === "ready") return resume(Effect.void)
     const onReady = () => resume(Effect.void)
     redis.once("ready", onReady)
     return Effect.sync(() => redis.off("ready", onReady))
   }).pipe(
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: timeout,
-      onTimeout: () => redisError("reconnect", new Error("command connection not ready"))
+      orElse: () => Effect.fail(redisError("reconnect", new Error("command connection not ready")))
     })
   )
 
 export const make = (
   options: RedisOptions
-): Effect.Effect<RedisConnection["Type"], QueueError.EngineError, Scope.Scope> =>
+): Effect.Effect<RedisConnection["Service"], QueueError.EngineError, Scope.Scope> =>
   Effect.gen(function*() {
     const timeout = connectTimeoutOf(options)
     const ioOptions = toIoredis(options)
@@ -125,9 +125,9 @@ export const make = (
         : calls.call("resubscribe", timeout, () => subscriber.subscribe(...channels))
       // "up" once commands work again too: the resync that follows runs on the command connection
       runScoped(resubscribe.pipe(
-        Effect.zipRight(awaitReady(command, timeout)),
-        Effect.zipRight(SubscriptionRef.set(connected, true)),
-        Effect.catchAll((e) => Effect.logWarning("lockstep: resubscribe failed", e.message))
+        Effect.andThen(awaitReady(command, timeout)),
+        Effect.andThen(SubscriptionRef.set(connected, true)),
+        Effect.catch((e) => Effect.logWarning("lockstep: resubscribe failed", e.message))
       ))
     })
 
@@ -144,5 +144,5 @@ export const make = (
       connected,
       nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")]),
       nodeOf: () => ""
-    } satisfies RedisConnection["Type"]
+    } satisfies RedisConnection["Service"]
   })

@@ -12,8 +12,8 @@ import { isSupersededReply, redisError } from "../errors.js"
 import * as Keys from "../keys.js"
 
 export interface BackendContext {
-  readonly connection: RedisConnection["Type"]
-  readonly sharding: Sharding["Type"]
+  readonly connection: RedisConnection["Service"]
+  readonly sharding: Sharding["Service"]
   readonly config: QueueConfig.ResolvedQueueConfig
   readonly clientId: string
   /** deadline of every call */
@@ -41,8 +41,8 @@ export interface BackendContext {
 }
 
 export const make = (
-  connection: RedisConnection["Type"],
-  sharding: Sharding["Type"],
+  connection: RedisConnection["Service"],
+  sharding: Sharding["Service"],
   config: QueueConfig.ResolvedQueueConfig,
   clientId: string
 ): BackendContext => {

@@ -67,7 +67,7 @@ export const make = (
         ).pipe(
           Effect.catchIf((e) => e._tag !== "ClientSuperseded", (e) =>
             Effect.map(
-              Effect.zipRight(
+              Effect.andThen(
                 Effect.logDebug("lockstep: batched keepalive failed, one call per shard", e.message),
                 Effect.forEach(group, (shard) => keepaliveOne(shard, clientTimeoutMs), { concurrency: "unbounded" })
               ),

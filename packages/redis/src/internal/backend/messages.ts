@@ -55,14 +55,14 @@ export const make = (
 
   return {
     send: (room, envelope, priority, id) =>
-      Effect.async<void, Backend.BackendError>((resume) => {
+      Effect.callback<void, Backend.BackendError>((resume) => {
         const shard = shardOf(room)
         const base = bases[shard]!
         const item = Keys.send.itemArgs(base, room, id, envelope, priority)
         sends.add(shard, base, room, currentHeads().send[shard]!, item, envelope.length, settle(resume))
       }),
     sendOutOfBand: (room, envelope) =>
-      Effect.async<void, Backend.BackendError>((resume) => {
+      Effect.callback<void, Backend.BackendError>((resume) => {
         const shard = shardOf(room)
         const base = bases[shard]!
         const item = Keys.outOfBand.itemArgs(base, room, envelope)
