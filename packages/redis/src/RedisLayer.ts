@@ -65,7 +65,11 @@ export type ClusterNode = { readonly host: string; readonly port: number } | str
  * @category models
  */
 export interface ClusterConnectionOptions extends RedisOptions {
-  /** how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default 10 s */
+  /**
+   * how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default
+   * 10 s (the ioredis 5.11 workaround, DESIGN §7; may go once ioredis 6 is shown to repair a slot
+   * migration alone)
+   */
   readonly verifyInterval?: Duration.Input | undefined
   readonly cluster?: ClusterOptions | undefined
 }

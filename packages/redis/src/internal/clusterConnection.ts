@@ -1,7 +1,8 @@
 /**
  * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
  * subscriber connection per master at most (S17), shared by every client built on it. Sharded
- * subscriptions are kept alive by `shardedSubscriptions.ts` (the ioredis 5.11 workaround).
+ * subscriptions are kept alive by `shardedSubscriptions.ts` (the ioredis 5.11 workaround, kept on
+ * ioredis 6 until the slot-migration tests decide it).
  */
 import type { QueueError } from "@lockstep/core"
 import * as Duration from "effect/Duration"

@@ -12,8 +12,9 @@ export type RedisFailure = QueueError.EngineError | QueueError.OperationTimeout
 /**
  * The cause without the failed command's arguments: ioredis attaches the command to a reply error
  * (`command: { name, args }`), and its arguments are what must not travel with an error, wherever
- * it is serialized (a JSON log line, a test report, an error tracker): a failed AUTH names the
- * password, a failed script batch carries every payload of the batch (up to about a megabyte). A
+ * it is serialized (a JSON log line, a test report, an error tracker): a failed script batch
+ * carries every payload of the batch (up to about a megabyte), and a failed AUTH / HELLO named the
+ * password before ioredis 6 redacted those (we do not rely on its list of sensitive commands). A
  * cluster error may carry such an error as `lastNodeError`. Those are replaced by a plain error
  * with the same name and message (Redis words its messages without the arguments).
  */

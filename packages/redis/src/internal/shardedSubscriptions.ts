@@ -1,6 +1,6 @@
 /**
  * Keeping a cluster's sharded subscriptions (SSUBSCRIBE, S17) alive: the ioredis 5.11 workaround
- * (DESIGN §7), in one place.
+ * (DESIGN §7), in one place, kept on ioredis 6 until `Cluster.test.ts` says it can go (below).
  *
  * What ioredis 5.11 gets wrong:
  * - When a slot migrates, Redis drops the slot's sharded subscriptions on the old owner and pushes
@@ -10,7 +10,8 @@
  * - It appends the channels of every SSUBSCRIBE to the list it resubscribes after a reconnect
  *   (`cluster.shardedSubscribers.channels`, a private `Map<slot, string[]>`), even channels it
  *   already has: every re-assertion below would add one more copy of each channel (unbounded
- *   memory, ever longer SSUBSCRIBE commands on reconnect).
+ *   memory, ever longer SSUBSCRIBE commands on reconnect). ioredis 6.1 still does
+ *   (`ClusterSubscriberGroup.addChannels`).
  *
  * How we notice and repair: every channel with a listener is re-asserted (SSUBSCRIBE is
  * idempotent, and routed to the slot's current owner), then the connection reports down → up so
@@ -18,19 +19,27 @@
  * - on topology events: `+node`, `-node`, `+subscriber`, `-subscriber` (a sharded subscriber
  *   connection came or went, e.g. killed: ioredis resubscribes it by itself but messages published
  *   in the gap are lost) and `ready`;
- * - on `refresh` (ioredis reloads the slot map on MOVED, on a lost node and every
- *   `cluster.slotsRefreshInterval`), when the owner of some slot changed;
+ * - on `refresh` (ioredis reloads the slot map on MOVED, on a lost node, on a pushed
+ *   `sunsubscribe` (6.x) and every `cluster.slotsRefreshInterval`), when the owner of some slot
+ *   changed;
  * - every `verifyInterval` (default 10 s), which bounds how long a loss nobody announced lasts.
  * Re-assertions close together are merged (one per 200 ms at most). After each, the private list
  * is made a set again (`dedupeChannels`): the one place lockstep touches ioredis internals; if the
  * field is missing or changes shape it does nothing.
  *
- * When this can go: ioredis 6 handles the pushed `sunsubscribe` and resubscribes after a
- * migration, but 6.x breaks the installs of Effect 3 users (DESIGN §1), so it waits for lockstep's
- * move to a stack whose peers accept ioredis 6. Then delete `dedupeChannels`, the `refresh` watch
- * and the periodic verification (and `verifyInterval`), and keep only a down → up report after
- * `+subscriber` / `ready` for the S12 resync; `Cluster.test.ts` › "migrating an active room's
- * slot …" (with `verifyInterval` off) says whether the new version really repairs it alone.
+ * ioredis 6.1 repairs the migration itself: the pushed `sunsubscribe` that answers no queued
+ * command makes the subscriber emit `moved` (`DataHandler.handleUnsolicitedUnsubscribe`), the
+ * cluster reloads the slot map and its subscriber group subscribes every channel again on the
+ * slots' current owners, then emits `subscribersReady` (`ClusterSubscriberGroup.reset`). What it
+ * cannot do is bring back what was published in the gap (tens of ms): the S12 resync stays.
+ *
+ * When this can go: once `Cluster.test.ts` › "migrating an active room's slot …" passes with
+ * `verifyInterval` off, delete the periodic verification (and the `verifyInterval` option), the
+ * `refresh` watch (replaced by `subscribersReady`, which ioredis 6 emits after it resubscribed) and
+ * the `+node` / `-node` triggers; keep a down → up report after `subscribersReady`, `+subscriber`
+ * and `ready` for the S12 resync, made after an awaited re-assertion (ioredis emits
+ * `subscribersReady` before its SSUBSCRIBEs are answered) — and with it `dedupeChannels`, unless
+ * the report is made without SSUBSCRIBE through the cluster.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -47,7 +56,7 @@ const topologyEvents = ["+node", "-node", "-subscriber", "+subscriber", "ready"]
 /** Re-assertions requested within this window are merged into one. */
 const debounce = Duration.millis(200)
 
-/** Make the private resubscribe list of ioredis 5.11 a set again (see the module doc). */
+/** Make the private resubscribe list of ioredis (5.11, still 6.1) a set again (see the module doc). */
 export const dedupeChannels = (cluster: Cluster): void => {
   const group = (cluster as unknown as { readonly shardedSubscribers?: { readonly channels?: unknown } })
     .shardedSubscribers

@@ -1,6 +1,9 @@
 /**
- * A standalone connection: one command connection and one subscriber connection (ioredis 5
- * speaks RESP2: a subscribed connection runs nothing else), shared by every client built on it.
+ * A standalone connection: one command connection and one subscriber connection, shared by every
+ * client built on it (DESIGN §4). ioredis 6 speaks RESP3 by default, where a subscribed connection
+ * could run commands too; they stay apart all the same: commands never queue behind a burst of
+ * messages, and a subscriber dropped for its output buffer (`client-output-buffer-limit pubsub`)
+ * takes no command with it.
  *
  * Nothing is replayed after a reconnect: while the connection is down operations fail at once
  * with `EngineError` and never run later; a command already written when it dropped is not
