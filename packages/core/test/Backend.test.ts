@@ -94,8 +94,7 @@ describe("Backend.makeQueue", () => {
         resync: (room) =>
           Effect.flatMap(
             backend.resync(room),
-            (answer) =>
-              Deferred.succeed(asked, undefined).pipe(Effect.andThen(Deferred.await(gate)), Effect.as(answer))
+            (answer) => Deferred.succeed(asked, undefined).pipe(Effect.andThen(Deferred.await(gate)), Effect.as(answer))
           )
       }))
       const seen = yield* Queue.unbounded<unknown>()

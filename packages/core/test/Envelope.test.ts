@@ -28,7 +28,9 @@ describe("Envelope", () => {
   it("round-trips an ejection notice", () => {
     for (const why of ["keepalive-timeout", "ack-timeout", "slow-consumer"] as const) {
       const frame = `0|${Envelope.encodeEject("client-1", why)}`
-      expect(Envelope.decodeFrame(frame)).toEqual(Result.succeed({ event: 0, envelope: { k: "e", c: "client-1", why } }))
+      expect(Envelope.decodeFrame(frame)).toEqual(
+        Result.succeed({ event: 0, envelope: { k: "e", c: "client-1", why } })
+      )
     }
   })
 

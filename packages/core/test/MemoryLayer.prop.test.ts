@@ -60,7 +60,7 @@ const runOnTestClock = (scenario: Model.Scenario) =>
     advance: (millis) => TestClock.adjust(millis),
     // adjust(0) runs one scheduler round; the yields let the fibers it does not track (the delivery
     // streams' readers, woken from a microtask, and what they set off) run until they wait
-    settle: Effect.andThen(TestClock.adjust(0), Effect.repeat(Effect.yieldNow, { times: 24 })),
+    settle: Effect.andThen(TestClock.adjust(0), Model.yields(25)),
     now: Clock.currentTimeMillis
   }).pipe(Effect.flatMap((engine) => Model.runScenario(engine, scenario)), Effect.scoped)
 

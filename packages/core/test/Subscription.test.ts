@@ -49,9 +49,7 @@ const recordingHost = (subscriberBuffer = 100) => {
 
 /** Everything buffered in `group`, taken at once (as its stream takes it). */
 const takeAll = (group: Group) =>
-  Effect.suspend(() =>
-    Stream.runCollect(Stream.take(DeliveryStream.toStream(group.buffer), group.buffer.size))
-  )
+  Effect.suspend(() => Stream.runCollect(Stream.take(DeliveryStream.toStream(group.buffer), group.buffer.size)))
 
 /** A subscription to room "r", alone in its group. */
 const setup = (options: { readonly mode?: "sync" | "async"; readonly subscriberBuffer?: number } = {}) => {

@@ -96,8 +96,7 @@ export const harness = (fx: EngineFixture) => {
       return yield* inbox(stream)
     })
 
-  const next = <A>(box: Inbox<A>, budget: Duration.Input = "5 seconds") =>
-    fx.within(budget, Queue.take(box.queue))
+  const next = <A>(box: Inbox<A>, budget: Duration.Input = "5 seconds") => fx.within(budget, Queue.take(box.queue))
 
   const nextData = <A>(box: Inbox<A>, budget?: Duration.Input) => Effect.map(next(box, budget), (d) => d.data)
 

@@ -6,6 +6,7 @@ import { Backend, MemoryLayer, QueueConfig } from "@lockstep/core"
 import { Duration, Effect, Fiber } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import type { EngineFixture } from "./EngineFixture.js"
+import { yields } from "./model/clock.js"
 
 /** Step by which `within` moves the TestClock while it waits. */
 const step = Duration.millis(100)
@@ -16,10 +17,7 @@ const step = Duration.millis(100)
  * microtasks in between that wake delivery streams) run whatever needs no time. On Effect 4,
  * `TestClock.adjust(0)` gives one round only (it no longer waits for every fiber to suspend).
  */
-export const settle: Effect.Effect<void> = Effect.andThen(
-  TestClock.adjust(Duration.zero),
-  Effect.repeat(Effect.yieldNow, { times: 24 })
-)
+const settle: Effect.Effect<void> = Effect.andThen(TestClock.adjust(Duration.zero), yields(25))
 
 /**
  * Run `effect` in a fiber and move the TestClock forward in `step`s until it completes, at most

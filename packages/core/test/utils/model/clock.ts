@@ -2,6 +2,16 @@
 import { Clock, Duration, Effect } from "effect"
 
 /**
+ * `n` scheduler rounds: each yield lets every fiber ready to run (and the microtasks in between,
+ * which wake delivery streams) run until it waits again. A plain loop, with no schedule, so it
+ * needs no clock.
+ */
+export const yields = (n: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n; i++) yield* Effect.yieldNow
+  })
+
+/**
  * A manual clock: time moves only in `adjust`, which wakes due sleepers one at a time in time
  * order (FIFO on ties) and lets every fiber run after each wake-up, like `TestClock.adjust`, but
  * with a fixed number of scheduler rounds per wake-up (`settle`): Effect 4's `TestClock.adjust`
@@ -29,6 +39,8 @@ export class ManualClock implements Clock.Clock {
   readonly monotonicTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.monotonicTimeNanosUnsafe())
 
   sleep(duration: Duration.Duration): Effect.Effect<void> {
+    // as Effect's clocks: no time to wait is a yield (a schedule's zero delay must not wait for `adjust`)
+    if (Duration.toMillis(duration) <= 0) return Effect.yieldNow
     return Effect.callback<void>((resume) => {
       const sleeper = { at: this.now + Duration.toMillis(duration), seq: this.seq++, wake: () => resume(Effect.void) }
       this.sleepers.push(sleeper)
@@ -40,7 +52,7 @@ export class ManualClock implements Clock.Clock {
   }
 
   /** Let every runnable fiber run until it suspends (consumers, resync, ejection notices). */
-  readonly settle: Effect.Effect<void> = Effect.repeat(Effect.yieldNow, { times: 24 })
+  readonly settle: Effect.Effect<void> = yields(25)
 
   /** Move time forward by `millis`, waking sleepers in order. */
   adjust(millis: number): Effect.Effect<void> {

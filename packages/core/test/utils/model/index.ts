@@ -15,7 +15,7 @@
  *
  * `run.ts` holds the state of one run that the driver and the checks share.
  */
-export { ManualClock } from "./clock.js"
+export { ManualClock, yields } from "./clock.js"
 export { runScenario, runScenarioLog } from "./driver.js"
 export { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
 export {

@@ -183,7 +183,12 @@ export const defaultWeights: Record<Op["_tag"], number> = {
  * Operations over `clients` clients and `rooms` rooms; the first `durable` clients are durable
  * (their operations only with `options.durable`).
  */
-export const op = (clients: number, rooms: number, options: ScenarioOptions = {}, durable = 0): Arbitrary.Arbitrary<Op> => {
+export const op = (
+  clients: number,
+  rooms: number,
+  options: ScenarioOptions = {},
+  durable = 0
+): Arbitrary.Arbitrary<Op> => {
   const client = Gen.integer({ min: 0, max: clients - 1 })
   const room = Gen.integer({ min: 0, max: rooms - 1 })
   const priorities = options.priorities ?? { min: -2, max: 2 }
