@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Backend, MemoryLayer, QueueConfig, QueueError } from "@lockstep/core"
-import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
+import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 
 /** A fresh broker and a plain client on it, the producer of a test. */
 const brokerAndProducer = Effect.gen(function*() {
@@ -18,7 +19,7 @@ const brokerAndProducer = Effect.gen(function*() {
 
 /** A client on `broker` whose backend is changed by `wrap`. */
 const clientWith = (
-  broker: MemoryLayer.MemoryBroker["Type"],
+  broker: MemoryLayer.MemoryBroker["Service"],
   wrap: (backend: Backend.BackendClient) => Backend.BackendClient
 ) =>
   Effect.gen(function*() {
@@ -27,7 +28,7 @@ const clientWith = (
   })
 
 /** A client on `broker` whose first `failures` ack deliveries fail in transit; counts the attempts. */
-const flakyClient = (broker: MemoryLayer.MemoryBroker["Type"], failures: number) =>
+const flakyClient = (broker: MemoryLayer.MemoryBroker["Service"], failures: number) =>
   Effect.gen(function*() {
     const attempts: Array<string> = []
     const queue = yield* clientWith(broker, (backend) => ({
@@ -48,14 +49,14 @@ const flakyClient = (broker: MemoryLayer.MemoryBroker["Type"], failures: number)
   })
 
 describe("Backend.makeQueue", () => {
-  it.scoped("an ack that could not be delivered is repeated, with a growing delay, until it is (S3, S4)", () =>
+  it.effect("an ack that could not be delivered is repeated, with a growing delay, until it is (S3, S4)", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* brokerAndProducer
       const { attempts, queue } = yield* flakyClient(broker, 3)
       const inbox = yield* Queue.unbounded<unknown>()
       const acked = yield* (yield* queue.subscribe("r")).pipe(
-        Stream.runForEach((d) => Effect.zipRight(Queue.offer(inbox, d.data), d.ack)),
-        Effect.fork
+        Stream.runForEach((d) => Effect.andThen(Queue.offer(inbox, d.data), d.ack)),
+        Effect.forkChild
       )
       yield* producer.send("r", "m1")
       const m2 = yield* producer.send("r", "m2")
@@ -81,7 +82,7 @@ describe("Backend.makeQueue", () => {
       yield* Fiber.interrupt(acked)
     }))
 
-  it.scoped("S12: a resync answer older than the deliveries since does not deliver an old message again", () =>
+  it.effect("S12: a resync answer older than the deliveries since does not deliver an old message again", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* brokerAndProducer
       // the resync's answer is read from the server when asked, and handed back only once the
@@ -93,8 +94,7 @@ describe("Backend.makeQueue", () => {
         resync: (room) =>
           Effect.flatMap(
             backend.resync(room),
-            (answer) =>
-              Deferred.succeed(asked, undefined).pipe(Effect.zipRight(Deferred.await(gate)), Effect.as(answer))
+            (answer) => Deferred.succeed(asked, undefined).pipe(Effect.andThen(Deferred.await(gate)), Effect.as(answer))
           )
       }))
       const seen = yield* Queue.unbounded<unknown>()
@@ -102,8 +102,8 @@ describe("Backend.makeQueue", () => {
       yield* (yield* queue.subscribe("r")).pipe(
         Stream.runForEach((d) =>
           Queue.offer(seen, d.data).pipe(
-            Effect.zipRight(d.data === "m1" ? Deferred.await(hold) : Effect.void),
-            Effect.zipRight(d.ack)
+            Effect.andThen(d.data === "m1" ? Deferred.await(hold) : Effect.void),
+            Effect.andThen(d.ack)
           )
         ),
         Effect.forkScoped
@@ -122,10 +122,10 @@ describe("Backend.makeQueue", () => {
       // the stale answer ("you hold m1") arrives: m1 is not delivered again
       yield* Deferred.succeed(gate, undefined)
       yield* TestClock.adjust(Duration.seconds(1))
-      expect(yield* Queue.takeAll(seen)).toHaveLength(0)
+      expect(yield* Queue.clear(seen)).toHaveLength(0)
     }))
 
-  it.scoped("a subscribeMany that fails leaves at once the rooms it had joined (S6)", () =>
+  it.effect("a subscribeMany that fails leaves at once the rooms it had joined (S6)", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* brokerAndProducer
       const queue = yield* clientWith(broker, (backend) => ({
@@ -146,7 +146,7 @@ describe("Backend.makeQueue", () => {
       expect(Option.isNone((yield* producer.roomState("r1")).inFlight)).toBe(true)
     }))
 
-  it.scoped("an ack that no longer matters is not repeated: the subscription was closed", () =>
+  it.effect("an ack that no longer matters is not repeated: the subscription was closed", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* brokerAndProducer
       const { attempts, queue } = yield* flakyClient(broker, 100)

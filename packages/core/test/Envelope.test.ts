@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Envelope } from "@lockstep/core"
-import { Either, FastCheck as fc } from "effect"
+import { Arbitrary, Result, Schema } from "effect"
+import * as Gen from "./utils/arbitrary.js"
 
 const message = (d: unknown, k: "q" | "o" = "q"): Envelope.MessageEnvelope => ({
   k,
@@ -11,15 +12,15 @@ const message = (d: unknown, k: "q" | "o" = "q"): Envelope.MessageEnvelope => ({
   d
 })
 
-const encoded = (envelope: Envelope.MessageEnvelope) => Either.getOrThrow(Envelope.encodeMessage(envelope))
+const encoded = (envelope: Envelope.MessageEnvelope) => Result.getOrThrow(Envelope.encodeMessage(envelope))
 
 describe("Envelope", () => {
   it("round-trips a message through encode, decode and decodeFrame", () => {
     for (const d of [null, 0, -1.5, "", "é🎉|{}", [], [1, [2]], { a: { b: [true, null] } }]) {
       for (const k of ["q", "o"] as const) {
         const json = encoded(message(d, k))
-        expect(Envelope.decode(json)).toEqual(Either.right(message(d, k)))
-        expect(Envelope.decodeFrame(`42|${json}`)).toEqual(Either.right({ event: 42, envelope: message(d, k) }))
+        expect(Envelope.decode(json)).toEqual(Result.succeed(message(d, k)))
+        expect(Envelope.decodeFrame(`42|${json}`)).toEqual(Result.succeed({ event: 42, envelope: message(d, k) }))
       }
     }
   })
@@ -27,7 +28,9 @@ describe("Envelope", () => {
   it("round-trips an ejection notice", () => {
     for (const why of ["keepalive-timeout", "ack-timeout", "slow-consumer"] as const) {
       const frame = `0|${Envelope.encodeEject("client-1", why)}`
-      expect(Envelope.decodeFrame(frame)).toEqual(Either.right({ event: 0, envelope: { k: "e", c: "client-1", why } }))
+      expect(Envelope.decodeFrame(frame)).toEqual(
+        Result.succeed({ event: 0, envelope: { k: "e", c: "client-1", why } })
+      )
     }
   })
 
@@ -36,13 +39,13 @@ describe("Envelope", () => {
     circular.self = circular
     for (const d of [undefined, () => 1, Symbol("s"), BigInt(1), { big: BigInt(2) }, circular]) {
       const result = Envelope.encodeMessage(message(d))
-      expect(Either.isLeft(result)).toBe(true)
-      expect(Either.getLeft(result).pipe((l) => l._tag === "Some" && l.value.includes("not JSON-serialisable")))
+      expect(Result.isFailure(result)).toBe(true)
+      expect(Result.getFailure(result).pipe((l) => l._tag === "Some" && l.value.includes("not JSON-serialisable")))
         .toBe(true)
     }
   })
 
-  it("turns garbage into a Left with a reason", () => {
+  it("turns garbage into a Failure with a reason", () => {
     const good = encoded(message("x"))
     const frames = [
       "",
@@ -70,23 +73,23 @@ describe("Envelope", () => {
     ]
     for (const frame of frames) {
       const result = Envelope.decodeFrame(frame)
-      expect(Either.isLeft(result), frame).toBe(true)
-      expect(typeof Either.getLeft(result).pipe((l) => (l._tag === "Some" ? l.value : undefined))).toBe("string")
+      expect(Result.isFailure(result), frame).toBe(true)
+      expect(typeof Result.getFailure(result).pipe((l) => (l._tag === "Some" ? l.value : undefined))).toBe("string")
     }
-    expect(Either.isLeft(Envelope.decode("{"))).toBe(true)
-    expect(Envelope.decode("{")).toEqual(Either.left("not JSON"))
+    expect(Result.isFailure(Envelope.decode("{"))).toBe(true)
+    expect(Envelope.decode("{")).toEqual(Result.fail("not JSON"))
   })
 
-  it.prop("decodeFrame never throws on arbitrary strings", [fc.string(), fc.fullUnicodeString()], ([a, b]) => {
+  it.prop("decodeFrame never throws on arbitrary strings", [Gen.string, Gen.fullUnicodeString], ([a, b]) => {
     for (const frame of [a, b, `1|${a}`, `${b}|${a}`]) {
       const result = Envelope.decodeFrame(frame)
-      expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
+      expect(Result.isFailure(result) || Result.isSuccess(result)).toBe(true)
     }
   })
 
   it.prop(
     "decode never throws on arbitrary JSON",
-    [fc.jsonValue(), fc.nat()],
+    [Gen.jsonValue, Gen.nat()],
     ([value, event]) => {
       const json = JSON.stringify(value)
       expect(() => Envelope.decode(json)).not.toThrow()
@@ -97,18 +100,18 @@ describe("Envelope", () => {
   it.prop(
     "any JSON data round-trips",
     {
-      d: fc.jsonValue(),
-      k: fc.constantFrom("q" as const, "o" as const),
-      p: fc.string({ minLength: 1, maxLength: 20 }),
-      s: fc.nat(),
-      pr: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
-      event: fc.nat()
+      d: Gen.jsonValue,
+      k: Gen.constantFrom("q", "o"),
+      p: Arbitrary.schema(Schema.String.check(Schema.isBetweenLength(1, 20))),
+      s: Gen.nat(),
+      pr: Gen.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+      event: Gen.nat()
     },
     ({ d, event, k, p, pr, s }) => {
       const envelope = { k, p, s, pr, t: 1_700_000_000_000, d }
       const frame = `${event}|${encoded(envelope)}`
       const expected = { ...envelope, d: JSON.parse(JSON.stringify(d)) }
-      expect(Envelope.decodeFrame(frame)).toEqual(Either.right({ event, envelope: expected }))
+      expect(Envelope.decodeFrame(frame)).toEqual(Result.succeed({ event, envelope: expected }))
     }
   )
 })

@@ -7,13 +7,16 @@
  * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
  *
  * Time: a manual `Clock` for the 3 × 200 runs (see `ManualClock` for why), and `TestClock` itself
- * in a smaller cross-check. A failing run prints fast-check's seed, path and shrunk counterexample,
+ * in a smaller cross-check. A failing run prints the shrunk counterexample and a replay token
+ * (`arbitrary: { replay }` in the test's options runs that case again, with its shrinking path),
  * and the model's message names the broken invariant and lists the steps that led there.
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
-import { Clock, Effect, FastCheck, TestClock } from "effect"
+import { Clock, Effect } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
+import * as Gen from "./utils/arbitrary.js"
 import * as Model from "./utils/model/index.js"
 
 // time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
@@ -47,16 +50,17 @@ const run = (scenario: Model.Scenario) => {
     .pipe(
       Effect.flatMap((engine) => Model.runScenario(engine, scenario)),
       Effect.scoped,
-      Effect.withClock(clock)
+      Effect.provideService(Clock.Clock, clock)
     )
 }
 
-/** One run on `TestClock` (slow: see `ManualClock`). */
+/** One run on `TestClock`. */
 const runOnTestClock = (scenario: Model.Scenario) =>
   memoryEngine({
     advance: (millis) => TestClock.adjust(millis),
-    // adjust(0) returns when the test's fibers are suspended; the yields cover forked fibers it does not track
-    settle: Effect.zipRight(TestClock.adjust(0), Effect.repeatN(Effect.yieldNow(), 24)),
+    // adjust(0) runs one scheduler round; the yields let the fibers it does not track (the delivery
+    // streams' readers, woken from a microtask, and what they set off) run until they wait
+    settle: Effect.andThen(TestClock.adjust(0), Model.yields(25)),
     now: Clock.currentTimeMillis
   }).pipe(Effect.flatMap((engine) => Model.runScenario(engine, scenario)), Effect.scoped)
 
@@ -93,7 +97,7 @@ const durableScenarios = (() => {
     length: { min: 5, max: 45 },
     weights: { Subscribe: 6, Crash: 2, Restart: 3 }
   })
-  return FastCheck.oneof(scenarios, Model.subscribedFirst(scenarios))
+  return Gen.oneof({ weight: 1, arbitrary: scenarios }, { weight: 1, arbitrary: Model.subscribedFirst(scenarios) })
 })()
 
 describe("MemoryLayer (model-based)", () => {
@@ -101,15 +105,18 @@ describe("MemoryLayer (model-based)", () => {
     "exact model: send / out-of-band / subscribe / ack / leave / time, no cuts",
     [Model.scenario({ cuts: false })],
     ([scenario]) => run(scenario),
-    { timeout: 60_000, fastCheck: { numRuns: 200 } }
+    { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
   )
 
   it.effect.prop(
     "with cut / restore: invariants, resync and liveness",
     [Model.scenario({ cuts: true })],
     ([scenario]) => run(scenario),
-    { timeout: 60_000, fastCheck: { numRuns: 200, examples: [[orderWithinAStep]] } }
+    { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
   )
+
+  // an example the property above ran first (fast-check's `examples`), now a test of its own
+  it.effect("with cut / restore: the run the model once got wrong (order within a step)", () => run(orderWithinAStep))
 
   // S21–S25: durable clients crash, restart (claim, fencing a running process), shut down (detach
   // or leave per onClose), have a subscription interrupted, and their fenced processes act
@@ -117,7 +124,7 @@ describe("MemoryLayer (model-based)", () => {
     "durable members: crash / restart / claim / shutdown / interrupt / fenced, with cut / restore",
     [durableScenarios],
     ([scenario]) => run(scenario),
-    { timeout: 60_000, fastCheck: { numRuns: 200 } }
+    { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
   )
 
   // the same model with time on TestClock, as users drive the memory engine: fewer and shorter runs
@@ -125,6 +132,6 @@ describe("MemoryLayer (model-based)", () => {
     "with cut / restore, on TestClock",
     [Model.scenario({ cuts: true, length: { min: 1, max: 15 } })],
     ([scenario]) => runOnTestClock(scenario),
-    { timeout: 60_000, fastCheck: { numRuns: 25 } }
+    { timeout: 60_000, arbitrary: { runs: 25, size: Model.scenarioSize } }
   )
 })

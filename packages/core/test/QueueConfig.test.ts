@@ -1,19 +1,30 @@
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryLayer, QueueConfig } from "@lockstep/core"
-import { ConfigError, ConfigProvider, Duration, Effect, Either, FastCheck as fc, Option } from "effect"
+import { type Config, ConfigProvider, Duration, Effect, Option, Result, Schema } from "effect"
+import * as Gen from "./utils/arbitrary.js"
 
-const ms = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
+const ms = (d: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(d))
 
-/** The InvalidData error of a rejected config: its path and message. */
-const rejection = (options: QueueConfig.QueueConfig) => {
-  const result = QueueConfig.validate(options)
-  if (Either.isRight(result)) throw new Error(`expected ${JSON.stringify(options)} to be rejected`)
-  const error = result.left
-  if (!ConfigError.isInvalidData(error)) throw new Error(`expected InvalidData, got ${String(error)}`)
-  return { path: error.path, message: error.message }
+/**
+ * The option and the message of a `ConfigError` for a value that was given but is wrong (what
+ * `QueueConfig.invalidData` makes: the invalid value at a path; Effect 3's `ConfigError.InvalidData`).
+ */
+const invalidData = (error: Config.ConfigError) => {
+  const cause = error.cause
+  if (!Schema.isSchemaError(cause) || cause.issue._tag !== "Pointer" || cause.issue.issue._tag !== "InvalidValue") {
+    throw new Error(`expected an invalid value, got ${String(error)}`)
+  }
+  return { path: cause.issue.path, message: cause.issue.issue.annotations?.message }
 }
 
-const accepted = (options: QueueConfig.QueueConfig) => Either.getOrThrow(QueueConfig.validate(options))
+/** The error of a rejected config: its path and message. */
+const rejection = (options: QueueConfig.QueueConfig) => {
+  const result = QueueConfig.validate(options)
+  if (Result.isSuccess(result)) throw new Error(`expected ${JSON.stringify(options)} to be rejected`)
+  return invalidData(result.failure)
+}
+
+const accepted = (options: QueueConfig.QueueConfig) => Result.getOrThrow(QueueConfig.validate(options))
 
 describe("QueueConfig", () => {
   describe("validate", () => {
@@ -115,7 +126,7 @@ describe("QueueConfig", () => {
     })
 
     it("rejects durations that are not durations or infinite", () => {
-      expect(rejection({ keyPrefix: "p", clientTimeout: "soon" as Duration.DurationInput }).message).toContain(
+      expect(rejection({ keyPrefix: "p", clientTimeout: "soon" as Duration.Input }).message).toContain(
         "not a duration"
       )
       expect(rejection({ keyPrefix: "p", operationTimeout: Duration.infinity }).message).toContain("finite")
@@ -134,10 +145,10 @@ describe("QueueConfig", () => {
 
     it.prop(
       "accepts exactly the prefixes of 1–64 characters without braces",
-      [fc.string({ maxLength: 80, unit: fc.constantFrom("a", ":", "{", "}", "-", "é") })],
+      [Gen.stringOf(Gen.constantFrom("a", ":", "{", "}", "-", "é"), { maxLength: 80 })],
       ([keyPrefix]) => {
         const valid = keyPrefix.length >= 1 && keyPrefix.length <= 64 && !/[{}]/.test(keyPrefix)
-        expect(Either.isRight(QueueConfig.validate({ keyPrefix }))).toBe(valid)
+        expect(Result.isSuccess(QueueConfig.validate({ keyPrefix }))).toBe(valid)
       }
     )
   })
@@ -146,26 +157,27 @@ describe("QueueConfig", () => {
     it.effect("resolve fails with a ConfigError", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(QueueConfig.resolve({ keyPrefix: "{x}" }))
-        expect(ConfigError.isInvalidData(error)).toBe(true)
+        expect(invalidData(error).path).toEqual(["keyPrefix"])
         const ok = yield* QueueConfig.resolve({ keyPrefix: "x" })
         expect(ok.keyPrefix).toBe("x")
       }))
 
-    it.scoped("a memory client with an invalid config fails with the ConfigError", () =>
+    it.effect("a memory client with an invalid config fails with the ConfigError", () =>
       Effect.gen(function*() {
         const broker = yield* MemoryLayer.makeBroker
         const error = yield* MemoryLayer.make({ keyPrefix: "p", clientTimeout: "10 millis" }).pipe(
           Effect.provideService(MemoryLayer.MemoryBroker, broker),
           Effect.flip
         )
-        expect(ConfigError.isConfigError(error) && ConfigError.isInvalidData(error)).toBe(true)
+        expect(error._tag).toBe("ConfigError")
+        expect(error._tag === "ConfigError" && invalidData(error).path).toEqual(["clientTimeout"])
         expect(String(error)).toContain("clientTimeout must be at least 1 second")
       }))
   })
 
   describe("config (environment)", () => {
     const read = (entries: ReadonlyArray<readonly [string, string]>) =>
-      Effect.withConfigProvider(QueueConfig.config, ConfigProvider.fromMap(new Map(entries)))
+      QueueConfig.config.parse(ConfigProvider.fromEnv({ env: Object.fromEntries(entries) }))
 
     it.effect("reads every LOCKSTEP_ variable", () =>
       Effect.gen(function*() {
@@ -194,7 +206,7 @@ describe("QueueConfig", () => {
         expect(c.clientId).toBe("edge-eu-1")
         expect(c.onClose).toBe("detach")
         // what it reads is a valid QueueConfig again
-        expect(Either.isRight(QueueConfig.validate(c))).toBe(true)
+        expect(Result.isSuccess(QueueConfig.validate(c))).toBe(true)
       }))
 
     it.effect("only the prefix is required; the rest defaults", () =>

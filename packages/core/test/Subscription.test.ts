@@ -4,8 +4,8 @@
  * subscription asks of its client (ejections, acks of undecodable messages).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Delivery, Envelope, type QueueError } from "@lockstep/core"
-import { Chunk, Duration, Effect, Stream } from "effect"
+import { Envelope, type QueueError } from "@lockstep/core"
+import { Context, Duration, Effect, Stream } from "effect"
 import { ClientStats } from "../src/internal/clientStats.js"
 import * as DeliveryStream from "../src/internal/deliveryStream.js"
 import { Group, Subscription, type SubscriptionHost } from "../src/internal/subscription.js"
@@ -28,7 +28,8 @@ const recordingHost = (subscriberBuffer = 100) => {
   const ejected: Array<{ readonly room: string; readonly reason: QueueError.EjectReason; readonly leave: boolean }> = []
   const undecodable: Array<string> = []
   const acked: Array<string> = []
-  const stats = new ClientStats(me, () => {})
+  // an empty context: the metrics go to the default registry; logs are dropped
+  const stats = new ClientStats(me, Context.empty(), () => {})
   const host: SubscriptionHost = {
     clientId: me,
     subscriberBuffer,
@@ -48,12 +49,7 @@ const recordingHost = (subscriberBuffer = 100) => {
 
 /** Everything buffered in `group`, taken at once (as its stream takes it). */
 const takeAll = (group: Group) =>
-  Effect.suspend(() =>
-    Effect.map(
-      Stream.runCollect(Stream.take(DeliveryStream.toStream(group.buffer), group.buffer.size)),
-      (chunk): Array<Delivery.Delivery> => Chunk.toArray(chunk)
-    )
-  )
+  Effect.suspend(() => Stream.runCollect(Stream.take(DeliveryStream.toStream(group.buffer), group.buffer.size)))
 
 /** A subscription to room "r", alone in its group. */
 const setup = (options: { readonly mode?: "sync" | "async"; readonly subscriberBuffer?: number } = {}) => {

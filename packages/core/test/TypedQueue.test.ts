@@ -9,7 +9,7 @@ import { Effect, Schema, Stream } from "effect"
 const Item = Schema.Struct({ n: Schema.Number })
 
 describe("TypedQueue", () => {
-  it.scoped("undecodable deliveries count in the client's metrics, through a wrapper of the service too", () =>
+  it.effect("undecodable deliveries count in the client's metrics, through a wrapper of the service too", () =>
     Effect.gen(function*() {
       const broker = yield* MemoryLayer.makeBroker
       const client = MemoryLayer.make({ keyPrefix: "typed" }).pipe(
@@ -19,10 +19,10 @@ describe("TypedQueue", () => {
       const [producer, consumer] = yield* Effect.all([client, client])
       const sends: Array<string> = []
       // a decorator, as an application might write one
-      const wrapped: SyncFanoutQueue.SyncFanoutQueue["Type"] = {
+      const wrapped: SyncFanoutQueue.SyncFanoutQueue["Service"] = {
         ...consumer,
         send: (room, data, options) =>
-          Effect.zipRight(Effect.sync(() => sends.push(room)), consumer.send(room, data, options))
+          Effect.andThen(Effect.sync(() => sends.push(room)), consumer.send(room, data, options))
       }
       const typed = yield* TypedQueue.make(Item).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, wrapped))
       const deliveries = yield* typed.subscribe("r", { mode: "async" })

@@ -8,7 +8,7 @@ import { Duration, Effect, Exit, Option, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 import { failure, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
 
-type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** Walk `rooms` to the end with pages of `limit`; `between` runs after each page. */
 const walk = <R = never>(
@@ -99,7 +99,7 @@ export const discoverySuite = <R = never>(
           for (const room of stable) yield* h.listen(member, room)
           // rooms that come and go while the walk runs, named to fall before, among and after the others
           const churn = ["a-early", "stable-05x", "stable-17x", "zz-late", "stable-29x", "m-middle"]
-          const scopes = new Map<string, Scope.CloseableScope>()
+          const scopes = new Map<string, Scope.Closeable>()
           const between = (page: number) =>
             Effect.gen(function*() {
               const room = churn[page % churn.length]!

@@ -7,17 +7,17 @@
  */
 import { describe, expect } from "@effect/vitest"
 import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
-import { type Duration, Effect, Exit, FiberId, Scope } from "effect"
+import { type Duration, Effect, Exit, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 import { failure, harness, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
 
-type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
-const clientTimeout: Duration.DurationInput = "3 seconds"
+const clientTimeout: Duration.Input = "3 seconds"
 const durable = (clientId: string, onClose: "leave" | "detach" = "leave") => ({ clientTimeout, clientId, onClose })
 const plain = { clientTimeout }
 /** how a process shutting down closes its scopes (NodeRuntime.runMain on SIGTERM interrupts the main fiber) */
-const shutdown = Exit.interrupt(FiberId.none)
+const shutdown = Exit.interrupt()
 
 /**
  * Declare the durable-members suite for one engine (see `semanticSuite` for the parameters).
@@ -35,13 +35,13 @@ export const durableSuite = <R = never>(
   const scoped = (fx: EngineFixture, config: Parameters<EngineFixture["client"]>[0]) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const client = yield* Scope.extend(fx.client(config), scope)
+      const client = yield* Scope.provide(fx.client(config), scope)
       return { client, scope }
     })
 
   /** SIGKILL: the client tells the server nothing more */
-  const crash = (fx: EngineFixture, held: { readonly client: Client; readonly scope: Scope.CloseableScope }) =>
-    Effect.zipRight(fx.cut(held.client.clientId), Scope.close(held.scope, Exit.void))
+  const crash = (fx: EngineFixture, held: { readonly client: Client; readonly scope: Scope.Closeable }) =>
+    Effect.andThen(fx.cut(held.client.clientId), Scope.close(held.scope, Exit.void))
 
   /** take one delivery from each inbox; they must be the same message */
   const nextAll = (h: ReturnType<typeof harness>, boxes: ReadonlyArray<Inbox>) =>
@@ -377,7 +377,7 @@ export const durableSuite = <R = never>(
               if (retry) {
                 // found by the model-based test: a failing re-subscribe must not drop the owed detach
                 const failed = yield* Scope.make()
-                expect(Exit.isFailure(yield* Effect.exit(Scope.extend(client.subscribe(room), failed)))).toBe(true)
+                expect(Exit.isFailure(yield* Effect.exit(Scope.provide(client.subscribe(room), failed)))).toBe(true)
                 yield* Scope.close(failed, Exit.void)
               }
               yield* fx.restore(client.clientId)

@@ -9,9 +9,9 @@ import { type Duration, Effect, Exit, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 import { type SemanticSuiteOptions, suiteTest } from "./semantics.js"
 
-type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
-const clientTimeout: Duration.DurationInput = "3 seconds"
+const clientTimeout: Duration.Input = "3 seconds"
 const durable = (clientId: string, onClose: "leave" | "detach" = "leave") => ({ clientTimeout, clientId, onClose })
 const plain = { clientTimeout }
 
@@ -26,8 +26,8 @@ export const durableFindings = <R = never>(
   const test = suiteTest(fixture, runner, options)
 
   /** SIGKILL: the client tells the server nothing more */
-  const crash = (fx: EngineFixture, client: Client, scope: Scope.CloseableScope) =>
-    Effect.zipRight(fx.cut(client.clientId), Scope.close(scope, Exit.void))
+  const crash = (fx: EngineFixture, client: Client, scope: Scope.Closeable) =>
+    Effect.andThen(fx.cut(client.clientId), Scope.close(scope, Exit.void))
 
   describe(`durable members, model findings (${runner})`, () => {
     test(
@@ -37,7 +37,7 @@ export const durableFindings = <R = never>(
           const producer = yield* fx.client(plain)
           const room = "f-mode"
           const scope = yield* Scope.make()
-          const first = yield* Scope.extend(fx.client(durable("edge-f1")), scope)
+          const first = yield* Scope.provide(fx.client(durable("edge-f1")), scope)
           yield* h.listen(first, room, { mode: "async" }, scope)
           yield* crash(fx, first, scope)
 
@@ -65,8 +65,8 @@ export const durableFindings = <R = never>(
           const scope = yield* Scope.make()
           // long enough for a subscribe that fails by its operation timeout (5 s on Redis) and a
           // second one, both before the membership's own deadline (S23)
-          const config = { ...durable("edge-f4"), clientTimeout: "15 seconds" as Duration.DurationInput }
-          const first = yield* Scope.extend(fx.client(config), scope)
+          const config = { ...durable("edge-f4"), clientTimeout: "15 seconds" as Duration.Input }
+          const first = yield* Scope.provide(fx.client(config), scope)
           const mine = yield* h.listen(first, room, undefined, scope)
           const m1 = yield* producer.send(room, "m1")
           yield* producer.send(room, "m2")
@@ -76,7 +76,7 @@ export const durableFindings = <R = never>(
           const successor = yield* fx.client(config)
           yield* fx.cut(successor.clientId)
           const failed = yield* Scope.make()
-          expect(Exit.isFailure(yield* Effect.exit(Scope.extend(successor.subscribe(room), failed)))).toBe(true)
+          expect(Exit.isFailure(yield* Effect.exit(Scope.provide(successor.subscribe(room), failed)))).toBe(true)
           yield* Scope.close(failed, Exit.void)
           yield* fx.restore(successor.clientId)
           yield* fx.advance("1 second")

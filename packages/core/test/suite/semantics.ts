@@ -23,12 +23,12 @@ import {
   Deferred,
   Duration,
   Effect,
-  Either,
   Exit,
   Fiber,
   Metric,
   Option,
   Queue,
+  Result,
   Schedule,
   Schema,
   Scope,
@@ -37,7 +37,7 @@ import {
 } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
 
-type Client = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** The deliveries of one subscription, pulled into a queue, and how its stream ended. */
 export interface Inbox<A = unknown> {
@@ -54,7 +54,7 @@ export const inbox = <A>(
     const done = yield* Deferred.make<void, QueueError.ClientEjected>()
     yield* stream.pipe(
       Stream.runForEach((delivery) => Queue.offer(queue, delivery)),
-      Effect.intoDeferred(done),
+      Deferred.into(done),
       Effect.forkScoped
     )
     return { queue, done }
@@ -62,10 +62,10 @@ export const inbox = <A>(
 
 /** The error of an effect that must fail. */
 export const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
-  Effect.flatMap(Effect.either(self), (result) =>
-    Either.isLeft(result)
-      ? Effect.succeed(result.left)
-      : Effect.sync(() => assert.fail(`expected a failure, got a success: ${String(result.right)}`)))
+  Effect.flatMap(Effect.result(self), (result) =>
+    Result.isFailure(result)
+      ? Effect.succeed(result.failure)
+      : Effect.sync(() => assert.fail(`expected a failure, got a success: ${String(result.success)}`)))
 
 /** The comparable part of a room state (the in-flight age moves with time). */
 const snapshot = (state: RoomState.RoomState) => ({
@@ -92,21 +92,20 @@ export const harness = (fx: EngineFixture) => {
   ) =>
     Effect.gen(function*() {
       const subscribe = client.subscribe(room, options)
-      const stream = yield* (scope === undefined ? subscribe : Scope.extend(subscribe, scope))
+      const stream = yield* (scope === undefined ? subscribe : Scope.provide(subscribe, scope))
       return yield* inbox(stream)
     })
 
-  const next = <A>(box: Inbox<A>, budget: Duration.DurationInput = "5 seconds") =>
-    fx.within(budget, Queue.take(box.queue))
+  const next = <A>(box: Inbox<A>, budget: Duration.Input = "5 seconds") => fx.within(budget, Queue.take(box.queue))
 
-  const nextData = <A>(box: Inbox<A>, budget?: Duration.DurationInput) => Effect.map(next(box, budget), (d) => d.data)
+  const nextData = <A>(box: Inbox<A>, budget?: Duration.Input) => Effect.map(next(box, budget), (d) => d.data)
 
   /** after the engine settled, none of the inboxes holds a delivery */
   const nothing = (...boxes: ReadonlyArray<Inbox<unknown>>) =>
     Effect.gen(function*() {
       yield* settle
       for (const box of boxes) {
-        const extra = yield* Queue.takeAll(box.queue)
+        const extra = yield* Queue.clear(box.queue)
         if (extra.length > 0) {
           assert.fail(`expected no delivery, got ${JSON.stringify([...extra].map((d) => [d.kind, d.data]))}`)
         }
@@ -114,26 +113,26 @@ export const harness = (fx: EngineFixture) => {
     })
 
   /** await the failure of a subscription stream */
-  const ejection = (box: Inbox<unknown>, budget: Duration.DurationInput = "5 seconds") =>
+  const ejection = (box: Inbox<unknown>, budget: Duration.Input = "5 seconds") =>
     Effect.gen(function*() {
       const exit = yield* fx.within(budget, Effect.exit(Deferred.await(box.done)))
       if (Exit.isSuccess(exit)) {
         return assert.fail("expected the subscription to fail with ClientEjected, it ended")
       }
-      const error = Cause.failureOption(exit.cause)
+      const error = Cause.findErrorOption(exit.cause)
       if (Option.isNone(error)) return assert.fail(`expected ClientEjected, got ${Cause.pretty(exit.cause)}`)
       return error.value
     })
 
   /** await the normal end of a subscription stream */
-  const ended = (box: Inbox<unknown>, budget: Duration.DurationInput = "5 seconds") =>
+  const ended = (box: Inbox<unknown>, budget: Duration.Input = "5 seconds") =>
     Effect.gen(function*() {
       const exit = yield* fx.within(budget, Effect.exit(Deferred.await(box.done)))
       if (Exit.isFailure(exit)) assert.fail(`expected the subscription to end, got ${Cause.pretty(exit.cause)}`)
     })
 
   /** poll `check` until it holds, within `budget` */
-  const eventually = <E, R>(budget: Duration.DurationInput, check: Effect.Effect<boolean, E, R>) =>
+  const eventually = <E, R>(budget: Duration.Input, check: Effect.Effect<boolean, E, R>) =>
     fx.within(budget, Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("20 millis") }))
 
   const state = (client: Client, room: string) => Effect.map(client.roomState(room), snapshot)
@@ -146,7 +145,7 @@ export const harness = (fx: EngineFixture) => {
   const stateWhen = (client: Client, room: string, ready: (state: ReturnType<typeof snapshot>) => boolean) =>
     eventually("3 seconds", Effect.map(state(client, room), ready)).pipe(
       Effect.ignore,
-      Effect.zipRight(state(client, room))
+      Effect.andThen(state(client, room))
     )
 
   /** ack the current delivery and take the next one, `n` times; returns the data in order */
@@ -167,19 +166,15 @@ export const harness = (fx: EngineFixture) => {
 
 /** @internal */
 export interface SemanticSuiteOptions<R> {
-  /** declare tests with this tester (e.g. from `layer(...)`); default `it.scoped` / `it.scopedLive` by runner */
+  /** declare tests with this tester (e.g. from `layer(...)`); default `it.effect` / `it.live` by runner */
   readonly it?: Vitest.Tester<Scope.Scope | R>
   /** per-test timeout in ms; default 10 s (test-clock) or 30 s (live) */
   readonly timeout?: number
 }
 
 /**
- * Declare the semantic suite for one engine. `fixture` is run once per test; `runner` picks
- * `it.scoped` (TestClock) or `it.scopedLive` (real time).
- */
-/**
- * How every suite declares a test: with the suite's tester (`it.scoped` on TestClock,
- * `it.scopedLive` in real time, or the one given), a fresh `fixture` and its harness.
+ * How every suite declares a test: with the suite's tester (`it.effect` on TestClock, `it.live`
+ * in real time, or the one given), a fresh `fixture` and its harness.
  */
 export const suiteTest = <R>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
@@ -187,7 +182,7 @@ export const suiteTest = <R>(
   options?: SemanticSuiteOptions<R>
 ) => {
   const tester: Vitest.Tester<Scope.Scope | R> = options?.it ??
-    (runner === "test-clock" ? it.scoped : it.scopedLive) as Vitest.Tester<Scope.Scope | R>
+    (runner === "test-clock" ? it.effect : it.live) as Vitest.Tester<Scope.Scope | R>
   const timeout = options?.timeout ?? (runner === "live" ? 30_000 : 10_000)
   return (
     name: string,
@@ -195,6 +190,10 @@ export const suiteTest = <R>(
   ) => tester(name, () => Effect.flatMap(fixture, (fx) => body(fx, harness(fx))), timeout)
 }
 
+/**
+ * Declare the semantic suite for one engine. `fixture` is run once per test; `runner` picks
+ * `it.effect` (TestClock) or `it.live` (real time).
+ */
 export const semanticSuite = <R = never>(
   fixture: Effect.Effect<EngineFixture, never, Scope.Scope | R>,
   runner: "test-clock" | "live",
@@ -588,13 +587,13 @@ export const semanticSuite = <R = never>(
                   backend.listen(r, (frame) => {
                     heard++
                     deliver(frame)
-                  }).pipe(Effect.zipRight(Deferred.succeed(listening, undefined))),
-                join: (r, options) => Effect.zipRight(Deferred.await(gate), backend.join(r, options))
+                  }).pipe(Effect.andThen(Deferred.succeed(listening, undefined))),
+                join: (r, options) => Effect.andThen(Deferred.await(gate), backend.join(r, options))
               })
             })
             const aScope = yield* Scope.make()
             const ia = yield* h.listen(a, room, undefined, aScope)
-            const joining = yield* Effect.fork(h.listen(b, room))
+            const joining = yield* Effect.forkChild(h.listen(b, room))
             yield* fx.within("5 seconds", Deferred.await(listening))
             // m1 is released to a while b is still joining: b's channel hears it
             const m1 = yield* producer.send(room, "m1")
@@ -993,7 +992,7 @@ export const semanticSuite = <R = never>(
             const [a, b] = yield* Effect.all([fx.client(), fx.client()])
             const rooms = ["many-1", "many-2", "many-3"]
             const scope = yield* Scope.make()
-            const ib = yield* inbox(yield* Scope.extend(b.subscribeMany(rooms), scope))
+            const ib = yield* inbox(yield* Scope.provide(b.subscribeMany(rooms), scope))
             const ia = yield* h.listen(a, "many-2") // a second sync member in one of them
             // live when it succeeded: b is a sync member of every room
             for (const room of rooms) expect((yield* a.roomState(room)).members).toContain(b.clientId)
@@ -1394,9 +1393,9 @@ export const semanticSuite = <R = never>(
           const builtin = yield* Effect.tracer
           const names: Array<string> = []
           const recording = Tracer.make({
-            span: (name, ...rest) => {
-              names.push(name)
-              return builtin.span(name, ...rest)
+            span: (options) => {
+              names.push(options.name)
+              return builtin.span(options)
             },
             context: builtin.context
           })
@@ -1421,7 +1420,7 @@ export const semanticSuite = <R = never>(
     // ---------------------------------------------------------------- S16
     describe("S16 payloads", () => {
       const Item = Schema.Struct({
-        n: Schema.NumberFromString.pipe(Schema.int()),
+        n: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
         label: Schema.optional(Schema.String)
       })
 
@@ -1634,7 +1633,7 @@ export const semanticSuite = <R = never>(
           Effect.gen(function*() {
             const a = yield* fx.client()
             const scope = yield* Scope.make()
-            const c = yield* Scope.extend(fx.client(), scope)
+            const c = yield* Scope.provide(fx.client(), scope)
             const rooms = ["s20-1", "s20-2"]
             const mine: Array<Inbox> = []
             const theirs: Array<Inbox> = []

@@ -16,7 +16,7 @@ export interface EngineFixture {
   readonly client: (
     overrides?: Partial<QueueConfig.QueueConfig>,
     options?: ClientOptions
-  ) => Effect.Effect<SyncFanoutQueue.SyncFanoutQueue["Type"], never, Scope.Scope>
+  ) => Effect.Effect<SyncFanoutQueue.SyncFanoutQueue["Service"], never, Scope.Scope>
   /** cut the client's connection: its operations fail, its frames are lost (S10, S12) */
   readonly cut: (clientId: string) => Effect.Effect<void>
   /** heal the cut */
@@ -25,9 +25,9 @@ export interface EngineFixture {
    * Run `effect` while letting up to `budget` of time pass (TestClock: advance in small steps
    * until it completes; live: a real timeout). Fails the test if the budget runs out.
    */
-  readonly within: <A, E, R>(budget: Duration.DurationInput, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly within: <A, E, R>(budget: Duration.Input, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** let `duration` pass (TestClock.adjust, or a real sleep for live engines) */
-  readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
+  readonly advance: (duration: Duration.Input) => Effect.Effect<void>
 }
 
 export interface ClientOptions {

@@ -1,36 +1,49 @@
 /**
  * The `EngineFixture` of the in-memory engine: one fresh broker per test, time driven by
- * `TestClock` (the suite runs it with `it.scoped`).
+ * `TestClock` (the suite runs it with `it.effect`).
  */
 import { Backend, MemoryLayer, QueueConfig } from "@lockstep/core"
-import { Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { Duration, Effect, Fiber } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import type { EngineFixture } from "./EngineFixture.js"
+import { yields } from "./model/clock.js"
 
 /** Step by which `within` moves the TestClock while it waits. */
 const step = Duration.millis(100)
 
 /**
- * Run `effect` in a fiber and move the TestClock forward in `step`s until it completes, at most
- * by `budget`. `TestClock.adjust` first waits until every fiber of the test is suspended, so an
- * effect that needs no time completes before the clock moves at all.
+ * Let every fiber of the test run until it waits for something: for time, or for input. The
+ * memory engine touches no real I/O, so a few scheduler rounds (each one `setImmediate`, with the
+ * microtasks in between that wake delivery streams) run whatever needs no time. On Effect 4,
+ * `TestClock.adjust(0)` gives one round only (it no longer waits for every fiber to suspend).
  */
-const within = <A, E, R>(budget: Duration.DurationInput, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+const settle: Effect.Effect<void> = Effect.andThen(TestClock.adjust(Duration.zero), yields(25))
+
+/**
+ * Run `effect` in a fiber and move the TestClock forward in `step`s until it completes, at most
+ * by `budget`. Before every step the test's fibers settle, so an effect that needs no time
+ * completes before the clock moves at all.
+ */
+const within = <A, E, R>(budget: Duration.Input, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.gen(function*() {
-    const limit = Duration.toMillis(Duration.decode(budget))
-    const fiber = yield* Effect.fork(effect)
+    const limit = Duration.toMillis(Duration.fromInputUnsafe(budget))
+    const fiber = yield* Effect.forkChild(effect)
     let waited = 0
     while (true) {
-      yield* TestClock.adjust(Duration.zero)
-      const exit = yield* Fiber.poll(fiber)
-      if (Option.isSome(exit)) return yield* exit.value
+      yield* settle
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return yield* exit
       if (waited >= limit) break
       yield* TestClock.adjust(step)
       waited += Duration.toMillis(step)
     }
     yield* Fiber.interrupt(fiber)
-    return yield* Effect.dieMessage(
-      `memory fixture: the awaited effect did not complete within ${Duration.format(Duration.decode(budget))} ` +
-        `of TestClock time`
+    return yield* Effect.die(
+      new Error(
+        `memory fixture: the awaited effect did not complete within ${
+          Duration.format(Duration.fromInputUnsafe(budget))
+        } of TestClock time`
+      )
     )
   })
 
@@ -57,7 +70,8 @@ export const memoryFixture: Effect.Effect<EngineFixture> = Effect.gen(function*(
     cut: (clientId) => broker.cut(clientId),
     restore: (clientId) => broker.restore(clientId),
     within,
-    advance: (duration) => TestClock.adjust(duration)
+    // the fibers settle before time moves, and after: what the time's passing set off is done
+    advance: (duration) => settle.pipe(Effect.andThen(TestClock.adjust(duration)), Effect.andThen(settle))
   }
   return fixture
 })

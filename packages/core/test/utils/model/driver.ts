@@ -19,7 +19,7 @@
  * (for engines on real time, where memberships would wait `clientTimeout` to end).
  */
 import { QueueConfig } from "@lockstep/core"
-import { Cause, Duration, Effect, Either, Exit, Option, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Option, Result, type Scope } from "effect"
 import * as Durable from "./durable.js"
 import { checkFencedEnded, checkFencedStreams, checkResumeDeadlines } from "./durableChecks.js"
 import { explainEjections } from "./ejections.js"
@@ -52,7 +52,7 @@ export const runScenarioLog = (
     const keyPrefix = options.keyPrefix ?? "model"
     const T = scenario.clientTimeoutMs
     const A = scenario.ackTimeoutMs
-    const resolved = Either.getOrThrow(QueueConfig.validate({
+    const resolved = Result.getOrThrow(QueueConfig.validate({
       keyPrefix,
       clientTimeout: Duration.millis(T),
       ...(A === null ? {} : { ackTimeout: Duration.millis(A) })
@@ -137,7 +137,7 @@ export const runScenarioLog = (
           all: engine.members === undefined ? null : yield* engine.members(room.name)
         }
         return observed
-      }).pipe(Effect.orDieWith((e) => new ModelViolation(`observer failed: ${e.message}`)))
+      }).pipe(Effect.catch((e) => Effect.die(new ModelViolation(`observer failed: ${e.message}`))))
 
     /**
      * After a step: settle, explain ejections, check every delivery and the rooms. `stepStart` is
@@ -197,7 +197,7 @@ export const runScenarioLog = (
           : Exit.isSuccess(sub.exit)
           ? "closed" as const
           : `ejected: ${
-            Option.match(Cause.failureOption(sub.exit.cause), { onNone: () => "defect", onSome: (e) => e.reason })
+            Option.match(Cause.findErrorOption(sub.exit.cause), { onNone: () => "defect", onSome: (e) => e.reason })
           }` as const
       }))
       return { deliveries, subscriptions }

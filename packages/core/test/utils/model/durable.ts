@@ -19,7 +19,7 @@
  * A process that is not running does nothing: the ordinary operations of its client are skipped.
  */
 import type { QueueConfig } from "@lockstep/core"
-import { Effect, ExecutionStrategy, Exit, FiberId, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import type { Engine, Queue } from "./engine.js"
 import { describeOp, type DurableOp, type FencedAction, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
@@ -35,17 +35,17 @@ import {
 } from "./run.js"
 
 /** How a process shutting down closes its scopes (a runtime's SIGTERM handler interrupts the main fiber). */
-const shutdown = Exit.interrupt(FiberId.none)
+const shutdown = Exit.interrupt()
 
 /** Start a process of a durable client: a client built in a scope of its own under `parent`. */
 export const startProcess = (
   engine: Engine,
   parent: Scope.Scope,
   config: QueueConfig.QueueConfig
-): Effect.Effect<{ readonly queue: Queue; readonly scope: Scope.CloseableScope }> =>
+): Effect.Effect<{ readonly queue: Queue; readonly scope: Scope.Closeable }> =>
   Effect.gen(function*() {
-    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-    const queue = yield* Scope.extend(engine.client(config), scope)
+    const scope = yield* Scope.fork(parent, "sequential")
+    const queue = yield* Scope.provide(engine.client(config), scope)
     return { queue, scope }
   })
 
@@ -239,7 +239,7 @@ export const fencedAction = (run: Run, c: Client, h: Holder, roomIndex: number, 
       }
       case "subscribe": {
         const scope = yield* Scope.make()
-        const exit = yield* Effect.exit(Scope.extend(h.queue.subscribe(room.name), scope))
+        const exit = yield* Effect.exit(Scope.provide(h.queue.subscribe(room.name), scope))
         yield* Scope.close(scope, Exit.void)
         run.trace.push(`${label} -> ${Exit.isFailure(exit) ? errorTag(exit.cause) : "succeeded"}`)
         // a subscription it does not know is fenced yet still holds the room on its side

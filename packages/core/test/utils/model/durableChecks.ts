@@ -54,7 +54,7 @@ export const checkFencedStreams = (run: Run, now: number): void => {
       sub.exitChecked = true
       continue
     }
-    const error = Cause.failureOption(sub.exit.cause)
+    const error = Cause.findErrorOption(sub.exit.cause)
     if (Option.isNone(error)) return fail(run, `${where} died: ${Cause.pretty(sub.exit.cause)}`)
     if (!fenced.reasons.has(error.value.reason)) {
       fail(run, `${where} (fenced) failed with ${error.value.reason}, expected one of ${[...fenced.reasons]} (I7, S21)`)

@@ -87,7 +87,7 @@ const acceptEjectedStreams = (run: Run, streams: ReadonlyArray<Sub>, now: number
   let progress = false
   for (const sub of streams) {
     if (sub.exitChecked || sub.exit === null || !Exit.isFailure(sub.exit)) continue
-    const err = Cause.failureOption(sub.exit.cause)
+    const err = Cause.findErrorOption(sub.exit.cause)
     if (Option.isNone(err)) {
       return fail(run, `subscription #${sub.no} (c${sub.client}) died: ${Cause.pretty(sub.exit.cause)}`)
     }
@@ -133,7 +133,7 @@ export const explainEjections = (
   }
   for (const sub of ejectedStreams) {
     if (sub.exitChecked || sub.exit === null || Exit.isSuccess(sub.exit)) continue
-    const reason = Option.match(Cause.failureOption(sub.exit.cause), {
+    const reason = Option.match(Cause.findErrorOption(sub.exit.cause), {
       onNone: () => "?",
       onSome: (e) => e.reason
     })

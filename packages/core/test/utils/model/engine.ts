@@ -7,7 +7,7 @@ import type { Effect, Scope } from "effect"
 import type { Mode } from "./ops.js"
 
 /** A client of the engine under test. */
-export type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
+export type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** What `runScenario` needs from an engine. Every client of one run shares one engine ("server"). */
 export interface Engine {

@@ -1,8 +1,9 @@
 /**
  * Model-based testing of `SyncFanoutQueue` engines (DESIGN §5), reusable across engines.
  *
- * - `scenario(options)` (`ops.ts`): a fast-check generator of operation sequences over a few
- *   clients and rooms, plus the clients' `clientTimeout` / `ackTimeout`.
+ * - `scenario(options)` (`ops.ts`): a generator (`effect/Arbitrary`) of operation sequences over a
+ *   few clients and rooms, plus the clients' `clientTimeout` / `ackTimeout`; check it with
+ *   `size: scenarioSize`.
  * - `runScenario(engine, scenario)` (`driver.ts`): runs one sequence against an `Engine`
  *   (`engine.ts`) through the public `SyncFanoutQueue` API only (`steps.ts`), and after EVERY step
  *   checks what the engine did (`ejections.ts`, `invariants.ts`: I1–I6) against a small model of
@@ -14,7 +15,7 @@
  *
  * `run.ts` holds the state of one run that the driver and the checks share.
  */
-export { ManualClock } from "./clock.js"
+export { ManualClock, yields } from "./clock.js"
 export { runScenario, runScenarioLog } from "./driver.js"
 export { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
 export {
@@ -31,5 +32,6 @@ export {
   type Scenario,
   scenario,
   type ScenarioOptions,
+  scenarioSize,
   subscribedFirst
 } from "./ops.js"

@@ -1,5 +1,6 @@
 /**
- * The operations of a model-based scenario and their fast-check generator (DESIGN §5).
+ * The operations of a model-based scenario and their generator (DESIGN §5), an `Arbitrary` of
+ * `effect/Arbitrary` (run by `it.effect.prop`; see `scenarioSize` for the check's `size`).
  *
  * `scenario(options)` generates operation sequences (send with a priority, sendOutOfBand,
  * subscribe sync/async, ack latest/stale/duplicate, leave, cut, restore, advance time) over a few
@@ -9,7 +10,8 @@
  * with its `onClose`), and the sequence also crashes, restarts (claims), shuts down and
  * interrupts them, and drives their fenced predecessors (`DurableOp`).
  */
-import { FastCheck as fc } from "effect"
+import { Arbitrary } from "effect"
+import * as Gen from "../arbitrary.js"
 
 /** How a subscription receives queued messages. */
 export type Mode = "sync" | "async"
@@ -181,34 +183,39 @@ export const defaultWeights: Record<Op["_tag"], number> = {
  * Operations over `clients` clients and `rooms` rooms; the first `durable` clients are durable
  * (their operations only with `options.durable`).
  */
-export const op = (clients: number, rooms: number, options: ScenarioOptions = {}, durable = 0): fc.Arbitrary<Op> => {
-  const client = fc.integer({ min: 0, max: clients - 1 })
-  const room = fc.integer({ min: 0, max: rooms - 1 })
+export const op = (
+  clients: number,
+  rooms: number,
+  options: ScenarioOptions = {},
+  durable = 0
+): Arbitrary.Arbitrary<Op> => {
+  const client = Gen.integer({ min: 0, max: clients - 1 })
+  const room = Gen.integer({ min: 0, max: rooms - 1 })
   const priorities = options.priorities ?? { min: -2, max: 2 }
   const advance = options.advanceMs ?? { min: 1, max: 3500 }
   const w = { ...defaultWeights, ...options.weights }
-  const arbs: Array<fc.WeightedArbitrary<Op>> = [
+  const arbs: Array<Gen.Weighted<Op>> = [
     {
       weight: w.Send,
-      arbitrary: fc.record({ _tag: fc.constant("Send" as const), client, room, priority: fc.integer(priorities) })
+      arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Send"), client, room, priority: Gen.integer(priorities) })
     },
-    { weight: w.SendOutOfBand, arbitrary: fc.record({ _tag: fc.constant("SendOutOfBand" as const), client, room }) },
+    { weight: w.SendOutOfBand, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("SendOutOfBand"), client, room }) },
     {
       weight: w.Subscribe,
-      arbitrary: fc.record({
-        _tag: fc.constant("Subscribe" as const),
+      arbitrary: Arbitrary.all({
+        _tag: Arbitrary.Constant("Subscribe"),
         client,
         room,
-        mode: fc.constantFrom<Array<Mode>>("sync", "sync", "async")
+        mode: Gen.constantFrom<Array<Mode>>("sync", "sync", "async")
       })
     },
     {
       weight: w.Ack,
-      arbitrary: fc.record({
-        _tag: fc.constant("Ack" as const),
+      arbitrary: Arbitrary.all({
+        _tag: Arbitrary.Constant("Ack"),
         client,
         room,
-        which: fc.constantFrom<Array<"latest" | "stale" | "duplicate">>(
+        which: Gen.constantFrom<Array<"latest" | "stale" | "duplicate">>(
           "latest",
           "latest",
           "latest",
@@ -217,85 +224,100 @@ export const op = (clients: number, rooms: number, options: ScenarioOptions = {}
         )
       })
     },
-    { weight: w.Leave, arbitrary: fc.record({ _tag: fc.constant("Leave" as const), client, room }) },
+    { weight: w.Leave, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Leave"), client, room }) },
     {
       weight: w.Advance,
-      arbitrary: fc.record({
-        _tag: fc.constant("Advance" as const),
-        millis: fc.oneof(fc.integer({ min: advance.min, max: Math.min(advance.max, 500) }), fc.integer(advance))
+      arbitrary: Arbitrary.all({
+        _tag: Arbitrary.Constant("Advance"),
+        millis: Gen.oneof(
+          { weight: 1, arbitrary: Gen.integer({ min: advance.min, max: Math.min(advance.max, 500) }) },
+          { weight: 1, arbitrary: Gen.integer(advance) }
+        )
       })
     }
   ]
   if (options.cuts === true) {
     arbs.push(
-      { weight: w.Cut, arbitrary: fc.record({ _tag: fc.constant("Cut" as const), client }) },
-      { weight: w.Restore, arbitrary: fc.record({ _tag: fc.constant("Restore" as const), client }) }
+      { weight: w.Cut, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Cut"), client }) },
+      { weight: w.Restore, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Restore"), client }) }
     )
   }
   if (options.durable === true && durable > 0) {
-    const d = fc.integer({ min: 0, max: durable - 1 })
+    const d = Gen.integer({ min: 0, max: durable - 1 })
     arbs.push(
-      { weight: w.Crash, arbitrary: fc.record({ _tag: fc.constant("Crash" as const), client: d }) },
+      { weight: w.Crash, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Crash"), client: d }) },
       {
         weight: w.Restart,
-        arbitrary: fc.record({
-          _tag: fc.constant("Restart" as const),
+        arbitrary: Arbitrary.all({
+          _tag: Arbitrary.Constant("Restart"),
           client: d,
-          resubscribe: fc.constantFrom(true, true, false)
+          resubscribe: Gen.constantFrom(true, true, false)
         })
       },
-      { weight: w.Shutdown, arbitrary: fc.record({ _tag: fc.constant("Shutdown" as const), client: d }) },
-      { weight: w.Interrupt, arbitrary: fc.record({ _tag: fc.constant("Interrupt" as const), client: d, room }) },
+      { weight: w.Shutdown, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Shutdown"), client: d }) },
+      { weight: w.Interrupt, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Interrupt"), client: d, room }) },
       {
         weight: w.Fenced,
-        arbitrary: fc.record({
-          _tag: fc.constant("Fenced" as const),
+        arbitrary: Arbitrary.all({
+          _tag: Arbitrary.Constant("Fenced"),
           client: d,
           room,
-          action: fc.constantFrom<Array<FencedAction>>("ack", "send", "subscribe", "leave")
+          action: Gen.constantFrom<Array<FencedAction>>("ack", "send", "subscribe", "leave")
         })
       }
     )
   }
-  return fc.oneof(...arbs)
+  return Gen.oneof(...arbs)
 }
 
+/**
+ * The `size` to check scenarios with: `it.effect.prop(name, [scenario(..)], f, { arbitrary: { runs,
+ * size: scenarioSize } })`. A generated sequence is at most `size` operations long, and the runner
+ * grows the size from 0 to this over the runs: at four times the longest sequence (`length.max`,
+ * up to 50), all but the first fifth of the runs draw lengths over the whole range, as fast-check's
+ * `size: "max"` did for the earlier tests. (The default size, 10, would cut every sequence to 10.)
+ */
+export const scenarioSize = 200
+
 /** Scenarios: a configuration and a sequence of operations fitting it. */
-export const scenario = (options: ScenarioOptions = {}): fc.Arbitrary<Scenario> => {
+export const scenario = (options: ScenarioOptions = {}): Arbitrary.Arbitrary<Scenario> => {
   const clients = options.clients ?? { min: 2, max: 4 }
   const rooms = options.rooms ?? { min: 1, max: 2 }
   const length = options.length ?? { min: 1, max: 40 }
-  const base = fc.record({
-    clients: fc.integer(clients),
-    rooms: fc.integer(rooms),
-    clientTimeoutMs: fc.constantFrom(...(options.clientTimeoutsMs ?? [1000, 2000, 3000])),
-    ackTimeoutMs: fc.constantFrom(...(options.ackTimeoutsMs ?? [null, 400, 1000, 1600]))
+  const base = Arbitrary.all({
+    clients: Gen.integer(clients),
+    rooms: Gen.integer(rooms),
+    clientTimeoutMs: Gen.constantFrom(...(options.clientTimeoutsMs ?? [1000, 2000, 3000])),
+    ackTimeoutMs: Gen.constantFrom(...(options.ackTimeoutsMs ?? [null, 400, 1000, 1600]))
   })
-  // without `durable`, exactly the draws of earlier versions (same seeds, same sequences)
-  const configs: fc.Arbitrary<Omit<Scenario, "ops">> = options.durable === true
-    ? base.chain((config) =>
-      fc.array(fc.constantFrom<Array<OnClose>>(...(options.onClose ?? ["detach", "detach", "leave"])), {
-        minLength: 1,
-        // at least one ordinary client stays: somebody keeps housekeeping (expiry, S10, S23)
-        maxLength: Math.max(1, Math.min(options.maxDurable ?? 2, config.clients - 1))
-      }).map((durable) => ({ ...config, durable }))
-    )
+  // without `durable`, the same draws as before durable clients existed
+  const configs: Arbitrary.Arbitrary<Omit<Scenario, "ops">> = options.durable === true
+    ? Arbitrary.flatMap(base, (config) =>
+      Arbitrary.map(
+        Arbitrary.array(Gen.constantFrom<Array<OnClose>>(...(options.onClose ?? ["detach", "detach", "leave"])), {
+          minLength: 1,
+          // at least one ordinary client stays: somebody keeps housekeeping (expiry, S10, S23)
+          maxLength: Math.max(1, Math.min(options.maxDurable ?? 2, config.clients - 1))
+        }),
+        (durable) => ({ ...config, durable })
+      ))
     : base
-  return configs.chain((config) =>
-    fc.array(op(config.clients, config.rooms, options, config.durable?.length ?? 0), {
-      minLength: length.min,
-      maxLength: length.max,
-      size: "max"
-    }).map((ops): Scenario => ({
-      ...config,
-      ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
-    }))
-  )
+  return Arbitrary.flatMap(configs, (config) =>
+    Arbitrary.map(
+      Arbitrary.array(op(config.clients, config.rooms, options, config.durable?.length ?? 0), {
+        minLength: length.min,
+        maxLength: length.max
+      }),
+      (ops): Scenario => ({
+        ...config,
+        ops: options.whileCut === undefined ? ops : dropWhileCut(ops, options.whileCut)
+      })
+    ))
 }
 
 /** Scenarios that open with every client subscribing (sync) to every room. */
-export const subscribedFirst = (scenarios: fc.Arbitrary<Scenario>): fc.Arbitrary<Scenario> =>
-  scenarios.map((scenario): Scenario => ({
+export const subscribedFirst = (scenarios: Arbitrary.Arbitrary<Scenario>): Arbitrary.Arbitrary<Scenario> =>
+  Arbitrary.map(scenarios, (scenario): Scenario => ({
     ...scenario,
     ops: [
       ...Array.from({ length: scenario.clients * scenario.rooms }, (_, i): Op => ({

@@ -28,7 +28,7 @@ export interface Sub {
   readonly client: number
   readonly room: number
   readonly mode: Mode
-  readonly scope: Scope.CloseableScope
+  readonly scope: Scope.Closeable
   /** filled by the consumer fiber */
   readonly log: Array<Delivery.Delivery>
   /** the step after which each delivery of `log` was observed */
@@ -102,7 +102,7 @@ export interface Client extends RoomModel.Connection {
   /** whether the current process runs (not crashed or shut down) */
   alive: boolean
   /** the current process's scope (durable clients only: Crash and Shutdown close it) */
-  scope: Scope.CloseableScope | null
+  scope: Scope.Closeable | null
   /** older processes of the id still running, fenced by a newer claim (S21), oldest first */
   readonly fenced: Array<Holder>
 }
@@ -167,7 +167,7 @@ export const removeMember = (run: Run, room: Room, client: number, lo: number, h
 export const mayBeExpired = (run: Run, c: Client, now: number): boolean => RoomModel.mayBeExpired(c, now, run.timing)
 
 /** A new subscription of `client`'s current process to `room`, opened in `scope`. */
-export const makeSub = (run: Run, client: Client, room: number, mode: Mode, scope: Scope.CloseableScope): Sub => ({
+export const makeSub = (run: Run, client: Client, room: number, mode: Mode, scope: Scope.Closeable): Sub => ({
   no: run.subs.length,
   client: client.index,
   room,
@@ -218,7 +218,7 @@ export const expectSuccess = (run: Run, what: string, exit: Exit.Exit<unknown, u
 
 /** The tag of an operation's failure (or the defect). */
 export const errorTag = (cause: Cause.Cause<unknown>): string =>
-  Option.match(Cause.failureOption(cause), {
+  Option.match(Cause.findErrorOption(cause), {
     onNone: () => `defect: ${Cause.pretty(cause)}`,
     onSome: (e) => (typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : String(e))
   })

@@ -103,7 +103,7 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         const room = roomOf(run, op.room)
         const existing = liveSub(run, op.client, op.room)
         const scope = yield* Scope.make()
-        const exit = yield* Effect.exit(Scope.extend(c.queue.subscribe(room.name, { mode: op.mode }), scope))
+        const exit = yield* Effect.exit(Scope.provide(c.queue.subscribe(room.name, { mode: op.mode }), scope))
         if (Exit.isFailure(exit)) yield* Scope.close(scope, Exit.void)
         if (existing !== null) {
           run.trace.push(`#${run.step} ${describeOp(op)} -> AlreadySubscribed`)
