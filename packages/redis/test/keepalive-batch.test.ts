@@ -16,7 +16,7 @@ const sha = (lua: string) => createHash("sha1").update(lua).digest("hex")
 
 describe("cluster keepalive", () => {
   layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
-    it.scoped("S10/S17: a keepalive costs one script call per node, not per shard", () =>
+    it.effect("S10/S17: a keepalive costs one script call per node, not per shard", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const connection = yield* RedisLayer.makeCluster(cluster.masters)
@@ -49,9 +49,9 @@ describe("cluster keepalive", () => {
         const mark = (marker: string) =>
           Effect.forEach(monitors, ({ admin, log }) =>
             Effect.promise(() => admin.echo(marker)).pipe(
-              Effect.zipRight(
+              Effect.andThen(
                 Effect.suspend(() => log.includes(`echo:${marker}`) ? Effect.void : Effect.fail("not yet")).pipe(
-                  Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo("5 seconds"))),
+                  Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ duration: "5 seconds" }))),
                   Effect.orDie
                 )
               )
@@ -67,7 +67,7 @@ describe("cluster keepalive", () => {
         expect(calls).toEqual([1, 1, 1])
       }))
 
-    it.scoped("S10: a keepalive naming rooms whose join is still in progress does not report the client as forgotten", () =>
+    it.effect("S10: a keepalive naming rooms whose join is still in progress does not report the client as forgotten", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const connection = yield* RedisLayer.makeCluster(cluster.masters)

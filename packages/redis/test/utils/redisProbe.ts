@@ -6,6 +6,7 @@
 import type { Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import {
+  Config,
   type Context,
   Deferred,
   Duration,
@@ -17,6 +18,7 @@ import {
   type LogLevel,
   Queue,
   References,
+  Schema,
   Scope,
   Stream
 } from "effect"
@@ -102,6 +104,22 @@ export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo
 /** Connections currently open under `name` (ioredis `connectionName`). */
 export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
   Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
+
+/**
+ * The option and the message of a configuration error for a value that was given but is wrong
+ * (what `QueueConfig.invalidData` makes: a `Config.ConfigError` whose cause points at the invalid
+ * value; Effect 3's `ConfigError.InvalidData`), or `undefined` for any other value.
+ */
+export const invalidData = (
+  error: unknown
+): { readonly path: ReadonlyArray<PropertyKey>; readonly message: string } | undefined => {
+  if (!(error instanceof Config.ConfigError)) return undefined
+  const cause = error.cause
+  if (!Schema.isSchemaError(cause) || cause.issue._tag !== "Pointer" || cause.issue.issue._tag !== "InvalidValue") {
+    return undefined
+  }
+  return { path: cause.issue.path, message: String(cause.issue.issue.annotations?.message ?? "") }
+}
 
 /** One captured log line: its level (`"Debug"`, `"Info"`, `"Warn"`…) and its message parts joined by spaces. */
 export interface LogLine {
