@@ -59,18 +59,13 @@ export interface RedisOptions {
 export type ClusterNode = { readonly host: string; readonly port: number } | string
 
 /**
- * Cluster options: node options (auth, TLS) as for a standalone Redis, plus ioredis cluster options.
+ * Cluster options: node options (auth, TLS) as for a standalone Redis, plus ioredis cluster options
+ * (e.g. `shardedSubscriberHealthCheckInterval`, the PING that finds dead subscriber connections).
  *
  * @since 0.1.0
  * @category models
  */
 export interface ClusterConnectionOptions extends RedisOptions {
-  /**
-   * how often the sharded subscriptions are re-asserted and in-flight messages re-checked; default
-   * 10 s (the ioredis 5.11 workaround, DESIGN §7; may go once ioredis 6 is shown to repair a slot
-   * migration alone)
-   */
-  readonly verifyInterval?: Duration.Input | undefined
   readonly cluster?: ClusterOptions | undefined
 }
 
@@ -90,11 +85,10 @@ export const make = (
 
 /**
  * A Redis Cluster connection in the current scope: one `Redis.Cluster` with sharded subscribers
- * (SSUBSCRIBE), one subscriber connection per master at most (S17). Sharded subscriptions are
- * re-asserted after topology changes and every `verifyInterval`, because ioredis 5 could lose them
- * silently on slot migration (DESIGN §7); each re-assertion is followed by a resync of in-flight
- * messages (S12). A node address that cannot be read fails with a `ConfigError`
- * (`QueueConfig.invalidData`).
+ * (SSUBSCRIBE), one subscriber connection per master at most (S17). ioredis subscribes the
+ * channels again after a slot migration or a lost subscriber connection; then every sync
+ * subscription resyncs its in-flight message (S12), which may have been published in the gap. A
+ * node address that cannot be read fails with a `ConfigError` (`QueueConfig.invalidData`).
  *
  * @since 0.1.0
  * @category constructors

@@ -1,11 +1,11 @@
 /**
  * A Redis Cluster connection: one `Redis.Cluster` with sharded subscribers (SSUBSCRIBE), one
- * subscriber connection per master at most (S17), shared by every client built on it. Sharded
- * subscriptions are kept alive by `shardedSubscriptions.ts` (the ioredis 5.11 workaround, kept on
- * ioredis 6 until the slot-migration tests decide it).
+ * subscriber connection per master at most (S17), shared by every client built on it. ioredis
+ * keeps the sharded subscriptions alive (slot migrations, lost subscriber connections);
+ * `shardedSubscriptions.ts` resyncs in-flight messages after it restored them (S12).
  */
 import type { QueueError } from "@lockstep/core"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
@@ -66,17 +66,21 @@ export const make = (
     const connected = yield* SubscriptionRef.make(true)
     const router = new Router()
     cluster.on("smessage", (channel: string, message: string) => router.dispatch(channel, message))
+    // ioredis lists the channel once more for its resubscriptions at every SSUBSCRIBE it sends (a
+    // redirected or retried one too): made a set again at once, and once more when it is answered
     const ssubscribeWithin = (channel: string, t: Duration.Duration) =>
-      calls.call("ssubscribe", t, () => cluster.ssubscribe(channel))
+      calls.call("ssubscribe", t, () => {
+        const subscribed = cluster.ssubscribe(channel)
+        ShardedSubscriptions.dedupeChannels(cluster, channel)
+        return subscribed
+      }).pipe(Effect.ensuring(Effect.sync(() => ShardedSubscriptions.dedupeChannels(cluster, channel))))
     const runScoped = yield* FiberSet.makeRuntime<never>()
     cluster.on("close", () => runScoped(SubscriptionRef.set(connected, false)))
     yield* ShardedSubscriptions.watch({
       cluster,
       router,
       connected,
-      ssubscribe: (channel) => ssubscribeWithin(channel, timeout),
-      runScoped,
-      verifyInterval: Duration.fromInputUnsafe(options.verifyInterval ?? "10 seconds")
+      ssubscribe: (channel) => ssubscribeWithin(channel, timeout)
     })
 
     return {

@@ -1,120 +1,105 @@
 /**
- * Keeping a cluster's sharded subscriptions (SSUBSCRIBE, S17) alive: the ioredis 5.11 workaround
- * (DESIGN §7), in one place, kept on ioredis 6 until `Cluster.test.ts` says it can go (below).
+ * The resync of a cluster's sharded subscriptions (SSUBSCRIBE, S17) after ioredis restored them,
+ * and the one place lockstep touches ioredis internals.
  *
- * What ioredis 5.11 gets wrong:
- * - When a slot migrates, Redis drops the slot's sharded subscriptions on the old owner and pushes
- *   an unsolicited `sunsubscribe` for each channel. ioredis 5.11 takes that push for the reply to
- *   the command at the head of its queue, and nothing subscribes the channel on the new owner: the
- *   room's messages stop arriving, silently.
- * - It appends the channels of every SSUBSCRIBE to the list it resubscribes after a reconnect
- *   (`cluster.shardedSubscribers.channels`, a private `Map<slot, string[]>`), even channels it
- *   already has: every re-assertion below would add one more copy of each channel (unbounded
- *   memory, ever longer SSUBSCRIBE commands on reconnect). ioredis 6.1 still does
- *   (`ClusterSubscriberGroup.addChannels`).
+ * ioredis 6 keeps sharded subscriptions alive by itself. When a slot migrates, Redis drops the
+ * slot's subscriptions on the old owner and pushes an unsolicited `sunsubscribe` for each channel:
+ * ioredis takes it as a `moved` signal (`DataHandler.handleUnsolicitedUnsubscribe`), reloads the
+ * slot map and subscribes every channel again on the slots' current owners
+ * (`ClusterSubscriberGroup.reset`); it does the same when a subscriber connection is lost (killed,
+ * a node failed over, its PING health check unanswered), and emits `subscribersReady` once it sent
+ * the SSUBSCRIBEs. (ioredis 5.11 took that push for the reply to the command at the head of its
+ * queue, and nothing subscribed the channel on the new owner: lockstep 0.x re-asserted every
+ * subscription on topology events and every `verifyInterval`, DESIGN §7. `Cluster.test.ts` shows
+ * ioredis 6 restoring them without that, so it is gone.)
  *
- * How we notice and repair: every channel with a listener is re-asserted (SSUBSCRIBE is
- * idempotent, and routed to the slot's current owner), then the connection reports down → up so
- * that every sync subscription resyncs its in-flight message (S12), which it may have missed:
- * - on topology events: `+node`, `-node`, `+subscriber`, `-subscriber` (a sharded subscriber
- *   connection came or went, e.g. killed: ioredis resubscribes it by itself but messages published
- *   in the gap are lost) and `ready`;
- * - on `refresh` (ioredis reloads the slot map on MOVED, on a lost node, on a pushed
- *   `sunsubscribe` (6.x) and every `cluster.slotsRefreshInterval`), when the owner of some slot
- *   changed;
- * - every `verifyInterval` (default 10 s), which bounds how long a loss nobody announced lasts.
- * Re-assertions close together are merged (one per 200 ms at most). After each, the private list
- * is made a set again (`dedupeChannels`): the one place lockstep touches ioredis internals; if the
- * field is missing or changes shape it does nothing.
+ * What ioredis cannot do is bring back what was published in the gap (from the drop until the
+ * subscription is back on the new owner: tens of ms, or as long as the new owner is out of reach).
+ * So after each `subscribersReady` (and `ready`, a reconnect of the whole cluster) every channel
+ * with a listener is subscribed once more and awaited: SSUBSCRIBE is idempotent and goes to the
+ * slot's current owner, behind ioredis' own on the same connection, so once it is answered the
+ * subscription is live (ioredis emits `subscribersReady` before its SSUBSCRIBEs are answered).
+ * Then the connection reports down → up, and every sync subscription resyncs its in-flight message
+ * (S12), which it may have missed. Reports close together are merged (one per 200 ms at most); a
+ * re-subscription that fails (e.g. the slot map is still moving) is logged and tried again, as
+ * long as no newer event started over.
  *
- * ioredis 6.1 repairs the migration itself: the pushed `sunsubscribe` that answers no queued
- * command makes the subscriber emit `moved` (`DataHandler.handleUnsolicitedUnsubscribe`), the
- * cluster reloads the slot map and its subscriber group subscribes every channel again on the
- * slots' current owners, then emits `subscribersReady` (`ClusterSubscriberGroup.reset`). What it
- * cannot do is bring back what was published in the gap (tens of ms): the S12 resync stays.
- *
- * When this can go: once `Cluster.test.ts` › "migrating an active room's slot …" passes with
- * `verifyInterval` off, delete the periodic verification (and the `verifyInterval` option), the
- * `refresh` watch (replaced by `subscribersReady`, which ioredis 6 emits after it resubscribed) and
- * the `+node` / `-node` triggers; keep a down → up report after `subscribersReady`, `+subscriber`
- * and `ready` for the S12 resync, made after an awaited re-assertion (ioredis emits
- * `subscribersReady` before its SSUBSCRIBEs are answered) — and with it `dedupeChannels`, unless
- * the report is made without SSUBSCRIBE through the cluster.
+ * ioredis appends the channels of every SSUBSCRIBE (and of every redirected retry of one) to the
+ * list it subscribes again (`cluster.shardedSubscribers.channels`, a private `Map<slot, string[]>`),
+ * even channels it already has (6.1: `ClusterSubscriberGroup.addChannels`): each SSUBSCRIBE of a
+ * channel already subscribed (the re-assertion above, a second listener of a room on one
+ * connection) would add a copy (unbounded memory, ever longer SSUBSCRIBE commands). Right after
+ * each is sent, and again once it is answered, `dedupeChannels` makes the channel's slot list a set
+ * again; if the field is missing or changes shape it does nothing. (A copy added by ioredis when it
+ * sends one of ours again, after the connection it was on died, lasts until ours is answered: an
+ * SSUBSCRIBE of ioredis meanwhile names the channel twice, which Redis takes as once.)
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberHandle from "effect/FiberHandle"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Cluster } from "ioredis"
 import type { RedisFailure } from "./errors.js"
 import type { Router } from "./router.js"
+import { slotOf } from "./slot.js"
 
-/** Topology events after which the subscriptions are re-asserted. */
-const topologyEvents = ["+node", "-node", "-subscriber", "+subscriber", "ready"] as const
+/** Events after which ioredis has subscribed every channel again (or a lost one may be back). */
+const resubscribedEvents = ["subscribersReady", "ready"] as const
 
-/** Re-assertions requested within this window are merged into one. */
+/** Reports requested within this window are merged into one. */
 const debounce = Duration.millis(200)
 
-/** Make the private resubscribe list of ioredis (5.11, still 6.1) a set again (see the module doc). */
-export const dedupeChannels = (cluster: Cluster): void => {
+/** A failed re-subscription is tried again: after 200 ms, 400 ms, … then every 5 s. */
+const retry = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("5 seconds")])
+
+/** Make the private resubscribe list of `channel`'s slot a set again (see the module doc). */
+export const dedupeChannels = (cluster: Cluster, channel: string): void => {
   const group = (cluster as unknown as { readonly shardedSubscribers?: { readonly channels?: unknown } })
     .shardedSubscribers
   if (!(group?.channels instanceof Map)) return
-  for (const [slot, list] of group.channels) {
-    if (Array.isArray(list)) group.channels.set(slot, [...new Set(list)])
-  }
+  const slot = slotOf(channel)
+  const list: unknown = group.channels.get(slot)
+  if (Array.isArray(list) && list.length > 1) group.channels.set(slot, [...new Set(list)])
 }
 
 /**
- * Watch `cluster` and re-assert the channels of `router` with `ssubscribe` when they may have been
- * lost, reporting down → up on `connected` after each re-assertion (S12). Runs in the scope.
+ * After ioredis subscribed `router`'s channels again, subscribe them once more with `ssubscribe`
+ * (awaited; tried again until it succeeds, a newer event starting over) and report down → up on
+ * `connected` (S12). The work runs in the scope: closing it interrupts it (S20), instead of
+ * leaving it to wait for a reply of the closed cluster until it times out.
  */
 export const watch = (options: {
   readonly cluster: Cluster
   readonly router: Router
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   readonly ssubscribe: (channel: string) => Effect.Effect<unknown, RedisFailure>
-  readonly runScoped: (effect: Effect.Effect<unknown>) => unknown
-  readonly verifyInterval: Duration.Duration
-}): Effect.Effect<void, never, Scope.Scope> => {
-  const { cluster, connected, router, runScoped } = options
-  const reassert = Effect.suspend(() =>
-    Effect.forEach(router.channels(), (channel) => options.ssubscribe(channel), { concurrency: 16, discard: true })
-  ).pipe(
-    Effect.ensuring(Effect.sync(() => dedupeChannels(cluster))),
-    Effect.andThen(SubscriptionRef.set(connected, false)),
-    Effect.andThen(SubscriptionRef.set(connected, true)),
-    Effect.catch((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message))
-  )
-  // scheduled re-assertions belong to the scope: closing it interrupts them (S20), instead of
-  // leaving one to wait for a reply of the closed cluster until it times out
-  let pending = false
-  const schedule = () => {
-    if (pending) return
-    pending = true
-    runScoped(
-      Effect.sleep(debounce).pipe(
-        Effect.andThen(Effect.sync(() => {
-          pending = false
-        })),
-        Effect.andThen(reassert)
-      )
+}): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { cluster, connected, router } = options
+    const resync = Effect.suspend(() =>
+      Effect.forEach(router.channels(), (channel) => options.ssubscribe(channel), { concurrency: 16, discard: true })
+    ).pipe(
+      Effect.tapError((e) => Effect.logWarning("lockstep: re-asserting sharded subscriptions failed", e.message)),
+      Effect.retry(retry),
+      Effect.andThen(SubscriptionRef.set(connected, false)),
+      Effect.andThen(SubscriptionRef.set(connected, true))
     )
-  }
-  for (const event of topologyEvents) cluster.on(event, schedule)
-  const slotOwners = () => cluster.slots.map((nodes) => nodes[0] ?? "").join(",")
-  let owners = slotOwners()
-  cluster.on("refresh", () => {
-    const now = slotOwners()
-    if (now === owners) return
-    owners = now
-    schedule()
+    // one resync at a time: a newer one replaces (interrupts) the one still retrying
+    const run = yield* FiberHandle.makeRuntime<never>()
+    let pending = false
+    const schedule = () => {
+      if (pending) return
+      pending = true
+      run(
+        Effect.sleep(debounce).pipe(
+          Effect.andThen(Effect.sync(() => {
+            pending = false
+          })),
+          Effect.andThen(resync)
+        )
+      )
+    }
+    for (const event of resubscribedEvents) cluster.on(event, schedule)
   })
-  return reassert.pipe(
-    Effect.repeat(Schedule.spaced(options.verifyInterval)),
-    Effect.delay(options.verifyInterval),
-    Effect.forkScoped,
-    Effect.asVoid
-  )
-}

@@ -119,7 +119,6 @@ export interface ClusterClientOptions {
   readonly config: QueueConfig.QueueConfig
   /** reach each node through a TCP proxy of its own (natMap), default false */
   readonly proxied?: boolean
-  readonly verifyInterval?: Duration.Input
   /** where `name` goes: the top-level `ioredis` options (default) or `cluster.redisOptions` */
   readonly nameVia?: "ioredis" | "cluster.redisOptions"
 }
@@ -152,7 +151,6 @@ export const clusterClient = (
       ShardLayer.layer({ shards: options.shards }),
       RedisLayer.cluster(startup, {
         ...(options.nameVia === "cluster.redisOptions" ? {} : { ioredis: { connectionName: options.name } }),
-        ...(options.verifyInterval !== undefined ? { verifyInterval: options.verifyInterval } : {}),
         cluster: {
           ...(options.proxied === true ? { natMap } : {}),
           ...(options.nameVia === "cluster.redisOptions" ? { redisOptions: { connectionName: options.name } } : {})
