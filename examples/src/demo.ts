@@ -259,36 +259,35 @@ const main = Effect.gen(function*() {
   }
 
   const parent = yield* Effect.scope
-  const start = (w: Worker) =>
-    Effect.gen(function*() {
-      // each worker lives in a scope of its own, so it can be killed alone
-      const scope = yield* Scope.fork(parent, "sequential")
-      // a durable member: its name is its client id (S21), so a restarted process resumes it (S22)
-      const crashable = w.spec.crashes && w.crashedAt === undefined
-      const client = yield* engine.client({ ...config, clientId: w.spec.name }, { crashable }).pipe(
-        Scope.provide(scope)
-      )
-      const deliveries = yield* client.queue.subscribe(ROOM).pipe(Scope.provide(scope))
-      w.clientId = client.queue.clientId
-      w.status = "waiting"
-      if (w.joinedAt === 0) w.joinedAt = elapsed()
-      const fiber = yield* deliveries.pipe(
-        Stream.runForEach(handle(w)),
-        Effect.catchTags({
-          ClientEjected: (e) =>
-            Effect.suspend(() => {
-              if (w.status === "crashed" || w.status === "ejected") return Effect.void
-              w.status = "ejected"
-              w.ejectedAt = elapsed()
-              ejections++
-              return say(red(`⏏ ${w.spec.name} was ejected: ${e.reason}`))
-            })
-        }),
-        Effect.catch((e) => say(red(`${w.spec.name} stopped: ${e.message}`))),
-        Effect.forkIn(scope)
-      )
-      return { worker: w, client, scope, fiber } satisfies Running
-    })
+  const start = Effect.fn("start")(function*(w: Worker) {
+    // each worker lives in a scope of its own, so it can be killed alone
+    const scope = yield* Scope.fork(parent, "sequential")
+    // a durable member: its name is its client id (S21), so a restarted process resumes it (S22)
+    const crashable = w.spec.crashes && w.crashedAt === undefined
+    const client = yield* engine.client({ ...config, clientId: w.spec.name }, { crashable }).pipe(
+      Scope.provide(scope)
+    )
+    const deliveries = yield* client.queue.subscribe(ROOM).pipe(Scope.provide(scope))
+    w.clientId = client.queue.clientId
+    w.status = "waiting"
+    if (w.joinedAt === 0) w.joinedAt = elapsed()
+    const fiber = yield* deliveries.pipe(
+      Stream.runForEach(handle(w)),
+      Effect.catchTags({
+        ClientEjected: (e) =>
+          Effect.suspend(() => {
+            if (w.status === "crashed" || w.status === "ejected") return Effect.void
+            w.status = "ejected"
+            w.ejectedAt = elapsed()
+            ejections++
+            return say(red(`⏏ ${w.spec.name} was ejected: ${e.reason}`))
+          })
+      }),
+      Effect.catch((e) => say(red(`${w.spec.name} stopped: ${e.message}`))),
+      Effect.forkIn(scope)
+    )
+    return { worker: w, client, scope, fiber } satisfies Running
+  })
 
   const running = yield* Effect.forEach(workers, start)
   yield* say(
@@ -411,8 +410,8 @@ const main = Effect.gen(function*() {
   const at = (fraction: number) =>
     Effect.suspend(() => Effect.sleep(Duration.seconds(Math.max(0, seconds * fraction - elapsed()))))
 
-  const broadcast = (text: string) =>
-    Effect.gen(function*() {
+  const broadcast = Effect.fn("broadcast")(
+    function*(text: string) {
       const targets = live()
       const id = yield* producer.queue.sendOutOfBand(ROOM, { kind: "broadcast", text })
       broadcasts.push({ id, at: elapsed(), text })
@@ -429,28 +428,29 @@ const main = Effect.gen(function*() {
         `${cyan("⚡ out-of-band")} ${JSON.stringify(text)} reached ${got.length}/${targets.length} live workers ` +
           `in ≤ ${ms(Math.max(0, ...got))}, skipping a queue of ${backlog} (S9)`
       )
-    }).pipe(Effect.catch((e) => say(yellow(`broadcast failed: ${e.message}`))))
+    },
+    Effect.catch((e) => say(yellow(`broadcast failed: ${e.message}`)))
+  )
 
-  const crash = (r: Running) =>
-    Effect.gen(function*() {
-      r.worker.status = "crashed"
-      r.worker.crashedAt = elapsed()
-      yield* r.client.cut // the network goes first: no ack, no heartbeat, no goodbye
-      yield* Fiber.interrupt(r.fiber)
-      yield* Scope.close(r.scope, Exit.void)
-      yield* say(
-        red(`✖ ${r.worker.spec.name} crashed`) +
-          `: network cut, fibers interrupted, client closed without leaving; ${
-            r.worker.processed > r.worker.acked
-              ? `it will never ack ${r.worker.current}`
-              : "the next message released will wait on it"
-          }`
-      )
-    })
+  const crash = Effect.fn("crash")(function*(r: Running) {
+    r.worker.status = "crashed"
+    r.worker.crashedAt = elapsed()
+    yield* r.client.cut // the network goes first: no ack, no heartbeat, no goodbye
+    yield* Fiber.interrupt(r.fiber)
+    yield* Scope.close(r.scope, Exit.void)
+    yield* say(
+      red(`✖ ${r.worker.spec.name} crashed`) +
+        `: network cut, fibers interrupted, client closed without leaving; ${
+          r.worker.processed > r.worker.acked
+            ? `it will never ack ${r.worker.current}`
+            : "the next message released will wait on it"
+        }`
+    )
+  })
 
   /** the crashed worker's process comes back: a new client with the same id resumes its membership (S22) */
-  const restart = (w: Worker) =>
-    Effect.gen(function*() {
+  const restart = Effect.fn("restart")(
+    function*(w: Worker) {
       const held = w.processed > w.acked ? w.ids[w.ids.length - 1] : undefined
       w.restartedAt = elapsed()
       w.status = "waiting"
@@ -461,7 +461,9 @@ const main = Effect.gen(function*() {
             held === undefined ? "" : ` and gets again the message it never acked, ${held} (same id)`
           }; the room moves on with all three`
       )
-    }).pipe(Effect.catch((e) => say(red(`${w.spec.name} could not come back: ${e.message}`))))
+    },
+    (effect, w) => Effect.catch(effect, (e) => say(red(`${w.spec.name} could not come back: ${e.message}`)))
+  )
 
   const script = Effect.gen(function*() {
     yield* at(0.2)
