@@ -8,6 +8,13 @@
  * the packed tarballs, and `pnpm install --offline --frozen-lockfile` links it from the store.
  * pnpm does not need the registry's metadata for a frozen install, which a resolving install
  * (`--offline` without a lockfile) would: a fresh CI machine does not have that metadata cached.
+ * Peers come along as the workspace resolved them: `redis` (node-redis), a non-optional peer of
+ * `@effect/platform-node` 4.1 that pnpm auto-installs (only its NodeRedis module uses it), and with
+ * it `@opentelemetry/api`, an optional peer of `@redis/client` that the workspace happens to have
+ * (a user's install would leave that one out).
+ *
+ * The newcomer's project (`NewcomerProject.ts`) is the online counterpart: `effect` as the
+ * registry resolves it today.
  */
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"

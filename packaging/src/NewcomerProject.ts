@@ -155,22 +155,3 @@ export const installedVersion = (
     )
     return manifest.version
   })
-
-/**
- * Whether `version` satisfies `range`, for the ranges our packages declare: a caret range
- * `^x.y.z` (same major, at least x.y.z; for 0.y only the same minor; a prerelease never
- * satisfies). `undefined` for any other form of range: teach this function before using it.
- */
-export const satisfiesCaret = (version: string, range: string): boolean | undefined => {
-  const wanted = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range.trim())
-  if (wanted === null) return undefined
-  const found = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(version.trim())
-  if (found === null || found[4] !== undefined) return false
-  const [major, minor, patch] = [found[1], found[2], found[3]].map(Number) as [number, number, number]
-  const [wMajor, wMinor, wPatch] = [wanted[1], wanted[2], wanted[3]].map(Number) as [number, number, number]
-  const atLeast = major > wMajor ||
-    (major === wMajor && (minor > wMinor || (minor === wMinor && patch >= wPatch)))
-  if (!atLeast || major !== wMajor) return false
-  if (wMajor > 0) return true
-  return wMinor > 0 ? minor === wMinor : minor === wMinor && patch === wPatch
-}

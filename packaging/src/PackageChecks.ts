@@ -11,7 +11,7 @@ import { builtinModules } from "node:module"
 import { publint } from "publint"
 import { formatMessage } from "publint/utils"
 import ts from "typescript"
-import { exec, PackagingError, type Packed, root } from "./Workspace.js"
+import { exec, PackagingError, type Packed, root, type WorkspacePackage } from "./Workspace.js"
 
 /**
  * publint messages we accept, by code, each with the reason. Empty: every error, warning and
@@ -99,6 +99,76 @@ export const metadataProblems = (
         nonEmptyString((bugs as Readonly<Record<string, unknown>>).email)))
   ) {
     problems.push("package.json has no `bugs` (a URL or an email)")
+  }
+  return problems
+}
+
+/**
+ * Whether `version` satisfies `range`, for the ranges our packages declare: a caret range
+ * `^x.y.z` (same major, at least x.y.z; for 0.y only the same minor; a prerelease never
+ * satisfies). `undefined` for any other form of range: teach this function before using it.
+ */
+export const satisfiesCaret = (version: string, range: string): boolean | undefined => {
+  const wanted = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range.trim())
+  if (wanted === null) return undefined
+  const found = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(version.trim())
+  if (found === null || found[4] !== undefined) return false
+  const [major, minor, patch] = [found[1], found[2], found[3]].map(Number) as [number, number, number]
+  const [wMajor, wMinor, wPatch] = [wanted[1], wanted[2], wanted[3]].map(Number) as [number, number, number]
+  const atLeast = major > wMajor ||
+    (major === wMajor && (minor > wMinor || (minor === wMinor && patch >= wPatch)))
+  if (!atLeast || major !== wMajor) return false
+  if (wMajor > 0) return true
+  return wMinor > 0 ? minor === wMinor : minor === wMinor && patch === wPatch
+}
+
+/**
+ * The peer ranges across the packages: a peer several packages name has one range in all of them
+ * (a user installs one copy: `effect` is `^4.1.0` everywhere), and each range admits the version
+ * the workspace builds and tests the package with (its devDependency), or the range promises what
+ * no test ran. Workspace ranges (`workspace:^`) are pnpm's to rewrite and left alone.
+ */
+export const peerRangeProblems = (
+  packages: ReadonlyArray<WorkspacePackage>
+): ReadonlyArray<{ readonly name: string; readonly problem: string }> => {
+  const problems: Array<{ readonly name: string; readonly problem: string }> = []
+  const rangesOf = new Map<string, Set<string>>()
+  for (const { manifest } of packages) {
+    for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+      if (range.startsWith("workspace:")) continue
+      rangesOf.set(peer, (rangesOf.get(peer) ?? new Set()).add(range))
+      const tested = manifest.devDependencies?.[peer]
+      const satisfied = tested === undefined ? undefined : satisfiesCaret(tested, range)
+      if (tested === undefined) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} has no devDependency to build and test with`
+        })
+      } else if (satisfied === undefined) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} is not a caret range (^x.y.z): teach satisfiesCaret, or use one`
+        })
+      } else if (!satisfied) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} does not admit ${tested}, the version the workspace tests with`
+        })
+      }
+    }
+  }
+  for (const [peer, ranges] of rangesOf) {
+    if (ranges.size > 1) {
+      for (const { manifest } of packages) {
+        const range = manifest.peerDependencies?.[peer]
+        if (range !== undefined && !range.startsWith("workspace:")) {
+          problems.push({
+            name: manifest.name,
+            problem: `peer ${peer} ${range}: the packages disagree on its range (${[...ranges].join(", ")})`
+          })
+        }
+      }
+    }
   }
   return problems
 }

@@ -28,13 +28,10 @@ export const Manifest = Schema.Struct({
   name: Schema.String,
   version: Schema.String,
   private: Schema.optional(Schema.Boolean),
-  license: Schema.optional(Schema.String),
-  homepage: Schema.optional(Schema.String),
-  repository: Schema.optional(Schema.Unknown),
-  bugs: Schema.optional(Schema.Unknown),
   exports: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
   dependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   peerDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  devDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   peerDependenciesMeta: Schema.optional(
     Schema.Record(Schema.String, Schema.Struct({ optional: Schema.optional(Schema.Boolean) }))
   )

@@ -2,8 +2,9 @@
  * The packaging step of `pnpm lint` (after ESLint): build the packages, pack each one into a temp
  * dir with `pnpm pack`, and check every tarball (`PackageChecks.ts`: publint, LICENSE / README /
  * repository / homepage / bugs, Are the Types Wrong with the `esm-only` profile, declared
- * dependencies along each entry point's imports and no declared one unused). Any problem fails,
- * with every problem listed.
+ * dependencies along each entry point's imports and no declared one unused; across the packages,
+ * one range per peer, admitting the version the workspace tests with). Any problem fails, with
+ * every problem listed.
  *
  *   pnpm exec tsx packaging/src/check.ts
  */
@@ -17,15 +18,23 @@ import * as Workspace from "./Workspace.js"
 const program = Effect.gen(function*() {
   const started = Date.now()
   const packed = yield* Workspace.buildAndPack
+  const peerRanges = PackageChecks.peerRangeProblems(packed)
   const results = yield* Effect.forEach(
     packed,
-    (pkg) => Effect.map(PackageChecks.check(pkg), (problems) => ({ name: pkg.manifest.name, problems }))
+    (pkg) =>
+      Effect.map(PackageChecks.check(pkg), (problems) => ({
+        name: pkg.manifest.name,
+        problems: [
+          ...problems,
+          ...peerRanges.flatMap(({ name, problem }) => name === pkg.manifest.name ? [problem] : [])
+        ]
+      }))
   )
   const failed = results.filter((result) => result.problems.length > 0)
   for (const { name, problems } of results) {
     yield* Console.log(
       problems.length === 0
-        ? `${name}: publint, metadata, attw (esm-only), imports ✓`
+        ? `${name}: publint, metadata, attw (esm-only), imports, peer ranges ✓`
         : `${name}:\n${problems.map((problem) => `  - ${problem.replace(/\n/g, "\n    ")}`).join("\n")}`
     )
   }

@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Path from "effect/Path"
 import * as ConsumerProject from "../src/ConsumerProject.js"
 import * as NewcomerProject from "../src/NewcomerProject.js"
+import * as PackageChecks from "../src/PackageChecks.js"
 import * as Workspace from "../src/Workspace.js"
 import { packed } from "./packed.js"
 
@@ -69,7 +70,7 @@ layer(Layer.merge(NewcomerLive, NodeServices.layer), { timeout: 240_000, exclude
         )
         assert.isNotEmpty(ranges)
         for (const { name, range } of ranges) {
-          const satisfied = NewcomerProject.satisfiesCaret(version, range)
+          const satisfied = PackageChecks.satisfiesCaret(version, range)
           assert.isDefined(satisfied, `${name}'s peer range ${range} is not a caret range: teach satisfiesCaret`)
           assert.isTrue(satisfied, `effect ${version}, what a new user gets today, is outside ${name}'s peer ${range}`)
         }
