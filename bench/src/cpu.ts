@@ -22,6 +22,12 @@ interface RedisInfo {
 
 const field = (info: string, name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? "0")
 
+/** The CPU time the Redis server behind `admin` has used so far, ms (`INFO`: used_cpu_user + used_cpu_sys). */
+export const redisCpuMs = async (admin: Redis): Promise<number> => {
+  const info = await admin.info("cpu")
+  return (field(info, "used_cpu_user") + field(info, "used_cpu_sys")) * 1000
+}
+
 const redisInfo = async (ports: ReadonlyArray<number>): Promise<RedisInfo> => {
   let cpuMs = 0
   let connections = 0

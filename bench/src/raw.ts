@@ -6,17 +6,7 @@ import { Backend, type Delivery } from "@lockstep/core"
 import { Effect, Fiber, Stream } from "effect"
 import { Redis } from "ioredis"
 import type { CpuProbe } from "./cpu.js"
-
-/** The ack: the last member to ack releases and PUBLISHes the next message (also used by B7). */
-export const ackLua = `
-if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
-local m = redis.call("LPOP", KEYS[2])
-if not m then return 2 end
-for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
-redis.call("PUBLISH", KEYS[3], m)
-return 3
-`
+import { ackLua } from "./rawScripts.js"
 
 export interface RawResult {
   readonly elapsedMs: number
