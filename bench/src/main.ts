@@ -2,7 +2,7 @@
  * `pnpm bench` (DESIGN §6): B1–B8 on servers spawned here, lockstep and the raw-ioredis baseline
  * side by side in the same run. Prints a table and writes bench/results.json.
  */
-import { NodeContext } from "@effect/platform-node"
+import { NodeServices } from "@effect/platform-node"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
 import { Effect, Layer } from "effect"
@@ -96,9 +96,9 @@ const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
 /** A scenario that does not finish in 3 minutes fails the bench instead of hanging it. */
 const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.timeoutFail(effect, {
+  Effect.timeoutOrElse(effect, {
     duration: "3 minutes",
-    onTimeout: () => new Error("a scenario did not finish in 3 minutes")
+    orElse: () => Effect.fail(new Error("a scenario did not finish in 3 minutes"))
   })
 const lockstepRooms = (...args: Parameters<typeof Lockstep.lockstepRooms>) => bounded(Lockstep.lockstepRooms(...args))
 const lockstepOutOfBand = (...args: Parameters<typeof Lockstep.lockstepOutOfBand>) =>
@@ -417,7 +417,7 @@ const program = Effect.gen(function*() {
   console.log(`wrote ${out}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeContext.layer))).then(
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeServices.layer))).then(
   () => process.exit(0),
   (e) => {
     console.error(e)

@@ -39,7 +39,7 @@ export interface FanOutOptions {
   readonly tag: string
   readonly probe: CpuProbe
   /**
-   * "effect": the producers are Effect fibers awaiting each PUBLISH (`Effect.async`) and each
+   * "effect": the producers are Effect fibers awaiting each PUBLISH (`Effect.callback`) and each
    * subscriber parses the message and reads it through an Effect `Stream` (lockstep's delivery
    * buffer): what an Effect producer and consumer cost, without lockstep.
    */
@@ -69,7 +69,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
   let last = 0
   const total = rooms * perRoom * subscribers
   let received = 0
-  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
+  const consumers: Array<Fiber.Fiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     subs.forEach((s, index) => {
       const id = subIds[index]!
@@ -94,7 +94,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
         })
         consumers.push(Effect.runFork(
           Backend.deliveryStream(buffer).pipe(
-            Stream.runForEach((d) => Effect.zipRight(Effect.sync(count), d.ack))
+            Stream.runForEach((d) => Effect.andThen(Effect.sync(count), d.ack))
           )
         ))
         return
@@ -133,7 +133,7 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
   const effect = options.style === "effect"
   let received = 0
   const total = options.count * options.subscribers
-  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
+  const consumers: Array<Fiber.Fiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     for (const s of subs) {
       if (effect) {
@@ -165,7 +165,7 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
     }
   }
   const publish = (k: number) =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       producer.publish(channel, message(k)).then(() => resume(Effect.void), () => resume(Effect.void))
     })
   const effectWorker = Effect.whileLoop({

@@ -7,12 +7,12 @@
  */
 import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
-import { Effect, Exit, Layer, Runtime, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { Report, Worker, WorkerSpec } from "./protocol.js"
 import { now, producer as pacedProducer, receipts, roomName } from "./protocol.js"
 
 /** The client of this process, in `scope`. */
-const client = (spec: WorkerSpec, scope: Scope.CloseableScope) =>
+const client = (spec: WorkerSpec, scope: Scope.Closeable) =>
   Effect.map(
     Layer.buildWithScope(
       ClientLayer.standalone({ host: "127.0.0.1", port: spec.port }, {
@@ -21,7 +21,7 @@ const client = (spec: WorkerSpec, scope: Scope.CloseableScope) =>
       }),
       scope
     ),
-    (context) => context.unsafeMap.get(SyncFanoutQueue.SyncFanoutQueue.key) as SyncFanoutQueue.SyncFanoutQueue["Type"]
+    (context) => Context.get(context, SyncFanoutQueue.SyncFanoutQueue)
   )
 
 export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promise<Worker> =>
@@ -29,7 +29,7 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const scope = yield* Scope.make()
     const queue = yield* client(spec, scope)
     const received = receipts(spec, report)
-    const stream = yield* queue.subscribe(roomName(spec.tag, 0)).pipe(Scope.extend(scope))
+    const stream = yield* queue.subscribe(roomName(spec.tag, 0)).pipe(Scope.provide(scope))
     yield* Effect.forkIn(
       Stream.runForEach(stream, (d: Delivery.Delivery) => {
         received.receive(now(), (d.data as { readonly n: number }).n)
@@ -49,7 +49,7 @@ export const producer = (spec: WorkerSpec): Promise<Worker> =>
   Effect.runPromise(Effect.gen(function*() {
     const scope = yield* Scope.make()
     const queue = yield* client(spec, scope)
-    const run = Runtime.runPromise(yield* Effect.runtime<never>())
+    const run = Effect.runPromiseWith(yield* Effect.context<never>())
     const room = roomName(spec.tag, 0)
     return pacedProducer(
       spec,
