@@ -2,10 +2,10 @@
  * `pnpm bench` (DESIGN §6): B1–B8 on servers spawned here, lockstep and the raw-ioredis baseline
  * side by side in the same run. Prints a table and writes bench/results.json.
  */
-import { NodeServices } from "@effect/platform-node"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Runtime } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
@@ -13,7 +13,7 @@ import * as B7 from "./b7/report.js"
 import type { B7Row } from "./b7/report.js"
 import * as B8 from "./b8/report.js"
 import type { B8Result, B8Row } from "./b8/report.js"
-import { CpuProbe, type CpuUsed } from "./cpu.js"
+import { CpuProbe, type CpuUsed, noteProtocols, protocolsSummary } from "./cpu.js"
 import * as Lockstep from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
 
@@ -76,6 +76,7 @@ const pct = (xs: Array<number>, q: number) => {
 const row = (scenario: string, engine: string, messages: number, r: Measured, base?: Row): Row => {
   const msgsPerSec = Math.round(messages / (r.elapsedMs / 1000))
   const perMessage = (ms: number | null) => ms === null ? null : Math.round((ms * 1000) / messages)
+  noteProtocols(engine, r.cpu?.protocols ?? [])
   return {
     scenario,
     engine,
@@ -404,6 +405,7 @@ const program = Effect.gen(function*() {
     console.log(`B8: the processes' clocks agreed within ${spread} µs (in every round)`)
   }
   console.table(resources)
+  console.log(protocolsSummary())
   // bench/results.json: this file runs compiled, from bench/build/src
   const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "results.json")
   writeFileSync(
@@ -417,10 +419,9 @@ const program = Effect.gen(function*() {
   console.log(`wrote ${out}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeServices.layer))).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+// Ctrl-C (SIGINT) or SIGTERM interrupts the program, so its scope stops the redis-servers (spawned
+// in process groups of their own, they do not get the terminal's signal); the bench exits when the
+// program ends, whatever handles are left open (0, 1 after a failure, 130 when interrupted)
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeServices.layer)), {
+  teardown: (exit) => Runtime.defaultTeardown(exit, (code) => process.exit(code))
+})

@@ -8,7 +8,7 @@
  */
 import { Redis } from "ioredis"
 import * as path from "node:path"
-import { redisCpuMs } from "../cpu.js"
+import { clientProtocols, noteProtocols, redisCpuMs } from "../cpu.js"
 import { nodeArgsFrom, startWorker, type WorkerProcess } from "../workerProcess.js"
 import type { Report, WorkerSpec } from "./protocol.js"
 
@@ -94,6 +94,7 @@ export const run = async (port: number, shape: Shape): Promise<B7Result> => {
         )
       }
     }
+    noteProtocols(shape.engine, await clientProtocols(admin))
     const messages = shape.rooms * shape.timed
     const report = (r: Report) => r as Extract<Report, { readonly t: "done" }>
     const first = report(sent!).at

@@ -10,7 +10,7 @@
  */
 import { Redis } from "ioredis"
 import * as path from "node:path"
-import { redisCpuMs } from "../cpu.js"
+import { clientProtocols, noteProtocols, redisCpuMs } from "../cpu.js"
 import { nodeArgsFrom, startWorker, type WorkerProcess } from "../workerProcess.js"
 import type { Done, Report, WorkerSpec } from "./protocol.js"
 
@@ -126,6 +126,7 @@ export const run = async (port: number, shape: Shape): Promise<B8Result> => {
       `B8 ${tag}: timed section`
     )
     const redisAfter = await redisCpuMs(admin)
+    noteProtocols(shape.engine, await clientProtocols(admin))
     return summary(shape, sent!, received, (redisAfter - redisBefore) * 1000, offsets)
   } finally {
     await Promise.all(all.map((p) => p.end()))
