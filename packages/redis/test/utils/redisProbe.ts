@@ -6,22 +6,25 @@
 import type { Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import {
-  Context,
+  Config,
+  type Context,
   Deferred,
   Duration,
   Effect,
-  ExecutionStrategy,
   Exit,
   Fiber,
   Layer,
   Logger,
-  LogLevel,
+  type LogLevel,
   Queue,
+  References,
+  Schema,
   Scope,
   Stream
 } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
+import * as Net from "node:net"
 import { scripts } from "../../src/internal/scripts/index.js"
 
 type ScriptName = RedisConnection.ScriptName
@@ -103,19 +106,43 @@ export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo
 export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
   Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
 
-/** Run `effect` with every log line captured (level and message), from Debug up. */
-export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+/**
+ * The option and the message of a configuration error for a value that was given but is wrong
+ * (what `QueueConfig.invalidData` makes: a `Config.ConfigError` whose cause points at the invalid
+ * value; Effect 3's `ConfigError.InvalidData`), or `undefined` for any other value.
+ */
+export const invalidData = (
+  error: unknown
+): { readonly path: ReadonlyArray<PropertyKey>; readonly message: string } | undefined => {
+  if (!(error instanceof Config.ConfigError)) return undefined
+  const cause = error.cause
+  if (!Schema.isSchemaError(cause) || cause.issue._tag !== "Pointer" || cause.issue.issue._tag !== "InvalidValue") {
+    return undefined
+  }
+  return { path: cause.issue.path, message: String(cause.issue.issue.annotations?.message ?? "") }
+}
+
+/** One captured log line: its level (`"Debug"`, `"Info"`, `"Warn"`…) and its message parts joined by spaces. */
+export interface LogLine {
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+}
+
+/**
+ * Run `effect` with every log line captured instead of printed, from Debug up (also the lines of
+ * the fibers it forks, e.g. a connection's background checks, which inherit the loggers).
+ */
+export const captureLogs = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<readonly [A, ReadonlyArray<LogLine>], E, R> =>
   Effect.gen(function*() {
-    const logs: Array<{ readonly level: string; readonly message: string }> = []
+    const logs: Array<LogLine> = []
     const logger = Logger.make(({ logLevel, message }) => {
-      logs.push({
-        level: logLevel.label,
-        message: (Array.isArray(message) ? message : [message]).map(String).join(" ")
-      })
+      logs.push({ level: logLevel, message: (Array.isArray(message) ? message : [message]).map(String).join(" ") })
     })
     const result = yield* effect.pipe(
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Logger.withMinimumLogLevel(LogLevel.Debug)
+      Effect.provideService(References.CurrentLoggers, new Set([logger])),
+      Effect.provideService(References.MinimumLogLevel, "Debug")
     )
     return [result, logs] as const
   })
@@ -131,23 +158,44 @@ export const evictionChecked = (logs: ReadonlyArray<{ readonly message: string }
     "the eviction check to finish"
   )
 
+const show = (value: unknown): string => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
 /** Poll `check` every 10 ms until it holds; dies after `timeout` with `what`. */
 export const eventually = <A>(
   check: Effect.Effect<A>,
   holds: (a: A) => boolean,
   what: string,
-  timeout: Duration.DurationInput = "2 seconds"
+  timeout: Duration.Input = "2 seconds"
 ): Effect.Effect<A> =>
-  check.pipe(
-    Effect.filterOrFail(holds, (a) => new Error(`${what}: last value ${JSON.stringify(a)}`)),
-    Effect.tapError(() => Effect.sleep("10 millis")),
-    Effect.eventually,
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`timed out after ${Duration.format(timeout)}: ${what}`)
-    }),
-    Effect.orDie
-  )
+  Effect.suspend(() => {
+    let last: { readonly value: A } | undefined
+    return check.pipe(
+      Effect.tap((a) =>
+        Effect.sync(() => {
+          last = { value: a }
+        })
+      ),
+      Effect.filterOrFail(holds, () => "not yet" as const),
+      Effect.tapError(() => Effect.sleep("10 millis")),
+      Effect.eventually,
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.die(
+            new Error(
+              `timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}: ${what}` +
+                (last === undefined ? "" : ` (last value ${show(last.value)})`)
+            )
+          )
+      })
+    )
+  })
 
 // -----------------------------------------------------------------------------
 // MONITOR
@@ -179,9 +227,64 @@ export interface Monitor {
   readonly await: (
     from: number,
     pred: (entry: MonitorEntry) => boolean,
-    timeout: Duration.DurationInput
+    timeout: Duration.Input
   ) => Effect.Effect<number>
 }
+
+/**
+ * One line of MONITOR output (`1700000000.123456 [0 127.0.0.1:5000] "evalsha" "…"`), read as
+ * ioredis reads it (arguments split on `" "`, `\\"` unescaped; Redis escapes what is not printable).
+ */
+const parseMonitorLine = (line: string): MonitorEntry => {
+  const space = line.indexOf(" ")
+  const quote = line.indexOf("\"")
+  const args = line.slice(quote + 1, -1).split("\" \"").map((arg) => arg.replace(/\\"/g, "\""))
+  const source = line.slice(space + 2, quote - 2).split(" ")[1] ?? ""
+  return { time: Number(line.slice(0, space)), args, source, command: String(args[0] ?? "").toLowerCase() }
+}
+
+/**
+ * A MONITOR connection of its own (a plain socket speaking RESP2, in the scope) that hands every
+ * command the server runs to `onEntry`, from the moment the Effect succeeds. Not ioredis'
+ * `monitor()`: it enters monitoring mode only in a promise continuation after the `+OK`, so the
+ * lines that arrive in the same chunk as the `+OK` on a busy server are taken for replies to
+ * commands it never sent ("Command queue state error", thrown from the socket's data handler).
+ */
+const monitorSocket = (
+  port: number,
+  onEntry: (entry: MonitorEntry) => void
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.callback<Net.Socket>((resume) => {
+      const socket = Net.connect({ host: "127.0.0.1", port })
+      socket.setEncoding("utf8")
+      let monitoring = false
+      let buffered = ""
+      socket.on("error", (error) => {
+        if (!monitoring) resume(Effect.die(error))
+      })
+      socket.on("data", (chunk: string) => {
+        buffered += chunk
+        let end = buffered.indexOf("\r\n")
+        while (end >= 0) {
+          const line = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          end = buffered.indexOf("\r\n")
+          if (monitoring) {
+            if (line.startsWith("+")) onEntry(parseMonitorLine(line.slice(1)))
+          } else if (line === "+OK") {
+            monitoring = true
+            resume(Effect.succeed(socket))
+          } else {
+            resume(Effect.die(new Error(`MONITOR refused: ${line}`)))
+          }
+        }
+      })
+      socket.write("MONITOR\r\n")
+      return Effect.sync(() => socket.destroy())
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ))
 
 export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -190,20 +293,15 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
       /addr=(\S+)/.exec(String(info))?.[1] ?? "")
     const entries: Array<MonitorEntry> = []
     const waiters = new Set<() => void>()
-    const mon = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        marker.monitor()
-      ),
-      (m) => Effect.sync(() => m.disconnect())
-    )
-    mon.on("error", () => {})
-    mon.on("monitor", (time: string, args: Array<string>, source: string) => {
-      entries.push({ time: Number(time), args, source, command: String(args[0] ?? "").toLowerCase() })
-      for (const wake of [...waiters]) wake()
+    yield* monitorSocket(port, (entry) => {
+      entries.push(entry)
+      for (const wake of [...waiters]) {
+        wake()
+      }
     })
 
-    const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.DurationInput) =>
-      Effect.async<number>((resume) => {
+    const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.Input) =>
+      Effect.callback<number>((resume) => {
         const check = () => {
           for (let i = from + 1; i < entries.length; i++) {
             if (pred(entries[i]!)) {
@@ -215,20 +313,26 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
         }
         waiters.add(check)
         check()
-        return Effect.sync(() => waiters.delete(check))
+        return Effect.sync(() =>
+          waiters.delete(check)
+        )
       }).pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: timeout,
-          onTimeout: () => new Error(`MONITOR did not show the expected command within ${Duration.format(timeout)}`)
-        }),
-        Effect.orDie
+          orElse: () =>
+            Effect.die(
+              new Error(
+                `MONITOR did not show the expected command within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+              )
+            )
+        })
       )
 
     let marks = 0
     const mark = Effect.suspend(() => {
       const token = `lockstep-mark-${++marks}-${Math.random().toString(36).slice(2)}`
       return Effect.promise(() => marker.echo(token)).pipe(
-        Effect.zipRight(awaitEntry(-1, (e) => e.command === "echo" && e.args[1] === token, "2 seconds"))
+        Effect.andThen(awaitEntry(-1, (e) => e.command === "echo" && e.args[1] === token, "2 seconds"))
       )
     })
     const between = (from: number, to: number) =>
@@ -254,7 +358,7 @@ export const describeCommands = (commands: ReadonlyArray<MonitorEntry>): string 
 // -----------------------------------------------------------------------------
 
 export type EngineContext = Context.Context<RedisConnection.RedisConnection | Sharding.Sharding>
-export type Queue_ = SyncFanoutQueue.SyncFanoutQueue["Type"]
+export type Queue_ = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** One RedisConnection (command + subscriber connection) named `name`, in the current scope. */
 export const connect = (
@@ -277,7 +381,7 @@ export const makeClient = (
 
 /** A subscription whose deliveries are pulled one by one, with its own closeable scope. */
 export interface Sub {
-  readonly next: (timeout?: Duration.DurationInput) => Effect.Effect<Delivery.Delivery>
+  readonly next: (timeout?: Duration.Input) => Effect.Effect<Delivery.Delivery>
   /** the stream's end: succeeds on a normal end, fails with the ejection */
   readonly done: Deferred.Deferred<void, QueueError.ClientEjected>
   /** close the subscription's scope (leave the room, S6) */
@@ -291,9 +395,9 @@ export const subscribe = (
 ): Effect.Effect<Sub, QueueError.QueueError, Scope.Scope> =>
   Effect.gen(function*() {
     const parent = yield* Effect.scope
-    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    const scope = yield* Scope.fork(parent, "sequential")
     const stream = yield* queue.subscribe(room, options).pipe(
-      Scope.extend(scope),
+      Scope.provide(scope),
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     const inbox = yield* Queue.unbounded<Delivery.Delivery>()
@@ -307,14 +411,18 @@ export const subscribe = (
     return {
       next: (timeout = "3 seconds") =>
         Queue.take(inbox).pipe(
-          Effect.timeoutFail({
+          Effect.timeoutOrElse({
             duration: timeout,
-            onTimeout: () => new Error(`no delivery on ${JSON.stringify(room)} within ${Duration.format(timeout)}`)
-          }),
-          Effect.orDie
+            orElse: () =>
+              Effect.die(
+                new Error(
+                  `no delivery on ${JSON.stringify(room)} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+                )
+              )
+          })
         ),
       done,
-      close: Scope.close(scope, Exit.void).pipe(Effect.zipRight(Fiber.await(fiber)), Effect.asVoid)
+      close: Scope.close(scope, Exit.void).pipe(Effect.andThen(Fiber.await(fiber)), Effect.asVoid)
     } satisfies Sub
   })
 
