@@ -27,7 +27,7 @@ export const slotRanges = (
 export const ownerOf = (redis: Redis, slot: number): Effect.Effect<number> =>
   Effect.flatMap(slotRanges(redis), (ranges) => {
     const range = ranges.find(([start, end]) => slot >= start && slot <= end)
-    return range === undefined ? Effect.dieMessage(`slot ${slot} is not served`) : Effect.succeed(range[2])
+    return range === undefined ? Effect.die(new Error(`slot ${slot} is not served`)) : Effect.succeed(range[2])
   })
 
 /** Node id by port (CLUSTER MYID of each node). */
@@ -71,7 +71,7 @@ export const migrateSlot = (options: {
   })
 
 /** Wait until every replica of the master on `port` has acknowledged its whole replication stream. */
-export const awaitReplicated = (redis: Redis, timeout: Duration.DurationInput = "5 seconds"): Effect.Effect<void> =>
+export const awaitReplicated = (redis: Redis, timeout: Duration.Input = "5 seconds"): Effect.Effect<void> =>
   Effect.asVoid(eventually(
     Effect.map(cmd(redis, "INFO", "replication"), (info) => {
       const text = String(info)
@@ -119,7 +119,7 @@ export interface ClusterClientOptions {
   readonly config: QueueConfig.QueueConfig
   /** reach each node through a TCP proxy of its own (natMap), default false */
   readonly proxied?: boolean
-  readonly verifyInterval?: Duration.DurationInput
+  readonly verifyInterval?: Duration.Input
   /** where `name` goes: the top-level `ioredis` options (default) or `cluster.redisOptions` */
   readonly nameVia?: "ioredis" | "cluster.redisOptions"
 }
@@ -127,7 +127,7 @@ export interface ClusterClientOptions {
 export interface ClusterClient {
   readonly queue: Queue_
   readonly context: EngineContext
-  readonly sharding: Sharding.Sharding["Type"]
+  readonly sharding: Sharding.Sharding["Service"]
   /** node port → this client's proxy to it (empty unless `proxied`) */
   readonly proxies: ReadonlyMap<number, TcpProxy.TcpProxy>
 }
@@ -168,14 +168,14 @@ export const clusterClient = (
 export const retryUntil = <A, E>(
   effect: Effect.Effect<A, E>,
   what: string,
-  timeout: Duration.DurationInput
+  timeout: Duration.Input
 ): Effect.Effect<A> =>
   effect.pipe(
     Effect.tapError(() => Effect.sleep("100 millis")),
     Effect.eventually,
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: timeout,
-      onTimeout: () => new Error(`timed out after ${Duration.format(timeout)}: ${what}`)
-    }),
-    Effect.orDie
+      orElse: () =>
+        Effect.die(new Error(`timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}: ${what}`))
+    })
   )

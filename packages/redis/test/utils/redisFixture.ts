@@ -9,7 +9,7 @@
 import { Backend, QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Context, Duration, Effect, Layer, Stream, SubscriptionRef } from "effect"
+import { Context, Duration, Effect, Layer, type Scope, Stream, SubscriptionRef } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
 
@@ -18,11 +18,11 @@ let prefixes = 0
 const makeFixture = (
   connect: Effect.Effect<
     {
-      readonly layer: Layer.Layer<import("@lockstep/redis").RedisConnection.RedisConnection, unknown>
+      readonly layer: Layer.Layer<RedisConnection.RedisConnection, unknown>
       readonly proxies: ReadonlyArray<TcpProxy.TcpProxy>
     },
     never,
-    import("effect").Scope.Scope
+    Scope.Scope
   >,
   shardLayer: Layer.Layer<Sharding.Sharding, unknown>
 ): EngineFixture => {
@@ -35,7 +35,7 @@ const makeFixture = (
   const noticed = (clientId: string) =>
     Effect.suspend(() =>
       Effect.forEach(links.get(clientId) ?? [], (connected) =>
-        connected.changes.pipe(
+        SubscriptionRef.changes(connected).pipe(
           Stream.takeUntil((up) => !up),
           Stream.runDrain,
           Effect.timeout("2 seconds"),
@@ -61,23 +61,26 @@ const makeFixture = (
             resolved
           )
         })
-        const queue: SyncFanoutQueue.SyncFanoutQueue["Type"] = yield* make.pipe(Effect.provide(context), Effect.orDie)
+        const queue: SyncFanoutQueue.SyncFanoutQueue["Service"] = yield* make.pipe(
+          Effect.provide(context),
+          Effect.orDie
+        )
         // a durable id may be held by several clients of a test (S21): cut and restore reach them all
         proxies.set(queue.clientId, [...(proxies.get(queue.clientId) ?? []), ...clientProxies])
         const connected = Context.get(context, RedisConnection.RedisConnection).connected
         links.set(queue.clientId, [...(links.get(queue.clientId) ?? []), connected])
         return queue
       }),
-    cut: (clientId) => Effect.zipRight(each(clientId, (p) => p.cut), noticed(clientId)),
+    cut: (clientId) => Effect.andThen(each(clientId, (p) => p.cut), noticed(clientId)),
     restore: (clientId) => each(clientId, (p) => p.restore),
     within: (budget, effect) =>
       effect.pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: budget,
-          onTimeout: () => new Error(`did not complete within ${Duration.format(Duration.decode(budget))}`)
-        }),
-        Effect.catchIf((e): e is Error => e instanceof Error && e.message.startsWith("did not complete"), Effect.die)
-      ) as typeof effect,
+          orElse: () =>
+            Effect.die(new Error(`did not complete within ${Duration.format(Duration.fromInputUnsafe(budget))}`))
+        })
+      ),
     advance: (duration) => Effect.sleep(duration)
   }
 }

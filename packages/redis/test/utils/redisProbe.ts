@@ -6,17 +6,17 @@
 import type { Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import {
-  Context,
+  type Context,
   Deferred,
   Duration,
   Effect,
-  ExecutionStrategy,
   Exit,
   Fiber,
   Layer,
   Logger,
-  LogLevel,
+  type LogLevel,
   Queue,
+  References,
   Scope,
   Stream
 } from "effect"
@@ -103,19 +103,27 @@ export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo
 export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
   Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
 
-/** Run `effect` with every log line captured (level and message), from Debug up. */
-export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+/** One captured log line: its level (`"Debug"`, `"Info"`, `"Warn"`…) and its message parts joined by spaces. */
+export interface LogLine {
+  readonly level: LogLevel.LogLevel
+  readonly message: string
+}
+
+/**
+ * Run `effect` with every log line captured instead of printed, from Debug up (also the lines of
+ * the fibers it forks, e.g. a connection's background checks, which inherit the loggers).
+ */
+export const captureLogs = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<readonly [A, ReadonlyArray<LogLine>], E, R> =>
   Effect.gen(function*() {
-    const logs: Array<{ readonly level: string; readonly message: string }> = []
+    const logs: Array<LogLine> = []
     const logger = Logger.make(({ logLevel, message }) => {
-      logs.push({
-        level: logLevel.label,
-        message: (Array.isArray(message) ? message : [message]).map(String).join(" ")
-      })
+      logs.push({ level: logLevel, message: (Array.isArray(message) ? message : [message]).map(String).join(" ") })
     })
     const result = yield* effect.pipe(
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Logger.withMinimumLogLevel(LogLevel.Debug)
+      Effect.provideService(References.CurrentLoggers, new Set([logger])),
+      Effect.provideService(References.MinimumLogLevel, "Debug")
     )
     return [result, logs] as const
   })
@@ -131,23 +139,44 @@ export const evictionChecked = (logs: ReadonlyArray<{ readonly message: string }
     "the eviction check to finish"
   )
 
+const show = (value: unknown): string => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
 /** Poll `check` every 10 ms until it holds; dies after `timeout` with `what`. */
 export const eventually = <A>(
   check: Effect.Effect<A>,
   holds: (a: A) => boolean,
   what: string,
-  timeout: Duration.DurationInput = "2 seconds"
+  timeout: Duration.Input = "2 seconds"
 ): Effect.Effect<A> =>
-  check.pipe(
-    Effect.filterOrFail(holds, (a) => new Error(`${what}: last value ${JSON.stringify(a)}`)),
-    Effect.tapError(() => Effect.sleep("10 millis")),
-    Effect.eventually,
-    Effect.timeoutFail({
-      duration: timeout,
-      onTimeout: () => new Error(`timed out after ${Duration.format(timeout)}: ${what}`)
-    }),
-    Effect.orDie
-  )
+  Effect.suspend(() => {
+    let last: { readonly value: A } | undefined
+    return check.pipe(
+      Effect.tap((a) =>
+        Effect.sync(() => {
+          last = { value: a }
+        })
+      ),
+      Effect.filterOrFail(holds, () => "not yet" as const),
+      Effect.tapError(() => Effect.sleep("10 millis")),
+      Effect.eventually,
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () =>
+          Effect.die(
+            new Error(
+              `timed out after ${Duration.format(Duration.fromInputUnsafe(timeout))}: ${what}` +
+                (last === undefined ? "" : ` (last value ${show(last.value)})`)
+            )
+          )
+      })
+    )
+  })
 
 // -----------------------------------------------------------------------------
 // MONITOR
@@ -179,7 +208,7 @@ export interface Monitor {
   readonly await: (
     from: number,
     pred: (entry: MonitorEntry) => boolean,
-    timeout: Duration.DurationInput
+    timeout: Duration.Input
   ) => Effect.Effect<number>
 }
 
@@ -202,8 +231,8 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
       for (const wake of [...waiters]) wake()
     })
 
-    const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.DurationInput) =>
-      Effect.async<number>((resume) => {
+    const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.Input) =>
+      Effect.callback<number>((resume) => {
         const check = () => {
           for (let i = from + 1; i < entries.length; i++) {
             if (pred(entries[i]!)) {
@@ -217,18 +246,22 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
         check()
         return Effect.sync(() => waiters.delete(check))
       }).pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: timeout,
-          onTimeout: () => new Error(`MONITOR did not show the expected command within ${Duration.format(timeout)}`)
-        }),
-        Effect.orDie
+          orElse: () =>
+            Effect.die(
+              new Error(
+                `MONITOR did not show the expected command within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+              )
+            )
+        })
       )
 
     let marks = 0
     const mark = Effect.suspend(() => {
       const token = `lockstep-mark-${++marks}-${Math.random().toString(36).slice(2)}`
       return Effect.promise(() => marker.echo(token)).pipe(
-        Effect.zipRight(awaitEntry(-1, (e) => e.command === "echo" && e.args[1] === token, "2 seconds"))
+        Effect.andThen(awaitEntry(-1, (e) => e.command === "echo" && e.args[1] === token, "2 seconds"))
       )
     })
     const between = (from: number, to: number) =>
@@ -254,7 +287,7 @@ export const describeCommands = (commands: ReadonlyArray<MonitorEntry>): string 
 // -----------------------------------------------------------------------------
 
 export type EngineContext = Context.Context<RedisConnection.RedisConnection | Sharding.Sharding>
-export type Queue_ = SyncFanoutQueue.SyncFanoutQueue["Type"]
+export type Queue_ = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** One RedisConnection (command + subscriber connection) named `name`, in the current scope. */
 export const connect = (
@@ -277,7 +310,7 @@ export const makeClient = (
 
 /** A subscription whose deliveries are pulled one by one, with its own closeable scope. */
 export interface Sub {
-  readonly next: (timeout?: Duration.DurationInput) => Effect.Effect<Delivery.Delivery>
+  readonly next: (timeout?: Duration.Input) => Effect.Effect<Delivery.Delivery>
   /** the stream's end: succeeds on a normal end, fails with the ejection */
   readonly done: Deferred.Deferred<void, QueueError.ClientEjected>
   /** close the subscription's scope (leave the room, S6) */
@@ -291,9 +324,9 @@ export const subscribe = (
 ): Effect.Effect<Sub, QueueError.QueueError, Scope.Scope> =>
   Effect.gen(function*() {
     const parent = yield* Effect.scope
-    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    const scope = yield* Scope.fork(parent, "sequential")
     const stream = yield* queue.subscribe(room, options).pipe(
-      Scope.extend(scope),
+      Scope.provide(scope),
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     const inbox = yield* Queue.unbounded<Delivery.Delivery>()
@@ -307,14 +340,18 @@ export const subscribe = (
     return {
       next: (timeout = "3 seconds") =>
         Queue.take(inbox).pipe(
-          Effect.timeoutFail({
+          Effect.timeoutOrElse({
             duration: timeout,
-            onTimeout: () => new Error(`no delivery on ${JSON.stringify(room)} within ${Duration.format(timeout)}`)
-          }),
-          Effect.orDie
+            orElse: () =>
+              Effect.die(
+                new Error(
+                  `no delivery on ${JSON.stringify(room)} within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+                )
+              )
+          })
         ),
       done,
-      close: Scope.close(scope, Exit.void).pipe(Effect.zipRight(Fiber.await(fiber)), Effect.asVoid)
+      close: Scope.close(scope, Exit.void).pipe(Effect.andThen(Fiber.await(fiber)), Effect.asVoid)
     } satisfies Sub
   })
 
