@@ -12,8 +12,8 @@ import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
-  semanticSuite(redisFixture(), "live", { it: it.scoped })
-  durableSuite(redisFixture(), "live", { it: it.scoped })
-  durableFindings(redisFixture(), "live", { it: it.scoped })
-  discoverySuite(redisFixture(), "live", { it: it.scoped })
+  semanticSuite(redisFixture(), "live", { it: it.effect })
+  durableSuite(redisFixture(), "live", { it: it.effect })
+  durableFindings(redisFixture(), "live", { it: it.effect })
+  discoverySuite(redisFixture(), "live", { it: it.effect })
 })

@@ -8,7 +8,7 @@ import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import {
-  ConfigError,
+  type Config,
   Context,
   Deferred,
   Duration,
@@ -19,6 +19,7 @@ import {
   Logger,
   Option,
   Queue,
+  References,
   Schedule,
   Scope,
   Stream
@@ -31,6 +32,7 @@ import {
   describeCommands,
   eventually,
   freshPrefix,
+  invalidData,
   makeClient,
   monitor,
   type MonitorEntry,
@@ -63,7 +65,7 @@ const base = (prefix: string) => `${prefix}:{0}:`
 
 describe("ClientLayer on a spawned redis-server", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
-    it.scoped("one EVALSHA per send, ack, join, leave and out-of-band (DESIGN §4)", () =>
+    it.effect("one EVALSHA per send, ack, join, leave and out-of-band (DESIGN §4)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const mon = yield* monitor(port)
@@ -92,7 +94,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(d1.data).toBe(1)
         // the ack releases message 2 inside the same script (no later poll); an ack does not wait
         // for the server's reply, so the window closes once message 2 arrived
-        const ack = yield* mon.around(Effect.zipRight(d1.ack, sub.next()))
+        const ack = yield* mon.around(Effect.andThen(d1.ack, sub.next()))
         expectOneRoundTrip(ack.commands, "ack")
         const d2 = ack.result
         expect(d2.data).toBe(2)
@@ -112,7 +114,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expectOneRoundTrip(leave.commands, "leave", ["unsubscribe"])
       }))
 
-    it.scoped("the acks of one event-loop turn leave in one EVALSHA, and each one counts (DESIGN §4, S3, S4)", () =>
+    it.effect("the acks of one event-loop turn leave in one EVALSHA, and each one counts (DESIGN §4, S3, S4)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const mon = yield* monitor(port)
@@ -149,7 +151,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(acks[0]!.args.slice(8)).toEqual([...firsts, firsts[0]!].flatMap((d) => [b, d.room, d.id]))
       }))
 
-    it.scoped("the sends and out-of-band messages of one turn leave in one EVALSHA each, in order (DESIGN §4, S2, S9)", () =>
+    it.effect("the sends and out-of-band messages of one turn leave in one EVALSHA each, in order (DESIGN §4, S2, S9)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const mon = yield* monitor(port)
@@ -181,7 +183,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         }
       }))
 
-    it.scoped("a send made after an ack in the same turn reaches the server after it (S2, S3)", () =>
+    it.effect("a send made after an ack in the same turn reaches the server after it (S2, S3)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const a = yield* makeClient(yield* connect(port, "order-a"), { keyPrefix: freshPrefix("order"), ...quiet })
@@ -193,7 +195,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         // joined x's batch, written before the ack, both would be queued and y (priority 0) first.
         yield* Effect.all([
           a.send("room", "x", { priority: 5 }),
-          Effect.zipRight(d0.ack, a.send("room", "y", { priority: 0 }))
+          Effect.andThen(d0.ack, a.send("room", "y", { priority: 0 }))
         ], { concurrency: "unbounded" })
         const next = yield* sub.next()
         expect(next.data).toBe("x")
@@ -201,7 +203,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect((yield* sub.next()).data).toBe("y")
       }))
 
-    it.scoped("one EVALSHA per keepalive tick, one per shard with subscriptions (DESIGN §4, S10)", () =>
+    it.effect("one EVALSHA per keepalive tick, one per shard with subscriptions (DESIGN §4, S10)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -242,21 +244,21 @@ describe("ClientLayer on a spawned redis-server", () => {
         ])
       }))
 
-    it.scoped("S18: no keys left after the last member leaves and the queue drains", () =>
+    it.effect("S18: no keys left after the last member leaves and the queue drains", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
         const prefix = freshPrefix("gc")
         const B = base(prefix)
         const clientsScope = yield* Scope.make()
-        const ctx = yield* connect(port, "gc").pipe(Scope.extend(clientsScope))
+        const ctx = yield* connect(port, "gc").pipe(Scope.provide(clientsScope))
         const a = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet, ackTimeout: "30 seconds" }).pipe(
-          Scope.extend(clientsScope)
+          Scope.provide(clientsScope)
         )
         const b = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet, housekeepingInterval: "1 second" }).pipe(
-          Scope.extend(clientsScope)
+          Scope.provide(clientsScope)
         )
-        const p = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.extend(clientsScope))
+        const p = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.provide(clientsScope))
         const live = new Set([a.clientId, b.clientId, p.clientId])
 
         /** every key is owned (room with members, live client, shard bookkeeping) or expires */
@@ -342,7 +344,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         )
       }))
 
-    it.scoped("S19: two prefixes on one server never see each other", () =>
+    it.effect("S19: two prefixes on one server never see each other", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -387,7 +389,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(Exit.isFailure(leak)).toBe(true)
       }))
 
-    it.scoped("S20: at most 2 connections per process, all closed with the scope, rooms left", () =>
+    it.effect("S20: at most 2 connections per process, all closed with the scope, rooms left", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -398,12 +400,12 @@ describe("ClientLayer on a spawned redis-server", () => {
         const watch = yield* subscribe(observer, "room")
 
         const scope = yield* Scope.make()
-        const ctx = yield* connect(port, name).pipe(Scope.extend(scope))
-        const c1 = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.extend(scope))
-        const c2 = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.extend(scope))
-        const s1 = yield* subscribe(c1, "room").pipe(Scope.extend(scope))
-        yield* subscribe(c2, "room").pipe(Scope.extend(scope))
-        yield* subscribe(c2, "other", { mode: "async" }).pipe(Scope.extend(scope))
+        const ctx = yield* connect(port, name).pipe(Scope.provide(scope))
+        const c1 = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.provide(scope))
+        const c2 = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Scope.provide(scope))
+        const s1 = yield* subscribe(c1, "room").pipe(Scope.provide(scope))
+        yield* subscribe(c2, "room").pipe(Scope.provide(scope))
+        yield* subscribe(c2, "other", { mode: "async" }).pipe(Scope.provide(scope))
         yield* c1.send("room", "m1")
         yield* c1.send("room", "m2")
 
@@ -432,7 +434,7 @@ describe("ClientLayer on a spawned redis-server", () => {
           .toEqual([])
       }))
 
-    it.scoped("NOSCRIPT: operations still succeed after SCRIPT FLUSH (EVALSHA falls back to EVAL)", () =>
+    it.effect("NOSCRIPT: operations still succeed after SCRIPT FLUSH (EVALSHA falls back to EVAL)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -462,7 +464,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect((yield* s.next()).data).toBe(3)
       }))
 
-    it.scoped("S10: a black-holed connection gives OperationTimeout, then the client ejects itself", () =>
+    it.effect("S10: a black-holed connection gives OperationTimeout, then the client ejects itself", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const proxy = yield* TcpProxy.make({ targetPort: port })
@@ -486,8 +488,10 @@ describe("ClientLayer on a spawned redis-server", () => {
 
         const ejected = yield* Deferred.await(s.done).pipe(
           Effect.flip,
-          Effect.timeoutFail({ duration: "3 seconds", onTimeout: () => new Error("the stream did not fail") }),
-          Effect.orDie
+          Effect.timeoutOrElse({
+            duration: "3 seconds",
+            orElse: () => Effect.die(new Error("the stream did not fail"))
+          })
         )
         const afterBlackhole = Date.now() - started
         expect(ejected).toMatchObject({
@@ -500,7 +504,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(afterBlackhole).toBeLessThan(1000 + 2 * 334 + 500)
       }))
 
-    it.scoped("S16: garbage published on a room channel is counted as invalid, the stream goes on", () =>
+    it.effect("S16: garbage published on a room channel is counted as invalid, the stream goes on", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -542,20 +546,19 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(metrics.invalid).toBe(garbage.length)
       }))
 
-    it.scoped("S16: a flood of distinct garbage neither floods the log nor is retained", () =>
+    it.effect("S16: a flood of distinct garbage neither floods the log nor is retained", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
         const prefix = freshPrefix("flood")
         const warnings: Array<string> = []
-        const capture = Logger.replace(
-          Logger.defaultLogger,
-          Logger.make(({ logLevel, message }) => {
-            if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
-          })
-        )
+        const capture = Logger.make(({ logLevel, message }) => {
+          if (logLevel === "Warn") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
         const ctx = yield* connect(port, "flood")
-        const sub = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(Effect.provide(capture))
+        const sub = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet }).pipe(
+          Effect.provideService(References.CurrentLoggers, new Set([capture]))
+        )
         const p = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet })
         const s = yield* subscribe(sub, "room")
         const n = 200
@@ -571,14 +574,14 @@ describe("ClientLayer on a spawned redis-server", () => {
         yield* p.send("room", "real")
         expect((yield* s.next()).data).toBe("real")
         expect((yield* sub.metrics()).invalid).toBe(n)
-        yield* Effect.yieldNow()
+        yield* Effect.yieldNow
         const invalidLogs = warnings.filter((w) => w.includes("invalid message"))
         expect(invalidLogs.length).toBeGreaterThan(0)
         expect(invalidLogs.length).toBeLessThanOrEqual(5)
         for (const line of invalidLogs) expect(line.length).toBeLessThan(4_000)
       }))
 
-    it.scoped("a send that failed while the connection was down is never delivered later (no offline replay)", () =>
+    it.effect("a send that failed while the connection was down is never delivered later (no offline replay)", () =>
       Effect.gen(function*() {
         const f = yield* redisFixture()
         const producer = yield* f.client({ operationTimeout: "400 millis" })
@@ -599,16 +602,16 @@ describe("ClientLayer on a spawned redis-server", () => {
         // once the producer works again, a marker sent after the restore arrives alone
         yield* Effect.retry(
           producer.send("no-replay", "after"),
-          Schedule.spaced("100 millis").pipe(Schedule.upTo("5 seconds"))
+          Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: "5 seconds" }))
         )
         yield* Effect.retry(
           Effect.suspend(() => received.includes("after") ? Effect.void : Effect.fail("not yet")),
-          Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds"))
+          Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "5 seconds" }))
         )
         expect(received).toEqual(["after"])
       }))
 
-    it.scoped(
+    it.effect(
       "an interrupted send has an unknown outcome: interrupted in the turn that issued it, it is still applied",
       () =>
         Effect.gen(function*() {
@@ -620,26 +623,26 @@ describe("ClientLayer on a spawned redis-server", () => {
           yield* stream.pipe(Stream.runForEach((d) => Effect.sync(() => received.push(d.data))), Effect.forkScoped)
           // the send is issued (its command waits for the end of this event-loop turn) and
           // interrupted before the turn ends: the interruption does not withdraw it
-          const sending = yield* Effect.fork(producer.send("interrupted", "sent anyway"))
-          yield* Effect.yieldNow()
+          const sending = yield* Effect.forkChild(producer.send("interrupted", "sent anyway"))
+          yield* Effect.yieldNow
           yield* Fiber.interrupt(sending)
           yield* producer.send("interrupted", "marker")
           yield* Effect.retry(
             Effect.suspend(() => received.includes("marker") ? Effect.void : Effect.fail("not yet")),
-            Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds"))
+            Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "5 seconds" }))
           )
           expect(received).toEqual(["sent anyway", "marker"])
         })
     )
 
-    it.scoped("ClientLayer.standalone: one call builds a client with its own connection; it sends and receives", () =>
+    it.effect("ClientLayer.standalone: one call builds a client with its own connection; it sends and receives", () =>
       Effect.gen(function*() {
         const { port, url } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
         const prefix = freshPrefix("one")
         const before = (yield* clientList(raw)).length
         const scope = yield* Scope.make()
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | Config.ConfigError> =
           ClientLayer.standalone(url, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.buildWithScope(Live, scope), SyncFanoutQueue.SyncFanoutQueue)
         const other = Context.get(
@@ -649,7 +652,7 @@ describe("ClientLayer on a spawned redis-server", () => {
           ),
           SyncFanoutQueue.SyncFanoutQueue
         )
-        const s = yield* subscribe(queue, "room").pipe(Scope.extend(scope))
+        const s = yield* subscribe(queue, "room").pipe(Scope.provide(scope))
         const id = yield* other.send("room", "one call")
         const d = yield* s.next()
         expect([d.id, d.data]).toEqual([id, "one call"])
@@ -659,7 +662,7 @@ describe("ClientLayer on a spawned redis-server", () => {
         yield* eventually(Effect.map(clientList(raw), (cs) => cs.length), (n) => n === before, "connections closed")
         // a URL that cannot be read is a configuration error
         const error = yield* Effect.flip(Layer.build(ClientLayer.standalone("redis://[oops", { keyPrefix: prefix })))
-        expect(ConfigError.isConfigError(error)).toBe(true)
+        expect(invalidData(error)?.path).toEqual(["url"])
       }))
   })
 })

@@ -7,7 +7,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Cause, ConfigError, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Cause, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import * as HarnessNet from "../src/testing/internal/net.js"
 import {
   captureLogs,
@@ -15,6 +15,7 @@ import {
   eventually,
   evictionChecked,
   freshPrefix,
+  invalidData,
   makeClient,
   rawRedis,
   scanKeys,
@@ -38,13 +39,18 @@ const acl = [
   "+@all"
 ]
 
-/** The error is a `ConfigError.InvalidData`; returns its message. */
+/**
+ * The error is a configuration error for a value given but wrong (`QueueConfig.invalidData`;
+ * Effect 3's `ConfigError.InvalidData`); returns its message (the error's own, which names the option).
+ */
 const expectInvalidData = (error: unknown): string => {
-  expect(ConfigError.isConfigError(error), String(error)).toBe(true)
-  const config = error as ConfigError.ConfigError
-  expect(config._op).toBe("InvalidData")
-  return config._op === "InvalidData" ? config.message : ""
+  expect(invalidData(error), String(error)).toBeDefined()
+  return String((error as Error).message)
 }
+
+/** A ConfigProvider of these environment variables only (Effect 3's `ConfigProvider.fromMap`). */
+const env = (variables: ReadonlyArray<readonly [string, string]>) =>
+  ConfigProvider.fromEnv({ env: Object.fromEntries(variables) })
 
 /** Build a RedisConnection (+ single sharding) in a fresh scope; report how it ended and how long it took. */
 const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, QueueError.EngineError | unknown>) =>
@@ -52,7 +58,7 @@ const tryConnect = (layer: Layer.Layer<RedisConnection.RedisConnection, QueueErr
 
 describe("RedisLayer", () => {
   layer(RedisTestServer.layer({ extraArgs: acl }), { excludeTestServices: true })((it) => {
-    it.scoped("parses redis://user:pass@host:port/db: authenticates as the user on the chosen db", () =>
+    it.effect("parses redis://user:pass@host:port/db: authenticates as the user on the chosen db", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -79,7 +85,7 @@ describe("RedisLayer", () => {
         expect(yield* connection.nodes).toEqual([`127.0.0.1:${port}`])
       }))
 
-    it.scoped("decodes percent-encoded credentials", () =>
+    it.effect("decodes percent-encoded credentials", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -92,7 +98,7 @@ describe("RedisLayer", () => {
         for (const c of bob) expect(c.db).toBe("0")
       }))
 
-    it.scoped("a wrong password fails with a typed EngineError and leaves no connection open", () =>
+    it.effect("a wrong password fails with a typed EngineError and leaves no connection open", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -113,7 +119,7 @@ describe("RedisLayer", () => {
         expect(error2).toBeInstanceOf(QueueError.EngineError)
       }))
 
-    it.scoped("an unreachable port fails fast with EngineError", () =>
+    it.effect("an unreachable port fails fast with EngineError", () =>
       Effect.gen(function*() {
         const [closed] = yield* HarnessNet.freePorts(1)
         const [elapsed, error] = yield* tryConnect(
@@ -124,7 +130,7 @@ describe("RedisLayer", () => {
         expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
       }))
 
-    it.scoped("a black-holed server fails with EngineError after connectTimeout", () =>
+    it.effect("a black-holed server fails with EngineError after connectTimeout", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const proxy = yield* TcpProxy.make({ targetPort: port })
@@ -143,12 +149,12 @@ describe("RedisLayer", () => {
         expect(yield* proxy.connections).toBe(0)
       }))
 
-    it.scoped("a password from the environment never shows in an error or a log line (wrong, unreachable, bad URL)", () =>
+    it.effect("a password from the environment never shows in an error or a log line (wrong, unreachable, bad URL)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const [closed] = yield* HarnessNet.freePorts(1)
         const secret = "Sup3r-Secret-Pw"
-        const cases: ReadonlyArray<[string, ReadonlyArray<[string, string]>]> = [
+        const cases: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, string]>]> = [
           ["a wrong password in LOCKSTEP_REDIS_PASSWORD", [
             ["LOCKSTEP_REDIS_URL", `redis://alice@127.0.0.1:${port}/2`],
             ["LOCKSTEP_REDIS_PASSWORD", secret]
@@ -164,10 +170,10 @@ describe("RedisLayer", () => {
             ["LOCKSTEP_REDIS_PASSWORD", secret]
           ]]
         ]
-        for (const [what, env] of cases) {
+        for (const [what, variables] of cases) {
           const [exit, logs] = yield* captureLogs(
             Effect.exit(Effect.scoped(Layer.build(RedisLayer.layerConfig))).pipe(
-              Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env)))
+              Effect.provideService(ConfigProvider.ConfigProvider, env(variables))
             )
           )
           expect(Exit.isFailure(exit), what).toBe(true)
@@ -190,18 +196,16 @@ describe("RedisLayer", () => {
         expect(JSON.stringify(logs)).not.toContain(secret)
       }))
 
-    it.scoped("layerConfig takes the password from LOCKSTEP_REDIS_PASSWORD, over the URL's", () =>
+    it.effect("layerConfig takes the password from LOCKSTEP_REDIS_PASSWORD, over the URL's", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
-        const provider = ConfigProvider.fromMap(
-          new Map([
-            ["LOCKSTEP_REDIS_URL", `redis://alice:not-this-one@127.0.0.1:${port}/4`],
-            ["LOCKSTEP_REDIS_PASSWORD", "s3cret"]
-          ])
-        )
+        const provider = env([
+          ["LOCKSTEP_REDIS_URL", `redis://alice:not-this-one@127.0.0.1:${port}/4`],
+          ["LOCKSTEP_REDIS_PASSWORD", "s3cret"]
+        ])
         const context = yield* Layer.build(Layer.merge(RedisLayer.layerConfig, ShardLayer.single)).pipe(
-          Effect.withConfigProvider(provider)
+          Effect.provideService(ConfigProvider.ConfigProvider, provider)
         )
         const q = yield* makeClient(context, { keyPrefix: freshPrefix("pw") })
         yield* subscribe(q, "room")
@@ -215,22 +219,22 @@ describe("RedisLayer", () => {
         yield* Layer.build(RedisLayer.layer(Redacted.make(`redis://alice:s3cret@127.0.0.1:${port}`)))
       }))
 
-    it.scoped("no eviction warning when the server has maxmemory-policy noeviction (the default)", () =>
+    it.effect("no eviction warning when the server has maxmemory-policy noeviction (the default)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
         yield* evictionChecked(logs)
-        expect(logs.filter((l) => /maxmemory|evict/i.test(l.message) && l.level !== "DEBUG")).toEqual([])
+        expect(logs.filter((l) => /maxmemory|evict/i.test(l.message) && l.level !== "Debug")).toEqual([])
         expect(logs.some((l) => l.message.includes(`127.0.0.1:${port} noeviction`))).toBe(true)
       }))
 
-    it.scoped("an invalid URL is a configuration error (ConfigError.InvalidData), not a defect", () =>
+    it.effect("an invalid URL is a configuration error (QueueConfig.invalidData), not a defect", () =>
       Effect.gen(function*() {
         const [, error] = yield* tryConnect(RedisLayer.layer("not a url"))
         expectInvalidData(error)
       }))
 
-    it.scoped("a db that is not a non-negative integer is refused, not silently dropped; the message hides the password", () =>
+    it.effect("a db that is not a non-negative integer is refused, not silently dropped; the message hides the password", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         for (const db of ["abc", "-1", "1.5", "2x"]) {
@@ -243,27 +247,25 @@ describe("RedisLayer", () => {
         expectInvalidData((yield* tryConnect(RedisLayer.layer(`http://127.0.0.1:${port}`)))[1])
       }))
 
-    it.scoped("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
+    it.effect("layerConfig reads LOCKSTEP_REDIS_URL from the ConfigProvider", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
         const prefix = freshPrefix("cfg")
-        const provider = ConfigProvider.fromMap(
-          new Map([
-            ["LOCKSTEP_REDIS_URL", `redis://alice:s3cret@127.0.0.1:${port}/3`],
-            ["LOCKSTEP_KEY_PREFIX", prefix],
-            ["LOCKSTEP_CLIENT_TIMEOUT", "30 seconds"]
-          ])
-        )
+        const provider = env([
+          ["LOCKSTEP_REDIS_URL", `redis://alice:s3cret@127.0.0.1:${port}/3`],
+          ["LOCKSTEP_KEY_PREFIX", prefix],
+          ["LOCKSTEP_CLIENT_TIMEOUT", "30 seconds"]
+        ])
         const Live = ClientLayer.layerConfig.pipe(
           Layer.provide(ShardLayer.single),
           Layer.provide(RedisLayer.layerConfig),
-          Layer.provide(Layer.setConfigProvider(provider))
+          Layer.provide(ConfigProvider.layer(provider))
         )
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(Layer.merge(Live, ShardLayer.single), scope)
         const q = yield* Effect.provide(SyncFanoutQueue.SyncFanoutQueue, context)
-        const s = yield* subscribe(q, "room").pipe(Scope.extend(scope))
+        const s = yield* subscribe(q, "room").pipe(Scope.provide(scope))
         yield* q.send("room", "from env")
         expect((yield* s.next()).data).toBe("from env")
         const alice = (yield* clientList(raw)).filter((c) => c.user === "alice")
@@ -275,9 +277,9 @@ describe("RedisLayer", () => {
           "the env-configured connections to close"
         )
 
-        // Effect.withConfigProvider works as well, and a bad URL is a configuration error
+        // the provider given as a service of the effect works as well, and a bad URL is a configuration error
         const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LOCKSTEP_REDIS_URL", "::nope::"]])))
+          Effect.provideService(ConfigProvider.ConfigProvider, env([["LOCKSTEP_REDIS_URL", "::nope::"]]))
         )
         expectInvalidData(error)
       }))
@@ -285,12 +287,12 @@ describe("RedisLayer", () => {
 
   layer(RedisTestServer.layer({ extraArgs: ["--maxmemory-policy", "allkeys-lru"] }), { excludeTestServices: true })(
     (it) => {
-      it.scoped("a server that may evict keys is named in ONE warning at connect, with the fix", () =>
+      it.effect("a server that may evict keys is named in ONE warning at connect, with the fix", () =>
         Effect.gen(function*() {
           const { port } = yield* RedisTestServer.RedisTestServer
           const [, logs] = yield* captureLogs(Layer.build(RedisLayer.layer({ host: "127.0.0.1", port })))
           yield* evictionChecked(logs)
-          const warnings = logs.filter((l) => l.level === "WARN")
+          const warnings = logs.filter((l) => l.level === "Warn")
           expect(warnings.length, JSON.stringify(logs)).toBe(1)
           expect(warnings[0]!.message).toContain("allkeys-lru")
           expect(warnings[0]!.message).toContain("CONFIG SET maxmemory-policy noeviction")
@@ -301,7 +303,7 @@ describe("RedisLayer", () => {
 
   // the harness binds 127.0.0.1; these arguments come after its own, so the server listens on both
   layer(RedisTestServer.layer({ extraArgs: ["--bind", "127.0.0.1", "::1"] }), { excludeTestServices: true })((it) => {
-    it.scoped("an IPv6 literal in a URL (redis://[::1]:port) connects to ::1", () =>
+    it.effect("an IPv6 literal in a URL (redis://[::1]:port) connects to ::1", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -320,7 +322,7 @@ describe("RedisLayer", () => {
         }
       }))
 
-    it.scoped("an IPv6 literal cluster node address ([::1]:port) is parsed, a bad one refused", () =>
+    it.effect("an IPv6 literal cluster node address ([::1]:port) is parsed, a bad one refused", () =>
       Effect.gen(function*() {
         // a standalone server is no cluster: the connection fails, but as an engine error after
         // reaching it, not as a DNS failure of "[::1]"

@@ -45,8 +45,8 @@ describe("Calls", () => {
     Effect.gen(function*() {
       const calls = yield* Calls.make(sockets([]))
       let made = 0
-      const fiber = yield* Effect.fork(calls.call("x", Duration.seconds(1), () => Promise.resolve(++made)))
-      yield* Effect.yieldNow() // the call is registered for the end of the turn
+      const fiber = yield* Effect.forkChild(calls.call("x", Duration.seconds(1), () => Promise.resolve(++made)))
+      yield* Effect.yieldNow // the call is registered for the end of the turn
       yield* Fiber.interrupt(fiber)
       yield* calls.call("y", Duration.seconds(1), () => Promise.resolve(0)) // a later turn
       expect(made).toBe(0)
@@ -55,12 +55,12 @@ describe("Calls", () => {
   it.live("closing the connection's scope fails what is still pending, at once", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const calls = yield* Calls.make(sockets([])).pipe(Scope.extend(scope))
+      const calls = yield* Calls.make(sockets([])).pipe(Scope.provide(scope))
       const failures: Array<string> = []
       calls.later("pending", Duration.seconds(30), () => new Promise<never>(() => {}), (failure) => {
         if (failure !== undefined) failures.push(failure._tag)
       })
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       yield* Scope.close(scope, Exit.void)
       expect(failures).toEqual(["OperationTimeout"])
     }))

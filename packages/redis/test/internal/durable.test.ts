@@ -10,7 +10,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { type Backend, QueueConfig, QueueError } from "@lockstep/core"
 import { RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
-import { Deferred, Effect, Exit, Scope } from "effect"
+import { Deferred, Effect, Exit, Option, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../../src/internal/keys.js"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
@@ -46,13 +46,12 @@ const ackOutcome = (backend: BackendClient, room: string, id: string, wait = "50
     let calls = 0
     backend.ack(room, id, (_room, _id, error) => {
       calls++
-      Deferred.unsafeDone(failed, Exit.succeed(error))
+      Deferred.doneUnsafe(failed, Exit.succeed(error))
     })
-    const outcome = yield* Deferred.await(failed).pipe(Effect.timeoutTo({
-      duration: wait,
-      onTimeout: () => "none" as const,
-      onSuccess: (e) => e
-    }))
+    const outcome = yield* Deferred.await(failed).pipe(
+      Effect.timeoutOption(wait),
+      Effect.map(Option.getOrElse(() => "none" as const))
+    )
     yield* Effect.sleep("100 millis") // a second report (a retry per shard) would come now
     return { outcome, calls }
   })
@@ -62,7 +61,7 @@ const envelope = (data: string) => JSON.stringify({ k: "q", d: data })
 /** Backends of one key prefix on one connection. */
 const engine = (
   connection: Parameters<typeof RedisBackend.make>[0],
-  sharding: Sharding.Sharding["Type"],
+  sharding: Sharding.Sharding["Service"],
   label: string
 ) =>
   Effect.gen(function*() {
@@ -91,7 +90,7 @@ describe("durable members, backend level", () => {
         return { ...(yield* engine(connection, sharding, label)), raw, port: server.port, sharding }
       }).pipe(Effect.orDie)
 
-    it.scoped("S21: the epochs of an id grow with each claim; claims are kept per id, the client registered", () =>
+    it.effect("S21: the epochs of an id grow with each claim; claims are kept per id, the client registered", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("ep")
         expect(yield* backend("edge-1").claim(2000)).toEqual({ epoch: 1 })
@@ -104,7 +103,7 @@ describe("durable members, backend level", () => {
         expect(yield* cmd(raw, "EXISTS", Keys.detached(base(0)))).toBe(0)
       }))
 
-    it.scoped("S21: after a newer claim every write of the older holder fails with ClientSuperseded and changes nothing", () =>
+    it.effect("S21: after a newer claim every write of the older holder fails with ClientSuperseded and changes nothing", () =>
       Effect.gen(function*() {
         const { backend, prefix, raw } = yield* standalone("fence")
         const producer = backend("producer")
@@ -148,7 +147,7 @@ describe("durable members, backend level", () => {
         expect((yield* producer.roomState("r")).backlog).toBe(3)
       }))
 
-    it.scoped("S22: a resumed join answers the in-flight message while the id holds it unacked, nothing once it acked", () =>
+    it.effect("S22: a resumed join answers the in-flight message while the id holds it unacked, nothing once it acked", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("resume")
         const producer = backend("producer")
@@ -188,7 +187,7 @@ describe("durable members, backend level", () => {
         expect(yield* producer.roomState("r")).toMatchObject({ acked: ["edge-1"], backlog: 1 })
       }))
 
-    it.scoped("S22/S25: a resumed join in the other mode leaves (releasing what it held) and joins afresh", () =>
+    it.effect("S22/S25: a resumed join in the other mode leaves (releasing what it held) and joins afresh", () =>
       Effect.gen(function*() {
         const { backend } = yield* standalone("mode")
         const producer = backend("producer")
@@ -206,7 +205,7 @@ describe("durable members, backend level", () => {
         expect(yield* second.memberships).toEqual([{ room: "r", mode: "async" }])
       }))
 
-    it.scoped("S23/S24: a detached membership nobody resumes is ejected by housekeeping after its deadline; a resumed one stays", () =>
+    it.effect("S23/S24: a detached membership nobody resumes is ejected by housekeeping after its deadline; a resumed one stays", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("detach")
         const producer = backend("producer")
@@ -220,7 +219,7 @@ describe("durable members, backend level", () => {
         }
         const frames: Array<string> = []
         const scope = yield* Scope.make()
-        yield* Scope.extend(producer.listen("dropped", (frame) => frames.push(frame)), scope)
+        yield* Scope.provide(producer.listen("dropped", (frame) => frames.push(frame)), scope)
 
         // detach: nothing is left or released; the client's expiry reaches the deadline too
         yield* first.detach("dropped", 800)
@@ -250,7 +249,7 @@ describe("durable members, backend level", () => {
         yield* Scope.close(scope, Exit.void)
       }))
 
-    it.scoped("S18: leaving, unregistering or an ejection leaves no `detached` entry", () =>
+    it.effect("S18: leaving, unregistering or an ejection leaves no `detached` entry", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("clean")
         const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
@@ -269,7 +268,7 @@ describe("durable members, backend level", () => {
         expect(yield* second.memberships).toEqual([])
       }))
 
-    it.scoped("S20/S24: a durable client's unregister leaves every membership of its id, resumed or not, on every shard", () =>
+    it.effect("S20/S24: a durable client's unregister leaves every membership of its id, resumed or not, on every shard", () =>
       Effect.gen(function*() {
         const { backend, sharding } = yield* standalone("unreg", 8)
         const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
@@ -286,7 +285,7 @@ describe("durable members, backend level", () => {
         for (const room of rooms) expect((yield* backend("p").roomState(room)).members).toEqual([])
       }))
 
-    it.scoped("S23: memberships lists the id's rooms with their modes, over every shard", () =>
+    it.effect("S23: memberships lists the id's rooms with their modes, over every shard", () =>
       Effect.gen(function*() {
         const { backend, sharding } = yield* standalone("list", 8)
         const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
@@ -306,7 +305,7 @@ describe("durable members, backend level", () => {
         expect(yield* backend("someone-else").memberships).toEqual([])
       }))
 
-    it.scoped("S21: a claim that meets a newer epoch on another shard lost a race: ClientSuperseded, nothing written there", () =>
+    it.effect("S21: a claim that meets a newer epoch on another shard lost a race: ClientSuperseded, nothing written there", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("race", 4)
         yield* backend("edge-1").claim(2000)
@@ -318,7 +317,7 @@ describe("durable members, backend level", () => {
         expect(yield* cmd(raw, "HGET", Keys.claims(base(0)), "edge-1")).toBe("2")
       }))
 
-    it.scoped("fencing costs one HGET of `claims` per script call of a durable client, none for the others", () =>
+    it.effect("fencing costs one HGET of `claims` per script call of a durable client, none for the others", () =>
       Effect.gen(function*() {
         const { backend, base, port } = yield* standalone("cost")
         const mon = yield* monitor(port)
@@ -356,7 +355,7 @@ describe("durable members, backend level", () => {
   })
 
   layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
-    it.scoped("cluster: a claim reaches every shard; a superseded backend is fenced on a shard other than 0", () =>
+    it.effect("cluster: a claim reaches every shard; a superseded backend is fenced on a shard other than 0", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()

@@ -131,7 +131,7 @@ describe("Keys", () => {
   })
 
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
-    it.scoped("the Lua key helpers build the same keys as the TS builders", () =>
+    it.effect("the Lua key helpers build the same keys as the TS builders", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const redis = yield* rawRedis(port)
@@ -152,7 +152,7 @@ describe("Keys", () => {
         ])
       }))
 
-    it.scoped("every script compiles", () =>
+    it.effect("every script compiles", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const redis = yield* rawRedis(port)

@@ -6,6 +6,7 @@
 import type { Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, type RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import {
+  Config,
   type Context,
   Deferred,
   Duration,
@@ -17,11 +18,13 @@ import {
   type LogLevel,
   Queue,
   References,
+  Schema,
   Scope,
   Stream
 } from "effect"
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
+import * as Net from "node:net"
 import { scripts } from "../../src/internal/scripts/index.js"
 
 type ScriptName = RedisConnection.ScriptName
@@ -102,6 +105,22 @@ export const clientList = (redis: Redis): Effect.Effect<ReadonlyArray<ClientInfo
 /** Connections currently open under `name` (ioredis `connectionName`). */
 export const namedClients = (redis: Redis, name: string): Effect.Effect<ReadonlyArray<ClientInfo>> =>
   Effect.map(clientList(redis), (clients) => clients.filter((c) => c.name === name))
+
+/**
+ * The option and the message of a configuration error for a value that was given but is wrong
+ * (what `QueueConfig.invalidData` makes: a `Config.ConfigError` whose cause points at the invalid
+ * value; Effect 3's `ConfigError.InvalidData`), or `undefined` for any other value.
+ */
+export const invalidData = (
+  error: unknown
+): { readonly path: ReadonlyArray<PropertyKey>; readonly message: string } | undefined => {
+  if (!(error instanceof Config.ConfigError)) return undefined
+  const cause = error.cause
+  if (!Schema.isSchemaError(cause) || cause.issue._tag !== "Pointer" || cause.issue.issue._tag !== "InvalidValue") {
+    return undefined
+  }
+  return { path: cause.issue.path, message: String(cause.issue.issue.annotations?.message ?? "") }
+}
 
 /** One captured log line: its level (`"Debug"`, `"Info"`, `"Warn"`…) and its message parts joined by spaces. */
 export interface LogLine {
@@ -212,6 +231,61 @@ export interface Monitor {
   ) => Effect.Effect<number>
 }
 
+/**
+ * One line of MONITOR output (`1700000000.123456 [0 127.0.0.1:5000] "evalsha" "…"`), read as
+ * ioredis reads it (arguments split on `" "`, `\\"` unescaped; Redis escapes what is not printable).
+ */
+const parseMonitorLine = (line: string): MonitorEntry => {
+  const space = line.indexOf(" ")
+  const quote = line.indexOf("\"")
+  const args = line.slice(quote + 1, -1).split("\" \"").map((arg) => arg.replace(/\\"/g, "\""))
+  const source = line.slice(space + 2, quote - 2).split(" ")[1] ?? ""
+  return { time: Number(line.slice(0, space)), args, source, command: String(args[0] ?? "").toLowerCase() }
+}
+
+/**
+ * A MONITOR connection of its own (a plain socket speaking RESP2, in the scope) that hands every
+ * command the server runs to `onEntry`, from the moment the Effect succeeds. Not ioredis'
+ * `monitor()`: it enters monitoring mode only in a promise continuation after the `+OK`, so the
+ * lines that arrive in the same chunk as the `+OK` on a busy server are taken for replies to
+ * commands it never sent ("Command queue state error", thrown from the socket's data handler).
+ */
+const monitorSocket = (
+  port: number,
+  onEntry: (entry: MonitorEntry) => void
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.callback<Net.Socket>((resume) => {
+      const socket = Net.connect({ host: "127.0.0.1", port })
+      socket.setEncoding("utf8")
+      let monitoring = false
+      let buffered = ""
+      socket.on("error", (error) => {
+        if (!monitoring) resume(Effect.die(error))
+      })
+      socket.on("data", (chunk: string) => {
+        buffered += chunk
+        let end = buffered.indexOf("\r\n")
+        while (end >= 0) {
+          const line = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          end = buffered.indexOf("\r\n")
+          if (monitoring) {
+            if (line.startsWith("+")) onEntry(parseMonitorLine(line.slice(1)))
+          } else if (line === "+OK") {
+            monitoring = true
+            resume(Effect.succeed(socket))
+          } else {
+            resume(Effect.die(new Error(`MONITOR refused: ${line}`)))
+          }
+        }
+      })
+      socket.write("MONITOR\r\n")
+      return Effect.sync(() => socket.destroy())
+    }),
+    (socket) => Effect.sync(() => socket.destroy())
+  ))
+
 export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const marker = yield* rawRedis(port)
@@ -219,16 +293,11 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
       /addr=(\S+)/.exec(String(info))?.[1] ?? "")
     const entries: Array<MonitorEntry> = []
     const waiters = new Set<() => void>()
-    const mon = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        marker.monitor()
-      ),
-      (m) => Effect.sync(() => m.disconnect())
-    )
-    mon.on("error", () => {})
-    mon.on("monitor", (time: string, args: Array<string>, source: string) => {
-      entries.push({ time: Number(time), args, source, command: String(args[0] ?? "").toLowerCase() })
-      for (const wake of [...waiters]) wake()
+    yield* monitorSocket(port, (entry) => {
+      entries.push(entry)
+      for (const wake of [...waiters]) {
+        wake()
+      }
     })
 
     const awaitEntry = (from: number, pred: (entry: MonitorEntry) => boolean, timeout: Duration.Input) =>
@@ -244,7 +313,9 @@ export const monitor = (port: number): Effect.Effect<Monitor, never, Scope.Scope
         }
         waiters.add(check)
         check()
-        return Effect.sync(() => waiters.delete(check))
+        return Effect.sync(() =>
+          waiters.delete(check)
+        )
       }).pipe(
         Effect.timeoutOrElse({
           duration: timeout,
