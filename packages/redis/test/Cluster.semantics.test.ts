@@ -11,8 +11,8 @@ import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
-  semanticSuite(clusterFixture(16), "live", { it: it.scoped })
-  durableSuite(clusterFixture(16), "live", { it: it.scoped })
-  durableFindings(clusterFixture(16), "live", { it: it.scoped })
-  discoverySuite(clusterFixture(16), "live", { it: it.scoped })
+  semanticSuite(clusterFixture(16), "live", { it: it.effect })
+  durableSuite(clusterFixture(16), "live", { it: it.effect })
+  durableFindings(clusterFixture(16), "live", { it: it.effect })
+  discoverySuite(clusterFixture(16), "live", { it: it.effect })
 })

@@ -5,25 +5,13 @@
  * does not survive by itself, DESIGN §7) and a master failover — with S12 resync on top.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
-import { ClientLayer, RedisConnection, RedisLayer, Sharding } from "@lockstep/redis"
+import { type Delivery, QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import {
-  ConfigError,
-  Context,
-  Duration,
-  Effect,
-  Either,
-  Fiber,
-  Layer,
-  Logger,
-  LogLevel,
-  Option,
-  Queue,
-  Stream
-} from "effect"
+import { type Config, Context, Duration, Effect, Fiber, Layer, Option, Queue, References, Result, Stream } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../src/internal/keys.js"
+import * as RedisBackend from "../src/internal/redisBackend.js"
 import { slotOf } from "../src/internal/slot.js"
 import {
   awaitReplicated,
@@ -42,6 +30,7 @@ import {
   eventually,
   evictionChecked,
   freshPrefix,
+  invalidData,
   isScript,
   makeClient,
   monitor,
@@ -55,16 +44,20 @@ import {
 /** Long client timeouts: no keepalive expiry interferes with a fault window. */
 const quiet = { clientTimeout: "30 seconds" } as const
 
-const baseOf = (sharding: Sharding.Sharding["Type"], prefix: string, shard: number) =>
+/** The value of a found `Option`; dies with `what` if there is none. */
+const found = (what: string) => <A>(option: Option.Option<A>): Effect.Effect<A> =>
+  Option.match(option, { onNone: () => Effect.die(new Error(`not found: ${what}`)), onSome: Effect.succeed })
+
+const baseOf = (sharding: Sharding.Sharding["Service"], prefix: string, shard: number) =>
   Keys.shardBase(prefix, sharding.tagOf(shard))
 
-const channelOf = (sharding: Sharding.Sharding["Type"], prefix: string, room: string) =>
+const channelOf = (sharding: Sharding.Sharding["Service"], prefix: string, room: string) =>
   Keys.channel(baseOf(sharding, prefix, sharding.shardOf(room)), room)
 
 /** The first `room-<i>` whose shard's slot is served by master `port`. */
 const roomOn = (
   nodes: ReadonlyMap<number, Redis>,
-  sharding: Sharding.Sharding["Type"],
+  sharding: Sharding.Sharding["Service"],
   port: number,
   label: string
 ) =>
@@ -74,7 +67,23 @@ const roomOn = (
       const room = `${label}-${i}`
       if ((yield* ownerOf(any, slotOf(sharding.tagOf(sharding.shardOf(room))))) === port) return room
     }
-    return yield* Effect.dieMessage(`no room on ${port}`)
+    return yield* Effect.die(new Error(`no room on ${port}`))
+  })
+
+/** Three rooms of three different shards, all served by master `port`. */
+const threeRoomsOn = (
+  nodes: ReadonlyMap<number, Redis>,
+  sharding: Sharding.Sharding["Service"],
+  port: number,
+  label: string
+) =>
+  Effect.gen(function*() {
+    const rooms: Array<string> = []
+    for (let i = 0; rooms.length < 3; i++) {
+      const room = yield* roomOn(nodes, sharding, port, `${label}-${i}`)
+      if (!rooms.some((r) => sharding.shardOf(r) === sharding.shardOf(room))) rooms.push(room)
+    }
+    return rooms
   })
 
 /**
@@ -83,16 +92,15 @@ const roomOn = (
  */
 const threeShardsOn = (
   nodes: ReadonlyMap<number, Redis>,
-  client: { readonly queue: SyncFanoutQueue.SyncFanoutQueue["Type"]; readonly sharding: Sharding.Sharding["Type"] },
+  client: {
+    readonly queue: SyncFanoutQueue.SyncFanoutQueue["Service"]
+    readonly sharding: Sharding.Sharding["Service"]
+  },
   port: number,
   label: string
 ) =>
   Effect.gen(function*() {
-    const rooms: Array<string> = []
-    for (let i = 0; rooms.length < 3; i++) {
-      const room = yield* roomOn(nodes, client.sharding, port, `${label}-${i}`)
-      if (!rooms.some((r) => client.sharding.shardOf(r) === client.sharding.shardOf(room))) rooms.push(room)
-    }
+    const rooms = yield* threeRoomsOn(nodes, client.sharding, port, label)
     const inbox = yield* Queue.unbounded<Delivery.Delivery>()
     yield* (yield* client.queue.subscribeMany(rooms)).pipe(
       Stream.runForEach((d) => Queue.offer(inbox, d)),
@@ -103,7 +111,7 @@ const threeShardsOn = (
 
 describe("Cluster (3 masters)", () => {
   layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
-    it.scoped(
+    it.effect(
       "48 rooms over 16 shards: one slot per shard, spread over every master, sharded Pub/Sub only, bounded connections",
       () =>
         Effect.gen(function*() {
@@ -208,7 +216,7 @@ describe("Cluster (3 masters)", () => {
       { timeout: 30_000 }
     )
 
-    it.scoped("CLIENT KILL TYPE pubsub while a message is in flight: resubscribed, re-delivered (S12), moves on", () =>
+    it.effect("CLIENT KILL TYPE pubsub while a message is in flight: resubscribed, re-delivered (S12), moves on", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
@@ -294,7 +302,7 @@ describe("Cluster (3 masters)", () => {
         expect((yield* sub.next("3 seconds")).id).toBe(m4)
       }))
 
-    it.scoped("the acks of one turn to several shards of one master leave in one EVALSHA on it (S3, S17)", () =>
+    it.effect("the acks of one turn to several shards of one master leave in one EVALSHA on it (S3, S17)", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
@@ -322,24 +330,37 @@ describe("Cluster (3 masters)", () => {
         expect(new Set(triples.filter((_, i) => i % 3 === 0)).size).toBe(3)
       }))
 
-    it.scoped("a node batch of acks that fails because a slot moved is made again per shard: every room moves on (S3, S17)", () =>
+    // At the backend level, with a member that joins without listening: a subscribed client learns
+    // of a migration from the `sunsubscribe` Redis pushes to its subscriber (ioredis 6 then reloads
+    // the slot map), so its acks go to the new owner at once; the fallback below is for the acks of
+    // the moment before (and for a client whose subscriber connection is down then).
+    it.effect("a node batch of acks that fails because a slot moved is made again per shard: every room moves on (S3, S17)", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
-        const prefix = freshPrefix("fb")
         const [source, target, other] = cluster.masters.map((m) => m.port) as [number, number, number]
-        const a = yield* clusterClient({ name: `${prefix}-a`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
-        const p = yield* clusterClient({ name: `${prefix}-p`, shards: 16, config: { keyPrefix: prefix, ...quiet } })
-        const { inbox, rooms } = yield* threeShardsOn(nodes, a, source, "fb")
+        const connection = yield* RedisLayer.makeCluster(cluster.masters).pipe(Effect.orDie)
+        const sharding = yield* ShardLayer.make({ shards: 16 }).pipe(Effect.orDie)
+        const config = yield* QueueConfig.resolve({ keyPrefix: freshPrefix("fb"), ...quiet })
+        const member = RedisBackend.make(connection, sharding, config, "member")
+        const producer = RedisBackend.make(connection, sharding, config, "producer")
+        const rooms = yield* threeRoomsOn(nodes, sharding, source, "fb")
+        const envelope = (data: string) => JSON.stringify({ k: "q", d: data })
+        const firsts = new Map<string, string>()
         const seconds = new Map<string, string>()
-        for (const room of rooms) {
-          yield* p.queue.send(room, 1)
-          seconds.set(room, yield* p.queue.send(room, 2))
+        for (const [i, room] of rooms.entries()) {
+          yield* member.join(room, { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 30_000 })
+          firsts.set(room, `producer:${2 * i + 1}`)
+          seconds.set(room, `producer:${2 * i + 2}`)
+          yield* producer.send(room, envelope(`${room}/1`), 0, firsts.get(room)!)
+          yield* producer.send(room, envelope(`${room}/2`), 0, seconds.get(room)!)
         }
-        const firsts = yield* Effect.forEach(rooms, () => Queue.take(inbox))
-        // the last room's slot moves to `target`; `a`'s ioredis does not know yet
+        for (const room of rooms) {
+          expect((yield* producer.roomState(room)).inFlight?.id).toBe(firsts.get(room))
+        }
+        // the last room's slot moves to `target`; the member's ioredis does not know yet
         const moving = rooms[2]!
-        const slot = slotOf(a.sharding.tagOf(a.sharding.shardOf(moving)))
+        const slot = slotOf(sharding.tagOf(sharding.shardOf(moving)))
         yield* migrateSlot({
           slot,
           from: { port: source, redis: nodes.get(source)! },
@@ -350,16 +371,19 @@ describe("Cluster (3 masters)", () => {
         const fromSource = yield* monSource.mark
         // acked in one turn: one batch for `source` (routed by the first ack's key, still there),
         // which no longer serves the moved room: the batch fails on it, no MOVED tells ioredis
-        const ordered = [...firsts.filter((d) => d.room !== moving), ...firsts.filter((d) => d.room === moving)]
-        yield* Effect.forEach(ordered, (d) => d.ack, { discard: true })
+        const failures: Array<unknown> = []
+        yield* Effect.sync(() => {
+          for (const room of rooms) member.ack(room, firsts.get(room)!, (_room, _id, error) => failures.push(error))
+        })
         for (const room of rooms) {
           yield* eventually(
-            p.queue.roomState(room).pipe(Effect.orDie),
-            (st) => Option.getOrNull(Option.map(st.inFlight, (f) => f.id)) === seconds.get(room),
+            producer.roomState(room).pipe(Effect.orDie),
+            (st) => st.inFlight?.id === seconds.get(room),
             `${room} moved on`,
             "10 seconds"
           )
         }
+        expect(failures).toEqual([])
         // on `source`: the batch of three failed (MONITOR does not show a failed call), then the
         // fallback made one call per shard for each of its rooms again (the client's own retry
         // would have batched them again: one call for the two)
@@ -369,9 +393,11 @@ describe("Cluster (3 masters)", () => {
         expect(onSource).toContainEqual([rooms[0]])
         expect(onSource).toContainEqual([rooms[1]])
         expect(onSource.every((call) => call.length === 1)).toBe(true)
+        // and the moved room's ack reached its new owner
+        expect(Number(yield* cmd(nodes.get(target)!, "CLUSTER", "COUNTKEYSINSLOT", slot))).toBeGreaterThan(0)
       }))
 
-    it.scoped("misuse that would cross slots fails with typed errors, writing nothing", () =>
+    it.effect("misuse that would cross slots fails with typed errors, writing nothing", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
@@ -379,8 +405,7 @@ describe("Cluster (3 masters)", () => {
 
         // a cluster connection needs nodes: a configuration error
         const empty = yield* Effect.flip(Layer.build(RedisLayer.cluster([])))
-        expect(ConfigError.isConfigError(empty)).toBe(true)
-        expect((empty as ConfigError.ConfigError)._op).toBe("InvalidData")
+        expect(invalidData(empty)?.path).toEqual(["nodes"])
 
         // a script whose declared key (routing) is on one master but whose key base names a shard
         // served by another: Redis refuses it at the first foreign key, before anything is written.
@@ -393,42 +418,34 @@ describe("Cluster (3 masters)", () => {
         const ownerOfShard = (shard: number) =>
           ownerOf(nodes.get(cluster.masters[0]!.port)!, slotOf(c.sharding.tagOf(shard)))
         const home = yield* ownerOfShard(0)
-        const foreign = yield* Effect.filterOrDieMessage(
-          Effect.findFirst(Array.from({ length: 16 }, (_, i) => i), (i) =>
-            Effect.map(ownerOfShard(i), (p) => p !== home)),
-          Option.isSome,
-          "a shard on another master"
-        )
+        const foreign = yield* Effect.findFirst(Array.from({ length: 16 }, (_, i) => i), (i) =>
+          Effect.map(ownerOfShard(i), (p) => p !== home)).pipe(Effect.flatMap(found("a shard on another master")))
         const error = yield* Effect.flip(connection.script(
           "join",
           Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
-          Keys.join.args(baseOf(c.sharding, prefix, foreign.value), "SPUBLISH", "r", "someone", "s", "", 30_000, ""),
+          Keys.join.args(baseOf(c.sharding, prefix, foreign), "SPUBLISH", "r", "someone", "s", "", 30_000, ""),
           Duration.seconds(2)
         ))
         expect(error._tag).toBe("EngineError")
         expect(String((error as QueueError.EngineError).cause)).toMatch(/Script attempted to access a non local key/)
         for (const node of cluster.masters) {
-          const written = yield* scanKeys(nodes.get(node.port)!, baseOf(c.sharding, prefix, foreign.value))
+          const written = yield* scanKeys(nodes.get(node.port)!, baseOf(c.sharding, prefix, foreign))
           expect(written).toEqual([])
         }
 
         // a standalone connection to one node of a cluster (a "standalone-only" assumption): the
         // keys of rooms served elsewhere are redirected, which surfaces as a typed QueueError.EngineError
         const slot0 = slotOf("0") // ShardLayer.single: every key on hash tag 0
-        const standalonePort = yield* Effect.filterOrDieMessage(
-          Effect.findFirst(
-            cluster.masters.map((m) =>
-              m.port
-            ),
-            (port) => Effect.map(ownerOf(nodes.get(port)!, slot0), (o) => o !== port)
+        const standalonePort = yield* Effect.findFirst(
+          cluster.masters.map((m) =>
+            m.port
           ),
-          Option.isSome,
-          "a master that does not serve tag 0"
-        )
+          (port) => Effect.map(ownerOf(nodes.get(port)!, slot0), (o) => o !== port)
+        ).pipe(Effect.flatMap(found("a master that does not serve tag 0")))
         // (its own scope, quiet: its shutdown cannot unregister either, which it logs)
         yield* Effect.scoped(Effect.gen(function*() {
           const standalone = yield* makeClient(
-            yield* connect(standalonePort.value, `${prefix}-sa`),
+            yield* connect(standalonePort, `${prefix}-sa`),
             { keyPrefix: prefix, ...quiet }
           )
           const moved = yield* Effect.flip(standalone.send("room", 1))
@@ -436,10 +453,10 @@ describe("Cluster (3 masters)", () => {
           expect(String((moved as QueueError.EngineError).cause)).toMatch(/MOVED/)
           const refused = yield* Effect.flip(Effect.scoped(standalone.subscribe("room")))
           expect(refused._tag).toBe("EngineError")
-        })).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+        })).pipe(Effect.provideService(References.MinimumLogLevel, "None"))
       }))
 
-    it.scoped("masters that may evict keys are named in ONE warning when the cluster connection is made", () =>
+    it.effect("masters that may evict keys are named in ONE warning when the cluster connection is made", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
@@ -449,18 +466,18 @@ describe("Cluster (3 masters)", () => {
         yield* Effect.acquireRelease(setPolicy("volatile-lru"), () => setPolicy("noeviction"))
         const [, logs] = yield* captureLogs(Layer.build(RedisLayer.cluster(cluster.masters)))
         yield* evictionChecked(logs)
-        const warnings = logs.filter((l) => l.level === "WARN")
+        const warnings = logs.filter((l) => l.level === "Warn")
         expect(warnings.length, JSON.stringify(logs)).toBe(1)
         expect(warnings[0]!.message).toContain(`127.0.0.1:${first!.port} (maxmemory-policy volatile-lru)`)
         expect(warnings[0]!.message).toContain(`127.0.0.1:${second!.port} (maxmemory-policy volatile-lru)`)
         expect(warnings[0]!.message).not.toContain(`127.0.0.1:${cluster.masters[2]!.port}`)
       }))
 
-    it.scoped("ClientLayer.cluster: one call builds a client on the cluster; rooms of every shard send and receive", () =>
+    it.effect("ClientLayer.cluster: one call builds a client on the cluster; rooms of every shard send and receive", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const prefix = freshPrefix("one")
-        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | ConfigError.ConfigError> =
+        const Live: Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, QueueError.QueueError | Config.ConfigError> =
           ClientLayer.cluster({ nodes: cluster.masters, shards: 8 }, { keyPrefix: prefix, ...quiet })
         const queue = Context.get(yield* Layer.build(Live), SyncFanoutQueue.SyncFanoutQueue)
         const producer = Context.get(
@@ -489,11 +506,11 @@ describe("Cluster (3 masters)", () => {
         const error = yield* Effect.flip(Layer.build(ClientLayer.cluster({ nodes: ["nowhere:1"], shards: 0 }, {
           keyPrefix: prefix
         })))
-        expect(ConfigError.isConfigError(error) && error._op === "InvalidData").toBe(true)
+        expect(invalidData(error)?.path).toEqual(["shards"])
       }))
 
     // last in this block: it changes the topology of the shared cluster
-    it.scoped("migrating an active room's slot to another master: subscriptions re-asserted, messages flow", () =>
+    it.effect("migrating an active room's slot to another master: subscriptions re-asserted, messages flow", () =>
       Effect.gen(function*() {
         const cluster = yield* RedisTestCluster.RedisTestCluster
         const nodes = yield* rawNodes()
@@ -579,7 +596,7 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
       // m1, its holder, and the queued m2, since the test waits for the replica to catch up before
       // the kill — is recovered: resync re-delivers an in-flight message a holder has not seen,
       // the holder's ack releases the next one, and new sends flow on the promoted replica.
-      it.scoped(
+      it.effect(
         "a master serving an active room dies: after the failover the room resumes",
         () =>
           Effect.gen(function*() {
@@ -616,11 +633,11 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
             const killedAt = Date.now()
             yield* cluster.killNode(victim)
             // a send while the slot has no master: typed failure, or (retried by ioredis) lands once
-            const during = yield* Effect.fork(Effect.either(p.queue.send(room, "during")))
+            const during = yield* Effect.forkChild(Effect.result(p.queue.send(room, "during")))
 
             // failover: cluster-node-timeout 2 s, then the replica is promoted
             const promoted = yield* eventually(
-              ownerOf(survivor, slot).pipe(Effect.catchAllDefect(() => Effect.succeed(victim))),
+              ownerOf(survivor, slot).pipe(Effect.catchDefect(() => Effect.succeed(victim))),
               (port) => port !== victim,
               "a replica took over the slot",
               "20 seconds"
@@ -636,14 +653,14 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
             // the room resumes: s's ack (retried until the new master answers) releases m2
             yield* retryUntil(d1.ack, "ack on the promoted replica", "10 seconds")
             const sent = yield* Fiber.join(during)
-            for (const e of Either.isLeft(sent) ? [sent.left] : []) {
+            for (const e of Result.isFailure(sent) ? [sent.failure] : []) {
               expect(["EngineError", "OperationTimeout"]).toContain(e._tag)
             }
             const m3 = yield* retryUntil(p.queue.send(room, "m3"), "send on the promoted replica", "10 seconds")
             // s receives m2, maybe "during", then m3: in order, each once; it acks as it goes until
             // the room is idle (a late retry of "during" by ioredis would still show up here)
             const seen: Array<{ readonly id: string; readonly data: unknown }> = []
-            const consumer = yield* Effect.fork(Effect.forever(Effect.gen(function*() {
+            const consumer = yield* Effect.forkChild(Effect.forever(Effect.gen(function*() {
               const d = yield* sub.next("30 seconds")
               seen.push({ id: d.id, data: d.data })
               yield* retryUntil(d.ack, "ack", "10 seconds")
@@ -658,7 +675,7 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
             expect(seen[0]?.id).toBe(m2)
             expect(new Set(seen.map((d) => d.id)).size).toBe(seen.length)
             const order = seen.map((d) => d.data)
-            if (Either.isRight(sent)) expect(order).toEqual(["m2", "during", "m3"])
+            if (Result.isSuccess(sent)) expect(order).toEqual(["m2", "during", "m3"])
             else expect([["m2", "m3"], ["m2", "during", "m3"]]).toContainEqual(order)
             expect(idle.members).toEqual([s.queue.clientId])
             // the subscription lives on the promoted replica now
@@ -670,7 +687,7 @@ describe("Cluster with replicas (3 masters + 3 replicas)", () => {
               "5 seconds"
             )
             expect(failedOverIn).toBeLessThan(20_000)
-          }).pipe(Logger.withMinimumLogLevel(LogLevel.Error)),
+          }).pipe(Effect.provideService(References.MinimumLogLevel, "Error")),
         { timeout: 45_000 }
       )
     }

@@ -4,7 +4,8 @@
  * is subscribed again, with nothing but its name, on schedule and after topology events.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Runtime, SubscriptionRef, TestClock } from "effect"
+import { Duration, Effect, FiberSet, SubscriptionRef } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import type { Cluster } from "ioredis"
 import { EventEmitter } from "node:events"
 import { Router } from "../../src/internal/router.js"
@@ -20,7 +21,7 @@ const setup = Effect.gen(function*() {
   router.add("b", () => {})
   const calls: Array<ReadonlyArray<unknown>> = []
   const connected = yield* SubscriptionRef.make(true)
-  const runtime = yield* Effect.runtime<never>()
+  const runScoped = yield* FiberSet.makeRuntime<never>()
   yield* ShardedSubscriptions.watch({
     cluster: cluster as unknown as Cluster,
     router,
@@ -29,14 +30,14 @@ const setup = Effect.gen(function*() {
       calls.push(args)
       return Effect.void
     },
-    runScoped: (effect) => Runtime.runFork(runtime)(effect),
+    runScoped: (effect) => runScoped(effect),
     verifyInterval: Duration.seconds(10)
   })
   return { cluster, calls }
 })
 
 describe("ShardedSubscriptions.watch", () => {
-  it.scoped("re-asserts every channel every verifyInterval, passing the channel only", () =>
+  it.effect("re-asserts every channel every verifyInterval, passing the channel only", () =>
     Effect.gen(function*() {
       const { calls } = yield* setup
       yield* TestClock.adjust("9 seconds")
@@ -49,7 +50,7 @@ describe("ShardedSubscriptions.watch", () => {
       expect(calls.length).toBe(4)
     }))
 
-  it.scoped("re-asserts after a topology event, merged within 200 ms", () =>
+  it.effect("re-asserts after a topology event, merged within 200 ms", () =>
     Effect.gen(function*() {
       const { calls, cluster } = yield* setup
       cluster.emit("+node")
@@ -60,7 +61,7 @@ describe("ShardedSubscriptions.watch", () => {
       expect(calls).toEqual([["a"], ["b"]])
     }))
 
-  it.scoped("re-asserts on a refresh only when a slot's owner changed", () =>
+  it.effect("re-asserts on a refresh only when a slot's owner changed", () =>
     Effect.gen(function*() {
       const { calls, cluster } = yield* setup
       cluster.emit("refresh")
