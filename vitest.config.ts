@@ -45,10 +45,11 @@ export default defineConfig({
         test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 }
       },
       {
-        // the packed packages installed into a project outside the workspace (builds and packs them itself)
+        // the packed packages installed into projects outside the workspace (globalSetup builds and packs them once)
         test: {
           name: "packaging",
           include: ["packaging/test/**/*.test.ts"],
+          globalSetup: ["packaging/test/globalSetup.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000
         }

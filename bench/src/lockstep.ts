@@ -46,7 +46,7 @@ export const lockstepRooms = (
     const sharding = options.sharding ?? ShardLayer.single
     const rooms = Array.from({ length: options.rooms }, (_, i) => `room${i}`)
     const producer = yield* client(connection, sharding, options.tag)
-    const subscribers: Array<SyncFanoutQueue.SyncFanoutQueue["Type"]> = []
+    const subscribers: Array<SyncFanoutQueue.SyncFanoutQueue["Service"]> = []
     for (let i = 0; i < options.subscribers; i++) {
       const id = options.durable === true ? `${options.tag}-s${i}` : undefined
       subscribers.push(yield* client(connection, sharding, options.tag, id))
@@ -60,7 +60,7 @@ export const lockstepRooms = (
     // member until everything is queued, so both sides start from a full queue
     const gate = yield* client(connection, sharding, options.tag)
     const gateScope = yield* Scope.make()
-    yield* Effect.forEach(rooms, (room) => gate.subscribe(room), { discard: true }).pipe(Scope.extend(gateScope))
+    yield* Effect.forEach(rooms, (room) => gate.subscribe(room), { discard: true }).pipe(Scope.provide(gateScope))
     for (const [index, sub] of subscribers.entries()) {
       const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
         stream.pipe(
@@ -71,7 +71,7 @@ export const lockstepRooms = (
               if ((d.data as { readonly n: number }).n >= 2) cycles.push(now - last)
               last = now
             }
-            if (++received === total) Deferred.unsafeDone(done, Effect.void)
+            if (++received === total) Deferred.doneUnsafe(done, Effect.void)
             return d.ack
           }),
           Effect.forkScoped
@@ -112,7 +112,7 @@ export const lockstepOutOfBand = (
       const sub = yield* client(connection, ShardLayer.single, options.tag)
       const stream = yield* sub.subscribe("oob", { mode: "async" })
       yield* stream.pipe(
-        Stream.runForEach(() => Effect.sync(() => ++received === total && Deferred.unsafeDone(done, Effect.void))),
+        Stream.runForEach(() => Effect.sync(() => ++received === total && Deferred.doneUnsafe(done, Effect.void))),
         Effect.forkScoped
       )
     }
@@ -162,7 +162,7 @@ export const lockstepProxy = (
             if (last > 0) cycles.push(now - last)
             last = now
           }
-          if (++received === total) Deferred.unsafeDone(done, Effect.void)
+          if (++received === total) Deferred.doneUnsafe(done, Effect.void)
           return d.ack
         }),
         Effect.forkScoped

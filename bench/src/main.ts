@@ -1,17 +1,19 @@
 /**
- * `pnpm bench` (DESIGN §6): B1–B5 on servers spawned here, lockstep and the raw-ioredis baseline
+ * `pnpm bench` (DESIGN §6): B1–B8 on servers spawned here, lockstep and the raw-ioredis baseline
  * side by side in the same run. Prints a table and writes bench/results.json.
  */
-import { NodeContext } from "@effect/platform-node"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Runtime } from "effect"
 import { Redis } from "ioredis"
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import * as B7 from "./b7/report.js"
 import type { B7Row } from "./b7/report.js"
-import { CpuProbe, type CpuUsed } from "./cpu.js"
+import * as B8 from "./b8/report.js"
+import type { B8Result, B8Row } from "./b8/report.js"
+import { CpuProbe, type CpuUsed, noteProtocols, protocolsSummary } from "./cpu.js"
 import * as Lockstep from "./lockstep.js"
 import { rawLockstep, rawPublish, type RawResult } from "./raw.js"
 
@@ -74,6 +76,7 @@ const pct = (xs: Array<number>, q: number) => {
 const row = (scenario: string, engine: string, messages: number, r: Measured, base?: Row): Row => {
   const msgsPerSec = Math.round(messages / (r.elapsedMs / 1000))
   const perMessage = (ms: number | null) => ms === null ? null : Math.round((ms * 1000) / messages)
+  noteProtocols(engine, r.cpu?.protocols ?? [])
   return {
     scenario,
     engine,
@@ -94,9 +97,9 @@ const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
 /** A scenario that does not finish in 3 minutes fails the bench instead of hanging it. */
 const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.timeoutFail(effect, {
+  Effect.timeoutOrElse(effect, {
     duration: "3 minutes",
-    onTimeout: () => new Error("a scenario did not finish in 3 minutes")
+    orElse: () => Effect.fail(new Error("a scenario did not finish in 3 minutes"))
   })
 const lockstepRooms = (...args: Parameters<typeof Lockstep.lockstepRooms>) => bounded(Lockstep.lockstepRooms(...args))
 const lockstepOutOfBand = (...args: Parameters<typeof Lockstep.lockstepOutOfBand>) =>
@@ -140,6 +143,36 @@ const b7 = async (port: number): Promise<Array<B7Row>> => {
     )
     const raw = medians[0]!
     for (const [i, variant] of shape.rows.entries()) out.push(B7.row(shape.name, variant.label, medians[i]!, raw))
+  }
+  return out
+}
+
+/**
+ * B8 (latency at light load): the production shape of B7 at one room, the producer paced at 100
+ * and at 500 msgs/s, 300 warm-up messages then 2000 timed (as the issue measured them); at each
+ * rate `repeat` rounds, raw and lockstep interleaved, every figure the median of its rounds.
+ */
+const b8 = async (port: number): Promise<Array<B8Row>> => {
+  // `B8_RATES=100`: only these rates
+  const rates = process.env.B8_RATES?.split(",").map(Number) ?? [100, 500]
+  const out: Array<B8Row> = []
+  for (const rate of rates) {
+    const [rawShape, lockstepShape] = B8.shapes({
+      rate,
+      warmup: Math.round(300 * scale),
+      timed: Math.round(2000 * scale)
+    })
+    const raw: Array<B8Result> = []
+    const lockstep: Array<B8Result> = []
+    for (let r = 0; r < repeat; r++) {
+      raw.push(await B8.run(port, rawShape))
+      lockstep.push(await B8.run(port, lockstepShape))
+    }
+    const scenario = `B8 1 room × 3 sync processes, ${rate} msgs/s`
+    out.push(
+      B8.row(scenario, "raw ioredis", rawShape, raw, raw),
+      B8.row(scenario, "lockstep", lockstepShape, lockstep, raw)
+    )
   }
   return out
 }
@@ -320,6 +353,9 @@ const program = Effect.gen(function*() {
   // B7: production shape, every subscriber and the producer a process of its own
   const b7Rows: Array<B7Row> = []
   if (enabled("B7")) b7Rows.push(...(yield* promise(() => b7(port))))
+  // B8: latency at light load, B7's shape at one room with a paced producer
+  const b8Rows: Array<B8Row> = []
+  if (enabled("B8")) b8Rows.push(...(yield* promise(() => b8(port))))
   yield* server.stop
 
   // B4: 3-master cluster, 64 shards, 100 rooms (compared with B2 on the standalone server)
@@ -363,13 +399,19 @@ const program = Effect.gen(function*() {
   }))
   console.table(table)
   if (b7Rows.length > 0) console.table(b7Rows.map(B7.tableRow))
+  if (b8Rows.length > 0) {
+    console.table(b8Rows.map(B8.tableRow))
+    const spread = Math.max(...b8Rows.map((r) => r.clockSpreadUs))
+    console.log(`B8: the processes' clocks agreed within ${spread} µs (in every round)`)
+  }
   console.table(resources)
+  console.log(protocolsSummary())
   // bench/results.json: this file runs compiled, from bench/build/src
   const out = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "results.json")
   writeFileSync(
     out,
     JSON.stringify(
-      { date: new Date().toISOString(), quick, repeat, node: process.version, rows, b7: b7Rows, resources },
+      { date: new Date().toISOString(), quick, repeat, node: process.version, rows, b7: b7Rows, b8: b8Rows, resources },
       null,
       2
     )
@@ -377,10 +419,9 @@ const program = Effect.gen(function*() {
   console.log(`wrote ${out}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeContext.layer))).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+// Ctrl-C (SIGINT) or SIGTERM interrupts the program, so its scope stops the redis-servers (spawned
+// in process groups of their own, they do not get the terminal's signal); the bench exits when the
+// program ends, whatever handles are left open (0, 1 after a failure, 130 when interrupted)
+NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeServices.layer)), {
+  teardown: (exit) => Runtime.defaultTeardown(exit, (code) => process.exit(code))
+})

@@ -6,17 +6,7 @@ import { Backend, type Delivery } from "@lockstep/core"
 import { Effect, Fiber, Stream } from "effect"
 import { Redis } from "ioredis"
 import type { CpuProbe } from "./cpu.js"
-
-/** The ack: the last member to ack releases and PUBLISHes the next message (also used by B7). */
-export const ackLua = `
-if redis.call("SREM", KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call("SCARD", KEYS[1]) > 0 then return 1 end
-local m = redis.call("LPOP", KEYS[2])
-if not m then return 2 end
-for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
-redis.call("PUBLISH", KEYS[3], m)
-return 3
-`
+import { ackLua } from "./rawScripts.js"
 
 export interface RawResult {
   readonly elapsedMs: number
@@ -49,7 +39,7 @@ export interface FanOutOptions {
   readonly tag: string
   readonly probe: CpuProbe
   /**
-   * "effect": the producers are Effect fibers awaiting each PUBLISH (`Effect.async`) and each
+   * "effect": the producers are Effect fibers awaiting each PUBLISH (`Effect.callback`) and each
    * subscriber parses the message and reads it through an Effect `Stream` (lockstep's delivery
    * buffer): what an Effect producer and consumer cost, without lockstep.
    */
@@ -79,7 +69,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
   let last = 0
   const total = rooms * perRoom * subscribers
   let received = 0
-  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
+  const consumers: Array<Fiber.Fiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     subs.forEach((s, index) => {
       const id = subIds[index]!
@@ -104,7 +94,7 @@ export const rawLockstep = async (port: number, options: RoomsOptions): Promise<
         })
         consumers.push(Effect.runFork(
           Backend.deliveryStream(buffer).pipe(
-            Stream.runForEach((d) => Effect.zipRight(Effect.sync(count), d.ack))
+            Stream.runForEach((d) => Effect.andThen(Effect.sync(count), d.ack))
           )
         ))
         return
@@ -143,7 +133,7 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
   const effect = options.style === "effect"
   let received = 0
   const total = options.count * options.subscribers
-  const consumers: Array<Fiber.RuntimeFiber<void, unknown>> = []
+  const consumers: Array<Fiber.Fiber<void, unknown>> = []
   const done = new Promise<void>((resolve) => {
     for (const s of subs) {
       if (effect) {
@@ -175,7 +165,7 @@ export const rawPublish = async (port: number, options: FanOutOptions): Promise<
     }
   }
   const publish = (k: number) =>
-    Effect.async<void>((resume) => {
+    Effect.callback<void>((resume) => {
       producer.publish(channel, message(k)).then(() => resume(Effect.void), () => resume(Effect.void))
     })
   const effectWorker = Effect.whileLoop({

@@ -15,18 +15,18 @@
  * installed, else the in-memory engine. `DEMO_SECONDS` sets the run time (default 15).
  * Ctrl-C stops it cleanly: every scope closes and a spawned redis-server is stopped.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Delivery, RoomState } from "@lockstep/core"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Engine from "./internal/engine.js"
@@ -112,14 +112,14 @@ const logger = Logger.make(({ logLevel, message }) => {
   const text = (Array.isArray(message) ? message : [message]).map((m) =>
     typeof m === "string" ? m : m instanceof Error ? m.message : JSON.stringify(m)
   ).join(" ")
-  logSink(`${logLevel.label.toLowerCase()}: ${text}`)
+  logSink(`${logLevel.toLowerCase()}: ${text}`)
 })
 
 const main = Effect.gen(function*() {
-  const seconds = yield* Config.number("DEMO_SECONDS").pipe(
-    Config.withDefault(15),
-    Config.validate({ message: "DEMO_SECONDS must be at least 4", validation: (s) => s >= 4 })
-  )
+  const seconds = yield* Config.schema(
+    Schema.Finite.check(Schema.isGreaterThanOrEqualTo(4, { message: "DEMO_SECONDS must be at least 4" })),
+    "DEMO_SECONDS"
+  ).pipe(Config.withDefault(15))
   // the live block on a terminal (or when forced with DEMO_LIVE=1), log lines otherwise
   const tty = (process.stdout.isTTY === true || process.env["DEMO_LIVE"] === "1") &&
     process.env["DEMO_PLAIN"] === undefined
@@ -184,7 +184,7 @@ const main = Effect.gen(function*() {
   const producer = yield* engine.client(config)
   // a live board of the room (@lockstep/monitor) on a free port, read through the producer's client
   const board = yield* MonitorApp.serve(producer.queue, {
-    port: yield* Config.integer("DEMO_MONITOR_PORT").pipe(Config.withDefault(0)),
+    port: yield* Config.Int("DEMO_MONITOR_PORT").pipe(Config.withDefault(0)),
     host: "127.0.0.1",
     monitor: { stalledAfter: "1 second" }
   })
@@ -254,41 +254,40 @@ const main = Effect.gen(function*() {
   interface Running {
     readonly worker: Worker
     readonly client: Engine.Client
-    readonly scope: Scope.CloseableScope
-    readonly fiber: Fiber.RuntimeFiber<void>
+    readonly scope: Scope.Closeable
+    readonly fiber: Fiber.Fiber<void>
   }
 
   const parent = yield* Effect.scope
-  const start = (w: Worker) =>
-    Effect.gen(function*() {
-      // each worker lives in a scope of its own, so it can be killed alone
-      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-      // a durable member: its name is its client id (S21), so a restarted process resumes it (S22)
-      const crashable = w.spec.crashes && w.crashedAt === undefined
-      const client = yield* engine.client({ ...config, clientId: w.spec.name }, { crashable }).pipe(
-        Scope.extend(scope)
-      )
-      const deliveries = yield* client.queue.subscribe(ROOM).pipe(Scope.extend(scope))
-      w.clientId = client.queue.clientId
-      w.status = "waiting"
-      if (w.joinedAt === 0) w.joinedAt = elapsed()
-      const fiber = yield* deliveries.pipe(
-        Stream.runForEach(handle(w)),
-        Effect.catchTags({
-          ClientEjected: (e) =>
-            Effect.suspend(() => {
-              if (w.status === "crashed" || w.status === "ejected") return Effect.void
-              w.status = "ejected"
-              w.ejectedAt = elapsed()
-              ejections++
-              return say(red(`⏏ ${w.spec.name} was ejected: ${e.reason}`))
-            })
-        }),
-        Effect.catchAll((e) => say(red(`${w.spec.name} stopped: ${e.message}`))),
-        Effect.forkIn(scope)
-      )
-      return { worker: w, client, scope, fiber } satisfies Running
-    })
+  const start = Effect.fn("start")(function*(w: Worker) {
+    // each worker lives in a scope of its own, so it can be killed alone
+    const scope = yield* Scope.fork(parent, "sequential")
+    // a durable member: its name is its client id (S21), so a restarted process resumes it (S22)
+    const crashable = w.spec.crashes && w.crashedAt === undefined
+    const client = yield* engine.client({ ...config, clientId: w.spec.name }, { crashable }).pipe(
+      Scope.provide(scope)
+    )
+    const deliveries = yield* client.queue.subscribe(ROOM).pipe(Scope.provide(scope))
+    w.clientId = client.queue.clientId
+    w.status = "waiting"
+    if (w.joinedAt === 0) w.joinedAt = elapsed()
+    const fiber = yield* deliveries.pipe(
+      Stream.runForEach(handle(w)),
+      Effect.catchTags({
+        ClientEjected: (e) =>
+          Effect.suspend(() => {
+            if (w.status === "crashed" || w.status === "ejected") return Effect.void
+            w.status = "ejected"
+            w.ejectedAt = elapsed()
+            ejections++
+            return say(red(`⏏ ${w.spec.name} was ejected: ${e.reason}`))
+          })
+      }),
+      Effect.catch((e) => say(red(`${w.spec.name} stopped: ${e.message}`))),
+      Effect.forkIn(scope)
+    )
+    return { worker: w, client, scope, fiber } satisfies Running
+  })
 
   const running = yield* Effect.forEach(workers, start)
   yield* say(
@@ -315,7 +314,7 @@ const main = Effect.gen(function*() {
         )
       }
     }
-  }).pipe(Effect.catchAll((e) => say(yellow(`roomState failed: ${e.message}`))))
+  }).pipe(Effect.catch((e) => say(yellow(`roomState failed: ${e.message}`))))
 
   // ---------------------------------------------------------------------------------------------
   // producer: keeps ~TARGET_BACKLOG messages queued, mixed priorities
@@ -330,7 +329,7 @@ const main = Effect.gen(function*() {
     }
   })
   const producerFiber = yield* produce.pipe(
-    Effect.catchAll((e) => say(yellow(`send failed: ${e.message}`))),
+    Effect.catch((e) => say(yellow(`send failed: ${e.message}`))),
     Effect.repeat(Schedule.spaced("50 millis")),
     Effect.forkScoped
   )
@@ -387,7 +386,7 @@ const main = Effect.gen(function*() {
       roomState?.backlog ?? "?"
     } · ${rate().toFixed(1)} msg/s`
   // on a terminal the block is redrawn right after each observation, so both agree
-  yield* (tty ? Effect.zipRight(observe, redraw) : observe).pipe(
+  yield* (tty ? Effect.andThen(observe, redraw) : observe).pipe(
     Effect.repeat(Schedule.spaced(tty ? "150 millis" : "100 millis")),
     Effect.forkScoped
   )
@@ -411,8 +410,8 @@ const main = Effect.gen(function*() {
   const at = (fraction: number) =>
     Effect.suspend(() => Effect.sleep(Duration.seconds(Math.max(0, seconds * fraction - elapsed()))))
 
-  const broadcast = (text: string) =>
-    Effect.gen(function*() {
+  const broadcast = Effect.fn("broadcast")(
+    function*(text: string) {
       const targets = live()
       const id = yield* producer.queue.sendOutOfBand(ROOM, { kind: "broadcast", text })
       broadcasts.push({ id, at: elapsed(), text })
@@ -429,28 +428,29 @@ const main = Effect.gen(function*() {
         `${cyan("⚡ out-of-band")} ${JSON.stringify(text)} reached ${got.length}/${targets.length} live workers ` +
           `in ≤ ${ms(Math.max(0, ...got))}, skipping a queue of ${backlog} (S9)`
       )
-    }).pipe(Effect.catchAll((e) => say(yellow(`broadcast failed: ${e.message}`))))
+    },
+    Effect.catch((e) => say(yellow(`broadcast failed: ${e.message}`)))
+  )
 
-  const crash = (r: Running) =>
-    Effect.gen(function*() {
-      r.worker.status = "crashed"
-      r.worker.crashedAt = elapsed()
-      yield* r.client.cut // the network goes first: no ack, no heartbeat, no goodbye
-      yield* Fiber.interrupt(r.fiber)
-      yield* Scope.close(r.scope, Exit.void)
-      yield* say(
-        red(`✖ ${r.worker.spec.name} crashed`) +
-          `: network cut, fibers interrupted, client closed without leaving; ${
-            r.worker.processed > r.worker.acked
-              ? `it will never ack ${r.worker.current}`
-              : "the next message released will wait on it"
-          }`
-      )
-    })
+  const crash = Effect.fn("crash")(function*(r: Running) {
+    r.worker.status = "crashed"
+    r.worker.crashedAt = elapsed()
+    yield* r.client.cut // the network goes first: no ack, no heartbeat, no goodbye
+    yield* Fiber.interrupt(r.fiber)
+    yield* Scope.close(r.scope, Exit.void)
+    yield* say(
+      red(`✖ ${r.worker.spec.name} crashed`) +
+        `: network cut, fibers interrupted, client closed without leaving; ${
+          r.worker.processed > r.worker.acked
+            ? `it will never ack ${r.worker.current}`
+            : "the next message released will wait on it"
+        }`
+    )
+  })
 
   /** the crashed worker's process comes back: a new client with the same id resumes its membership (S22) */
-  const restart = (w: Worker) =>
-    Effect.gen(function*() {
+  const restart = Effect.fn("restart")(
+    function*(w: Worker) {
       const held = w.processed > w.acked ? w.ids[w.ids.length - 1] : undefined
       w.restartedAt = elapsed()
       w.status = "waiting"
@@ -461,7 +461,9 @@ const main = Effect.gen(function*() {
             held === undefined ? "" : ` and gets again the message it never acked, ${held} (same id)`
           }; the room moves on with all three`
       )
-    }).pipe(Effect.catchAll((e) => say(red(`${w.spec.name} could not come back: ${e.message}`))))
+    },
+    (effect, w) => Effect.catch(effect, (e) => say(red(`${w.spec.name} could not come back: ${e.message}`)))
+  )
 
   const script = Effect.gen(function*() {
     yield* at(0.2)
@@ -579,15 +581,15 @@ const main = Effect.gen(function*() {
 
   yield* script.pipe(
     Effect.onExit((exit) =>
-      Exit.isInterrupted(exit) || (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause))
-        ? Effect.zipRight(say(yellow("interrupted: closing every scope…")), summary(true))
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+        ? Effect.andThen(say(yellow("interrupted: closing every scope…")), summary(true))
         : summary(false)
     )
   )
 }).pipe(
   Effect.scoped,
-  Effect.provide(NodeContext.layer),
-  Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+  Effect.provide(NodeServices.layer),
+  Effect.provide(Logger.layer([logger]))
 )
 
-runMain(main, { disablePrettyLogger: true })
+runMain(main)

@@ -1,12 +1,12 @@
 /**
- * A monitoring endpoint with `@lockstep/monitor`: its router mounted on `NodeHttpServer`.
+ * A monitoring endpoint with `@lockstep/monitor`: `Monitor.layer` served by `NodeHttpServer`.
  *
  * - `GET /` the live board (every active room, stalled rooms first, holders marked), fed by
  *   `GET /events` (server-sent events);
  * - `GET /rooms` a page of active rooms with their state (S26, S14), `GET /rooms/:room` one room
  *   and its next messages (S13);
  * - `GET /metrics` the Effect metrics (the lockstep counters and latency histogram, S15) in
- *   Prometheus text, through `@effect/opentelemetry`.
+ *   Prometheus text, through `effect/observability/PrometheusMetrics`.
  *
  * Some traffic runs meanwhile (examples/src/internal/monitorApp.ts): a worker acks `match-1`
  * every 25 ms, and a member of `match-2` never acks, so the room stalls and a backlog builds up.
@@ -17,13 +17,13 @@
  * Engine: `LOCKSTEP_REDIS_URL`, else a spawned `redis-server` when installed, else the in-memory
  * engine. Run: `pnpm --filter @lockstep/examples monitor` (or `MONITOR_SERVE=1 MONITOR_PORT=9464 …`).
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { QueueMetrics } from "@lockstep/core"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.js"
@@ -33,9 +33,9 @@ import * as MonitorApp from "./internal/monitorApp.js"
 const main = Effect.gen(function*() {
   const engine = yield* Engine.acquire()
   yield* Console.log(`engine: ${engine.description}`)
-  const port = yield* Config.integer("MONITOR_PORT").pipe(Config.withDefault(0))
-  const host = yield* Config.string("MONITOR_HOST").pipe(Config.withDefault("127.0.0.1"))
-  const serve = yield* Config.boolean("MONITOR_SERVE").pipe(Config.withDefault(false))
+  const port = yield* Config.Int("MONITOR_PORT").pipe(Config.withDefault(0))
+  const host = yield* Config.String("MONITOR_HOST").pipe(Config.withDefault("127.0.0.1"))
+  const serve = yield* Config.Boolean("MONITOR_SERVE").pipe(Config.withDefault(false))
 
   const { monitor, send } = yield* MonitorApp.traffic(engine, `lockstep-monitor-${process.pid}`)
   yield* Console.log("traffic: match-1 has a worker acking every 25 ms; match-2 has a member that never acks")
@@ -65,7 +65,7 @@ const main = Effect.gen(function*() {
   yield* Console.log(`\nGET ${base}/rooms/match-2?peek=2\n${JSON.stringify(JSON.parse(room), null, 2)}`)
   const metricsText = yield* get("/metrics")
   const lines = metricsText.trimEnd().split("\n")
-  const ours = lines.filter((line) => /^(# (HELP|TYPE|UNIT) )?lockstep_/.test(line))
+  const ours = lines.filter((line) => /^(# (HELP|TYPE) )?lockstep_/.test(line))
   yield* Console.log(
     `\nGET ${base}/metrics (the lockstep_* series; ${lines.length - ours.length} lines of other metrics not shown)\n` +
       ours.join("\n")
@@ -73,7 +73,7 @@ const main = Effect.gen(function*() {
 }).pipe(
   Effect.scoped,
   Effect.provide(FetchHttpClient.layer),
-  Effect.provide(NodeContext.layer)
+  Effect.provide(NodeServices.layer)
 )
 
 runMain(main)

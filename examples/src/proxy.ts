@@ -7,7 +7,7 @@
  * Engine: `LOCKSTEP_REDIS_URL`, else a spawned `redis-server` when installed, else the in-memory
  * engine. Run: `pnpm --filter @lockstep/examples proxy`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
 import * as Console from "effect/Console"
@@ -72,7 +72,7 @@ const main = Effect.gen(function*() {
         })
       )
     )
-  const fibers = yield* Effect.forEach(clients, (c) => Effect.fork(consume(c, expected(c))))
+  const fibers = yield* Effect.forEach(clients, (c) => Effect.forkChild(consume(c, expected(c))))
 
   t0 = performance.now()
   yield* producer.queue.send(MATCH, "move 1")
@@ -87,6 +87,6 @@ const main = Effect.gen(function*() {
   )
   const after = yield* producer.queue.roomState(MATCH)
   yield* Console.log(`room ${JSON.stringify(MATCH)} now: backlog ${after.backlog}, ${after.members.length} sync member`)
-}).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 runMain(main)

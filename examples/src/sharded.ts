@@ -7,7 +7,7 @@
  *
  * Needs `redis-server` and `redis-cli` on PATH. Run: `pnpm --filter @lockstep/examples sharded`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import type { SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster } from "@lockstep/redis/testing"
@@ -104,13 +104,13 @@ const main = Effect.gen(function*() {
   // (each room keeps its own order and barrier in the merged stream)
   const received = new Map<string, Array<number>>()
   const consume = (
-    consumer: SyncFanoutQueue.SyncFanoutQueue["Type"],
+    consumer: SyncFanoutQueue.SyncFanoutQueue["Service"],
     stream: typeof subscriptions[0]["stream"]
   ) =>
     stream.pipe(
       Stream.take(PER_ROOM * ROOMS.length),
       Stream.runForEach((d) =>
-        Effect.zipRight(
+        Effect.andThen(
           Effect.sync(() => {
             const key = `${consumer.clientId}/${d.room}`
             received.set(key, [...(received.get(key) ?? []), d.priority])
@@ -153,6 +153,6 @@ const main = Effect.gen(function*() {
       `known clients ${metrics.knownClients} · rooms with a backlog ${metrics.knownRooms}`
   )
   yield* Console.log("done: closing the clients, then the cluster")
-}).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 runMain(main)

@@ -5,7 +5,7 @@
  * Redis: `LOCKSTEP_REDIS_URL` if set, else a `redis-server` spawned on a free loopback port (it is
  * stopped on exit). Run: `pnpm --filter @lockstep/examples standalone`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import type { Delivery } from "@lockstep/core"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -71,7 +71,7 @@ const main = Effect.gen(function*() {
   yield* deliveries.pipe(
     Stream.take(orders.length + 1),
     Stream.runForEach((d) =>
-      Effect.zipRight(
+      Effect.andThen(
         Console.log(`got   ${show(d)}${d.kind === "queued" ? " → ack" : ""}`),
         d.ack
       )
@@ -89,6 +89,6 @@ const main = Effect.gen(function*() {
     } p99 ${ms(Duration.toMillis(metrics.latency.p99))}`
   )
   yield* Console.log("done: closing the clients leaves the room (S20)")
-}).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 runMain(main)

@@ -7,7 +7,7 @@
  * Engine: `LOCKSTEP_REDIS_URL`, else a spawned `redis-server` when installed, else the in-memory
  * engine. Run: `pnpm --filter @lockstep/examples typed`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { QueueMetrics, SyncFanoutQueue, TypedQueue } from "@lockstep/core"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -22,8 +22,8 @@ const ROOM = "orders"
 class Order extends Schema.Class<Order>("Order")({
   id: Schema.Number,
   item: Schema.NonEmptyString,
-  quantity: Schema.Int.pipe(Schema.positive()),
-  placedAt: Schema.Date // a Date in memory, an ISO string on the wire
+  quantity: Schema.Int.check(Schema.isGreaterThan(0)),
+  placedAt: Schema.DateFromString // a Date in memory, an ISO string on the wire
 }) {}
 
 const main = Effect.gen(function*() {
@@ -52,8 +52,8 @@ const main = Effect.gen(function*() {
   yield* Console.log(`sent  ${JSON.stringify({ id: "two", item: "", quantity: -1 })} (untyped, not an Order)`)
 
   // a value the schema cannot encode is refused before anything is sent
-  // (`true` skips the constructor's own validation, as a bug elsewhere might)
-  const bad = new Order({ id: 3, item: "tea", quantity: 0, placedAt: new Date() }, true)
+  // (`disableChecks` skips the constructor's own validation, as a bug elsewhere might)
+  const bad = new Order({ id: 3, item: "tea", quantity: 0, placedAt: new Date() }, { disableChecks: true })
   const refused = yield* Effect.flip(send.send(ROOM, bad))
   yield* Console.log(`refused order 3 (nothing sent): ${refused._tag}\n  ${refused.message.split("\n").join("\n  ")}`)
 
@@ -64,7 +64,7 @@ const main = Effect.gen(function*() {
   yield* deliveries.pipe(
     Stream.take(2),
     Stream.runForEach((d) =>
-      Effect.zipRight(
+      Effect.andThen(
         Console.log(
           `got   order ${d.data.id}: ${d.data.quantity} × ${d.data.item}, placed at ${d.data.placedAt.toISOString()} ` +
             `(decoded: ${d.data instanceof Order ? "an Order" : "?"}, placedAt ${
@@ -82,6 +82,6 @@ const main = Effect.gen(function*() {
   yield* Console.log(`Effect metric lockstep_messages_invalid_total = ${invalidTotal.count}`)
   const state = yield* producer.queue.roomState(ROOM)
   yield* Console.log(`room ${JSON.stringify(ROOM)}: backlog ${state.backlog}, the undecodable message did not stall it`)
-}).pipe(Effect.scoped, Effect.provide(NodeContext.layer))
+}).pipe(Effect.scoped, Effect.provide(NodeServices.layer))
 
 runMain(main)

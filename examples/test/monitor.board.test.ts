@@ -3,13 +3,13 @@
  * memory engine, on a free port) and the system's headless Chromium driven by `playwright-core`
  * (no browser download; `.ci/run` installs Debian's `chromium` when missing). The board lists rooms
  * nobody configured, shows the stalled room first with its holder marked, and follows within 2 s
- * when the holder acks and when it is ejected, without a reload. Saves
- * packages/monitor/docs/board.png.
+ * when the holder acks and when it is ejected, without a reload; a room name with markup is shown
+ * as text. Saves packages/monitor/docs/board.png.
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpClient from "@effect/platform/HttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpClient from "effect/http/HttpClient"
 import * as Schedule from "effect/Schedule"
 import { existsSync } from "node:fs"
 import * as path from "node:path"
@@ -58,7 +58,7 @@ const cards = (page: Page) =>
   )
 
 describe.skipIf(executablePath === undefined)("monitor board in Chromium", () => {
-  it.scopedLive(
+  it.live(
     "lists discovered rooms, the stalled one first with its holder, and follows acks and ejections",
     () =>
       Effect.gen(function*() {
@@ -124,6 +124,29 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
           document.querySelector("main article[data-room='match-2'][data-stalled='true']") === null`
         )
         const ejectSeenMs = Date.now() - ejectedAt
+
+        // a room name is user data: markup in it is shown as text, never parsed as HTML
+        const hostile = `<img src=x onerror="window.__lockstepPwned=1"><b>bold</b>"'&amp;`
+        yield* monitor.subscribe(hostile) // a member: the room is active (S26)
+        yield* monitor.send(hostile, { move: 0 })
+        yield* waitFor(
+          page,
+          "the hostile room shown",
+          5_000,
+          `[...document.querySelectorAll("main article")].some((el) => el.dataset.room === ${JSON.stringify(hostile)})`
+        )
+        const rendered = yield* Effect.promise(() =>
+          page.evaluate(`(() => {
+            const card = [...document.querySelectorAll("main article")]
+              .find((el) => el.dataset.room === ${JSON.stringify(hostile)})
+            return {
+              name: card.querySelector("h2 span").textContent,
+              markup: document.querySelectorAll("main img, main b").length,
+              ran: window.__lockstepPwned !== undefined
+            }
+          })()`) as Promise<{ readonly name: string; readonly markup: number; readonly ran: boolean }>
+        )
+        expect(rendered).toEqual({ name: hostile, markup: 0, ran: false })
         expect(
           yield* Effect.promise(() => page.evaluate(`performance.getEntriesByType("navigation").length`))
         ).toBe(1)

@@ -14,7 +14,7 @@ import { MemoryLayer, type QueueError, SyncFanoutQueue, TypedQueue } from "@lock
 import { ProxyLayer, RoomProxy } from "@lockstep/proxy"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { type ConfigError, Console, Effect, Layer, Schema, Stream } from "effect"
+import { type Config, Console, Effect, Layer, Schema, Stream } from "effect"
 
 const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
 
@@ -23,12 +23,12 @@ const queueLayer = (
   engine: string
 ): Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
-  QueueError.QueueError | ConfigError.ConfigError | RedisTestServer.RedisTestError
+  QueueError.QueueError | Config.ConfigError | RedisTestServer.RedisTestError
 > =>
   engine === "redis"
     ? ClientLayer.layer({ keyPrefix: "consumer" }).pipe(
       Layer.provide(ShardLayer.single),
-      Layer.provide(Layer.unwrapEffect(Effect.gen(function*() {
+      Layer.provide(Layer.unwrap(Effect.gen(function*() {
         const server = yield* RedisTestServer.RedisTestServer
         yield* Console.log(`spawned redis-server on port ${server.port}`)
         return RedisLayer.layer(server.url)
@@ -49,13 +49,13 @@ const program = Effect.gen(function*() {
   yield* kitchen.pipe(
     Stream.take(3),
     Stream.runForEach((delivery) =>
-      Console.log(`kitchen ${delivery.data.id} ${delivery.data.item}`).pipe(Effect.zipRight(delivery.ack))
+      Console.log(`kitchen ${delivery.data.id} ${delivery.data.item}`).pipe(Effect.andThen(delivery.ack))
     )
   )
 
   // a typed failure
   yield* queue.send("", "nowhere").pipe(
-    Effect.zipRight(Console.log("sent to an invalid room")),
+    Effect.andThen(Console.log("sent to an invalid room")),
     Effect.catchTag("InvalidRoom", (error) => Console.log(`refused ${error._tag}`))
   )
 
@@ -68,7 +68,7 @@ const program = Effect.gen(function*() {
     Stream.take(1),
     Stream.runForEach((delivery) =>
       Console.log(`proxy ${delivery.room} ${JSON.stringify(delivery.data)}`).pipe(
-        Effect.zipRight(client.ack(delivery.room, delivery.id))
+        Effect.andThen(client.ack(delivery.room, delivery.id))
       )
     )
   )

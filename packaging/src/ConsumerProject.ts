@@ -8,11 +8,18 @@
  * the packed tarballs, and `pnpm install --offline --frozen-lockfile` links it from the store.
  * pnpm does not need the registry's metadata for a frozen install, which a resolving install
  * (`--offline` without a lockfile) would: a fresh CI machine does not have that metadata cached.
+ * Peers come along as the workspace resolved them: `redis` (node-redis), a non-optional peer of
+ * `@effect/platform-node` 4.1 that pnpm auto-installs (only its NodeRedis module uses it), and with
+ * it `@opentelemetry/api`, an optional peer of `@redis/client` that the workspace happens to have
+ * (a user's install would leave that one out).
+ *
+ * The newcomer's project (`NewcomerProject.ts`) is the online counterpart: `effect` as the
+ * registry resolves it today.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import * as YAML from "yaml"
@@ -20,28 +27,28 @@ import { exec, PackagingError, type Packed, pnpm, root } from "./Workspace.js"
 
 /** Registry packages the consumer installs next to the tarballs, at the workspace's versions. */
 export const registryDependencies = {
-  dependencies: ["effect", "@effect/platform", "@effect/platform-node"],
+  dependencies: ["effect", "@effect/platform-node"],
   devDependencies: ["typescript", "@types/node"]
 } as const
 
 const Dependency = Schema.Struct({ specifier: Schema.String, version: Schema.String })
-const Dependencies = Schema.Record({ key: Schema.String, value: Dependency })
+const Dependencies = Schema.Record(Schema.String, Dependency)
 const Importer = Schema.Struct({
   dependencies: Schema.optional(Dependencies),
   devDependencies: Schema.optional(Dependencies),
   optionalDependencies: Schema.optional(Dependencies)
 })
-const Refs = Schema.Record({ key: Schema.String, value: Schema.String })
-const Snapshot = Schema.Struct(
-  { dependencies: Schema.optional(Refs), optionalDependencies: Schema.optional(Refs) },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const Refs = Schema.Record(Schema.String, Schema.String)
+const Snapshot = Schema.StructWithRest(
+  Schema.Struct({ dependencies: Schema.optional(Refs), optionalDependencies: Schema.optional(Refs) }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
 )
 /** The parts of a pnpm v9 lockfile this module reads. */
 const Lockfile = Schema.Struct({
   lockfileVersion: Schema.Literal("9.0"),
-  importers: Schema.Record({ key: Schema.String, value: Importer }),
-  packages: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  snapshots: Schema.Record({ key: Schema.String, value: Snapshot })
+  importers: Schema.Record(Schema.String, Importer),
+  packages: Schema.Record(Schema.String, Schema.Unknown),
+  snapshots: Schema.Record(Schema.String, Snapshot)
 })
 type Lockfile = typeof Lockfile.Type
 
@@ -56,7 +63,7 @@ const readLockfile = Effect.gen(function*() {
     try: (): unknown => YAML.parse(text),
     catch: (cause) => new PackagingError({ message: `cannot parse ${file}`, cause })
   }).pipe(
-    Effect.flatMap(Schema.decodeUnknown(Lockfile)),
+    Effect.flatMap(Schema.decodeUnknownEffect(Lockfile)),
     Effect.mapError((cause) =>
       cause._tag === "PackagingError" ? cause : new PackagingError({
         message: `${file} is not the pnpm v9 lockfile this test can read (update ConsumerProject.ts): ${cause.message}`,
@@ -85,6 +92,12 @@ const workspaceRef = (lock: Lockfile, name: string, importer?: string) => {
     )
 }
 
+/** The version the workspace installed of `name` (e.g. `5.9.3`), from its lockfile. */
+export const workspaceVersion = (
+  name: string
+): Effect.Effect<string, PackagingError, FileSystem.FileSystem | Path.Path> =>
+  Effect.flatMap(readLockfile, (lock) => Effect.map(workspaceRef(lock, name), packageKey))
+
 /** `name` at `ref` → its snapshot key; an aliased dependency's ref is a key already (`string-width@4.2.3`). */
 const depPath = (name: string, ref: string) => ref.split("(")[0]!.includes("@") ? ref : `${name}@${ref}`
 
@@ -95,12 +108,24 @@ const sortedObject = <A>(entries: Iterable<readonly [string, A]>) =>
   Object.fromEntries([...entries].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
 
 /** Where a tarball goes in the project, as pnpm writes it in specifiers. */
-const tarballRef = (packed: Packed) => `file:tarballs/${packed.tarball.split("/").pop()}`
+export const tarballRef = (packed: Packed) => `file:tarballs/${packed.tarball.split("/").pop()}`
+
+/**
+ * ioredis 6.1's published declarations (`index.d.ts` re-exports `WatchError` and
+ * `MaxRetriesPerRequestError`) import `redis-errors`, which ships no types (ioredis has
+ * `@types/redis-errors` as a devDependency only), so a strict project that checks library
+ * declarations (`skipLibCheck: false`) and reaches ioredis's types through `@lockstep/redis` fails
+ * with TS7016 unless it adds `@types/redis-errors` or this line. The consumer adds the line (what
+ * TypeScript suggests), so the check still covers every other declaration.
+ */
+const redisErrorsShim = `// ioredis 6.1's declarations import redis-errors, which has no types of its own
+declare module "redis-errors"
+`
 
 /**
  * Write the project into `dir` (empty): `tarballs/` with copies of the packed packages,
- * `package.json`, `pnpm-lock.yaml`, two tsconfigs (NodeNext and Bundler resolution, both strict)
- * and `src/program.ts` from `packaging/consumer/program.ts`.
+ * `package.json`, `pnpm-lock.yaml`, two tsconfigs (NodeNext and Bundler resolution, both strict),
+ * `src/program.ts` from `packaging/consumer/program.ts` and `src/redis-errors.d.ts` (`scaffold`).
  */
 export const make = (
   dir: string,
@@ -209,66 +234,98 @@ export const make = (
       // a transitive `@lockstep/core` must be the tarball too, not a registry version
       pnpm: { overrides }
     }
-    const compilerOptions = {
-      target: "ES2022",
-      lib: ["ES2022"],
-      types: ["node"],
-      strict: true,
-      skipLibCheck: false
-    }
-    const tsconfigs = {
-      // Node's own resolution, with the settings of a strict Effect codebase; emits what node runs
-      "tsconfig.nodenext.json": {
-        compilerOptions: {
-          ...compilerOptions,
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          exactOptionalPropertyTypes: true,
-          verbatimModuleSyntax: true,
-          rootDir: "src",
-          outDir: "out",
-          noEmitOnError: true
-        },
-        include: ["src"]
-      },
-      // a bundler's resolution (Vite, esbuild, webpack)
-      "tsconfig.bundler.json": {
-        compilerOptions: { ...compilerOptions, module: "ESNext", moduleResolution: "Bundler", noEmit: true },
-        include: ["src"]
-      }
-    }
+    yield* scaffold(dir, packed, {
+      "src/program.ts": { copy: path.join(root, "packaging", "consumer", "program.ts") },
+      "src/redis-errors.d.ts": { text: redisErrorsShim },
+      "package.json": { text: JSON.stringify(manifest, null, 2) + "\n" },
+      "pnpm-lock.yaml": { text: YAML.stringify(lockfile, { lineWidth: 0 }) }
+    })
+  })
 
-    yield* io(`create ${dir}`, fs.makeDirectory(path.join(dir, "tarballs"), { recursive: true }))
-    yield* io(`create ${dir}/src`, fs.makeDirectory(path.join(dir, "src"), { recursive: true }))
-    for (const pkg of packed) {
-      yield* io(`copy ${pkg.tarball}`, fs.copyFile(pkg.tarball, path.join(dir, tarballRef(pkg).slice("file:".length))))
+const compilerOptions = {
+  target: "ES2022",
+  lib: ["ES2022"],
+  types: ["node"],
+  strict: true,
+  skipLibCheck: false
+}
+
+/** The tsconfigs of a project outside the workspace: both strict, both checking the libraries' types too. */
+const tsconfigs = {
+  // Node's own resolution, with the settings of a strict Effect codebase; emits what node runs
+  "tsconfig.nodenext.json": {
+    compilerOptions: {
+      ...compilerOptions,
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      exactOptionalPropertyTypes: true,
+      verbatimModuleSyntax: true,
+      rootDir: "src",
+      outDir: "out",
+      noEmitOnError: true
+    },
+    include: ["src"]
+  },
+  // a bundler's resolution (Vite, esbuild, webpack)
+  "tsconfig.bundler.json": {
+    compilerOptions: { ...compilerOptions, module: "ESNext", moduleResolution: "Bundler", noEmit: true },
+    include: ["src"]
+  }
+}
+
+/**
+ * Lay out a project outside the workspace in `dir` (empty): `tarballs/` with copies of the packed
+ * packages, the two tsconfigs (`tsconfig.nodenext.json`, which emits `out/`, and
+ * `tsconfig.bundler.json`) and `files`, each a path in the project with its text or a file to copy.
+ */
+export const scaffold = (
+  dir: string,
+  packed: ReadonlyArray<Packed>,
+  files: Readonly<Record<string, { readonly text: string } | { readonly copy: string }>>
+): Effect.Effect<void, PackagingError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const io = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
+      Effect.mapError(effect, (cause) => new PackagingError({ message: `cannot ${what}`, cause }))
+    const all: Record<string, { readonly text: string } | { readonly copy: string }> = {
+      ...Object.fromEntries(
+        Object.entries(tsconfigs).map(([name, config]) => [name, { text: JSON.stringify(config, null, 2) + "\n" }])
+      ),
+      ...Object.fromEntries(packed.map((pkg) => [tarballRef(pkg).slice("file:".length), { copy: pkg.tarball }])),
+      ...files
     }
-    yield* io(
-      "copy the consumer program",
-      fs.copyFile(path.join(root, "packaging", "consumer", "program.ts"), path.join(dir, "src", "program.ts"))
-    )
-    const write = (name: string, text: string) => io(`write ${name}`, fs.writeFileString(path.join(dir, name), text))
-    yield* write("package.json", JSON.stringify(manifest, null, 2) + "\n")
-    yield* write("pnpm-lock.yaml", YAML.stringify(lockfile, { lineWidth: 0 }))
-    for (const [name, config] of Object.entries(tsconfigs)) yield* write(name, JSON.stringify(config, null, 2) + "\n")
+    for (const [name, content] of Object.entries(all)) {
+      const target = path.join(dir, name)
+      yield* io(`create ${path.dirname(target)}`, fs.makeDirectory(path.dirname(target), { recursive: true }))
+      yield* "copy" in content
+        ? io(`copy ${content.copy} to ${target}`, fs.copyFile(content.copy, target))
+        : io(`write ${target}`, fs.writeFileString(target, content.text))
+    }
   })
 
 /** The environment for commands in the project: the user's, minus what `pnpm run` added for the workspace. */
-const cleanEnv = (): Record<string, string> =>
+export const cleanEnv = (): Record<string, string> =>
   Object.fromEntries(
     Object.entries(process.env).flatMap(([key, value]) =>
       value === undefined || /^(npm_|pnpm_|PNPM_|INIT_CWD$|NODE_OPTIONS$|VITEST|TEST$)/.test(key) ? [] : [[key, value]]
     )
   )
 
+/** The workspace's pnpm store, which its install filled. */
+export const storePath: Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> = Effect.map(
+  Effect.suspend(() => pnpm(["store", "path"], { cwd: root, env: cleanEnv() })),
+  (out) => out.trim()
+)
+
 /**
  * `pnpm install --offline --frozen-lockfile` in the project, from the workspace's pnpm store
  * (asked of pnpm in the workspace: a temp dir on another disk would otherwise get its own store).
  */
-export const install = (dir: string): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
+export const install = (dir: string): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function*() {
     const env = cleanEnv()
-    const store = (yield* pnpm(["store", "path"], { cwd: root, env })).trim()
+    const store = yield* storePath
     return yield* pnpm(
       [
         "install",
@@ -283,30 +340,49 @@ export const install = (dir: string): Effect.Effect<string, PackagingError, Comm
     )
   })
 
-/** `tsc -p <tsconfig>` with the project's own TypeScript. */
+/**
+ * `tsc -p <tsconfig>` with the project's own TypeScript; `skipLibCheck: true` leaves the libraries'
+ * declarations unchecked (most of the time of a check: effect's are large).
+ */
 export const typecheck = (
   dir: string,
-  tsconfig: "tsconfig.nodenext.json" | "tsconfig.bundler.json"
-): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
-  exec(process.execPath, ["node_modules/typescript/bin/tsc", "-p", tsconfig, "--pretty", "false"], {
-    cwd: dir,
-    env: cleanEnv()
-  })
+  tsconfig: "tsconfig.nodenext.json" | "tsconfig.bundler.json",
+  options?: { readonly skipLibCheck?: boolean }
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
+  exec(
+    process.execPath,
+    [
+      "node_modules/typescript/bin/tsc",
+      "-p",
+      tsconfig,
+      "--pretty",
+      "false",
+      ...(options?.skipLibCheck === true ? ["--skipLibCheck"] : [])
+    ],
+    { cwd: dir, env: cleanEnv() }
+  )
+
+/** Run node (this process's) in the project with `args`; returns what it printed on stdout. */
+export const node = (
+  dir: string,
+  args: ReadonlyArray<string>
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
+  exec(process.execPath, args, { cwd: dir, env: cleanEnv() })
 
 /** Run the compiled program (`out/program.js`) with node and return what it printed. */
 export const run = (
   dir: string,
   engine: "memory" | "redis"
-): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
-  exec(process.execPath, ["out/program.js", engine], { cwd: dir, env: cleanEnv() })
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
+  node(dir, ["out/program.js", engine])
 
-/** Try a deep import from inside the project; returns the error code (or `"resolved"`). */
+/** Try an import from inside the project; returns the error code (or `"resolved"`). */
 export const tryImport = (
   dir: string,
   specifier: string
-): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
-  exec(process.execPath, [
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
+  node(dir, [
     "--input-type=module",
     "-e",
     `import(${JSON.stringify(specifier)}).then(() => console.log("resolved"), (e) => console.log(e.code))`
-  ], { cwd: dir, env: cleanEnv() }).pipe(Effect.map((out) => out.trim()))
+  ]).pipe(Effect.map((out) => out.trim()))

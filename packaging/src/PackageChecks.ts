@@ -1,16 +1,17 @@
 /**
- * What `pnpm lint` checks on every packed tarball: publint, Are the Types Wrong, and the import
- * graph of each entry point against the dependencies the package declares.
+ * What `pnpm lint` checks on every packed tarball: publint, the metadata a published package
+ * owes (LICENSE, README, repository, homepage, bugs), Are the Types Wrong, and the import graph of
+ * each entry point against the dependencies the package declares.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { builtinModules } from "node:module"
 import { publint } from "publint"
 import { formatMessage } from "publint/utils"
 import ts from "typescript"
-import { exec, PackagingError, type Packed, root } from "./Workspace.js"
+import { exec, PackagingError, type Packed, root, type WorkspacePackage } from "./Workspace.js"
 
 /**
  * publint messages we accept, by code, each with the reason. Empty: every error, warning and
@@ -18,12 +19,16 @@ import { exec, PackagingError, type Packed, root } from "./Workspace.js"
  */
 const acceptedPublintCodes: ReadonlyMap<string, string> = new Map()
 
-/** publint on the tarball itself (what npm would serve), not on the package directory. */
+/**
+ * publint on the tarball itself (what npm would serve), not on the package directory, and the
+ * metadata of the package.json in it (`metadataProblems`).
+ */
 export const publintProblems = (
   packed: Packed
-): Effect.Effect<ReadonlyArray<string>, PackagingError, FileSystem.FileSystem> =>
+): Effect.Effect<ReadonlyArray<string>, PackagingError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
     const bytes = yield* fs.readFile(packed.tarball).pipe(
       Effect.mapError((cause) => new PackagingError({ message: `cannot read ${packed.tarball}`, cause }))
     )
@@ -45,8 +50,128 @@ export const publintProblems = (
         }
       }
     }
+    problems.push(...metadataProblems(packed.files, pkg, path.relative(root, packed.dir)))
     return problems
   })
+
+/** Files every tarball ships besides its build: the license text and the README npm shows. */
+const requiredFiles = ["LICENSE", "README.md"] as const
+
+const nonEmptyString = (value: unknown): value is string => typeof value === "string" && value.trim().length > 0
+
+/**
+ * What a published package owes its users beyond code, checked on the tarball (`files`) and on
+ * the package.json inside it (`pkg`): a LICENSE file (the `license` field names the license, the
+ * file is the text it requires to ship), a README, and `license`, `repository` (its git URL, and
+ * for an object the package's folder as `directory`, so npm links the package, not the monorepo's
+ * root), `homepage` and `bugs`. `directory` is the package's folder relative to the root.
+ */
+export const metadataProblems = (
+  files: ReadonlySet<string>,
+  pkg: Readonly<Record<string, unknown>>,
+  directory: string
+): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  for (const file of requiredFiles) {
+    if (!files.has(file)) {
+      problems.push(
+        `the tarball has no ${file} (put one in the package's folder: npm packs it whatever \`files\` says)`
+      )
+    }
+  }
+  if (!nonEmptyString(pkg.license)) problems.push("package.json has no `license`")
+  const repository = pkg.repository
+  if (typeof repository === "object" && repository !== null) {
+    const { directory: dir, url } = repository as Readonly<Record<string, unknown>>
+    if (!nonEmptyString(url)) problems.push("package.json `repository` has no `url`")
+    if (dir !== directory) {
+      problems.push(`package.json \`repository.directory\` is ${JSON.stringify(dir)}, not ${JSON.stringify(directory)}`)
+    }
+  } else if (!nonEmptyString(repository)) {
+    problems.push("package.json has no `repository`")
+  }
+  if (!nonEmptyString(pkg.homepage)) problems.push("package.json has no `homepage`")
+  const bugs = pkg.bugs
+  if (
+    !nonEmptyString(bugs) &&
+    !(typeof bugs === "object" && bugs !== null &&
+      (nonEmptyString((bugs as Readonly<Record<string, unknown>>).url) ||
+        nonEmptyString((bugs as Readonly<Record<string, unknown>>).email)))
+  ) {
+    problems.push("package.json has no `bugs` (a URL or an email)")
+  }
+  return problems
+}
+
+/**
+ * Whether `version` satisfies `range`, for the ranges our packages declare: a caret range
+ * `^x.y.z` (same major, at least x.y.z; for 0.y only the same minor; a prerelease never
+ * satisfies). `undefined` for any other form of range: teach this function before using it.
+ */
+export const satisfiesCaret = (version: string, range: string): boolean | undefined => {
+  const wanted = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range.trim())
+  if (wanted === null) return undefined
+  const found = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(version.trim())
+  if (found === null || found[4] !== undefined) return false
+  const [major, minor, patch] = [found[1], found[2], found[3]].map(Number) as [number, number, number]
+  const [wMajor, wMinor, wPatch] = [wanted[1], wanted[2], wanted[3]].map(Number) as [number, number, number]
+  const atLeast = major > wMajor ||
+    (major === wMajor && (minor > wMinor || (minor === wMinor && patch >= wPatch)))
+  if (!atLeast || major !== wMajor) return false
+  if (wMajor > 0) return true
+  return wMinor > 0 ? minor === wMinor : minor === wMinor && patch === wPatch
+}
+
+/**
+ * The peer ranges across the packages: a peer several packages name has one range in all of them
+ * (a user installs one copy: `effect` is `^4.1.0` everywhere), and each range admits the version
+ * the workspace builds and tests the package with (its devDependency), or the range promises what
+ * no test ran. Workspace ranges (`workspace:^`) are pnpm's to rewrite and left alone.
+ */
+export const peerRangeProblems = (
+  packages: ReadonlyArray<WorkspacePackage>
+): ReadonlyArray<{ readonly name: string; readonly problem: string }> => {
+  const problems: Array<{ readonly name: string; readonly problem: string }> = []
+  const rangesOf = new Map<string, Set<string>>()
+  for (const { manifest } of packages) {
+    for (const [peer, range] of Object.entries(manifest.peerDependencies ?? {})) {
+      if (range.startsWith("workspace:")) continue
+      rangesOf.set(peer, (rangesOf.get(peer) ?? new Set()).add(range))
+      const tested = manifest.devDependencies?.[peer]
+      const satisfied = tested === undefined ? undefined : satisfiesCaret(tested, range)
+      if (tested === undefined) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} has no devDependency to build and test with`
+        })
+      } else if (satisfied === undefined) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} is not a caret range (^x.y.z): teach satisfiesCaret, or use one`
+        })
+      } else if (!satisfied) {
+        problems.push({
+          name: manifest.name,
+          problem: `peer ${peer} ${range} does not admit ${tested}, the version the workspace tests with`
+        })
+      }
+    }
+  }
+  for (const [peer, ranges] of rangesOf) {
+    if (ranges.size > 1) {
+      for (const { manifest } of packages) {
+        const range = manifest.peerDependencies?.[peer]
+        if (range !== undefined && !range.startsWith("workspace:")) {
+          problems.push({
+            name: manifest.name,
+            problem: `peer ${peer} ${range}: the packages disagree on its range (${[...ranges].join(", ")})`
+          })
+        }
+      }
+    }
+  }
+  return problems
+}
 
 /**
  * Are the Types Wrong on the tarball, profile `esm-only`: the packages are ESM only (`"type":
@@ -60,7 +185,7 @@ export const publintProblems = (
  */
 export const attwProblems = (
   packed: Packed
-): Effect.Effect<ReadonlyArray<string>, never, CommandExecutor.CommandExecutor | Path.Path> =>
+): Effect.Effect<ReadonlyArray<string>, never, ChildProcessSpawner.ChildProcessSpawner | Path.Path> =>
   Effect.flatMap(Path.Path, (path) =>
     exec(
       path.join(root, "node_modules", ".bin", "attw"),
@@ -68,7 +193,7 @@ export const attwProblems = (
       { cwd: root }
     )).pipe(
       Effect.as([]),
-      Effect.catchAll((error) => Effect.succeed([`attw (profile esm-only) failed:\n${error.message}`]))
+      Effect.catch((error) => Effect.succeed([`attw (profile esm-only) failed:\n${error.message}`]))
     )
 
 /** The module specifiers a JS or declaration file imports, found in its syntax tree (not in comments). */
@@ -122,9 +247,12 @@ const entryPoints = (
  * and check each package reached from outside: it must be declared (`dependencies` or
  * `peerDependencies`; Node built-ins are fine), and an optional peer may be reached only from a
  * subpath entry point that documents it (e.g. `@lockstep/redis/testing`), never from the main
- * one, which must work without it. A relative import must land in a packed file. And the public
- * types are public: no declaration file under an `internal/` folder may be reached from an entry
- * point's declarations (the JS may use the machinery, its types must not name it).
+ * one, which must work without it. A relative import must land in a packed file. The other way
+ * round, every declared dependency and peer must be reached from some entry point: a package left
+ * in `package.json` after its last import went (say `@effect/platform` or OpenTelemetry after the
+ * move to Effect 4) would be installed, or demanded, for nothing. And the public types are public:
+ * no declaration file under an `internal/` folder may be reached from an entry point's
+ * declarations (the JS may use the machinery, its types must not name it).
  */
 export const importProblems = (
   packed: Packed
@@ -143,6 +271,7 @@ export const importProblems = (
       )
     )
     const problems: Array<string> = []
+    const reached = new Set<string>()
     for (const { entry, files } of entryPoints(packed)) {
       const seen = new Set<string>()
       const pending = [...files]
@@ -173,6 +302,7 @@ export const importProblems = (
           } else if (!isBuiltin(specifier)) {
             const name = packageName(specifier)
             if (name === manifest.name) continue
+            reached.add(name)
             if (!declared.has(name)) {
               problems.push(`${entry}: ${file} imports ${specifier}, which is neither a dependency nor a peer`)
             } else if (entry === "." && optionalPeers.has(name)) {
@@ -184,16 +314,28 @@ export const importProblems = (
         }
       }
     }
+    for (
+      const [field, deps] of [
+        ["dependencies", manifest.dependencies],
+        ["peerDependencies", manifest.peerDependencies]
+      ] as const
+    ) {
+      for (const name of Object.keys(deps ?? {})) {
+        if (!reached.has(name)) {
+          problems.push(`${field}.${name} is declared, but no entry point imports it`)
+        }
+      }
+    }
     return problems
   })
 
-/** Every problem of one packed package: publint, attw, imports. */
+/** Every problem of one packed package: publint and metadata, attw, imports. */
 export const check = (
   packed: Packed
 ): Effect.Effect<
   ReadonlyArray<string>,
   PackagingError,
-  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+  FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.map(
     Effect.all([publintProblems(packed), attwProblems(packed), importProblems(packed)], { concurrency: "unbounded" }),

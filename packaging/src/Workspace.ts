@@ -2,14 +2,15 @@
  * The workspace's publishable packages, built and packed the way `pnpm publish` packs them.
  * Shared by the packaging checks of `pnpm lint` (`check.ts`) and the consumer test.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as ChildProcess from "effect/process/ChildProcess"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { fileURLToPath } from "node:url"
 
@@ -27,11 +28,12 @@ export const Manifest = Schema.Struct({
   name: Schema.String,
   version: Schema.String,
   private: Schema.optional(Schema.Boolean),
-  exports: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
-  dependencies: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  peerDependencies: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  exports: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  dependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  peerDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  devDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   peerDependenciesMeta: Schema.optional(
-    Schema.Record({ key: Schema.String, value: Schema.Struct({ optional: Schema.optional(Schema.Boolean) }) })
+    Schema.Record(Schema.String, Schema.Struct({ optional: Schema.optional(Schema.Boolean) }))
   )
 })
 
@@ -62,13 +64,15 @@ export const exec = (
   command: string,
   args: ReadonlyArray<string>,
   options: { readonly cwd: string; readonly env?: Record<string, string> }
-): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> =>
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.scoped(Effect.gen(function*() {
-    const base = Command.make(command, ...args).pipe(Command.workingDirectory(options.cwd))
-    const cmd = options.env === undefined ? base : Command.env(base, options.env, { extendEnv: false })
-    const process = yield* Command.start(cmd)
+    const child = yield* ChildProcess.make(command, args, {
+      cwd: options.cwd,
+      stdin: "ignore",
+      ...(options.env === undefined ? {} : { env: options.env, extendEnv: false })
+    })
     const [stdout, stderr, exitCode] = yield* Effect.all(
-      [collect(process.stdout), collect(process.stderr), process.exitCode],
+      [collect(child.stdout), collect(child.stderr), child.exitCode],
       { concurrency: "unbounded" }
     )
     if (exitCode !== 0) {
@@ -81,8 +85,7 @@ export const exec = (
     return stdout
   })).pipe(
     Effect.catchTag(
-      "SystemError",
-      "BadArgument",
+      "PlatformError",
       (cause) => Effect.fail(new PackagingError({ message: `could not run \`${command}\`: ${cause.message}`, cause }))
     )
   )
@@ -94,16 +97,16 @@ export const exec = (
 export const pnpm = (
   args: ReadonlyArray<string>,
   options: { readonly cwd: string; readonly env?: Record<string, string> }
-): Effect.Effect<string, PackagingError, CommandExecutor.CommandExecutor> => {
+): Effect.Effect<string, PackagingError, ChildProcessSpawner.ChildProcessSpawner> => {
   const self = process.env.npm_execpath
   return self !== undefined && /^pnpm(?:\.c?js)?$/.test(self.split(/[\\/]/).pop() ?? "")
     ? exec(process.execPath, [self, ...args], options)
     : exec("pnpm", args, options)
 }
 
-const readJson = <A, I>(schema: Schema.Schema<A, I>, file: string) =>
+const readJson = <A>(schema: Schema.ConstraintDecoder<A>, file: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(file)).pipe(
-    Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(schema))),
+    Effect.flatMap(Schema.decodeUnknownEffect(Schema.fromJsonString(schema))),
     Effect.mapError((cause) => new PackagingError({ message: `cannot read ${file}: ${cause.message}`, cause }))
   )
 
@@ -161,7 +164,7 @@ const outputModule = (file: string) => file.replace(/\.(?:d\.ts\.map|d\.ts|js\.m
 export const build: Effect.Effect<
   void,
   PackagingError,
-  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
@@ -225,7 +228,7 @@ export const pack = (
 ): Effect.Effect<
   ReadonlyArray<Packed>,
   PackagingError,
-  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > =>
   Effect.flatMap(
     publishable,
@@ -233,7 +236,7 @@ export const pack = (
       Effect.forEach(packages, (pkg) =>
         pnpm(["pack", "--pack-destination", destination, "--json"], { cwd: pkg.dir }).pipe(
           Effect.flatMap((stdout) =>
-            Schema.decodeUnknown(Schema.parseJson(PackOutput))(stdout.slice(stdout.indexOf("{")))
+            Schema.decodeUnknownEffect(Schema.fromJsonString(PackOutput))(stdout.slice(stdout.indexOf("{")))
           ),
           Effect.mapError((cause) =>
             cause._tag === "PackagingError"
@@ -249,3 +252,20 @@ export const pack = (
           }))
         ))
   )
+
+/**
+ * `build`, then `pack` into a temp dir removed when the scope closes: what `pnpm check:packages`
+ * and the packaging tests start from.
+ */
+export const buildAndPack: Effect.Effect<
+  ReadonlyArray<Packed>,
+  PackagingError,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path | Scope.Scope
+> = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  yield* build
+  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "lockstep-pack-" }).pipe(
+    Effect.mapError((cause) => new PackagingError({ message: "cannot make a temp dir", cause }))
+  )
+  return yield* pack(dir)
+})

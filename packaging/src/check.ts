@@ -1,36 +1,40 @@
 /**
  * The packaging step of `pnpm lint` (after ESLint): build the packages, pack each one into a temp
- * dir with `pnpm pack`, and check every tarball (`PackageChecks.ts`: publint, Are the Types Wrong
- * with the `esm-only` profile, declared dependencies along each entry point's imports). Any
- * problem fails, with every problem listed.
+ * dir with `pnpm pack`, and check every tarball (`PackageChecks.ts`: publint, LICENSE / README /
+ * repository / homepage / bugs, Are the Types Wrong with the `esm-only` profile, declared
+ * dependencies along each entry point's imports and no declared one unused; across the packages,
+ * one range per peer, admitting the version the workspace tests with). Any problem fails, with
+ * every problem listed.
  *
  *   pnpm exec tsx packaging/src/check.ts
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as PackageChecks from "./PackageChecks.js"
 import * as Workspace from "./Workspace.js"
 
 const program = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
   const started = Date.now()
-  yield* Workspace.build
-  const dir = yield* fs.makeTempDirectoryScoped({ prefix: "lockstep-pack-" }).pipe(
-    Effect.mapError((cause) => new Workspace.PackagingError({ message: "cannot make a temp dir", cause }))
-  )
-  const packed = yield* Workspace.pack(dir)
+  const packed = yield* Workspace.buildAndPack
+  const peerRanges = PackageChecks.peerRangeProblems(packed)
   const results = yield* Effect.forEach(
     packed,
-    (pkg) => Effect.map(PackageChecks.check(pkg), (problems) => ({ name: pkg.manifest.name, problems }))
+    (pkg) =>
+      Effect.map(PackageChecks.check(pkg), (problems) => ({
+        name: pkg.manifest.name,
+        problems: [
+          ...problems,
+          ...peerRanges.flatMap(({ name, problem }) => name === pkg.manifest.name ? [problem] : [])
+        ]
+      }))
   )
   const failed = results.filter((result) => result.problems.length > 0)
   for (const { name, problems } of results) {
     yield* Console.log(
       problems.length === 0
-        ? `${name}: publint, attw (esm-only), imports ✓`
+        ? `${name}: publint, metadata, attw (esm-only), imports, peer ranges ✓`
         : `${name}:\n${problems.map((problem) => `  - ${problem.replace(/\n/g, "\n    ")}`).join("\n")}`
     )
   }
@@ -45,7 +49,7 @@ const program = Effect.gen(function*() {
 NodeRuntime.runMain(
   program.pipe(
     Effect.tapError((error) => Console.error(error.message)),
-    Effect.provide(NodeContext.layer)
+    Effect.provide(NodeServices.layer)
   ),
   { disableErrorReporting: true }
 )

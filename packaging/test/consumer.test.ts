@@ -1,46 +1,46 @@
 /**
- * The packages as a user installs them: packed with `pnpm pack`, installed from the tarballs into
- * a fresh project outside the workspace (offline, from the pnpm store: `ConsumerProject.ts`),
- * type-checked with NodeNext and Bundler resolution, and run with node on the memory engine and
- * on a spawned `redis-server`. The program is `packaging/consumer/program.ts`.
+ * The packages as a user installs them: packed with `pnpm pack` (once, by `globalSetup.ts`),
+ * installed from the tarballs into a fresh project outside the workspace (offline, from the pnpm
+ * store: `ConsumerProject.ts`), type-checked with NodeNext and Bundler resolution, and run with
+ * node on the memory engine and on a spawned `redis-server`. The program is
+ * `packaging/consumer/program.ts`.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, expect, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
+import * as Path from "effect/Path"
 import * as ConsumerProject from "../src/ConsumerProject.js"
 import * as Workspace from "../src/Workspace.js"
+import { packed } from "./packed.js"
 
-/** The installed consumer project, and its NodeNext type-check (which emits `out/`), run once. */
-class Project extends Context.Tag("packaging/test/Project")<Project, {
+/** The installed consumer project, with its two type-checks under way (NodeNext emits `out/`). */
+class Project extends Context.Service<Project, {
   readonly dir: string
   readonly compiled: Effect.Effect<void, Workspace.PackagingError>
-}>() {}
+  readonly bundler: Effect.Effect<void, Workspace.PackagingError>
+}>()("packaging/test/Project") {}
 
-const ProjectLive = Layer.scoped(
+const ProjectLive = Layer.effect(
   Project,
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const tmp = (prefix: string) =>
-      fs.makeTempDirectoryScoped({ prefix }).pipe(
-        Effect.mapError((cause) => new Workspace.PackagingError({ message: "cannot make a temp dir", cause }))
-      )
-    yield* Workspace.build
-    const packed = yield* Workspace.pack(yield* tmp("lockstep-pack-"))
-    const dir = yield* tmp("lockstep-consumer-")
-    assert.isTrue(path.relative(Workspace.root, dir).startsWith(".."), `${dir} is outside the workspace`)
-    yield* ConsumerProject.make(dir, packed)
-    yield* ConsumerProject.install(dir)
-    const compiled = yield* Effect.cached(
-      ConsumerProject.typecheck(dir, "tsconfig.nodenext.json").pipe(Effect.asVoid, Effect.provide(NodeContext.layer))
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "lockstep-consumer-" }).pipe(
+      Effect.mapError((cause) => new Workspace.PackagingError({ message: "cannot make a temp dir", cause }))
     )
-    return { dir, compiled }
+    assert.isTrue(path.relative(Workspace.root, dir).startsWith(".."), `${dir} is outside the workspace`)
+    yield* ConsumerProject.make(dir, packed())
+    yield* ConsumerProject.install(dir)
+    // the two type-checks take a while each: run them side by side, owned by the layer's scope
+    const nodenext = yield* Effect.forkScoped(ConsumerProject.typecheck(dir, "tsconfig.nodenext.json"))
+    const bundler = yield* Effect.forkScoped(ConsumerProject.typecheck(dir, "tsconfig.bundler.json"))
+    return { dir, compiled: Effect.asVoid(Fiber.join(nodenext)), bundler: Effect.asVoid(Fiber.join(bundler)) }
   })
-).pipe(Layer.provide(NodeContext.layer))
+).pipe(Layer.provide(NodeServices.layer))
 
 const expected = [
   "kitchen 1 soup",
@@ -53,14 +53,14 @@ const expected = [
 
 const lines = (output: string) => output.split("\n").filter((line) => line.length > 0)
 
-layer(Layer.merge(ProjectLive, NodeContext.layer), { timeout: 180_000 })(
+layer(Layer.merge(ProjectLive, NodeServices.layer), { timeout: 180_000, excludeTestServices: true })(
   "packed packages in a consumer project",
   (it) => {
     it.effect("type-check with moduleResolution NodeNext and Bundler (strict, no skipLibCheck)", () =>
       Effect.gen(function*() {
-        const { compiled, dir } = yield* Project
+        const { bundler, compiled } = yield* Project
         yield* compiled
-        yield* ConsumerProject.typecheck(dir, "tsconfig.bundler.json")
+        yield* bundler
       }))
 
     it.effect("run on the memory engine", () =>

@@ -7,9 +7,9 @@
  * send of the producer, Redis CPU per message (`INFO` used_cpu_user + used_cpu_sys).
  */
 import { Redis } from "ioredis"
-import { spawn } from "node:child_process"
 import * as path from "node:path"
-import * as readline from "node:readline"
+import { clientProtocols, noteProtocols, redisCpuMs } from "../cpu.js"
+import { nodeArgsFrom, startWorker, type WorkerProcess } from "../workerProcess.js"
 import type { Report, WorkerSpec } from "./protocol.js"
 
 const workerPath = path.join(path.dirname(new URL(import.meta.url).pathname), "worker.js")
@@ -41,66 +41,17 @@ export interface B7Result {
   readonly redisCpuUs: number
 }
 
-interface Process {
-  readonly next: (t: Report["t"]) => Promise<Report>
-  readonly send: (line: string) => void
-  readonly end: () => Promise<void>
-}
-
 /**
- * Extra node arguments of the workers of one role and engine, for profiling, e.g.
- * `B7_NODE_ARGS_LOCKSTEP_SUBSCRIBER="--cpu-prof --cpu-prof-dir=/tmp/prof"`.
+ * A worker process of the run; extra node arguments of the workers of one role and engine, for
+ * profiling, e.g. `B7_NODE_ARGS_LOCKSTEP_SUBSCRIBER="--cpu-prof --cpu-prof-dir=/tmp/prof"`.
  */
-const nodeArgs = (spec: WorkerSpec): Array<string> =>
-  (process.env[`B7_NODE_ARGS_${spec.engine.toUpperCase()}_${spec.role.toUpperCase()}`] ?? "").split(" ").filter((a) =>
-    a !== ""
-  )
-
-const start = (spec: WorkerSpec): Process => {
-  const child = spawn(process.execPath, [...nodeArgs(spec), workerPath, JSON.stringify(spec)], {
-    stdio: ["pipe", "pipe", "inherit"]
+const start = (spec: WorkerSpec): WorkerProcess<Report> =>
+  startWorker<Report>({
+    script: workerPath,
+    spec,
+    label: `B7 ${spec.engine} ${spec.role}`,
+    nodeArgs: nodeArgsFrom(`B7_NODE_ARGS_${spec.engine.toUpperCase()}_${spec.role.toUpperCase()}`)
   })
-  const received: Array<Report> = []
-  const waiting: Array<() => void> = []
-  let failure: Error | undefined
-  const wake = () => {
-    for (const w of waiting.splice(0)) w()
-  }
-  readline.createInterface({ input: child.stdout }).on("line", (line) => {
-    received.push(JSON.parse(line) as Report)
-    wake()
-  })
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-  child.on("exit", (code) => {
-    if (code !== 0) failure = new Error(`B7 ${spec.engine} ${spec.role} exited with code ${code}`)
-    wake()
-  })
-  const next = (t: Report["t"]): Promise<Report> =>
-    new Promise((resolve, reject) => {
-      const look = () => {
-        const at = received.findIndex((r) => r.t === t)
-        if (at >= 0) return resolve(received.splice(at, 1)[0]!)
-        if (failure !== undefined) return reject(failure)
-        waiting.push(look)
-      }
-      look()
-    })
-  return {
-    next,
-    send: (line) => child.stdin.write(`${line}\n`),
-    end: () => {
-      child.stdin.end()
-      const kill = setTimeout(() => child.kill("SIGKILL"), 10_000)
-      return exited.then(() => clearTimeout(kill))
-    }
-  }
-}
-
-const redisCpuMs = async (admin: Redis) => {
-  const info = await admin.info("cpu")
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? "0")
-  return (field("used_cpu_user") + field("used_cpu_sys")) * 1000
-}
 
 let runs = 0
 
@@ -143,6 +94,7 @@ export const run = async (port: number, shape: Shape): Promise<B7Result> => {
         )
       }
     }
+    noteProtocols(shape.engine, await clientProtocols(admin))
     const messages = shape.rooms * shape.timed
     const report = (r: Report) => r as Extract<Report, { readonly t: "done" }>
     const first = report(sent!).at

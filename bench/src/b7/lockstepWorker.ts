@@ -6,13 +6,13 @@
  */
 import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
-import { Deferred, Effect, Exit, Layer, Runtime, Scope, Stream } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { Report, WorkerSpec } from "./protocol.js"
 import { deliveryCounter, now, roomName, section } from "./protocol.js"
 import type { Worker } from "./rawWorker.js"
 
 /** The client of this process, in `scope`. */
-const client = (spec: WorkerSpec, scope: Scope.CloseableScope) =>
+const client = (spec: WorkerSpec, scope: Scope.Closeable) =>
   Effect.map(
     Layer.buildWithScope(
       ClientLayer.standalone({ host: "127.0.0.1", port: spec.port }, {
@@ -21,7 +21,7 @@ const client = (spec: WorkerSpec, scope: Scope.CloseableScope) =>
       }),
       scope
     ),
-    (context) => context.unsafeMap.get(SyncFanoutQueue.SyncFanoutQueue.key) as SyncFanoutQueue.SyncFanoutQueue["Type"]
+    (context) => Context.get(context, SyncFanoutQueue.SyncFanoutQueue)
   )
 
 export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promise<Worker> =>
@@ -33,14 +33,14 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     const finished = yield* Deferred.make<Report>()
     const onDelivery = (d: Delivery.Delivery): Effect.Effect<void, unknown> => {
       const done = counter.count()
-      return done === undefined ? d.ack : Effect.zipRight(d.ack, Deferred.succeed(finished, done))
+      return done === undefined ? d.ack : Effect.andThen(d.ack, Deferred.succeed(finished, done))
     }
     const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
       Effect.forkIn(Stream.runForEach(stream, onDelivery), scope)
     if (spec.mode === "many") {
-      yield* consume(yield* queue.subscribeMany(rooms).pipe(Scope.extend(scope)))
+      yield* consume(yield* queue.subscribeMany(rooms).pipe(Scope.provide(scope)))
     } else {
-      for (const room of rooms) yield* consume(yield* queue.subscribe(room).pipe(Scope.extend(scope)))
+      for (const room of rooms) yield* consume(yield* queue.subscribe(room).pipe(Scope.provide(scope)))
     }
     const worker: Worker = {
       warmup: async () => {},
@@ -57,7 +57,7 @@ export const producer = (spec: WorkerSpec): Promise<Worker> =>
   Effect.runPromise(Effect.gen(function*() {
     const scope = yield* Scope.make()
     const queue = yield* client(spec, scope)
-    const runtime = yield* Effect.runtime<never>()
+    const run = Effect.runPromiseWith(yield* Effect.context<never>())
     const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
     const sendAll = (count: number) =>
       Effect.forEach(
@@ -69,9 +69,9 @@ export const producer = (spec: WorkerSpec): Promise<Worker> =>
         { concurrency: "unbounded", discard: true }
       )
     const worker: Worker = {
-      warmup: () => Runtime.runPromise(runtime)(sendAll(spec.warmup)),
+      warmup: () => run(sendAll(spec.warmup)),
       go: () =>
-        Runtime.runPromise(runtime)(Effect.suspend(() => {
+        run(Effect.suspend(() => {
           const from = section()
           const at = now()
           return Effect.map(sendAll(spec.timed), (): Report => ({ t: "done", ...from.used(), at, cycles: [] }))

@@ -7,22 +7,9 @@
 import { Backend, type Delivery } from "@lockstep/core"
 import { Effect, Stream } from "effect"
 import { Redis } from "ioredis"
-import { ackLua } from "../raw.js"
+import { ackLua, rawKeys as keys, type RawScript, sendLua } from "../rawScripts.js"
 import type { Report, WorkerSpec } from "./protocol.js"
 import { deliveryCounter, now, roomName, section } from "./protocol.js"
-
-const sendLua = `
-redis.call("RPUSH", KEYS[2], ARGV[1])
-if redis.call("SCARD", KEYS[1]) > 0 then return 0 end
-local m = redis.call("LPOP", KEYS[2])
-for i = 2, #ARGV do redis.call("SADD", KEYS[1], ARGV[i]) end
-redis.call("PUBLISH", KEYS[3], m)
-return 1
-`
-
-type Caller = Record<string, (k1: string, k2: string, k3: string, ...args: Array<string>) => Promise<unknown>>
-
-const keys = (room: string) => [`${room}:pending`, `${room}:list`, `${room}:chan`] as const
 
 export interface Worker {
   readonly warmup: () => Promise<void>
@@ -34,7 +21,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
   const cmd = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
   const sub = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
   cmd.defineCommand("rawAck", { numberOfKeys: 3, lua: ackLua })
-  const ack = (cmd as unknown as Caller).rawAck!
+  const ack = (cmd as unknown as Record<string, RawScript>).rawAck!
   const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
   const byChannel = new Map<string, ReturnType<typeof keys>>(rooms.map((room) => [keys(room)[2], keys(room)]))
   const counter = deliveryCounter(spec, report)
@@ -83,7 +70,7 @@ export const subscriber = async (spec: WorkerSpec, report: (r: Report) => void):
 export const producer = async (spec: WorkerSpec): Promise<Worker> => {
   const cmd = new Redis({ port: spec.port, host: "127.0.0.1", enableReadyCheck: false })
   cmd.defineCommand("rawSend", { numberOfKeys: 3, lua: sendLua })
-  const send = (cmd as unknown as Caller).rawSend!
+  const send = (cmd as unknown as Record<string, RawScript>).rawSend!
   const rooms = Array.from({ length: spec.rooms }, (_, i) => roomName(spec.tag, i))
   await cmd.ping()
   let sent = 0

@@ -8,24 +8,23 @@
  * can have its network cut (`cut`) to simulate a crash: its operations fail, it stops
  * heartbeating, and when its scope closes it cannot tell the server it is leaving.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type * as FileSystem from "@effect/platform/FileSystem"
 import { MemoryLayer, type QueueConfig, type QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 
 /** A queue client of the selected engine. */
 export interface Client {
-  readonly queue: SyncFanoutQueue.SyncFanoutQueue["Type"]
+  readonly queue: SyncFanoutQueue.SyncFanoutQueue["Service"]
   /**
    * Cut this client's network (only for `crashable` clients; a no-op otherwise): every operation
    * fails from now on and it stops heartbeating. Completes once the client noticed the cut, so
@@ -35,7 +34,7 @@ export interface Client {
 }
 
 /** Why building a client failed. */
-export type ClientError = QueueError.QueueError | ConfigError.ConfigError
+export type ClientError = QueueError.QueueError | Config.ConfigError
 
 /** The engine the examples run on. */
 export interface Engine {
@@ -76,8 +75,8 @@ export const memory = (reason: string): Effect.Effect<Engine> =>
   }))
 
 /** Wait until the connection reports itself down (the cut was noticed), at most 2 s. */
-const awaitDown = (connection: RedisConnection.RedisConnection["Type"]) =>
-  connection.connected.changes.pipe(
+const awaitDown = (connection: RedisConnection.RedisConnection["Service"]) =>
+  SubscriptionRef.changes(connection.connected).pipe(
     Stream.filter((up) => !up),
     Stream.take(1),
     Stream.runDrain,
@@ -90,18 +89,17 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
   const target = new URL(url)
   const targetHost = target.hostname.replace(/^\[(.*)\]$/, "$1")
   const targetPort = target.port === "" ? 6379 : Number(target.port)
-  const build = (
+  const build = Effect.fn("Engine.client")(function*(
     config: QueueConfig.QueueConfig,
-    connection: Layer.Layer<RedisConnection.RedisConnection, ClientError>
-  ) =>
-    Effect.gen(function*() {
-      const context = yield* Layer.build(connection)
-      const queue = yield* ClientLayer.make(config).pipe(
-        Effect.provide(context),
-        Effect.provide(ShardLayer.single)
-      )
-      return { queue, connection: Context.get(context, RedisConnection.RedisConnection) }
-    })
+    connect: Effect.Effect<RedisConnection.RedisConnection["Service"], ClientError, Scope.Scope>
+  ) {
+    const connection = yield* connect
+    const queue = yield* ClientLayer.make(config).pipe(
+      Effect.provideService(RedisConnection.RedisConnection, connection),
+      Effect.provide(ShardLayer.single)
+    )
+    return { queue, connection }
+  })
   return {
     kind: "redis",
     description,
@@ -113,7 +111,7 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
           const db = target.pathname.length > 1 ? Number(target.pathname.slice(1)) : undefined
           const { connection, queue } = yield* build(
             config,
-            RedisLayer.layer({
+            RedisLayer.make({
               host: proxy.host,
               port: proxy.port,
               ...(target.username !== "" ? { username: decodeURIComponent(target.username) } : {}),
@@ -122,9 +120,9 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
               ...(target.protocol === "rediss:" ? { tls: { servername: targetHost } } : {})
             })
           )
-          return { queue, cut: Effect.zipRight(proxy.cut, awaitDown(connection)) }
+          return { queue, cut: Effect.andThen(proxy.cut, awaitDown(connection)) }
         })
-        : Effect.map(build(config, RedisLayer.layer(url)), ({ queue }) => ({ queue, cut: Effect.void }))
+        : Effect.map(build(config, RedisLayer.make(url)), ({ queue }) => ({ queue, cut: Effect.void }))
   }
 }
 
@@ -135,14 +133,14 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
  */
 export const acquire = (options?: { readonly requireRedis?: boolean }): Effect.Effect<
   Engine,
-  RedisTestServer.RedisTestError | ConfigError.ConfigError,
-  Scope.Scope | FileSystem.FileSystem | CommandExecutor.CommandExecutor
+  RedisTestServer.RedisTestError | Config.ConfigError,
+  Scope.Scope | FileSystem.FileSystem | ChildProcessSpawner.ChildProcessSpawner
 > =>
   Effect.gen(function*() {
-    const forced = yield* Config.option(Config.literal("memory", "redis")("LOCKSTEP_ENGINE"))
+    const forced = yield* Config.option(Config.Literals(["memory", "redis"], "LOCKSTEP_ENGINE"))
     const requireRedis = options?.requireRedis === true || Option.contains(forced, "redis")
     if (Option.contains(forced, "memory") && !requireRedis) return yield* memory("LOCKSTEP_ENGINE=memory")
-    const url = yield* Config.option(Config.string("LOCKSTEP_REDIS_URL")).pipe(
+    const url = yield* Config.option(Config.String("LOCKSTEP_REDIS_URL")).pipe(
       Effect.map(Option.filter((u) => u.trim() !== "")) // set but empty counts as unset
     )
     if (Option.isSome(url)) {
@@ -153,9 +151,9 @@ export const acquire = (options?: { readonly requireRedis?: boolean }): Effect.E
     yield* Effect.addFinalizer(() =>
       spawnedOn === undefined ? Effect.void : Console.log(`stopped the spawned redis-server on port ${spawnedOn}`)
     )
-    const spawned = yield* RedisTestServer.make().pipe(Effect.either)
-    if (spawned._tag === "Right") {
-      const server = spawned.right
+    const spawned = yield* RedisTestServer.make().pipe(Effect.result)
+    if (Result.isSuccess(spawned)) {
+      const server = spawned.success
       spawnedOn = server.port
       return redis(
         server.url,
@@ -165,13 +163,13 @@ export const acquire = (options?: { readonly requireRedis?: boolean }): Effect.E
     }
     if (requireRedis) {
       return yield* new RedisTestServer.RedisTestError({
-        reason: spawned.left.reason,
-        message: `${spawned.left.message} Or point LOCKSTEP_REDIS_URL at a running Redis.`,
-        cause: spawned.left.cause
+        reason: spawned.failure.reason,
+        message: `${spawned.failure.message} Or point LOCKSTEP_REDIS_URL at a running Redis.`,
+        cause: spawned.failure.cause
       })
     }
-    const why = spawned.left.reason === "NotInstalled"
+    const why = spawned.failure.reason === "NotInstalled"
       ? "no redis-server on PATH; install Redis or set LOCKSTEP_REDIS_URL to run on Redis"
-      : `could not spawn redis-server: ${spawned.left.message.split("\n", 1)[0]}`
+      : `could not spawn redis-server: ${spawned.failure.message.split("\n", 1)[0]}`
     return yield* memory(why)
   })

@@ -1,13 +1,13 @@
 /**
  * `runMain` for the examples: `NodeRuntime.runMain` (Ctrl-C / SIGTERM interrupt the main fiber,
  * so every scope closes: clients leave their rooms, connections close, a spawned redis-server
- * is stopped), with readable failures and robust to repeated signals.
+ * is stopped), with readable failures and a way out of a clean-up that hangs.
  *
  * Under `pnpm run` and `tsx`, one Ctrl-C reaches the program more than once: the terminal signals
- * the whole foreground process group and the wrappers forward the signal again. `runMain` stops
- * listening after the first one, so the second would kill the process with Node's default action
- * halfway through its clean-up (leaving e.g. a spawned redis-server behind). Repeats within a
- * second are ignored here; a Ctrl-C pressed later still forces the exit.
+ * the whole foreground process group and the wrappers forward the signal again. `runMain` keeps
+ * listening until the main fiber is done, so a repeat only interrupts it again (nothing happens).
+ * Repeats within a second are taken for such copies; a Ctrl-C pressed later exits at once, without
+ * waiting for the clean-up.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -15,9 +15,9 @@ import * as Effect from "effect/Effect"
 
 /** An expected failure as one readable line; defects keep their stack. */
 const describe = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some" && Cause.isFailType(cause)) {
-    const error = failure.value
+  const [reason] = cause.reasons
+  if (cause.reasons.length === 1 && reason !== undefined && Cause.isFailReason(reason)) {
+    const error = reason.error
     if (typeof error === "object" && error !== null && "message" in error) {
       const tag = "_tag" in error ? `${String(error._tag)}: ` : ""
       return `${tag}${String(error.message)}`
@@ -26,7 +26,7 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
-export const runMain = <A, E>(effect: Effect.Effect<A, E>, options?: { readonly disablePrettyLogger?: boolean }) => {
+export const runMain = <A, E>(effect: Effect.Effect<A, E>): void => {
   let first: number | undefined
   const guard = (signal: NodeJS.Signals) => {
     const now = Date.now()
@@ -40,14 +40,11 @@ export const runMain = <A, E>(effect: Effect.Effect<A, E>, options?: { readonly 
   process.on("SIGINT", guard)
   process.on("SIGTERM", guard)
   const program = effect.pipe(
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause)
+    Effect.tapCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
         ? Effect.void
         : Effect.sync(() => process.stderr.write(`error: ${describe(cause)}\n`))
     )
   )
-  NodeRuntime.runMain(program, {
-    disableErrorReporting: true,
-    disablePrettyLogger: options?.disablePrettyLogger === true
-  })
+  NodeRuntime.runMain(program, { disableErrorReporting: true })
 }

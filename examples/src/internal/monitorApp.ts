@@ -8,33 +8,43 @@
  * board finds them (S26).
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
 import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as HttpServer from "effect/http/HttpServer"
+import type * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
+import * as NetAddress from "effect/net/NetAddress"
 import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import type * as Engine from "./engine.js"
 
-/** Serve the monitor's router for `queue` on `host:port` (0: a free port); the base URL. */
+/**
+ * Serve the monitor (`Monitor.layer`) for `queue` on `host:port` (0: a free port) until the scope
+ * closes; the base URL. A board left open (its event stream) does not hold up the shutdown.
+ */
 export const serve = (
-  queue: SyncFanoutQueue.SyncFanoutQueue["Type"],
+  queue: SyncFanoutQueue.SyncFanoutQueue["Service"],
   options: { readonly port: number; readonly host: string; readonly monitor?: Monitor.MonitorOptions }
 ): Effect.Effect<string, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Monitor.layer(options.monitor).pipe(
-        Layer.provide(Layer.succeed(SyncFanoutQueue.SyncFanoutQueue, queue)),
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+        Layer.provideMerge(NodeHttpServer.layer(createServer, {
+          port: options.port,
+          host: options.host,
+          // an open board's event stream never ends by itself: on shutdown, wait half a second for
+          // the requests in progress, then interrupt it (the default waits 20 s)
+          gracefulShutdownTimeout: "500 millis"
+        }))
       )
-    )
+    ).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue))
     const address = Context.get(context, HttpServer.HttpServer).address
-    return address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : "http://localhost"
+    return Result.getOrElse(NetAddress.formatUrl(address), () => "http://localhost")
   })
 
 /** The member of `match-2` that holds the room: it acks only when told, or crashes. */
@@ -52,7 +62,7 @@ export const traffic = (
   keyPrefix: string
 ): Effect.Effect<
   {
-    readonly monitor: SyncFanoutQueue.SyncFanoutQueue["Type"]
+    readonly monitor: SyncFanoutQueue.SyncFanoutQueue["Service"]
     readonly send: Effect.Effect<void, QueueError.QueueError>
     readonly stuck: StuckMember
   },
@@ -65,7 +75,7 @@ export const traffic = (
     const worker = yield* engine.client({ keyPrefix })
     const stuck = yield* engine.client({ keyPrefix, clientTimeout: "2 seconds" }, { crashable: true })
     const work = yield* worker.queue.subscribe("match-1")
-    yield* work.pipe(Stream.runForEach((d) => Effect.zipRight(Effect.sleep("25 millis"), d.ack)), Effect.forkScoped)
+    yield* work.pipe(Stream.runForEach((d) => Effect.andThen(Effect.sleep("25 millis"), d.ack)), Effect.forkScoped)
     // the stuck member keeps what it receives and acks only when told (ackOne)
     const held = yield* Queue.unbounded<Delivery.Delivery>()
     const stream = yield* stuck.queue.subscribe("match-2")
@@ -73,7 +83,7 @@ export const traffic = (
     const send = Effect.forEach(
       [0, 1, 2, 3, 4, 5],
       (n) =>
-        Effect.zipRight(
+        Effect.andThen(
           producer.queue.send("match-1", { move: n }, { priority: n % 3 }),
           producer.queue.send("match-2", { move: n })
         ),

@@ -90,5 +90,4 @@ export const client = (
  */
 export const layer = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> =>
-  client(config).pipe(Layer.provide(broker))
+): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> => client(config).pipe(Layer.provide(broker))

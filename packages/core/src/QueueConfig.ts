@@ -264,13 +264,15 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
   ackTimeout: optional(variable(
     "LOCKSTEP_ACK_TIMEOUT",
     Schema.DurationFromString.annotate({
-      description: "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
+      description:
+        "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
     })
   )),
   mode: optional(variable(
     "LOCKSTEP_MODE",
     Schema.Literals(["sync", "async"]).annotate({
-      description: "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
+      description:
+        "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
     })
   )),
   maxPayloadBytes: optional(variable(
@@ -294,19 +296,22 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
   housekeepingInterval: optional(variable(
     "LOCKSTEP_HOUSEKEEPING_INTERVAL",
     Schema.DurationFromString.annotate({
-      description: "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
+      description:
+        "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
     })
   )),
   clientId: optional(variable(
     "LOCKSTEP_CLIENT_ID",
     Schema.String.annotate({
-      description: "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
+      description:
+        "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
     })
   )),
   onClose: optional(variable(
     "LOCKSTEP_ON_CLOSE",
     Schema.Literals(["leave", "detach"]).annotate({
-      description: "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
+      description:
+        "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
     })
   ))
 }

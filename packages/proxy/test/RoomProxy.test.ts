@@ -2,7 +2,8 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer } from "@lockstep/proxy"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { Chunk, Effect, Exit, Fiber, Scope, Stream, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import * as TestClock from "effect/testing/TestClock"
 import { memoryFixture } from "../../core/test/utils/memoryFixture.js"
 import { redisFixture } from "../../redis/test/utils/redisFixture.js"
 import * as Scenario from "./utils/scenarios.js"
@@ -17,10 +18,10 @@ const scenarios = [
 
 describe("RoomProxy (memory engine)", () => {
   for (const [name, scenario] of scenarios) {
-    it.scoped(name, () => Effect.flatMap(memoryFixture, scenario))
+    it.effect(name, () => Effect.flatMap(memoryFixture, scenario))
   }
 
-  it.scoped("join reports an invalid room (S1) and changes nothing", () =>
+  it.effect("join reports an invalid room (S1) and changes nothing", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const proxy = yield* Scenario.makeProxy(yield* f.client())
@@ -32,7 +33,7 @@ describe("RoomProxy (memory engine)", () => {
       expect([...(yield* client.rooms)]).toEqual(["ok"])
     }))
 
-  it.scoped("a bufferSize that is not a positive integer is a typed InvalidArgument", () =>
+  it.effect("a bufferSize that is not a positive integer is a typed InvalidArgument", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const upstream = yield* f.client()
@@ -46,7 +47,7 @@ describe("RoomProxy (memory engine)", () => {
       }
     }))
 
-  it.scoped("a local client whose buffer overflows is ejected from the room (slow-consumer)", () =>
+  it.effect("a local client whose buffer overflows is ejected from the room (slow-consumer)", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const upstream = yield* f.client()
@@ -60,7 +61,7 @@ describe("RoomProxy (memory engine)", () => {
       const exit = yield* f.within(
         "1 second",
         slow.deliveries.pipe(
-          Stream.runFoldEffect([] as Array<unknown>, (all, d) => Effect.succeed([...all, d.data])),
+          Stream.runFoldEffect(() => [] as Array<unknown>, (all, d) => Effect.succeed([...all, d.data])),
           Effect.exit
         )
       )
@@ -74,37 +75,43 @@ describe("RoomProxy (memory engine)", () => {
       expect((yield* upstream.roomState("r")).members).toEqual([])
     }))
 
-  it.scoped("a client removed while its join is under way leaves nothing behind", () =>
+  it.effect("a client removed while its join is under way leaves nothing behind", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const upstream = yield* f.client()
       // an upstream whose subscribe takes a second
-      const slowSubscribe: SyncFanoutQueue.SyncFanoutQueue["Type"] = {
+      const subscribing = yield* Deferred.make<void>()
+      const slowSubscribe: SyncFanoutQueue.SyncFanoutQueue["Service"] = {
         ...upstream,
-        subscribe: (room, options) => Effect.zipRight(Effect.sleep("1 second"), upstream.subscribe(room, options))
+        subscribe: (room, options) =>
+          Deferred.succeed(subscribing, undefined).pipe(
+            Effect.andThen(Effect.sleep("1 second")),
+            Effect.andThen(upstream.subscribe(room, options))
+          )
       }
       const proxy = yield* ProxyLayer.make().pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, slowSubscribe))
       const scope = yield* Scope.make()
-      const client = yield* proxy.addClient.pipe(Scope.extend(scope))
-      const joining = yield* Effect.fork(client.join("r"))
+      const client = yield* proxy.addClient.pipe(Scope.provide(scope))
+      const joining = yield* Effect.forkChild(client.join("r"))
       yield* TestClock.adjust("100 millis")
+      expect(yield* Deferred.isDone(subscribing)).toBe(true) // the join is under way upstream
       yield* Scope.close(scope, Exit.void)
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(joining)
       expect([...(yield* client.rooms)]).toEqual([])
       expect((yield* upstream.roomState("r")).members).toEqual([])
-      expect(Chunk.size(yield* Stream.runCollect(client.deliveries))).toBe(0) // ended
+      expect(yield* Stream.runCollect(client.deliveries)).toHaveLength(0) // ended
     }))
 
-  it.scoped("closing the proxy ends every local stream", () =>
+  it.effect("closing the proxy ends every local stream", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const upstream = yield* f.client()
       const scope = yield* Scope.make()
-      const proxy = yield* Scenario.makeProxy(upstream).pipe(Scope.extend(scope))
+      const proxy = yield* Scenario.makeProxy(upstream).pipe(Scope.provide(scope))
       const client = yield* proxy.addClient
       yield* client.join("r")
-      const drained = yield* Effect.fork(Stream.runDrain(client.deliveries))
+      const drained = yield* Effect.forkChild(Stream.runDrain(client.deliveries))
       yield* Scope.close(scope, Exit.void)
       yield* Fiber.join(drained)
       expect((yield* upstream.roomState("r")).members).toEqual([])
@@ -114,7 +121,7 @@ describe("RoomProxy (memory engine)", () => {
 describe("RoomProxy (redis engine)", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
     for (const [name, scenario] of scenarios) {
-      it.scoped(name, () => Effect.flatMap(redisFixture(), scenario))
+      it.effect(name, () => Effect.flatMap(redisFixture(), scenario))
     }
   })
 })

@@ -4,8 +4,8 @@
  * and closing them all with the client (S20). Each subscription's own states are in
  * `subscription.ts`.
  */
-import * as Effect from "effect/Effect"
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"

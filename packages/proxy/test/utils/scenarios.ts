@@ -5,10 +5,10 @@
 import { expect } from "@effect/vitest"
 import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
-import { Chunk, Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
 import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 
-type Upstream = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Upstream = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** A proxy over `upstream`, in the current scope. */
 export const makeProxy = (upstream: Upstream) =>
@@ -16,7 +16,7 @@ export const makeProxy = (upstream: Upstream) =>
 
 /** The next `n` deliveries of a local client (fails the test after 10 s of engine time). */
 const take = (f: EngineFixture, client: RoomProxy.ProxyClient, n: number) =>
-  f.within("10 seconds", client.deliveries.pipe(Stream.take(n), Stream.runCollect, Effect.map(Chunk.toArray)))
+  f.within("10 seconds", client.deliveries.pipe(Stream.take(n), Stream.runCollect))
 
 const takeOne = (f: EngineFixture, client: RoomProxy.ProxyClient) => Effect.map(take(f, client, 1), (all) => all[0]!)
 
@@ -136,7 +136,7 @@ export const leavingReleasesShare = (f: EngineFixture): Effect.Effect<void, unkn
     const a = yield* proxy.addClient
     const b = yield* proxy.addClient
     const removable = yield* Scope.make()
-    const c = yield* proxy.addClient.pipe(Scope.extend(removable))
+    const c = yield* proxy.addClient.pipe(Scope.provide(removable))
     yield* Effect.forEach([a, b, c], (client) => client.join("r"), { discard: true })
     const seen = yield* collect(yield* direct.subscribe("r"))
     const [m1, m2, m3] = [yield* direct.send("r", 1), yield* direct.send("r", 2), yield* direct.send("r", 3)]
@@ -156,7 +156,7 @@ export const leavingReleasesShare = (f: EngineFixture): Effect.Effect<void, unkn
     yield* d2.ack
     const [a2, b2] = [yield* takeOne(f, a), yield* takeOne(f, b)]
     expect([a2.id, b2.id]).toEqual([m2, m2])
-    expect(yield* c.deliveries.pipe(Stream.runCollect, Effect.map(Chunk.size))).toBe(0) // ended, c1 was taken
+    expect(yield* c.deliveries.pipe(Stream.runCollect, Effect.map((all) => all.length))).toBe(0) // ended, c1 was taken
 
     // b leaves without acking m2
     yield* a2.ack
@@ -194,7 +194,7 @@ export const ackTimeoutEjectionFansOut = (f: EngineFixture): Effect.Effect<void,
     expect((yield* takeOne(f, b)).data).toBe("never acked")
     const failures = yield* Effect.forEach(
       [a, b],
-      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.fork)
+      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.forkChild)
     )
     const [ea, eb] = yield* f.within("10 seconds", Fiber.joinAll(failures))
     for (const e of [ea!, eb!]) {
@@ -229,7 +229,7 @@ export const keepaliveEjectionFansOut = (f: EngineFixture): Effect.Effect<void, 
     yield* b.join("r")
     const failures = yield* Effect.forEach(
       [a, b],
-      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.fork)
+      (client) => client.deliveries.pipe(Stream.runDrain, Effect.flip, Effect.forkChild)
     )
     yield* f.cut(upstream.clientId)
     const errors = yield* f.within("15 seconds", Fiber.joinAll(failures))

@@ -3,7 +3,7 @@
  * `LOCKSTEP_CLIENT_ID`, killed and started again, on one spawned redis-server; a producer in the
  * test process. "Processed" is what a worker acked: its deliveries, less the one it holds.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { describe, expect, layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Duration, Effect, Fiber, Layer, Option } from "effect"
@@ -35,8 +35,8 @@ const trouble = (workers: ReadonlyArray<Worker>) =>
   )
 
 describe("faults: durable workers", () => {
-  layer(Layer.merge(RedisTestServer.layer(), NodeContext.layer), { excludeTestServices: true })((it) => {
-    it.scoped(
+  layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestServices: true })((it) => {
+    it.effect(
       "S22: a durable worker SIGKILLed while holding m and started again under its id: the room waits, " +
         "the new process gets m (same id) and then every later message; every worker processed the same list",
       () =>
@@ -109,7 +109,7 @@ describe("faults: durable workers", () => {
       90_000
     )
 
-    it.scoped(
+    it.effect(
       "S24: a rolling restart (SIGTERM, onClose \"detach\") of every durable worker, one after the other, " +
         "while a producer keeps sending: every worker processed every message, in order, with no gap",
       () =>
@@ -152,7 +152,7 @@ describe("faults: durable workers", () => {
               ids.push(yield* producer.send(room, { n: ++n }))
               yield* Effect.sleep("25 millis")
             }
-          }).pipe(Effect.orDie, Effect.fork)
+          }).pipe(Effect.orDie, Effect.forkChild)
 
           for (const clientId of names) {
             yield* Effect.sleep("300 millis")
@@ -179,7 +179,7 @@ describe("faults: durable workers", () => {
       120_000
     )
 
-    it.scoped(
+    it.effect(
       "S21: two live processes with one client id: the older one is fenced within a keepalive interval",
       () =>
         Effect.gen(function*() {

@@ -13,11 +13,12 @@
  * Here: garbage WRITTEN INTO a room's keys (queue zset, payload hash, in-flight envelope), odd
  * room names across two prefixes, and fuzzed envelope-shaped frames.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Envelope, MemoryLayer, SyncFanoutQueue, TypedQueue } from "@lockstep/core"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Deferred, Effect, Either, Exit, FastCheck as fc, Layer, Option, Schema, Stream } from "effect"
+import { Arbitrary, Deferred, Effect, Exit, Layer, Option, Result, Schema, Stream } from "effect"
+import * as A from "../../../core/test/utils/arbitrary.js"
 import {
   cmd,
   connect,
@@ -45,47 +46,99 @@ const poisonFrames = [
 ]
 const base = (prefix: string) => `${prefix}:{0}:`
 
-/** a frame that may look like an envelope: every field optional, any type */
-const envelopeLike = fc.record(
+// fast-check's generators the frames were built with, over `effect/Arbitrary` (Effect 4 has no fast-check)
+
+/** one of the arbitraries, equally often */
+const either = <X>(...arbitraries: ReadonlyArray<Arbitrary.Arbitrary<X>>): Arbitrary.Arbitrary<X> =>
+  A.oneof(...arbitraries.map((arbitrary) => ({ weight: 1, arbitrary })))
+
+/**
+ * `fc.anything`: JSON values, the values JSON.stringify turns into null or leaves out, and objects
+ * with own keys that shadow Object.prototype's (as the poison frames above)
+ */
+const anything: Arbitrary.Arbitrary<unknown> = A.oneof<unknown>(
+  { weight: 4, arbitrary: A.jsonValue },
+  { weight: 1, arbitrary: A.constantFrom(undefined, null, NaN, Infinity, -Infinity, -0, true, false, "") },
   {
-    k: fc.oneof(fc.constantFrom("q", "o", "e", "Q", ""), fc.anything()),
-    p: fc.oneof(fc.hexaString({ minLength: 12, maxLength: 12 }), fc.anything()),
-    s: fc.oneof(fc.nat(), fc.double(), fc.anything()),
-    pr: fc.oneof(fc.integer(), fc.double(), fc.anything()),
-    t: fc.oneof(fc.nat(), fc.string(), fc.anything()),
-    d: fc.jsonValue(),
-    c: fc.anything(),
-    why: fc.oneof(fc.constantFrom("keepalive-timeout", "ack-timeout", "slow-consumer", "bored"), fc.anything())
-  },
-  { requiredKeys: [] }
+    weight: 1,
+    arbitrary: Arbitrary.map(
+      Arbitrary.array(
+        Arbitrary.all([
+          A.constantFrom("toString", "valueOf", "constructor", "__proto__", "hasOwnProperty", "k"),
+          A.jsonValue
+        ])
+      ),
+      (entries) => Object.fromEntries(entries)
+    )
+  }
 )
 
-const frameLike = fc.tuple(
-  fc.oneof(fc.nat().map(String), fc.constantFrom("-1", "1.5", "", "1e3", "0x10", "99999999999999999999"), fc.string()),
-  envelopeLike.map((e) => JSON.stringify(e) ?? "null"),
-  fc.option(fc.nat(), { nil: undefined })
-).map(([event, json, cut]) => {
-  const frame = `${event}|${json}`
-  return cut === undefined ? frame : frame.slice(0, cut % (frame.length + 1))
-})
+/** a field of `fc.record(…, { requiredKeys: [] })`: left out half of the time */
+const optional = <X>(arbitrary: Arbitrary.Arbitrary<X>): Arbitrary.Arbitrary<X | undefined> =>
+  either<X | undefined>(Arbitrary.Constant(undefined), arbitrary)
+
+const hexa12 = Arbitrary.map(
+  Arbitrary.array(A.constantFrom(..."0123456789abcdef"), { minLength: 12, maxLength: 12 }),
+  (chars) => chars.join("")
+)
+const double = Arbitrary.schema(Schema.Number)
+const int32 = A.integer({ min: -0x80000000, max: 0x7fffffff })
+
+/** a frame that may look like an envelope: every field optional, any type */
+const envelopeLike = Arbitrary.map(
+  Arbitrary.all({
+    k: optional(either<unknown>(A.constantFrom("q", "o", "e", "Q", ""), anything)),
+    p: optional(either<unknown>(hexa12, anything)),
+    s: optional(either<unknown>(A.nat(), double, anything)),
+    pr: optional(either<unknown>(int32, double, anything)),
+    t: optional(either<unknown>(A.nat(), A.string, anything)),
+    d: optional(A.jsonValue),
+    c: optional(anything),
+    why: optional(
+      either<unknown>(A.constantFrom("keepalive-timeout", "ack-timeout", "slow-consumer", "bored"), anything)
+    )
+  }),
+  (fields) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+)
+
+const frameLike = Arbitrary.map(
+  Arbitrary.all([
+    either(
+      Arbitrary.map(A.nat(), String),
+      A.constantFrom("-1", "1.5", "", "1e3", "0x10", "99999999999999999999"),
+      A.string
+    ),
+    Arbitrary.map(envelopeLike, (e) => JSON.stringify(e)),
+    // fc.option: nothing one time in five
+    A.oneof<number | undefined>({ weight: 1, arbitrary: Arbitrary.Constant(undefined) }, {
+      weight: 4,
+      arbitrary: A.nat()
+    })
+  ]),
+  ([event, json, cut]) => {
+    const frame = `${event}|${json}`
+    return cut === undefined ? frame : frame.slice(0, cut % (frame.length + 1))
+  }
+)
 
 describe("faults: hostile input", () => {
   it.prop("Envelope.decodeFrame never throws on envelope-shaped garbage", [frameLike], ([frame]) => {
     const result = Envelope.decodeFrame(frame)
-    expect(Either.isLeft(result) || Either.isRight(result)).toBe(true)
-    if (Either.isLeft(result)) expect(typeof result.left).toBe("string")
-  }, { fastCheck: { numRuns: 2000 } })
+    expect(Result.isFailure(result) || Result.isSuccess(result)).toBe(true)
+    if (Result.isFailure(result)) expect(typeof result.failure).toBe("string")
+  }, { arbitrary: { runs: 2000 } })
 
-  it("Envelope.decodeFrame turns discriminators with an own toString into a Left", () => {
-    for (const frame of poisonFrames) expect(Either.isLeft(Envelope.decodeFrame(frame)), frame).toBe(true)
+  it("Envelope.decodeFrame turns discriminators with an own toString into a Failure", () => {
+    for (const frame of poisonFrames) expect(Result.isFailure(Envelope.decodeFrame(frame)), frame).toBe(true)
   })
 
   // data such as { _tag: { toString: 0 } } (valid JSON any producer can send) makes a
   // discriminated-union schema throw; TypedQueue counts it invalid and skips it (S16)
-  it.scoped("S16: data that makes the schema throw is counted invalid and skipped", () =>
+  // (live: the timeout below is real)
+  it.live("S16: data that makes the schema throw is counted invalid and skipped", () =>
     Effect.gen(function*() {
       const queue = yield* SyncFanoutQueue.SyncFanoutQueue
-      const Shape = Schema.Union(Schema.TaggedStruct("A", { n: Schema.Number }), Schema.TaggedStruct("B", {}))
+      const Shape = Schema.Union([Schema.TaggedStruct("A", { n: Schema.Number }), Schema.TaggedStruct("B", {})])
       const typed = yield* TypedQueue.make(Shape)
       const stream = yield* typed.subscribe("room", { mode: "async" })
       yield* queue.send("room", { _tag: { toString: 0 } })
@@ -95,8 +148,8 @@ describe("faults: hostile input", () => {
       expect((yield* queue.metrics()).invalid).toBe(1)
     }).pipe(Effect.provide(MemoryLayer.layer({ keyPrefix: "typed-poison" }))))
 
-  layer(Layer.merge(RedisTestServer.layer(), NodeContext.layer), { excludeTestServices: true })((it) => {
-    it.scoped(
+  layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestServices: true })((it) => {
+    it.effect(
       "a subscriber PROCESS survives poison frames on its room channel and goes on delivering",
       () =>
         Effect.gen(function*() {
@@ -125,7 +178,7 @@ describe("faults: hostile input", () => {
       60_000
     )
 
-    it.scoped(
+    it.effect(
       "junk in the queue zset and a payload without an id are skipped by the release; peek counts them invalid; " +
         "the room moves on at the next ack and leaves no key",
       () =>
@@ -173,7 +226,7 @@ describe("faults: hostile input", () => {
         })
     )
 
-    it.scoped(
+    it.effect(
       "S16: a non-envelope payload with an id is released, counted invalid and acked by every member, so the " +
         "room moves on by itself",
       () =>
@@ -209,7 +262,7 @@ describe("faults: hostile input", () => {
         })
     )
 
-    it.scoped(
+    it.effect(
       "garbage in the in-flight envelope (fenv) is counted invalid when a resync reads it, and acked (S16): the room moves on, the stream goes on",
       () =>
         Effect.gen(function*() {
@@ -255,7 +308,7 @@ describe("faults: hostile input", () => {
       30_000
     )
 
-    it.scoped("odd room names stay isolated across two prefixes on one server (S1, S19)", () =>
+    it.effect("odd room names stay isolated across two prefixes on one server (S1, S19)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const px = freshPrefix("odd")
@@ -299,7 +352,7 @@ describe("faults: hostile input", () => {
         }
       }))
 
-    it.scoped("fuzzed envelope-shaped frames published on a room channel are counted invalid, the stream goes on", () =>
+    it.effect("fuzzed envelope-shaped frames published on a room channel are counted invalid, the stream goes on", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer
         const raw = yield* rawRedis(port)
@@ -309,9 +362,8 @@ describe("faults: hostile input", () => {
         const p = yield* makeClient(ctx, { keyPrefix: prefix, ...quiet })
         const s = yield* subscribe(sub, "room")
         // frames that decode are left out: they would be (correctly) delivered or dropped as old
-        const frames = fc.sample(frameLike, { numRuns: 500, seed: 42 }).filter((f) =>
-          Either.isLeft(Envelope.decodeFrame(f))
-        )
+        const frames = (yield* Arbitrary.sampleEffect(frameLike, { count: 500, seed: 42 }).pipe(Effect.orDie))
+          .filter((f) => Result.isFailure(Envelope.decodeFrame(f)))
         expect(frames.length).toBeGreaterThan(400)
         for (const frame of frames) yield* cmd(raw, "PUBLISH", `${base(prefix)}c:room`, frame)
         const m = yield* p.send("room", "real")

@@ -2,7 +2,7 @@
  * Faults across processes: three subscriber processes (`worker.ts`) on one spawned redis-server,
  * a producer in the test process. One worker dies while it holds an unacked message.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { describe, expect, layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Duration, Effect, Layer, Option } from "effect"
@@ -18,8 +18,8 @@ const deliveredIds = (worker: Worker) => worker.events.filter(is("delivery")).ma
 const deliveredData = (worker: Worker) => worker.events.filter(is("delivery")).map((e) => e.data)
 
 describe("faults: subscriber processes", () => {
-  layer(Layer.merge(RedisTestServer.layer(), NodeContext.layer), { excludeTestServices: true })((it) => {
-    it.scoped(
+  layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestServices: true })((it) => {
+    it.effect(
       "S10: a SIGKILLed worker holding m stalls the room for at most clientTimeout + one housekeeping interval; " +
         "the survivors get every queued message, in order",
       () =>
@@ -110,7 +110,7 @@ describe("faults: subscriber processes", () => {
       60_000
     )
 
-    it.scoped(
+    it.effect(
       "S20: a worker stopped with SIGTERM while holding m leaves at once; the room does not wait for clientTimeout",
       () =>
         Effect.gen(function*() {

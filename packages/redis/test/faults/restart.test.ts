@@ -18,18 +18,17 @@ import { connect, eventually, freshPrefix, makeClient, subscribe } from "../util
 
 /** retry while the connection is still coming back (operations fail fast while it is down) */
 const whenBack = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.retry(effect, Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds")))
+  Effect.retry(effect, Schedule.spaced("50 millis").pipe(Schedule.upTo({ duration: "5 seconds" })))
 
-const ejection = (done: Deferred.Deferred<void, QueueError.ClientEjected>, timeout: Duration.DurationInput) =>
+const ejection = (done: Deferred.Deferred<void, QueueError.ClientEjected>, timeout: Duration.Input) =>
   Deferred.await(done).pipe(
     Effect.flip,
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("the stream was not ejected") }),
-    Effect.orDie
+    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.die(new Error("the stream was not ejected")) })
   )
 
 describe("faults: Redis restart", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
-    it.scoped(
+    it.effect(
       "a restart (stop + start, nothing persisted) loses queued and in-flight messages and memberships; " +
         "clients reconnect, eject their own streams with keepalive-timeout at once, and a fresh subscribe works",
       () =>
@@ -116,7 +115,7 @@ describe("faults: Redis restart", () => {
       60_000
     )
 
-    it.scoped(
+    it.effect(
       "OperationTimeout on send is an unknown outcome: a send stuck in a stalled network is applied when it heals",
       () =>
         Effect.gen(function*() {

@@ -24,7 +24,7 @@ const quiet = { clientTimeout: "60 seconds" } as const
 
 describe("faults: slow consumers", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
-    it.scoped(
+    it.effect(
       "a sync subscriber that stops pulling is ejected as slow-consumer once its buffer is full; " +
         "the room moves on for the others and memory stays bounded",
       () =>
@@ -104,7 +104,7 @@ describe("faults: slow consumers", () => {
           yield* Deferred.succeed(gate, undefined)
           const exit = yield* Fiber.join(slowFiber)
           if (Exit.isSuccess(exit)) return expect.fail("expected the slow stream to fail with ClientEjected")
-          const error = Cause.failureOption(exit.cause)
+          const error = Cause.findErrorOption(exit.cause)
           expect(Option.getOrUndefined(error)).toBeInstanceOf(QueueError.ClientEjected)
           expect(Option.getOrUndefined(error)).toMatchObject({ room, clientId: slow.clientId, reason: "slow-consumer" })
           expect(handled).toBe(1 + buffer)

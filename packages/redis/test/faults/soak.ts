@@ -29,8 +29,8 @@
  *
  *   SOAK_DURABLE=1 SOAK_MINUTES=3 pnpm soak
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
@@ -189,7 +189,7 @@ interface Slot {
   generation: number
   instance: InstanceBook
   worker: Worker
-  scope: Scope.CloseableScope
+  scope: Scope.Closeable
 }
 
 const program = Effect.gen(function*() {
@@ -223,15 +223,15 @@ const program = Effect.gen(function*() {
         statsMs: 5000,
         keep: false,
         onEvent: onEvent(instance)
-      }).pipe(Scope.extend(scope))
+      }).pipe(Scope.provide(scope))
       totals.spawned++
       return { index, generation, instance, worker, scope } satisfies Slot
     })
 
-  const awaitReady = (slot: Slot, timeout: Duration.DurationInput = "90 seconds") =>
+  const awaitReady = (slot: Slot, timeout: Duration.Input = "90 seconds") =>
     Effect.suspend(() => slot.instance.ready ? Effect.void : Effect.fail("not ready")).pipe(
-      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(timeout))),
-      Effect.orElse(() => Effect.dieMessage(`${slot.instance.name} not ready:\n${slot.worker.stderr()}`))
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: timeout }))),
+      Effect.catch(() => Effect.die(new Error(`${slot.instance.name} not ready:\n${slot.worker.stderr()}`)))
     )
 
   const slots = yield* Effect.forEach(Array.from({ length: workerCount }, (_, i) => i), (i) => spawn(i, 0))
@@ -274,7 +274,7 @@ const program = Effect.gen(function*() {
     return Effect.forEach(
       batch,
       ([r, n]) =>
-        Effect.catchAll(producer.send(rooms[r]!, { r, n }), () =>
+        Effect.catch(producer.send(rooms[r]!, { r, n }), () =>
           Effect.sync(() => {
             totals.sendFailed++
             book[r]!.uncertain.add(n)
@@ -430,4 +430,4 @@ const program = Effect.gen(function*() {
   console.log("soak: OK")
 })
 
-program.pipe(Effect.scoped, Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+program.pipe(Effect.scoped, Effect.provide(NodeServices.layer), NodeRuntime.runMain())

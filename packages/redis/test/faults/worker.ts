@@ -28,35 +28,22 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Logger, Schedule, Stream } from "effect"
+import { Cause, Config, Duration, Effect, Layer, Logger, Schedule, Schema, Stream } from "effect"
 
 const emit = (event: Record<string, unknown>): void => {
   // stdout is a pipe: writes are synchronous on Linux, so a line is out before a SIGKILL can land
   process.stdout.write(`${JSON.stringify(event)}\n`)
 }
 
-const parseRooms = (text: string): ReadonlyArray<string> | undefined => {
-  try {
-    const rooms: unknown = JSON.parse(text)
-    return Array.isArray(rooms) && rooms.every((r) => typeof r === "string") ? rooms : undefined
-  } catch {
-    return undefined
-  }
-}
-
 const WorkerConfig = Config.all({
-  rooms: Config.string("LOCKSTEP_WORKER_ROOMS").pipe(
-    Config.mapOrFail((text) => {
-      const rooms = parseRooms(text)
-      return rooms === undefined
-        ? Either.left(ConfigError.InvalidData(["LOCKSTEP_WORKER_ROOMS"], "expected a JSON array of room names"))
-        : Either.right(rooms)
-    })
+  rooms: Config.schema(
+    Schema.fromJsonString(Schema.Array(Schema.String)).annotate({ description: "a JSON array of room names" }),
+    "LOCKSTEP_WORKER_ROOMS"
   ),
-  ackDelayMs: Config.integer("LOCKSTEP_WORKER_ACK_DELAY_MS").pipe(Config.withDefault(0)),
-  hangAfter: Config.option(Config.integer("LOCKSTEP_WORKER_HANG_AFTER")),
-  rejoin: Config.boolean("LOCKSTEP_WORKER_REJOIN").pipe(Config.withDefault(false)),
-  statsMs: Config.integer("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0))
+  ackDelayMs: Config.Int("LOCKSTEP_WORKER_ACK_DELAY_MS").pipe(Config.withDefault(0)),
+  hangAfter: Config.option(Config.Int("LOCKSTEP_WORKER_HANG_AFTER")),
+  rejoin: Config.Boolean("LOCKSTEP_WORKER_REJOIN").pipe(Config.withDefault(false)),
+  statsMs: Config.Int("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0))
 })
 
 const program = Effect.gen(function*() {
@@ -80,7 +67,7 @@ const program = Effect.gen(function*() {
       if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
       yield* d.ack.pipe(
         Effect.tap(() => Effect.sync(() => acked.n++)),
-        Effect.catchAll((e) => Effect.sync(() => emit({ event: "ack-failed", room, id: d.id, error: e._tag })))
+        Effect.catch((e) => Effect.sync(() => emit({ event: "ack-failed", room, id: d.id, error: e._tag })))
       )
     })
 
@@ -105,16 +92,16 @@ const program = Effect.gen(function*() {
       }
     })
     const loop: Effect.Effect<void> = attempt(room, onLive).pipe(
-      Effect.catchAll((e) => {
+      Effect.catch((e) => {
         if (e._tag === "ClientEjected") {
           emit({ event: "ejected", room, reason: e.reason })
           return settings.rejoin
-            ? Effect.zipRight(Effect.sleep("100 millis"), Effect.suspend(() => loop))
+            ? Effect.andThen(Effect.sleep("100 millis"), Effect.suspend(() => loop))
             : Effect.never
         }
         // the server is out of reach (e.g. restarting): try again
         emit({ event: "subscribe-failed", room, error: e._tag })
-        return Effect.zipRight(Effect.sleep("200 millis"), Effect.suspend(() => loop))
+        return Effect.andThen(Effect.sleep("200 millis"), Effect.suspend(() => loop))
       })
     )
     return loop
@@ -139,6 +126,9 @@ if (process.env.LOCKSTEP_WORKER_EXIT_WITH_PARENT === "1") {
 program.pipe(
   Effect.scoped,
   Effect.provide(Live),
-  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))),
-  NodeRuntime.runMain
+  // a failure is logged here, with the logger below (runMain's own report would go to stdout)
+  Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(cause)),
+  // stdout carries the events: logs go to stderr
+  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
+  NodeRuntime.runMain({ disableErrorReporting: true })
 )

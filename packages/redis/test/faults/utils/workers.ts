@@ -1,10 +1,11 @@
 /**
  * Spawn `../worker.ts` as a child Node process (`node --import tsx`, workspace packages resolved
- * through `tsconfig.base.json` paths) and follow its JSON-lines output.
+ * through `tsconfig.base.json` paths) and follow its JSON-lines output. The child runs on the
+ * node binary of this process (`process.execPath`), never on whatever `node` is first on PATH.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Duration, Effect, Fiber, type Scope, Stream } from "effect"
+import * as ChildProcess from "effect/process/ChildProcess"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import { fileURLToPath } from "node:url"
 
 /** The repository root (this file is packages/redis/test/faults/utils/workers.ts). */
@@ -38,7 +39,7 @@ export interface WorkerOptions {
   readonly redisUrl: string
   readonly keyPrefix: string
   readonly rooms: ReadonlyArray<string>
-  readonly clientTimeout?: Duration.DurationInput
+  readonly clientTimeout?: Duration.Input
   /** a durable client id (S21–S25, `LOCKSTEP_CLIENT_ID`) */
   readonly clientId?: string
   /** what SIGTERM does to a durable worker's rooms (`LOCKSTEP_ON_CLOSE`) */
@@ -62,11 +63,11 @@ export interface Worker {
   /** the first event (from the start) satisfying `pred`; dies with the worker's stderr after `timeout` */
   readonly waitFor: <E extends Timed>(
     pred: (event: Timed) => event is E,
-    timeout?: Duration.DurationInput
+    timeout?: Duration.Input
   ) => Effect.Effect<E>
-  /** send a signal and wait for the process to exit */
+  /** send a signal and wait for the process to exit (SIGKILL after 10 s of a SIGTERM) */
   readonly kill: (signal: "SIGKILL" | "SIGTERM") => Effect.Effect<void>
-  /** resolves with the exit code, or the signal, once the process exited */
+  /** succeeds with the exit code, or the signal, once the process exited and its output was read */
   readonly exit: Effect.Effect<string>
   /** the last few KiB of stderr (logs) */
   readonly stderr: () => string
@@ -80,14 +81,18 @@ export const is = <K extends WorkerEvent["event"]>(
 (event: Timed): event is Extract<Timed, { event: K }> =>
   event.event === kind && pred(event as Extract<Timed, { event: K }>)
 
+/** How long a SIGTERMed worker may take to close its client before it is SIGKILLed. */
+const STOP_GRACE = Duration.seconds(10)
+
 /**
- * Spawn a worker in the current scope; it is stopped (SIGTERM to its process group) when the
- * scope closes, if still running.
+ * Spawn a worker in the current scope; it is stopped (SIGTERM to its process group, SIGKILL after
+ * `STOP_GRACE`) when the scope closes, if still running.
  */
 export const spawnWorker = (
   options: WorkerOptions
-): Effect.Effect<Worker, never, Scope.Scope | CommandExecutor.CommandExecutor> =>
+): Effect.Effect<Worker, never, Scope.Scope | ChildProcessSpawner.ChildProcessSpawner> =>
   Effect.gen(function*() {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
     const env: Record<string, string> = {
       TSX_TSCONFIG_PATH: `${repoRoot}tsconfig.base.json`,
       LOCKSTEP_REDIS_URL: options.redisUrl,
@@ -100,16 +105,21 @@ export const spawnWorker = (
       LOCKSTEP_WORKER_EXIT_WITH_PARENT: "1"
     }
     if (options.clientTimeout !== undefined) {
-      env.LOCKSTEP_CLIENT_TIMEOUT = `${Duration.toMillis(Duration.decode(options.clientTimeout))} millis`
+      env.LOCKSTEP_CLIENT_TIMEOUT = `${Duration.toMillis(options.clientTimeout)} millis`
     }
     if (options.hangAfter !== undefined) env.LOCKSTEP_WORKER_HANG_AFTER = String(options.hangAfter)
     if (options.clientId !== undefined) env.LOCKSTEP_CLIENT_ID = options.clientId
     if (options.onClose !== undefined) env.LOCKSTEP_ON_CLOSE = options.onClose
-    const command = Command.make(process.execPath, "--import", "tsx", workerPath).pipe(
-      Command.env(env),
-      Command.workingDirectory(repoRoot)
-    )
-    const proc = yield* Command.start(command).pipe(Effect.orDie)
+    const command = ChildProcess.make(process.execPath, ["--import", "tsx", workerPath], {
+      cwd: repoRoot,
+      env,
+      // the rest of this process's environment (PATH, HOME, …) too, as a shell would
+      extendEnv: true,
+      stdin: "pipe",
+      killSignal: "SIGTERM",
+      forceKillAfter: STOP_GRACE
+    })
+    const proc = yield* spawner.spawn(command).pipe(Effect.orDie)
     const keep = options.keep ?? true
     const events: Array<Timed> = []
     const waiters = new Set<() => void>()
@@ -143,13 +153,16 @@ export const spawnWorker = (
     )
     const exit = proc.exitCode.pipe(
       Effect.map(String),
-      Effect.catchAll((e) => Effect.succeed(e.message.replace(/.*signal: /, ""))),
+      // a process that died of a signal has no exit code: the error names the signal
+      Effect.catch((e) =>
+        Effect.succeed(/\b(SIG[A-Z0-9]+)\b/.exec(`${e.message} ${String(e.cause)}`)?.[1] ?? e.message)
+      ),
       // every line is read before the exit is reported
-      Effect.zipLeft(Fiber.await(stdoutFiber)),
+      Effect.tap(Fiber.await(stdoutFiber)),
       Effect.tap((code) => Effect.sync(() => (exited = code)))
     )
     yield* exit.pipe(
-      Effect.zipRight(Effect.sync(() => {
+      Effect.andThen(Effect.sync(() => {
         for (const wake of [...waiters]) wake()
       })),
       Effect.forkScoped
@@ -157,9 +170,9 @@ export const spawnWorker = (
 
     const waitFor = <E extends Timed>(
       pred: (event: Timed) => event is E,
-      timeout: Duration.DurationInput = "20 seconds"
+      timeout: Duration.Input = "20 seconds"
     ) =>
-      Effect.async<E, Error>((resume) => {
+      Effect.callback<E, Error>((resume) => {
         const check = () => {
           const found = events.find(pred)
           if (found !== undefined) {
@@ -174,11 +187,16 @@ export const spawnWorker = (
         check()
         return Effect.sync(() => waiters.delete(check))
       }).pipe(
-        Effect.timeoutFail({
+        Effect.timeoutOrElse({
           duration: timeout,
-          onTimeout: () => new Error(`worker ${options.name}: no such event within ${Duration.format(timeout)}`)
+          orElse: () =>
+            Effect.fail(
+              new Error(
+                `worker ${options.name}: no such event within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+              )
+            )
         }),
-        Effect.catchAll((e) => Effect.dieMessage(`${e.message}\n--- stderr of ${options.name} ---\n${stderr}`))
+        Effect.catch((e) => Effect.die(new Error(`${e.message}\n--- stderr of ${options.name} ---\n${stderr}`)))
       )
 
     return {
@@ -188,7 +206,11 @@ export const spawnWorker = (
         return events
       },
       waitFor,
-      kill: (signal) => proc.kill(signal).pipe(Effect.ignore, Effect.zipRight(Effect.ignore(exit))),
+      kill: (signal) =>
+        proc.kill({ killSignal: signal, forceKillAfter: STOP_GRACE }).pipe(
+          Effect.ignore,
+          Effect.andThen(Effect.ignore(exit))
+        ),
       exit,
       stderr: () => stderr
     } satisfies Worker
