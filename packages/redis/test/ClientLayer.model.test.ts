@@ -18,7 +18,8 @@
  *      it has every frame published before it;
  *   3. quiet: the number of deliveries and every room's state (backlog, members, acked, in flight)
  *      stay unchanged for a short period (longer after a restore: the resync, S12, runs then);
- * all within a deadline. fast-check prints the seed and the shrunk counterexample on failure.
+ * all within a deadline. A failure prints the shrunk counterexample and a `Replay:` token
+ * (`arbitrary: { replay }` in the property's options runs that case again).
  *
  * Durable members (S21–S25, the third property): several processes of one durable id may be
  * running (a fenced one beside its successor) or have stopped; a cut reaches every running process
@@ -35,7 +36,7 @@ import { Clock, Context, Duration, Effect, Layer, Option, Stream, SubscriptionRe
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
 import * as Model from "../../core/test/utils/model/index.js"
 
-type Queue = SyncFanoutQueue.SyncFanoutQueue["Type"]
+type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
 /** no client expires within a run (S10 is covered by the timed tests), and no ack deadline (S11) */
 const clientTimeoutMs = 60_000
@@ -79,7 +80,7 @@ const runMemory = (scenario: Model.Scenario, options: Model.RunOptions) => {
       )
     ),
     Effect.scoped,
-    Effect.withClock(clock)
+    Effect.provideService(Clock.Clock, clock)
   )
 }
 
@@ -176,8 +177,10 @@ const redisEngine = (
       Effect.gen(function*() {
         while (!(yield* condition)) {
           if ((yield* now) > deadline) {
-            return yield* Effect.dieMessage(
-              `Redis engine did not settle within ${settleDeadlineMs} ms: ${typeof what === "string" ? what : what()}`
+            return yield* Effect.die(
+              new Error(
+                `Redis engine did not settle within ${settleDeadlineMs} ms: ${typeof what === "string" ? what : what()}`
+              )
             )
           }
           yield* Effect.sleep(Duration.millis(pollMs))
@@ -223,7 +226,7 @@ const redisEngine = (
       let last = yield* snapshot
       let since = yield* now
       while ((yield* now) - since < quiet) {
-        if ((yield* now) > deadline) return yield* Effect.dieMessage("Redis engine did not settle: still changing")
+        if ((yield* now) > deadline) return yield* Effect.die(new Error("Redis engine did not settle: still changing"))
         yield* Effect.sleep(Duration.millis(pollMs))
         const next = yield* snapshot
         if (next !== last) {
@@ -235,7 +238,7 @@ const redisEngine = (
 
     /** the connection of `c` reports down (within a bound) */
     const noticed = (c: RedisClient) =>
-      c.connected.changes.pipe(
+      SubscriptionRef.changes(c.connected).pipe(
         Stream.takeUntil((up) => !up),
         Stream.runDrain,
         Effect.timeout("2 seconds"),
@@ -251,7 +254,7 @@ const redisEngine = (
           (c) =>
             Effect.suspend(() => {
               c.cut = true
-              return noticeCuts ? Effect.zipRight(c.proxy.cut, noticed(c)) : c.proxy.cut
+              return noticeCuts ? Effect.andThen(c.proxy.cut, noticed(c)) : c.proxy.cut
             }),
           { discard: true }
         ),
@@ -353,7 +356,7 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
     "memory and Redis deliver the same to every client (send / out-of-band / subscribe / ack / leave)",
     [Model.scenario({ ...common, length: { min: 1, max: 30 } })],
     ([scenario]) => differential(scenario),
-    { timeout: 180_000, fastCheck: { numRuns: 50, interruptAfterTimeLimit: 150_000, markInterruptAsFailure: true } }
+    { timeout: 180_000, arbitrary: { runs: 50, size: Model.scenarioSize } }
   )
 
   // A cut client only acks (the ack is lost: repeated after the reconnect, S12) and leaves (the
@@ -375,7 +378,7 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
       }))
     ],
     ([scenario]) => differential(scenario, Duration.millis(400)),
-    { timeout: 180_000, fastCheck: { numRuns: 12, interruptAfterTimeLimit: 150_000, markInterruptAsFailure: true } }
+    { timeout: 180_000, arbitrary: { runs: 12, size: Model.scenarioSize } }
   )
 
   // S21–S25: durable clients crash (cut, noticed, then closed), restart under their id (resuming
@@ -396,6 +399,6 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
       }))
     ],
     ([scenario]) => differential(scenario, Duration.millis(400)),
-    { timeout: 180_000, fastCheck: { numRuns: 20, interruptAfterTimeLimit: 150_000, markInterruptAsFailure: true } }
+    { timeout: 180_000, arbitrary: { runs: 20, size: Model.scenarioSize } }
   )
 })
