@@ -111,21 +111,10 @@ const sortedObject = <A>(entries: Iterable<readonly [string, A]>) =>
 export const tarballRef = (packed: Packed) => `file:tarballs/${packed.tarball.split("/").pop()}`
 
 /**
- * ioredis 6.1's published declarations (`index.d.ts` re-exports `WatchError` and
- * `MaxRetriesPerRequestError`) import `redis-errors`, which ships no types (ioredis has
- * `@types/redis-errors` as a devDependency only), so a strict project that checks library
- * declarations (`skipLibCheck: false`) and reaches ioredis's types through `@lockstep/redis` fails
- * with TS7016 unless it adds `@types/redis-errors` or this line. The consumer adds the line (what
- * TypeScript suggests), so the check still covers every other declaration.
- */
-const redisErrorsShim = `// ioredis 6.1's declarations import redis-errors, which has no types of its own
-declare module "redis-errors"
-`
-
-/**
  * Write the project into `dir` (empty): `tarballs/` with copies of the packed packages,
  * `package.json`, `pnpm-lock.yaml`, two tsconfigs (NodeNext and Bundler resolution, both strict),
- * `src/program.ts` from `packaging/consumer/program.ts` and `src/redis-errors.d.ts` (`scaffold`).
+ * `src/program.ts` from `packaging/consumer/program.ts` (`scaffold`). Library declarations are checked
+ * too (`skipLibCheck: false`): `@lockstep/redis` depends on `@types/redis-errors` for ioredis's.
  */
 export const make = (
   dir: string,
@@ -236,7 +225,6 @@ export const make = (
     }
     yield* scaffold(dir, packed, {
       "src/program.ts": { copy: path.join(root, "packaging", "consumer", "program.ts") },
-      "src/redis-errors.d.ts": { text: redisErrorsShim },
       "package.json": { text: JSON.stringify(manifest, null, 2) + "\n" },
       "pnpm-lock.yaml": { text: YAML.stringify(lockfile, { lineWidth: 0 }) }
     })

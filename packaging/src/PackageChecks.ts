@@ -254,6 +254,15 @@ const entryPoints = (
  * no declaration file under an `internal/` folder may be reached from an entry point's
  * declarations (the JS may use the machinery, its types must not name it).
  */
+/**
+ * Type packages a package may depend on without importing them: the types of a module that the
+ * declarations of one of its dependencies import but that ships none, so that a project checking
+ * library declarations (`skipLibCheck: false`) type-checks. Each with the reason.
+ */
+const typesOfDependencies: Readonly<Record<string, string>> = {
+  "@types/redis-errors": "ioredis 6's declarations (WatchError, MaxRetriesPerRequestError) import redis-errors, untyped"
+}
+
 export const importProblems = (
   packed: Packed
 ): Effect.Effect<ReadonlyArray<string>, PackagingError, FileSystem.FileSystem | Path.Path> =>
@@ -321,7 +330,7 @@ export const importProblems = (
       ] as const
     ) {
       for (const name of Object.keys(deps ?? {})) {
-        if (!reached.has(name)) {
+        if (!reached.has(name) && !(name in typesOfDependencies)) {
           problems.push(`${field}.${name} is declared, but no entry point imports it`)
         }
       }

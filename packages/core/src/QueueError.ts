@@ -117,8 +117,20 @@ export class EngineError extends Schema.TaggedError<EngineError>()("EngineError"
   cause: Schema.Defect()
 }) {
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `${this.engine}: ${this.operation} failed: ${cause}`
+    return `${this.engine}: ${this.operation} failed: ${describeCause(this.cause)}`
+  }
+}
+
+/** A cause as text; never throws (a cause may be an object without `toString`, e.g. one copied by a test runner). */
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof Error) return cause.message
+  if (typeof cause === "object" && cause !== null && typeof (cause as { message?: unknown }).message === "string") {
+    return (cause as { message: string }).message
+  }
+  try {
+    return String(cause)
+  } catch {
+    return Object.prototype.toString.call(cause)
   }
 }
 
