@@ -83,11 +83,15 @@ export const client = (
   Layer.effect(SyncFanoutQueue, make(config))
 
 /**
- * A client on a fresh broker of its own.
+ * A client on a fresh broker of its own: each `layer(config)` built is a separate in-process
+ * server, also when several are provided in one program (Effect 4 shares a layer built by an
+ * enclosing `Effect.provide`; the broker here is `Layer.fresh`). For clients that talk to each
+ * other, provide `client(config)` with one `broker`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> => client(config).pipe(Layer.provide(broker))
+): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> =>
+  client(config).pipe(Layer.provide(Layer.fresh(broker)))

@@ -13,7 +13,8 @@
  * ```ts
  * const Routes = Layer.mergeAll(MyRoutes, Monitor.router({ prefix: "/monitor" }))
  * const Server = HttpRouter.serve(Routes).pipe(
- *   Layer.provide(NodeHttpServer.layer(createServer, { port: 3000 })),
+ *   // an open board's event stream never ends: don't let it hold a shutdown for Effect's default 20 s
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 3000, gracefulShutdownTimeout: "1 second" })),
  *   Layer.provide(ClientLayer.standalone(url, { keyPrefix: "app" }))
  * )
  * ```
@@ -90,7 +91,9 @@ export const router = (
 
 /**
  * Serve the monitor alone on the `HttpServer` in context, e.g. a dedicated port:
- * `Monitor.layer().pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 9464 })))`.
+ * `Monitor.layer().pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 9464, gracefulShutdownTimeout: "1 second" })))`.
+ * An open board's event stream never ends by itself: a server's `gracefulShutdownTimeout` (Effect's
+ * default 20 s) is how long an open board can hold a shutdown.
  * Like the monitor of 0.x it logs nothing per request (`HttpRouter.serve(Monitor.router())`
  * serves it with the router's request log).
  *

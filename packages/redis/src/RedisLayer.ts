@@ -164,7 +164,8 @@ export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | 
   Effect.gen(function*() {
     const { nodes, password, url } = yield* environment
     const auth = Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
-    if (Option.isSome(nodes) && nodes.value.length > 0) {
+    if (Option.isSome(nodes)) {
+      // set but empty is a mistake, not "no cluster": parseNodes refuses an empty list
       const parsed = yield* Effect.fromResult(
         Options.parseNodes(nodes.value.map((n) => n.trim()), "LOCKSTEP_REDIS_CLUSTER_NODES")
       )

@@ -234,6 +234,26 @@ describe("RedisLayer", () => {
         expectInvalidData(error)
       }))
 
+    it.effect("a blank LOCKSTEP_REDIS_CLUSTER_NODES (or a blank node in it) is a configuration error, not a standalone Redis", () =>
+      Effect.gen(function*() {
+        // (an empty variable is unset for Effect 4's ConfigProvider.fromEnv: not tried here, it
+        // would connect to the default URL)
+        for (const nodes of [" ", "127.0.0.1:7000, ", "127.0.0.1:7000,,127.0.0.1:7001"]) {
+          const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+            Effect.provideService(ConfigProvider.ConfigProvider, env([["LOCKSTEP_REDIS_CLUSTER_NODES", nodes]]))
+          )
+          expect(expectInvalidData(error), JSON.stringify(nodes)).toContain("LOCKSTEP_REDIS_CLUSTER_NODES")
+        }
+        // an explicitly empty list (a structured ConfigProvider) too
+        const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromUnknown({ LOCKSTEP_REDIS_CLUSTER_NODES: [] })
+          )
+        )
+        expect(expectInvalidData(error)).toContain("at least one node")
+      }))
+
     it.effect("a db that is not a non-negative integer is refused, not silently dropped; the message hides the password", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer

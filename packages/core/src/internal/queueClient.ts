@@ -89,7 +89,15 @@ export const makeQueue = <E, R>(
       })
     )
 
-    const runFork = yield* FiberSet.makeRuntime<never>()
+    // Background work (log lines, the leave after an ejection, ack retries) starts on the
+    // scheduler, never on the stack that asks for it: Effect 4 runs a forked fiber at once, so an
+    // ejection found while the engine hands out a frame (a slow consumer) would leave the room,
+    // and release its backlog, in the middle of that hand-out (S2), and loggers would run on the
+    // engine's socket handler.
+    const forkNow = yield* FiberSet.makeRuntime<never>()
+    const runFork = (effect: Effect.Effect<void>): void => {
+      forkNow(Effect.andThen(Effect.yieldNow, effect))
+    }
     const stats = new ClientStats(clientId, yield* Effect.context<never>(), runFork)
     const acks = new Acks(backend, clientId, (room) => subscriptions.byRoom.get(room), runFork)
     const subscriptions: Subscriptions = registered = new Subscriptions({

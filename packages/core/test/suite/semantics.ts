@@ -5,7 +5,8 @@
  *
  * Waiting is deterministic: deliveries are taken from a queue with `fixture.within`, ejections
  * awaited on a `Deferred`, state polled with a deadline. "Nothing arrived" is checked on state
- * first and then with `Queue.poll` after `settle` (TestClock: every fiber suspended; live: 50 ms).
+ * first and then with `Queue.clear` after `settle` (TestClock: the fibers run a fixed number of
+ * scheduler rounds, more than any chain of lockstep's work needs; live: 50 ms).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
@@ -1123,6 +1124,32 @@ export const semanticSuite = <R = never>(
             expect(yield* h.ejection(first)).toMatchObject({ room: busy, reason: "slow-consumer" })
             const second = yield* inbox(stream)
             expect(yield* h.nextData(second)).toBe("still in")
+          })
+      )
+
+      test(
+        "S2, S8: ejecting a slow sync member releases the backlog after the message that overflowed it: an async member sees every message in order",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const a = yield* fx.client()
+            const slow = yield* fx.client({ subscriberBuffer: 2 })
+            const watcher = yield* fx.client()
+            const room = "slow-order"
+            // the slow member joins first (its listener is served first) and never reads its stream
+            yield* slow.subscribe(room)
+            const w = yield* h.listen(watcher, room, { mode: "async" })
+            yield* a.send(room, "q1") // released: slow holds it (one of its two places)
+            expect(yield* h.nextData(w)).toBe("q1")
+            yield* a.send(room, "q2")
+            yield* a.send(room, "q3") // queued behind q1
+            yield* a.sendOutOfBand(room, "o1") // slow's second place
+            expect(yield* h.nextData(w)).toBe("o1")
+            // one too many for slow: it is ejected and leaves, which releases q2 and q3; they were
+            // released after o2 was published, so everyone else sees o2 first
+            yield* a.sendOutOfBand(room, "o2")
+            const rest = [yield* h.nextData(w), yield* h.nextData(w), yield* h.nextData(w)]
+            expect(rest).toEqual(["o2", "q2", "q3"])
+            yield* h.eventually("3 seconds", Effect.map(slow.metrics(), (m) => m.subscribedRooms === 0))
           })
       )
     })

@@ -74,7 +74,12 @@ export const make = (
         ShardedSubscriptions.dedupeChannels(cluster, channel)
         return subscribed
       }).pipe(Effect.ensuring(Effect.sync(() => ShardedSubscriptions.dedupeChannels(cluster, channel))))
-    const runScoped = yield* FiberSet.makeRuntime<never>()
+    // started on the scheduler, not on ioredis's event handler that asks for it (Effect 4 runs a
+    // forked fiber at once): what reacts to the connection going down or up runs after ioredis
+    const forkNow = yield* FiberSet.makeRuntime<never>()
+    const runScoped = (effect: Effect.Effect<unknown>): void => {
+      forkNow(Effect.andThen(Effect.yieldNow, effect))
+    }
     cluster.on("close", () => runScoped(SubscriptionRef.set(connected, false)))
     yield* ShardedSubscriptions.watch({
       cluster,

@@ -21,6 +21,7 @@ const reveal = (secret: string | Redacted.Redacted<string>): string =>
  * 100 ms of jitter (ioredis 5's default, with the jitter). ioredis 6 doubles its delay up to 5 s:
  * after an outage of a few seconds a client would come back up to 5 s after the server, eating
  * into `clientTimeout` (S10) and delaying the resync (S12). `ioredis.retryStrategy` overrides it.
+ * (Standalone only: ioredis' cluster puts its own strategy on its node connections.)
  */
 export const retryStrategy = (times: number): number => Math.min(times * 50, 2000) + Math.floor(Math.random() * 100)
 

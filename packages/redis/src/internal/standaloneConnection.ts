@@ -112,7 +112,12 @@ export const make = (
 
     // S12: after a drop, re-assert every subscription before reporting the connection as up, so
     // the resync that follows cannot race a message published before the channels were back
-    const runScoped = yield* FiberSet.makeRuntime<never>()
+    // started on the scheduler, not on ioredis's event handler that asks for it (Effect 4 runs a
+    // forked fiber at once): what reacts to the connection going down or up runs after ioredis
+    const forkNow = yield* FiberSet.makeRuntime<never>()
+    const runScoped = (effect: Effect.Effect<unknown>): void => {
+      forkNow(Effect.andThen(Effect.yieldNow, effect))
+    }
     let down = false
     subscriber.on("close", () => {
       if (down) return
