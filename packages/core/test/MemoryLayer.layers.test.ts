@@ -44,4 +44,3 @@ describe("MemoryLayer layers", () => {
       Effect.provide(MemoryLayer.broker)
     ))
 })
-
