@@ -78,7 +78,8 @@ export interface RawStalledRoom {
 
 /**
  * A position in a walk over the active rooms (S26): after room `after` of shard `shard` (`""`: the
- * shard's first room). Engines with one shard use shard 0.
+ * shard's first room), `shard` from 0 to `BackendClient.shards - 1` (the client checks it before it
+ * asks the engine). Engines with one shard use shard 0.
  *
  * @since 0.2.0
  * @category models
@@ -217,6 +218,14 @@ export interface BackendClient {
   ) => Effect.Effect<{ readonly rooms: ReadonlyArray<string>; readonly next: RoomsPosition | null }, BackendError>
   /** true while the push connection is up; a false → true change triggers a resync (S12). */
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
+  /**
+   * The number of shards `rooms` walks (1 for an engine without sharding): positions name shards
+   * 0 to `shards - 1`. The client writes it into its `rooms` cursors and refuses a cursor made
+   * for another shape (S26).
+   *
+   * @since 1.0.0
+   */
+  readonly shards: number
 }
 
 /**

@@ -26,7 +26,9 @@ import * as QueueConfig from "./QueueConfig.js"
 import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 /**
- * The shared in-process "server". Several clients on one broker see each other's rooms.
+ * The shared in-process "server". Several clients of one `keyPrefix` on one broker see each
+ * other's rooms; clients of two prefixes never do (S19, as on one Redis): rooms, members, frames,
+ * durable claims (S21) and discovery (S26) are all per prefix.
  * `cut` / `restore` simulate a network partition of one client (for S10 / S12 tests): its
  * operations fail with `EngineError` (`engine: "memory"`) and the frames sent to it are lost.
  *
@@ -34,9 +36,17 @@ import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
  * @category services
  */
 export class MemoryBroker extends Context.Service<MemoryBroker, {
-  /** the server side of a new client with this id (the engine SPI, see `Backend`) */
-  readonly connect: (clientId: string) => Effect.Effect<Backend.BackendClient>
+  /**
+   * The server side of a new client with this id, under this prefix (the engine SPI, see
+   * `Backend`). Since 1.0.0 it takes the prefix: before, every client of a broker shared one
+   * namespace whatever its `keyPrefix`.
+   */
+  readonly connect: (
+    options: { readonly keyPrefix: string; readonly clientId: string }
+  ) => Effect.Effect<Backend.BackendClient>
+  /** cut every connection of this client id (under every prefix) */
   readonly cut: (clientId: string) => Effect.Effect<void>
+  /** heal the cut of this client id */
   readonly restore: (clientId: string) => Effect.Effect<void>
 }>()("@lockstep/core/MemoryBroker") {}
 
@@ -68,7 +78,7 @@ export const make = (
   Effect.gen(function*() {
     const resolved = yield* QueueConfig.resolve(config)
     const broker = yield* MemoryBroker
-    return yield* makeQueue((clientId) => broker.connect(clientId), resolved)
+    return yield* makeQueue((clientId) => broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), resolved)
   })
 
 /**

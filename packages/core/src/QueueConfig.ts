@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
+import { wellFormedError } from "./internal/validation.js"
 
 /**
  * "sync" members hold a room until they ack (S3); "async" ones never block it (S8).
@@ -28,7 +29,10 @@ export type SubscriptionMode = "sync" | "async"
  * @category models
  */
 export interface QueueConfig {
-  /** Prefix of every key and channel (S19). Non-empty, no `{` or `}`, at most 64 characters. */
+  /**
+   * Prefix of every key and channel (S19). Non-empty, no `{` or `}`, at most 64 characters, well-formed
+   * UTF-16 (no lone surrogate).
+   */
   readonly keyPrefix: string
   /** A client not heard from for this long is ejected (S10). Default 15 s, at least 1 s. */
   readonly clientTimeout?: Duration.Input | undefined
@@ -134,6 +138,9 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
         `keyPrefix must not contain '{' or '}' (lockstep adds the hash tags itself), got ${JSON.stringify(prefix)}`
       )
     }
+    // S19: two distinct prefixes must never meet on the server
+    const malformed = wellFormedError("keyPrefix", prefix)
+    if (malformed !== undefined) return yield* invalid("keyPrefix", `${malformed}, got ${JSON.stringify(prefix)}`)
     const clientTimeout = Option.getOrElse(
       yield* decodeDuration("clientTimeout", options.clientTimeout),
       () => Duration.seconds(15)
@@ -246,7 +253,7 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
   keyPrefix: variable(
     "LOCKSTEP_KEY_PREFIX",
     Schema.String.annotate({
-      description: "prefix of every key and channel (S19): 1–64 characters, no '{' or '}'"
+      description: "prefix of every key and channel (S19): 1–64 characters, no '{' or '}', no lone surrogate"
     })
   ),
   clientTimeout: optional(variable(

@@ -45,7 +45,8 @@ export class ClientEjected extends Schema.TaggedError<ClientEjected>()("ClientEj
 }
 
 /**
- * A room name outside 1–256 UTF-16 code units (S1). Nothing was written.
+ * A room name that is not a well-formed string (no lone surrogate) of 1–256 UTF-16 code units (S1),
+ * with the reason. Nothing was written.
  *
  * @since 0.1.0
  * @category errors

@@ -24,7 +24,10 @@ const clientWith = (
 ) =>
   Effect.gen(function*() {
     const config = yield* QueueConfig.resolve({ keyPrefix: "test", clientTimeout: "1 minute" })
-    return yield* Backend.makeQueue((clientId) => Effect.map(broker.connect(clientId), wrap), config)
+    return yield* Backend.makeQueue(
+      (clientId) => Effect.map(broker.connect({ keyPrefix: config.keyPrefix, clientId }), wrap),
+      config
+    )
   })
 
 /** A client on `broker` whose first `failures` ack deliveries fail in transit; counts the attempts. */

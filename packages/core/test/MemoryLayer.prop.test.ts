@@ -39,7 +39,7 @@ const memoryEngine = (time: {
       slackMs: 0,
       sameClock: true,
       // white-box: async members too (roomState lists sync members only)
-      members: (room) => Effect.sync(() => [...(server.rooms.get(room)?.members.keys() ?? [])])
+      members: (room) => Effect.sync(() => [...(server.keyspace("model").rooms.get(room)?.members.keys() ?? [])])
     }
   })
 

@@ -98,6 +98,19 @@ describe("QueueConfig", () => {
       }
     })
 
+    it("rejects a keyPrefix with a lone surrogate, which Redis would store as U+FFFD: another prefix (S19)", () => {
+      for (const keyPrefix of ["app\uD800", "\uDC00app", "a\uDC00\uD800b"]) {
+        const { message, path } = rejection({ keyPrefix })
+        expect(path).toEqual(["keyPrefix"])
+        expect(message).toContain("well-formed UTF-16")
+        expect(message).toContain("lone surrogate")
+        expect(message).toContain(JSON.stringify(keyPrefix))
+      }
+      // a well-formed pair (U+1F389) and U+FFFD itself are fine
+      expect(accepted({ keyPrefix: "app-\uD83C\uDF89" }).keyPrefix).toBe("app-🎉")
+      expect(accepted({ keyPrefix: "app-\uFFFD" }).keyPrefix).toBe("app-\uFFFD")
+    })
+
     it("rejects a keyPrefix longer than 64 characters", () => {
       expect(accepted({ keyPrefix: "p".repeat(64) }).keyPrefix).toHaveLength(64)
       expect(rejection({ keyPrefix: "p".repeat(65) }).message).toContain("at most 64")

@@ -13,7 +13,8 @@ const scenarios = [
   ["acks upstream only after every local client acked (S3)", Scenario.upstreamAckAfterAllLocalAcks],
   ["a leaving or removed local client releases its share (S6)", Scenario.leavingReleasesShare],
   ["an upstream ack-timeout ejection fails every local client in the room (S11)", Scenario.ackTimeoutEjectionFansOut],
-  ["an upstream keepalive ejection fails every local client in the room (S10)", Scenario.keepaliveEjectionFansOut]
+  ["an upstream keepalive ejection fails every local client in the room (S10)", Scenario.keepaliveEjectionFansOut],
+  ["join of a room with a lone surrogate is InvalidRoom and meets no other room (S1)", Scenario.loneSurrogateJoin]
 ] as const
 
 describe("RoomProxy (memory engine)", () => {

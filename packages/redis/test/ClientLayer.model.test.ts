@@ -73,7 +73,7 @@ const runMemory = (scenario: Model.Scenario, options: Model.RunOptions) => {
           now: clock.currentTimeMillis,
           slackMs: 0,
           sameClock: true,
-          members: (room) => Effect.sync(() => [...(server.rooms.get(room)?.members.keys() ?? [])])
+          members: (room) => Effect.sync(() => [...(server.keyspace("model").rooms.get(room)?.members.keys() ?? [])])
         },
         scenario,
         options

@@ -389,6 +389,66 @@ describe("ClientLayer on a spawned redis-server", () => {
         expect(Exit.isFailure(leak)).toBe(true)
       }))
 
+    it.effect(
+      "S1, S19: a room with a lone surrogate never meets its U+FFFD namesake: InvalidRoom, nothing sent; the namesake works",
+      () =>
+        Effect.gen(function*() {
+          const { port } = yield* RedisTestServer.RedisTestServer
+          const raw = yield* rawRedis(port)
+          const watch = yield* monitor(port)
+          const prefix = freshPrefix("surrogate")
+          const a = yield* makeClient(yield* connect(port, `${prefix}-a`), { keyPrefix: prefix, ...quiet })
+          const b = yield* makeClient(yield* connect(port, `${prefix}-b`), { keyPrefix: prefix, ...quiet })
+          // ioredis writes a lone surrogate as U+FFFD: before S1 refused it, "lone-\uD800" was this room
+          const namesake = "lone-\uFFFD"
+          const sb = yield* subscribe(b, namesake)
+          const roomKeys = Effect.map(scanKeys(raw, prefix), (keys) => keys.filter((key) => key.includes("lone-")))
+          const before = yield* roomKeys
+          expect(before.some((key) => key.endsWith(namesake))).toBe(true)
+          const lone = "lone-\uD800"
+          const attempts: ReadonlyArray<Effect.Effect<unknown, QueueError.QueueError>> = [
+            a.send(lone, "x"),
+            a.sendOutOfBand(lone, "x"),
+            Effect.scoped(a.subscribe(lone)),
+            Effect.scoped(a.subscribe(lone, { mode: "async" })),
+            Effect.scoped(a.subscribeMany([namesake, lone])),
+            a.peek(lone),
+            a.roomState(lone)
+          ]
+          const { commands, result } = yield* watch.around(Effect.forEach(attempts, Effect.flip))
+          for (const error of result) expect(error).toMatchObject({ _tag: "InvalidRoom", room: lone })
+          // nothing reached Redis: no command names a room, the namesake's keys are as they were
+          expect(commands.filter((c) => c.args.some((arg) => arg.includes("lone-")))).toEqual([])
+          expect(yield* roomKeys).toEqual(before)
+          expect(yield* b.roomState(namesake)).toMatchObject({ members: [b.clientId], backlog: 0 })
+          expect(Exit.isFailure(yield* Effect.exit(sb.next("50 millis")))).toBe(true)
+
+          // the namesake is an ordinary room: its messages, state and discovery are its own
+          const m = yield* a.send(namesake, "to the namesake")
+          const d = yield* sb.next()
+          expect([d.id, d.room, d.data]).toEqual([m, namesake, "to the namesake"])
+          expect((yield* a.rooms()).rooms).toEqual([namesake])
+          expect((yield* a.metrics()).stalled.map((r) => [r.room, r.waitingFor])).toEqual([[namesake, [b.clientId]]])
+          yield* d.ack
+        })
+    )
+
+    it.effect("S19: a keyPrefix with a lone surrogate is a configuration error; nothing is written", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const raw = yield* rawRedis(port)
+        const prefix = freshPrefix("surrogate")
+        const ctx = yield* connect(port, `${prefix}-bad`)
+        // "<prefix>\uD800" would be written as "<prefix>\uFFFD": another prefix's keys
+        const error = yield* ClientLayer.make({ keyPrefix: `${prefix}\uD800`, ...quiet }).pipe(
+          Effect.provide(ctx),
+          Effect.flip
+        )
+        expect(invalidData(error)).toMatchObject({ path: ["keyPrefix"] })
+        expect(invalidData(error)?.message).toContain("lone surrogate")
+        expect(yield* scanKeys(raw, prefix)).toEqual([])
+      }))
+
     it.effect("S20: at most 2 connections per process, all closed with the scope, rooms left", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer

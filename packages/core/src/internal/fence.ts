@@ -38,6 +38,7 @@ export const watch = (backend: BackendClient, onSuperseded: () => void): Backend
     roomState: (room) => tap(backend.roomState(room)),
     stats: (topRooms, stalledRooms) => tap(backend.stats(topRooms, stalledRooms)),
     rooms: (from, limit) => tap(backend.rooms(from, limit)),
-    connected: backend.connected
+    connected: backend.connected,
+    shards: backend.shards
   }
 }

@@ -19,11 +19,14 @@ type Service = SyncFanoutQueue["Service"]
 
 export const make = (options: {
   readonly backend: BackendClient
+  /** the client's prefix: its `rooms` cursors belong to it (S26) */
+  readonly keyPrefix: string
   readonly stats: ClientStats
   /** rooms this client is subscribed to now */
   readonly subscribedRooms: () => number
 }): Pick<Service, "peek" | "roomState" | "metrics" | "rooms"> => {
   const { backend, stats, subscribedRooms } = options
+  const owner: RoomsCursor.Owner = { keyPrefix: options.keyPrefix, shards: backend.shards }
   return {
     peek: (room, options) =>
       Effect.gen(function*() {
@@ -95,11 +98,11 @@ export const make = (options: {
     rooms: (options) =>
       Effect.gen(function*() {
         const limit = yield* validateInt("limit", options?.limit, 100, 1, 1000)
-        const from = yield* RoomsCursor.decode(options?.cursor)
+        const from = yield* RoomsCursor.decode(options?.cursor, owner)
         const page = yield* backend.rooms(from, limit)
         return {
           rooms: page.rooms,
-          cursor: page.next === null ? Option.none() : Option.some(RoomsCursor.encode(page.next))
+          cursor: page.next === null ? Option.none() : Option.some(RoomsCursor.encode(page.next, owner))
         }
       }).pipe(Effect.withSpan("SyncFanoutQueue.rooms"))
   }

@@ -1,6 +1,6 @@
 /**
- * The simulated transport of the memory engine: one client's `BackendClient` over the broker
- * (`memoryBroker.ts`, the room state machine), through a connection tests can cut and restore
+ * The simulated transport of the memory engine: one client's `BackendClient` over the keys of its
+ * prefix (`memoryKeyspace.ts`, the room state machine), through a connection tests can cut and restore
  * (S10, S12: operations fail, frames are lost in transit) and that a newer claim of its id fences
  * (S21: writes fail with `ClientSuperseded`, reads go on, as on Redis).
  */
@@ -9,9 +9,9 @@ import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { BackendClient, BackendError } from "../Backend.js"
 import { ClientSuperseded, EngineError } from "../QueueError.js"
-import type { Broker } from "./memoryBroker.js"
+import type { Keyspace } from "./memoryKeyspace.js"
 
-/** One client's link to the broker. */
+/** One client's link to the keyspace. */
 export interface Connection {
   readonly clientId: string
   cut: boolean
@@ -21,12 +21,12 @@ export interface Connection {
 }
 
 /** The server side of one client, over a simulated connection that tests can cut (S10, S12). */
-export const connect = (broker: Broker, clientId: string): Effect.Effect<BackendClient> => {
+export const connect = (keyspace: Keyspace, clientId: string): Effect.Effect<BackendClient> => {
   return Effect.gen(function*() {
     const connected = yield* SubscriptionRef.make(true)
     const connection: Connection = { clientId, cut: false, epoch: null, connected }
-    let ofClient = broker.connections.get(clientId)
-    if (ofClient === undefined) broker.connections.set(clientId, ofClient = new Set())
+    let ofClient = keyspace.connections.get(clientId)
+    if (ofClient === undefined) keyspace.connections.set(clientId, ofClient = new Set())
     ofClient.add(connection)
     const clock = yield* Clock.Clock
     const lost = (operation: string) =>
@@ -41,7 +41,7 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
       Effect.suspend((): Effect.Effect<A, BackendError> =>
         connection.cut
           ? Effect.fail(lost(operation))
-          : broker.fenced(connection)
+          : keyspace.fenced(connection)
           ? Effect.fail(superseded) // S21: nothing a fenced holder does takes effect
           : Effect.sync(() => f(clock.currentTimeMillisUnsafe()))
       )
@@ -51,25 +51,25 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
         connection.cut ? Effect.fail(lost(operation)) : Effect.sync(() => f(clock.currentTimeMillisUnsafe()))
       )
     const backend: BackendClient = {
-      send: (room, envelope, priority, id) => op("send", (now) => broker.send(room, envelope, priority, id, now)),
-      sendOutOfBand: (room, envelope) => op("sendOutOfBand", () => broker.sendOutOfBand(room, envelope)),
+      send: (room, envelope, priority, id) => op("send", (now) => keyspace.send(room, envelope, priority, id, now)),
+      sendOutOfBand: (room, envelope) => op("sendOutOfBand", () => keyspace.sendOutOfBand(room, envelope)),
       listen: (room, deliver) =>
         Effect.acquireRelease(
           read("listen", () => {
-            let listeners = broker.listeners.get(room)
-            if (listeners === undefined) broker.listeners.set(room, listeners = new Map())
+            let listeners = keyspace.listeners.get(room)
+            if (listeners === undefined) keyspace.listeners.set(room, listeners = new Map())
             listeners.set(deliver, connection)
           }),
           () =>
             Effect.sync(() => {
-              const listeners = broker.listeners.get(room)
+              const listeners = keyspace.listeners.get(room)
               listeners?.delete(deliver)
-              if (listeners?.size === 0) broker.listeners.delete(room)
+              if (listeners?.size === 0) keyspace.listeners.delete(room)
             })
         ),
       join: (room, options) =>
         op("join", (now) =>
-          broker.join(
+          keyspace.join(
             room,
             clientId,
             options.mode,
@@ -78,46 +78,47 @@ export const connect = (broker: Broker, clientId: string): Effect.Effect<Backend
             connection.epoch !== null,
             now
           )),
-      leave: (room) => op("leave", (now) => broker.leave(room, clientId, now)),
+      leave: (room) => op("leave", (now) => keyspace.leave(room, clientId, now)),
       // applied at once (the broker is in-process); a cut connection loses it, as in transit
       ack: (room, id, onFailure) => {
         if (connection.cut) return onFailure(room, id, lost("ack"))
-        if (broker.fenced(connection)) return onFailure(room, id, superseded)
-        broker.ack(room, clientId, id, clock.currentTimeMillisUnsafe())
+        if (keyspace.fenced(connection)) return onFailure(room, id, superseded)
+        keyspace.ack(room, clientId, id, clock.currentTimeMillisUnsafe())
       },
       claim: (timeoutMs) =>
         op("claim", (now) => {
-          connection.epoch = broker.claim(clientId, timeoutMs, now)
+          connection.epoch = keyspace.claim(clientId, timeoutMs, now)
           return { epoch: connection.epoch }
         }),
-      detach: (room, timeoutMs) => op("detach", (now) => broker.detach(room, clientId, timeoutMs, now)),
-      memberships: read("memberships", () => broker.memberships(clientId)),
-      keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => broker.keepalive(clientId, timeoutMs, now)),
-      housekeep: () => read("housekeep", (now) => broker.housekeep(now)),
-      resync: (room) => read("resync", () => broker.resync(room, clientId)),
+      detach: (room, timeoutMs) => op("detach", (now) => keyspace.detach(room, clientId, timeoutMs, now)),
+      memberships: read("memberships", () => keyspace.memberships(clientId)),
+      keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => keyspace.keepalive(clientId, timeoutMs, now)),
+      housekeep: () => read("housekeep", (now) => keyspace.housekeep(now)),
+      resync: (room) => read("resync", () => keyspace.resync(room, clientId)),
       unregister: () =>
-        op("unregister", (now) => broker.unregister(clientId, now)).pipe(
-          Effect.ensuring(Effect.sync(() => forget(broker, connection)))
+        op("unregister", (now) => keyspace.unregister(clientId, now)).pipe(
+          Effect.ensuring(Effect.sync(() => forget(keyspace, connection)))
         ),
-      peek: (room, offset, limit) => read("peek", () => broker.peek(room, offset, limit)),
-      roomState: (room) => read("roomState", (now) => broker.roomState(room, now)),
-      stats: (topRooms, stalledRooms) => read("stats", (now) => broker.stats(topRooms, stalledRooms, now)),
-      rooms: (from, limit) => read("rooms", () => broker.roomsPage(from, limit)),
-      connected
+      peek: (room, offset, limit) => read("peek", () => keyspace.peek(room, offset, limit)),
+      roomState: (room) => read("roomState", (now) => keyspace.roomState(room, now)),
+      stats: (topRooms, stalledRooms) => read("stats", (now) => keyspace.stats(topRooms, stalledRooms, now)),
+      rooms: (from, limit) => read("rooms", () => keyspace.roomsPage(from, limit)),
+      connected,
+      shards: 1
     }
     return backend
   })
 }
 
-const forget = (broker: Broker, connection: Connection): void => {
-  const ofClient = broker.connections.get(connection.clientId)
+const forget = (keyspace: Keyspace, connection: Connection): void => {
+  const ofClient = keyspace.connections.get(connection.clientId)
   ofClient?.delete(connection)
-  if (ofClient?.size === 0) broker.connections.delete(connection.clientId)
+  if (ofClient?.size === 0) keyspace.connections.delete(connection.clientId)
 }
 
 /** Simulate a network cut between the broker and a client (every connection of its id): its operations fail and its frames are lost. */
-export const cut = (broker: Broker, clientId: string): Effect.Effect<void> => {
-  return Effect.forEach(broker.connections.get(clientId) ?? [], (connection) =>
+export const cut = (keyspace: Keyspace, clientId: string): Effect.Effect<void> => {
+  return Effect.forEach(keyspace.connections.get(clientId) ?? [], (connection) =>
     Effect.suspend(() => {
       connection.cut = true
       return SubscriptionRef.set(connection.connected, false)
@@ -125,8 +126,8 @@ export const cut = (broker: Broker, clientId: string): Effect.Effect<void> => {
 }
 
 /** Heal a cut: the client reconnects (and resyncs, S12). */
-export const restore = (broker: Broker, clientId: string): Effect.Effect<void> => {
-  return Effect.forEach(broker.connections.get(clientId) ?? [], (connection) =>
+export const restore = (keyspace: Keyspace, clientId: string): Effect.Effect<void> => {
+  return Effect.forEach(keyspace.connections.get(clientId) ?? [], (connection) =>
     Effect.suspend(() => {
       connection.cut = false
       return SubscriptionRef.set(connection.connected, true)

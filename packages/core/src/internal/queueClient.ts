@@ -159,7 +159,7 @@ export const makeQueue = <E, R>(
             attributes: { rooms: Array.isArray(rooms) ? rooms.length : 0 }
           })
         ),
-      ...Inspection.make({ backend, stats, subscribedRooms: () => subscriptions.size }),
+      ...Inspection.make({ backend, keyPrefix: config.keyPrefix, stats, subscribedRooms: () => subscriptions.size }),
       memberships: backend.memberships.pipe(Effect.withSpan("SyncFanoutQueue.memberships"))
     }
     InvalidSink.register(service, stats.invalidMessage)

@@ -1,14 +1,45 @@
 import * as Effect from "effect/Effect"
 import { InvalidArgument, InvalidRoom } from "../QueueError.js"
 
-/** S1: a room is any string of 1–256 UTF-16 code units; why `room` is not one, or undefined. */
+/**
+ * The index of the first lone surrogate of `s` (a high one not followed by a low one, or a low one
+ * not preceded by a high one), or -1 when `s` is well-formed UTF-16. A lone surrogate has no UTF-8
+ * form: ioredis writes it as U+FFFD, so two distinct names would meet on the server (S1, S19).
+ */
+export const loneSurrogateAt = (s: string): number => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0xd800 || c > 0xdfff) continue
+    if (c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++
+        continue
+      }
+    }
+    return i
+  }
+  return -1
+}
+
+/** Why `s` is not well-formed UTF-16 (`what` names it), or undefined. */
+export const wellFormedError = (what: string, s: string): string | undefined => {
+  const at = loneSurrogateAt(s)
+  if (at < 0) return undefined
+  const unit = s.charCodeAt(at).toString(16).toUpperCase()
+  return `${what} must be well-formed UTF-16, but has a lone surrogate U+${unit} at index ${at} ` +
+    `(it has no UTF-8 form: Redis would store it as U+FFFD, another name's)`
+}
+
+/** S1: a room is any well-formed string of 1–256 UTF-16 code units; why `room` is not one, or undefined. */
 export const roomError = (room: unknown): InvalidRoom | undefined => {
   if (typeof room !== "string") return new InvalidRoom({ room: String(room), reason: "a room must be a string" })
   if (room.length === 0) return new InvalidRoom({ room, reason: "a room must not be empty" })
   if (room.length > 256) {
     return new InvalidRoom({ room, reason: `a room has at most 256 UTF-16 code units, this one has ${room.length}` })
   }
-  return undefined
+  const malformed = wellFormedError("a room", room)
+  return malformed === undefined ? undefined : new InvalidRoom({ room, reason: malformed })
 }
 
 /** S1, as an Effect. */

@@ -2,7 +2,7 @@
  * The semantic suite of room discovery (DESIGN §2, S26): `rooms` and `metrics().stalled`,
  * written once against `EngineFixture` and run on every engine, as `semantics.ts` is.
  */
-import { describe, expect } from "@effect/vitest"
+import { assert, describe, expect } from "@effect/vitest"
 import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
 import type { EngineFixture } from "../utils/EngineFixture.js"
@@ -88,6 +88,58 @@ export const discoverySuite = <R = never>(
           expect(error.message).toContain("cursor must be the cursor of a previous rooms page")
         }
       }))
+
+    test(
+      "S26: a cursor of another keyPrefix, of another engine shape or naming a shard the engine lacks is InvalidArgument",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const a = yield* fx.client()
+          const a2 = yield* fx.client()
+          const b = yield* fx.client({ keyPrefix: `${fx.keyPrefix}-b` })
+          for (const room of ["r1", "r2", "r3"]) yield* h.listen(a, room)
+          for (const room of ["s1", "s2"]) yield* h.listen(b, room)
+          const first = yield* a.rooms({ limit: 1 })
+          assert(Option.isSome(first.cursor))
+          const cursor = first.cursor.value
+          // b walking with a's cursor: refused, never an empty, complete page that skips b's rooms
+          const foreign = yield* failure(b.rooms({ cursor }))
+          expect(foreign).toBeInstanceOf(QueueError.InvalidArgument)
+          expect(foreign.message).toContain("cursor must be the cursor of a previous rooms page")
+          expect(foreign.message).toContain("another keyPrefix")
+          expect(sorted((yield* walk(b, 1)).seen)).toEqual(["s1", "s2"])
+          // another client of a's prefix goes on with it
+          const rest = yield* a2.rooms({ cursor, limit: 10 })
+          expect(sorted([...first.rooms, ...rest.rooms])).toEqual(["r1", "r2", "r3"])
+          expect(rest.cursor).toEqual(Option.none())
+
+          // forged from a's cursor (base64url JSON: prefix tag, shard count, shard, last room)
+          const fields = JSON.parse(globalThis.atob(cursor.replace(/-/g, "+").replace(/_/g, "/"))) as [
+            string,
+            number,
+            number,
+            string
+          ]
+          const [tag, shards] = fields
+          const forge = (value: unknown) => globalThis.btoa(JSON.stringify(value)).replace(/=+$/, "")
+          const cases: ReadonlyArray<readonly [string, string]> = [
+            [forge([tag, shards + 1, 0, ""]), `made for an engine of ${shards + 1} shards, this one has ${shards}`],
+            [forge([tag, shards, shards, ""]), `names shard ${shards}, this engine has shards 0 to ${shards - 1}`],
+            [forge([tag, shards, -1, ""]), "names shard -1"],
+            [forge([tag, shards, 0, "\uD800"]), "got"], // not a room any page could end with (S1)
+            [forge([tag, shards, 0, "r".repeat(257)]), "got"],
+            [forge([tag, shards, 0.5, ""]), "got"],
+            [forge([tag, shards, 0]), "got"],
+            [forge([5, ""]), "got"], // the 0.x shape: [shard, after]
+            ["WzUsIngiXQ", "got"] // [5,"x"], as the monitor was sent it
+          ]
+          for (const [forged, why] of cases) {
+            const error = yield* failure(a.rooms({ cursor: forged }))
+            expect(error).toBeInstanceOf(QueueError.InvalidArgument)
+            expect(error.message).toContain("cursor must be the cursor of a previous rooms page")
+            expect(error.message).toContain(why)
+          }
+        })
+    )
 
     test(
       "S26: a walk while rooms are created and drained misses no room active all along and returns none twice",

@@ -1,5 +1,5 @@
 /**
- * The semantic suite (DESIGN §2, S1–S16 and S20), written once against `EngineFixture` and run on
+ * The semantic suite (DESIGN §2, S1–S16, S19 and S20), written once against `EngineFixture` and run on
  * every engine: the memory engine under `TestClock` (`MemoryLayer.test.ts`) and the Redis engine
  * in real time. Every test is named after the semantics it checks.
  *
@@ -293,6 +293,68 @@ export const semanticSuite = <R = never>(
             for (let i = 1; i < rooms.length; i++) expect((yield* a.roomState(rooms[i]!)).backlog).toBe(0)
             expect((yield* a.roomState(rooms[0]!)).backlog).toBe(1)
             expect(yield* a.peek(rooms[1]!)).toEqual([])
+          })
+      )
+
+      test(
+        "S1: a room with a lone surrogate is InvalidRoom and writes nothing; its U+FFFD namesake is a room of its own",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const [a, b] = yield* Effect.all([fx.client(), fx.client()])
+            // what a UTF-8 encoder (ioredis) turns each of these into: "lone-\uFFFD"
+            const replaced = "lone-\uFFFD"
+            const watch = yield* h.listen(b, replaced)
+            const lone = ["lone-\uD800", "lone-\uDC00", "lone-\uDBFF", "lone-\uDC00\uD800", "lone-\uD800\uD800\uDC00"]
+            for (const room of lone) {
+              const errors = [
+                yield* failure(a.send(room, "x")),
+                yield* failure(a.sendOutOfBand(room, "x")),
+                yield* failure(a.subscribe(room)),
+                yield* failure(a.subscribe(room, { mode: "async" })),
+                // all joined or none: the valid room listed first is not joined either
+                yield* failure(a.subscribeMany(["fine", room])),
+                yield* failure(a.peek(room)),
+                yield* failure(a.roomState(room))
+              ]
+              for (const error of errors) {
+                expect(error).toBeInstanceOf(QueueError.InvalidRoom)
+                assert(error instanceof QueueError.InvalidRoom)
+                expect(error.room).toBe(room)
+                expect(error.reason).toContain("lone surrogate")
+                expect(error.message).toContain("well-formed UTF-16")
+              }
+            }
+            // nothing written: no room but the one b listens to, no backlog, nobody joined
+            expect((yield* a.rooms()).rooms).toEqual([replaced])
+            expect(yield* h.state(a, replaced)).toEqual({
+              room: replaced,
+              backlog: 0,
+              members: [b.clientId],
+              acked: [],
+              inFlight: null
+            })
+            expect(yield* h.state(a, "fine")).toEqual({
+              room: "fine",
+              backlog: 0,
+              members: [],
+              acked: [],
+              inFlight: null
+            })
+            const metrics = yield* a.metrics()
+            expect(metrics.knownRooms).toBe(0)
+            expect(metrics.subscribedRooms).toBe(0)
+            expect(metrics.stalled).toEqual([])
+            yield* h.nothing(watch)
+            // the namesake and a well-formed pair (U+10000) are rooms of their own
+            const pair = "lone-\uD800\uDC00"
+            const other = yield* h.listen(a, pair)
+            const m1 = yield* a.send(replaced, "to the replacement")
+            const m2 = yield* b.send(pair, "to the pair")
+            expect((yield* h.next(watch)).id).toBe(m1)
+            expect((yield* h.next(other)).id).toBe(m2)
+            yield* h.nothing(watch, other)
+            expect((yield* a.roomState(replaced)).members).toEqual([b.clientId])
+            expect((yield* a.roomState(pair)).members).toEqual([a.clientId])
           })
       )
     })
@@ -1650,6 +1712,85 @@ export const semanticSuite = <R = never>(
           expect(yield* h.nextData(box)).toBe("m2")
           expect(yield* h.nextData(ia)).toBe("m2")
         }))
+    })
+
+    // ---------------------------------------------------------------- S19
+    describe("S19 isolation", () => {
+      test(
+        "S19: two prefixes on one engine never see each other: rooms, members, frames, discovery, durable claims",
+        (fx, h) =>
+          Effect.gen(function*() {
+            const other = { keyPrefix: `${fx.keyPrefix}-b` }
+            const [a, a2] = yield* Effect.all([fx.client(), fx.client()])
+            const [b, b2] = yield* Effect.all([fx.client(other), fx.client(other)])
+            const room = "shared"
+            const inA = yield* h.listen(a2, room)
+            const inB = yield* h.listen(b2, room)
+            yield* h.listen(a2, "only-a")
+            yield* h.listen(b2, "only-b")
+            // frames: each prefix's message reaches its own member only, queued and out-of-band
+            const ma = yield* a.send(room, "for a")
+            yield* a.send(room, "queued in a")
+            const mb = yield* b.send(room, "for b")
+            expect(yield* h.nextData(inA)).toBe("for a")
+            expect(yield* h.nextData(inB)).toBe("for b")
+            yield* b.sendOutOfBand(room, "oob for b")
+            expect(yield* h.nextData(inB)).toBe("oob for b")
+            yield* h.nothing(inA, inB)
+            // room state, peek, discovery and metrics: each prefix sees its own
+            expect(yield* h.state(a, room)).toEqual({
+              room,
+              backlog: 1,
+              members: [a2.clientId],
+              acked: [],
+              inFlight: ma
+            })
+            expect(yield* h.state(b, room)).toEqual({
+              room,
+              backlog: 0,
+              members: [b2.clientId],
+              acked: [],
+              inFlight: mb
+            })
+            expect((yield* a.peek(room)).map((m) => m.data)).toEqual(["queued in a"])
+            expect(yield* b.peek(room)).toEqual([])
+            expect(sorted((yield* a.rooms()).rooms)).toEqual(["only-a", room])
+            expect(sorted((yield* b.rooms()).rooms)).toEqual(["only-b", room])
+            const [metricsA, metricsB] = [yield* a.metrics(), yield* b.metrics()]
+            expect([metricsA.knownRooms, metricsA.topRooms]).toEqual([1, [{ room, backlog: 1 }]])
+            expect([metricsB.knownRooms, metricsB.topRooms]).toEqual([0, []])
+            expect(metricsA.stalled.map((r) => [r.room, r.inFlight, r.waitingFor])).toEqual([[room, ma, [a2.clientId]]])
+            expect(metricsB.stalled.map((r) => [r.room, r.inFlight, r.waitingFor])).toEqual([[room, mb, [b2.clientId]]])
+            expect(metricsA.knownClients).toBeLessThanOrEqual(2)
+            expect(metricsB.knownClients).toBeLessThanOrEqual(2)
+
+            // durable claims (S21): one id under two prefixes is two clients; neither fences the other
+            const durable = { clientId: "edge-1", clientTimeout: "3 seconds" } as const
+            const heldA = yield* Scope.make()
+            const da = yield* Scope.provide(fx.client(durable), heldA)
+            const db = yield* fx.client({ ...durable, ...other })
+            const inDa = yield* h.listen(da, "durable", undefined, heldA)
+            const inDb = yield* h.listen(db, "durable")
+            yield* a.send("durable", "to edge-1 of a")
+            yield* b.send("durable", "to edge-1 of b")
+            expect(yield* h.nextData(inDa)).toBe("to edge-1 of a")
+            const toDb = yield* h.next(inDb)
+            expect(toDb.data).toBe("to edge-1 of b")
+            yield* toDb.ack
+            expect(yield* da.memberships).toEqual([{ room: "durable", mode: "sync" }])
+            expect(yield* db.memberships).toEqual([{ room: "durable", mode: "sync" }])
+            // a newer claim under a's prefix fences a's holder only
+            yield* fx.client(durable)
+            expect(yield* h.ejection(inDa, "10 seconds")).toMatchObject({ clientId: "edge-1", reason: "superseded" })
+            yield* Scope.close(heldA, Exit.void)
+            // b's holder keeps its claim past its next keepalive (1 s), where a fence would show
+            yield* fx.advance("1500 millis")
+            expect(yield* Deferred.isDone(inDb.done)).toBe(false)
+            yield* b.send("durable", "still b's")
+            expect(yield* h.nextData(inDb)).toBe("still b's")
+            expect((yield* b.roomState("durable")).members).toEqual(["edge-1"])
+          })
+      )
     })
 
     // ---------------------------------------------------------------- S20

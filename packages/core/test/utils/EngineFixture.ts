@@ -10,6 +10,11 @@ export interface EngineFixture {
   /** "test-clock": time only moves through `advance`; "live": real time */
   readonly time: "test-clock" | "live"
   /**
+   * The keyPrefix of the test's clients (unless overridden): unique to the test on a shared server.
+   * A test of S19 derives other prefixes from it.
+   */
+  readonly keyPrefix: string
+  /**
    * A new client in the current scope, on the engine shared by every client of this test.
    * `overrides` are merged into a default config with a keyPrefix unique to the test.
    */

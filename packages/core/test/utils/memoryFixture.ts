@@ -55,15 +55,20 @@ export const memoryFixture: Effect.Effect<EngineFixture> = Effect.gen(function*(
   const fixture: EngineFixture = {
     name: "memory",
     time: "test-clock",
+    keyPrefix: "test",
     client: (overrides, options) => {
-      const config = { keyPrefix: "test", ...overrides }
+      const config = { keyPrefix: fixture.keyPrefix, ...overrides }
       const wrap = options?.wrapBackend
       // through the public layer constructor, unless the test wraps the engine connection
       const make = wrap === undefined
         ? MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker))
         : Effect.flatMap(
           QueueConfig.resolve(config),
-          (resolved) => Backend.makeQueue((clientId) => Effect.map(broker.connect(clientId), wrap), resolved)
+          (resolved) =>
+            Backend.makeQueue(
+              (clientId) => Effect.map(broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), wrap),
+              resolved
+            )
         )
       return Effect.orDie(make)
     },

@@ -237,3 +237,28 @@ export const keepaliveEjectionFansOut = (f: EngineFixture): Effect.Effect<void, 
     expect(sorted(yield* a.rooms)).toEqual([])
     yield* f.restore(upstream.clientId)
   })
+
+/**
+ * A room with a lone surrogate (S1): the join is InvalidRoom and joins nothing upstream, so it
+ * cannot meet its U+FFFD namesake (what a UTF-8 encoder makes of it), which another client uses.
+ */
+export const loneSurrogateJoin = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const upstream = yield* f.client()
+    const producer = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const client = yield* proxy.addClient
+    const error = yield* Effect.flip(client.join("lone-\uD800"))
+    expect(error._tag).toBe("InvalidRoom")
+    expect(error.message).toContain("lone surrogate")
+    expect(sorted(yield* client.rooms)).toEqual([])
+    expect((yield* upstream.rooms()).rooms).toEqual([])
+    yield* client.join("lone-\uFFFD")
+    expect((yield* upstream.roomState("lone-\uFFFD")).members).toEqual([upstream.clientId])
+    yield* producer.send("lone-\uFFFD", "to the namesake")
+    const d = yield* takeOne(f, client)
+    expect([d.room, d.data]).toEqual(["lone-\uFFFD", "to the namesake"])
+    yield* d.ack
+    yield* client.leave("lone-\uD800") // a no-op, as for any room the client is not in
+    expect(sorted(yield* client.rooms)).toEqual(["lone-\uFFFD"])
+  })

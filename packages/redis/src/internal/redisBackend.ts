@@ -28,6 +28,7 @@ export const make = (
     ...Liveness.make(context),
     ...Stats.make(context),
     ...Durable.make(context),
-    connected: connection.connected
+    connected: connection.connected,
+    shards: sharding.shards
   }
 }

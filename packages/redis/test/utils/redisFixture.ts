@@ -59,6 +59,7 @@ const makeFixture = (
   return {
     name: "redis",
     time: "live",
+    keyPrefix,
     client: (overrides, options) =>
       Effect.gen(function*() {
         const { layer, proxies: clientProxies } = yield* connect
