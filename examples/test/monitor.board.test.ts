@@ -4,7 +4,8 @@
  * (no browser download; `.ci/run` installs Debian's `chromium` when missing). The board lists rooms
  * nobody configured, shows the stalled room first with its holder marked, and follows within 2 s
  * when the holder acks and when it is ejected, without a reload; a room name with markup is shown
- * as text. Saves packages/monitor/docs/board.png.
+ * as text; all of it under the page's Content-Security-Policy, which refuses nothing the board
+ * needs. Saves packages/monitor/docs/board.png.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -71,7 +72,16 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
         })
         const b = yield* browser
         const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 420, height: 640 } }))
-        yield* Effect.promise(() => page.goto(`${base}/`))
+        // what the page's Content-Security-Policy refused (Chromium reports it on the console)
+        const refused: Array<string> = []
+        page.on("console", (message) => {
+          if (/Content Security Policy/i.test(message.text())) refused.push(message.text())
+        })
+        const response = yield* Effect.promise(() => page.goto(`${base}/`))
+        // the board runs under its CSP (its own script and style allowed by hash, nothing else):
+        // the live updates below would not render if the policy blocked its script
+        expect(response?.headers()["content-security-policy"]).toMatch(/script-src 'sha256-[^']+'/)
+        expect(response?.headers()["content-security-policy"]).not.toMatch(/unsafe-inline/)
 
         // rooms nobody configured, the stalled one first, its holder marked
         yield* waitFor(
@@ -147,6 +157,7 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
           })()`) as Promise<{ readonly name: string; readonly markup: number; readonly ran: boolean }>
         )
         expect(rendered).toEqual({ name: hostile, markup: 0, ran: false })
+        expect(refused).toEqual([])
         expect(
           yield* Effect.promise(() => page.evaluate(`performance.getEntriesByType("navigation").length`))
         ).toBe(1)
