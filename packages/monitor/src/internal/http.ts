@@ -42,12 +42,16 @@ export const allow = "GET, HEAD"
  */
 export const get = <R>(
   path: HttpRouter.PathInput,
-  handler: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+  handler: (
+    request: HttpServerRequest.HttpServerRequest
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
 ) =>
   HttpRouter.route("*", path, (request) =>
     request.method === "GET" || request.method === "HEAD"
       ? Effect.map(handler(request), nosniff)
-      : Effect.succeed(error(405, `${request.method} is not allowed here: the monitor only reads (${allow})`, { allow })))
+      : Effect.succeed(
+        error(405, `${request.method} is not allowed here: the monitor only reads (${allow})`, { allow })
+      ))
 
 /** A request target split at the first `?` or `#`: `;` stays in the path (it separates nothing). */
 export const splitTarget = (url: string): { readonly path: string; readonly query: string } => {
@@ -57,8 +61,12 @@ export const splitTarget = (url: string): { readonly path: string; readonly quer
   return { path: url.slice(0, end), query: query.split("#")[0]! }
 }
 
-/** The raw (still percent-encoded) room of a path below the monitor's root: `/rooms/<room>`. */
-export const roomSegment = (path: string): string | undefined => /^\/*rooms\/+([^]+)$/i.exec(path)?.[1]
+/**
+ * The raw (still percent-encoded) room of a path below the monitor's root, `/rooms/<room>`: the
+ * rest of the path, `;` and literal slashes included (slashes right after `rooms/` are collapsed,
+ * as the router does: a name that starts with "/" is sent as `%2F…`).
+ */
+export const roomSegment = (path: string): string | undefined => /^\/*rooms\/+([^/][^]*)$/i.exec(path)?.[1]
 
 /** A room from its percent-encoded form in a path; a malformed escape or invalid UTF-8 is `InvalidRoom`. */
 export const decodeRoom = (raw: string): Result.Result<string, QueueError.InvalidRoom> => {

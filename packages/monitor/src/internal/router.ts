@@ -61,7 +61,10 @@ export const make = (
       {
         interval: settings.pollInterval,
         // a failure is sent once, until it changes or the engine answers again
-        key: Result.match({ onSuccess: (board) => `board ${View.fingerprint(board)}`, onFailure: (e) => `failure ${e}` })
+        key: Result.match({
+          onSuccess: (board) => `board ${View.fingerprint(board)}`,
+          onFailure: (e) => `failure ${e}`
+        })
       }
     )
 
@@ -102,7 +105,7 @@ export const make = (
           })
         }).pipe(Effect.withSpan("Monitor.rooms"))
         : Effect.gen(function*() {
-          const room = yield* Http.decodeRoom(raw)
+          const room = yield* Effect.fromResult(Http.decodeRoom(raw))
           const peek = (yield* intParam(params, "peek")) ?? settings.peekLimit
           const [state, next] = yield* Effect.all([
             queue.roomState(room),
@@ -118,7 +121,10 @@ export const make = (
         // a new stream per request: it subscribes to the shared snapshots while the client listens
         Effect.succeed(
           request.method === "HEAD"
-            ? HttpServerResponse.empty({ status: 200, headers: { ...eventHeaders, "content-type": "text/event-stream" } })
+            ? HttpServerResponse.empty({
+              status: 200,
+              headers: { ...eventHeaders, "content-type": "text/event-stream" }
+            })
             : HttpServerResponse.stream(Stream.concat(Stream.make(sse("retry: 2000\n\n")), events), {
               contentType: "text/event-stream",
               headers: eventHeaders
@@ -128,7 +134,9 @@ export const make = (
       // at the router's `maxParamLength` (100), while names have up to 256 code units
       Http.get("/rooms", (request) => rooms(request.url)),
       Http.get("/rooms/*", (request) => rooms(request.url)),
-      Http.get("/metrics", () =>
-        Effect.map(scrape, (text) => HttpServerResponse.text(text, { contentType: prometheusContentType })))
+      Http.get(
+        "/metrics",
+        () => Effect.map(scrape, (text) => HttpServerResponse.text(text, { contentType: prometheusContentType }))
+      )
     ]
   })

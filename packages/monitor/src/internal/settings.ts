@@ -29,7 +29,10 @@ const duration = (path: string, input: Duration.Input | undefined, fallback: Dur
     onNone: () => invalid(path, `${path} is not a duration: ${JSON.stringify(input)}`),
     onSome: (d) =>
       !Duration.isFinite(d) || Duration.isNegative(d) || (positive && Duration.isZero(d))
-        ? invalid(path, `${path} must be a finite ${positive ? "positive" : "non-negative"} duration, got ${Duration.format(d)}`)
+        ? invalid(
+          path,
+          `${path} must be a finite ${positive ? "positive" : "non-negative"} duration, got ${Duration.format(d)}`
+        )
         : Result.succeed(d)
   })
 }
