@@ -32,13 +32,19 @@ const browser = Effect.acquireRelease(
 /**
  * Wait (deterministically: the page is polled every 50 ms until a deadline) until `expression`, a
  * JavaScript expression evaluated in the page (browser code: a string, this project has no DOM
- * types), is true.
+ * types), is true. Evaluated from the outside (DevTools' `Runtime.evaluate`), not with
+ * `page.waitForFunction`, which evaluates a string with `eval` in the page: the board's CSP
+ * refuses that, as it should.
  */
 const waitFor = (page: Page, label: string, timeoutMs: number, expression: string) =>
-  Effect.tryPromise({
-    try: () => page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 50 }),
-    catch: (cause) => new Error(`${label}: not within ${timeoutMs} ms (${String(cause)})`)
-  })
+  Effect.promise(() => page.evaluate(`Boolean(${expression})`) as Promise<boolean>).pipe(
+    Effect.filterOrFail((done) => done, () => "not yet" as const),
+    Effect.retry({ while: (e) => e === "not yet", schedule: Schedule.spaced("50 millis") }),
+    Effect.timeoutOrElse({
+      duration: timeoutMs,
+      orElse: () => Effect.fail(new Error(`${label}: not within ${timeoutMs} ms`))
+    })
+  )
 
 interface Card {
   readonly room: string
