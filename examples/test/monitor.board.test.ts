@@ -4,7 +4,8 @@
  * (no browser download; `.ci/run` installs Debian's `chromium` when missing). The board lists rooms
  * nobody configured, shows the stalled room first with its holder marked, and follows within 2 s
  * when the holder acks and when it is ejected, without a reload; a room name with markup is shown
- * as text. Saves packages/monitor/docs/board.png.
+ * as text; all of it under the page's Content-Security-Policy, which refuses nothing the board
+ * needs. Saves packages/monitor/docs/board.png.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -31,13 +32,19 @@ const browser = Effect.acquireRelease(
 /**
  * Wait (deterministically: the page is polled every 50 ms until a deadline) until `expression`, a
  * JavaScript expression evaluated in the page (browser code: a string, this project has no DOM
- * types), is true.
+ * types), is true. Evaluated from the outside (DevTools' `Runtime.evaluate`), not with
+ * `page.waitForFunction`, which evaluates a string with `eval` in the page: the board's CSP
+ * refuses that, as it should.
  */
 const waitFor = (page: Page, label: string, timeoutMs: number, expression: string) =>
-  Effect.tryPromise({
-    try: () => page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 50 }),
-    catch: (cause) => new Error(`${label}: not within ${timeoutMs} ms (${String(cause)})`)
-  })
+  Effect.promise(() => page.evaluate(`Boolean(${expression})`) as Promise<boolean>).pipe(
+    Effect.filterOrFail((done) => done, () => "not yet" as const),
+    Effect.retry({ while: (e) => e === "not yet", schedule: Schedule.spaced("50 millis") }),
+    Effect.timeoutOrElse({
+      duration: timeoutMs,
+      orElse: () => Effect.fail(new Error(`${label}: not within ${timeoutMs} ms`))
+    })
+  )
 
 interface Card {
   readonly room: string
@@ -71,7 +78,16 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
         })
         const b = yield* browser
         const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 420, height: 640 } }))
-        yield* Effect.promise(() => page.goto(`${base}/`))
+        // what the page's Content-Security-Policy refused (Chromium reports it on the console)
+        const refused: Array<string> = []
+        page.on("console", (message) => {
+          if (/Content Security Policy/i.test(message.text())) refused.push(message.text())
+        })
+        const response = yield* Effect.promise(() => page.goto(`${base}/`))
+        // the board runs under its CSP (its own script and style allowed by hash, nothing else):
+        // the live updates below would not render if the policy blocked its script
+        expect(response?.headers()["content-security-policy"]).toMatch(/script-src 'sha256-[^']+'/)
+        expect(response?.headers()["content-security-policy"]).not.toMatch(/unsafe-inline/)
 
         // rooms nobody configured, the stalled one first, its holder marked
         yield* waitFor(
@@ -147,6 +163,7 @@ describe.skipIf(executablePath === undefined)("monitor board in Chromium", () =>
           })()`) as Promise<{ readonly name: string; readonly markup: number; readonly ran: boolean }>
         )
         expect(rendered).toEqual({ name: hostile, markup: 0, ran: false })
+        expect(refused).toEqual([])
         expect(
           yield* Effect.promise(() => page.evaluate(`performance.getEntriesByType("navigation").length`))
         ).toBe(1)

@@ -10,6 +10,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServer from "effect/http/HttpServer"
@@ -30,7 +31,7 @@ import type * as Engine from "./engine.js"
 export const serve = (
   queue: SyncFanoutQueue.SyncFanoutQueue["Service"],
   options: { readonly port: number; readonly host: string; readonly monitor?: Monitor.MonitorOptions }
-): Effect.Effect<string, HttpServerError.ServeError, Scope.Scope> =>
+): Effect.Effect<string, HttpServerError.ServeError | Config.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Monitor.layer(options.monitor).pipe(

@@ -22,13 +22,16 @@
  * @since 0.1.0
  */
 import { SyncFanoutQueue } from "@lockstep/core"
-import * as Duration from "effect/Duration"
+import type * as Config from "effect/Config"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServer from "effect/http/HttpServer"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as Http from "./internal/http.js"
 import * as Prometheus from "./internal/prometheus.js"
 import * as Router from "./internal/router.js"
+import * as Settings from "./internal/settings.js"
 
 /**
  * Options of the monitor; every field has a default.
@@ -44,15 +47,18 @@ export interface MonitorOptions {
    * @since 1.0.0
    */
   readonly prefix?: `/${string}` | undefined
-  /** how often a connected board is refreshed (one snapshot per board and interval; default 500 ms) */
+  /**
+   * how often the open boards are refreshed (default 500 ms): one snapshot per interval, shared
+   * by every open board; nothing is read while no board is open
+   */
   readonly pollInterval?: Duration.Input | undefined
   /** a room whose in-flight message is older than this is shown as stalled (default 5 s) */
   readonly stalledAfter?: Duration.Input | undefined
-  /** the board shows at most this many rooms (default 1000) */
+  /** the board shows at most this many rooms (1–1000000, default 1000) */
   readonly maxRooms?: number | undefined
-  /** how many of the oldest in-flight rooms `metrics` reports (`stalledRooms`, default 10) */
+  /** how many of the oldest in-flight rooms `metrics` reports (`stalledRooms`, 0–1000, default 10) */
   readonly stalledRooms?: number | undefined
-  /** how many queued messages `/rooms/:room` shows by default (default 10) */
+  /** how many queued messages `/rooms/:room` shows by default (1–10000, default 10) */
   readonly peekLimit?: number | undefined
   /** the `service_name` label of the `target_info` series of `/metrics` (default "lockstep") */
   readonly serviceName?: string | undefined
@@ -64,29 +70,31 @@ export interface MonitorOptions {
  * The monitor's routes over the `SyncFanoutQueue` in context, as a layer that adds them to the
  * `HttpRouter` being built: merge it with your own routes and serve them with `HttpRouter.serve`
  * (or `HttpRouter.toHttpEffect` / `toWebHandler`). Mount it under a path with `prefix`; the board
- * finds its events relative to its own URL. Each open board polls while it is connected and
- * stops when it disconnects.
+ * finds its events relative to its own URL. One loop reads the board's snapshots for every open
+ * board: it starts with the first and stops with the last.
+ *
+ * Options that are given but wrong (a `peekLimit` of 0, a `pollInterval` that is not a positive
+ * duration, …) fail the layer with a `ConfigError` naming the option. Below its prefix (every
+ * path when mounted at the root) a path without a route is a JSON 404, and a room whose escapes
+ * cannot be decoded a JSON 400: the monitor adds a global middleware for these two answers.
  *
  * @since 0.1.0
  * @category layers
  */
 export const router = (
   options: MonitorOptions = {}
-): Layer.Layer<never, never, HttpRouter.HttpRouter | SyncFanoutQueue.SyncFanoutQueue> =>
-  HttpRouter.addAll(
-    Effect.gen(function*() {
-      const queue = yield* SyncFanoutQueue.SyncFanoutQueue
-      const scrape = yield* Prometheus.make(options.serviceName ?? "lockstep")
-      return Router.make(queue, scrape, {
-        pollInterval: Duration.fromInputUnsafe(options.pollInterval ?? "500 millis"),
-        stalledAfter: Duration.fromInputUnsafe(options.stalledAfter ?? "5 seconds"),
-        maxRooms: Math.max(1, options.maxRooms ?? 1000),
-        stalledRooms: Math.min(1000, Math.max(0, options.stalledRooms ?? 10)),
-        peekLimit: Math.max(0, options.peekLimit ?? 10),
-        title: options.title ?? "lockstep rooms"
-      })
-    }),
-    { prefix: options.prefix }
+): Layer.Layer<never, Config.ConfigError, HttpRouter.HttpRouter | SyncFanoutQueue.SyncFanoutQueue> =>
+  Layer.mergeAll(
+    HttpRouter.addAll(
+      Effect.gen(function*() {
+        const settings = yield* Effect.fromResult(Settings.validate(options))
+        const queue = yield* SyncFanoutQueue.SyncFanoutQueue
+        const scrape = yield* Prometheus.make(options.serviceName ?? "lockstep")
+        return yield* Router.make(queue, scrape, settings)
+      }),
+      { prefix: options.prefix }
+    ),
+    Http.notFound(options.prefix)
   )
 
 /**
@@ -102,5 +110,5 @@ export const router = (
  */
 export const layer = (
   options: MonitorOptions = {}
-): Layer.Layer<never, never, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue> =>
+): Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue> =>
   HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true })

@@ -6,15 +6,17 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { MemoryLayer, SyncFanoutQueue } from "@lockstep/core"
+import { MemoryLayer, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
 import { ClientLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
+import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
@@ -24,9 +26,14 @@ import * as NetAddress from "effect/net/NetAddress"
 import * as Queue from "effect/Queue"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { Socket } from "node:net"
+import { promisify } from "node:util"
 
 interface RoomJson {
   readonly room: string
@@ -48,7 +55,7 @@ type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
  */
 const serve = (
   queue: Queue,
-  app: Layer.Layer<never, never, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
+  app: Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
 ) =>
   Effect.gen(function*() {
     const server = createServer()
@@ -78,7 +85,12 @@ const serve = (
       )
     const json = (path: string) =>
       Effect.map(get(path), (r) => ({ status: r.status, headers: r.headers, body: JSON.parse(r.text) as unknown }))
-    return { base, server, http, get, json }
+    /** A request with any method; the answer's status, headers and text. */
+    const request = (method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS", path: string) =>
+      http.execute(HttpClientRequest.make(method)(`${base}${path}`)).pipe(
+        Effect.flatMap((r) => Effect.map(r.text, (text) => ({ status: r.status, headers: r.headers, text })))
+      )
+    return { base, server, http, get, json, request }
   })
 
 /**
@@ -90,7 +102,9 @@ const fixture = (
     readonly monitor?: Monitor.MonitorOptions
     readonly app?: (
       options: Monitor.MonitorOptions
-    ) => Layer.Layer<never, never, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
+    ) => Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
+    /** what the monitor reads instead of its client (e.g. the client with its calls counted) */
+    readonly wrap?: (queue: Queue) => Queue
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -105,7 +119,7 @@ const fixture = (
     yield* Effect.forEach([1, 2, 3], (n) => producer.send("held", { n }), { discard: true })
     yield* producer.send("backlog-only", { n: 0 }) // no member: released to nobody (S7), not active
     const app = (options.app ?? Monitor.layer)({ stalledAfter: "0 millis", ...options.monitor })
-    const served = yield* serve(queue, app)
+    const served = yield* serve(options.wrap === undefined ? queue : options.wrap(queue), app)
     return { ...served, holder, producer, queue }
   })
 
@@ -129,6 +143,8 @@ const connections = (server: Server) =>
   Effect.callback<number>((resume) => {
     server.getConnections((error, count) => resume(error ? Effect.die(error) : Effect.succeed(count)))
   })
+
+const execFileAsync = promisify(execFile)
 
 /** Room names that are markup, break lines, quote, escape or look like URL syntax (S1: all valid). */
 const hostileRooms = [
@@ -187,6 +203,97 @@ const labelValues = (text: string, metric: string, label: string): Array<string>
     const match = new RegExp(`[{,]${label}="((?:[^"\\\\]|\\\\.)*)"`).exec(line)
     return match === null ? [] : [match[1]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))]
   })
+
+/** One server-sent event: its type (`message` unless named) and its data, parsed as JSON. */
+interface SseEvent {
+  readonly event: string
+  readonly data: unknown
+}
+
+/** The events of an event stream's bytes (comments and `retry:` skipped). */
+const sseEvents = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<SseEvent, E> =>
+  bytes.pipe(
+    Stream.decodeText(),
+    Stream.splitLines,
+    Stream.mapAccum(
+      () => ({ event: "message", data: [] as ReadonlyArray<string> }),
+      (state, line): readonly [{ event: string; data: ReadonlyArray<string> }, ReadonlyArray<SseEvent>] => {
+        if (line === "") {
+          const done = state.data.length === 0 ? [] : [{ event: state.event, data: JSON.parse(state.data.join("\n")) }]
+          return [{ event: "message", data: [] }, done]
+        }
+        if (line.startsWith("event: ")) return [{ ...state, event: line.slice(7) }, []]
+        if (line.startsWith("data: ")) return [{ ...state, data: [...state.data, line.slice(6)] }, []]
+        return [state, []]
+      }
+    )
+  )
+
+/**
+ * Open a board's event stream (a connection of the current scope: closing it hangs up) and read
+ * it in the background; its events arrive in the queue.
+ */
+const openBoard = (http: HttpClient.HttpClient, url: string) =>
+  Effect.gen(function*() {
+    const response = yield* HttpClient.withScope(http).get(url)
+    const received = yield* Queue.unbounded<SseEvent>()
+    yield* sseEvents(response.stream).pipe(Stream.runForEach((e) => Queue.offer(received, e)), Effect.forkScoped)
+    return received
+  })
+
+/** The next board snapshot of a board's events (failing the test on a `failure` event). */
+const nextBoard = (received: Queue.Queue<SseEvent>) =>
+  Effect.map(Queue.take(received), (e) => {
+    expect(e.event).toBe("message")
+    return e.data as BoardJson
+  })
+
+/** `queue` with its `metrics` calls (one per board snapshot) counted in `calls`. */
+const countingMetrics = (calls: { count: number }) => (queue: Queue): Queue => ({
+  ...queue,
+  metrics: (options) =>
+    Effect.suspend(() => {
+      calls.count++
+      return queue.metrics(options)
+    })
+})
+
+/** The option a `ConfigError` names (`QueueConfig.invalidData`: an invalid value at a path). */
+const configErrorPath = (error: Config.ConfigError) => {
+  const cause = error.cause
+  return Schema.isSchemaError(cause) && cause.issue._tag === "Pointer" ? cause.issue.path : undefined
+}
+
+/**
+ * A memory client whose `rooms` walk number n (from 1) hangs until interrupted when `hangs(n)`,
+ * and says so: `polling` once one hangs, `released` once it is interrupted. One room has a backlog
+ * and no member: nothing is active, but the walk runs.
+ */
+const hangingWalks = (hangs: (walk: number) => boolean) =>
+  Effect.gen(function*() {
+    const broker = yield* MemoryLayer.makeBroker
+    const queue = yield* MemoryLayer.make({ keyPrefix: "t" }).pipe(
+      Effect.provideService(MemoryLayer.MemoryBroker, broker)
+    )
+    yield* queue.send("r", 1)
+    const polling = yield* Deferred.make<void>()
+    const released = yield* Deferred.make<void>()
+    const walks = { count: 0 }
+    const watched: Queue = {
+      ...queue,
+      rooms: (options) =>
+        Effect.suspend(() =>
+          !hangs(++walks.count) ? queue.rooms(options) : Deferred.succeed(polling, undefined).pipe(
+            Effect.andThen(Effect.never),
+            Effect.onInterrupt(() => Deferred.succeed(released, undefined))
+          )
+        )
+    }
+    return { polling, released, walks, watched }
+  })
+
+/** The backlog of `room` on a board. */
+const backlogOf = (board: BoardJson, room: string) => board.rooms.find((r) => r.room === room)?.backlog
 
 describe("Monitor", () => {
   it.effect("GET /rooms: every active room with its state, paged by cursor (S26, S14)", () =>
@@ -363,26 +470,8 @@ describe("Monitor", () => {
 
   it.live("GET /events: a board that disconnects is released at once (its polling interrupted, its socket closed)", () =>
     Effect.gen(function*() {
-      const broker = yield* MemoryLayer.makeBroker
-      const queue = yield* MemoryLayer.make({ keyPrefix: "t" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker)
-      )
-      yield* queue.send("r", 1) // no member: nothing active, but the walk runs
       // every walk after the first hangs until interrupted, and says so
-      const polling = yield* Deferred.make<void>()
-      const released = yield* Deferred.make<void>()
-      let walks = 0
-      const watched: Queue = {
-        ...queue,
-        rooms: (options) =>
-          Effect.suspend(() => {
-            walks++
-            return walks === 1 ? queue.rooms(options) : Deferred.succeed(polling, undefined).pipe(
-              Effect.andThen(Effect.never),
-              Effect.onInterrupt(() => Deferred.succeed(released, undefined))
-            )
-          })
-      }
+      const { polling, released, walks, watched } = yield* hangingWalks((walk) => walk > 1)
       const { base, http, server } = yield* serve(watched, Monitor.layer({ pollInterval: "10 millis" }))
       yield* Effect.scoped(
         Effect.gen(function*() {
@@ -401,7 +490,7 @@ describe("Monitor", () => {
         Effect.retry(Schedule.spaced("10 millis")),
         Effect.timeout("5 seconds")
       )
-      expect(walks).toBe(2)
+      expect(walks.count).toBe(2)
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
   it.effect("mounted under a prefix next to the application's own routes, the board and its events are found there", () =>
@@ -434,7 +523,242 @@ describe("Monitor", () => {
       expect((board[0] as BoardJson).rooms.map((r) => r.room)).toEqual(["held", "quiet room/with spaces"])
       // the application keeps its own routes; nothing of the monitor at the root
       expect((yield* get("/")).text).toBe("the application")
-      expect((yield* get("/rooms")).status).toBe(404)
+      // below its prefix the monitor answers every path (JSON errors); outside it, the application does
+      for (
+        const [path, status] of [["/monitor/nope", 404], ["/MONITOR//nope", 404], ["/monitor/rooms/%zz", 400]] as const
+      ) {
+        const r = yield* get(path)
+        expect({ path, status: r.status }).toEqual({ path, status })
+        expect(r.headers["content-type"]).toMatch(/^application\/json/)
+        expect(Object.keys(JSON.parse(r.text) as object)).toEqual(["error"])
+      }
+      for (const path of ["/rooms", "/nope", "/monitored", "/rooms/%zz"]) {
+        const r = yield* get(path)
+        expect({ path, status: r.status, text: r.text }).toEqual({ path, status: 404, text: "" })
+      }
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+})
+
+describe("Monitor: one poll for every open board", () => {
+  it.effect("S26: five open boards cost one snapshot per interval; a late joiner gets the current board at once", () =>
+    Effect.gen(function*() {
+      const calls = { count: 0 }
+      const { base, http, producer } = yield* fixture({
+        monitor: { pollInterval: "1 second" },
+        wrap: countingMetrics(calls)
+      })
+      const boards = yield* Effect.forEach([1, 2, 3, 4, 5], () => openBoard(http, `${base}/events`))
+      for (const board of boards) expect(backlogOf(yield* nextBoard(board), "held")).toBe(2)
+      expect(calls.count).toBe(1)
+
+      // each interval (the clock is a TestClock: nothing moves unless told), one snapshot for all
+      for (const [round, backlog] of [[2, 3], [3, 4]] as const) {
+        yield* producer.send("held", { round })
+        yield* TestClock.adjust("1 second")
+        for (const board of boards) expect(backlogOf(yield* nextBoard(board), "held")).toBe(backlog)
+        expect(calls.count).toBe(round)
+      }
+
+      // a board opened now gets the current snapshot without waiting for (or causing) a poll
+      const late = yield* openBoard(http, `${base}/events`)
+      expect(backlogOf(yield* nextBoard(late), "held")).toBe(4)
+      expect(calls.count).toBe(3)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.live("the poll stops when the last board disconnects and starts again with the next one", () =>
+    Effect.gen(function*() {
+      // the second walk hangs until interrupted, and says so; the others answer
+      const { polling, released, walks, watched } = yield* hangingWalks((walk) => walk === 2)
+      const { base, http } = yield* serve(watched, Monitor.layer({ pollInterval: "10 millis" }))
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const boards = yield* Effect.forEach([1, 2, 3], () => openBoard(http, `${base}/events`))
+          for (const board of boards) expect((yield* nextBoard(board)).rooms).toEqual([])
+          yield* Deferred.await(polling).pipe(Effect.timeout("5 seconds"))
+          // three boards, one loop: its first walk answered them all, its second is under way
+          expect(walks.count).toBe(2)
+        })
+      ) // the three clients hang up here
+      yield* Deferred.await(released).pipe(Effect.timeout("5 seconds"))
+      expect(walks.count).toBe(2)
+      // a new board starts a new loop: a fresh snapshot, from a walk of its own
+      const board = yield* Effect.scoped(Effect.flatMap(openBoard(http, `${base}/events`), nextBoard))
+      expect(board.rooms).toEqual([])
+      expect(walks.count).toBe(3)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.live("while the engine fails, /events sends the failure once, and the recovery once", () =>
+    Effect.gen(function*() {
+      let failing = false
+      const polls = yield* Queue.unbounded<"ok" | "failed">()
+      const { base, http, producer } = yield* fixture({
+        monitor: { pollInterval: "10 millis" },
+        wrap: (queue) => ({
+          ...queue,
+          metrics: (options) =>
+            Effect.suspend(() =>
+              failing
+                ? Effect.andThen(
+                  Queue.offer(polls, "failed"),
+                  Effect.fail(new QueueError.EngineError({ engine: "memory", operation: "metrics", cause: "down" }))
+                )
+                : Effect.andThen(Queue.offer(polls, "ok"), queue.metrics(options))
+            )
+        })
+      })
+      /** Wait for `n` polls with the outcome `outcome`. */
+      const polled = (outcome: "ok" | "failed", n: number) =>
+        Effect.gen(function*() {
+          let seen = 0
+          while (seen < n) if ((yield* Queue.take(polls)) === outcome) seen++
+        }).pipe(Effect.timeout("5 seconds"))
+      const board = yield* openBoard(http, `${base}/events`)
+      const first = yield* nextBoard(board)
+      expect(backlogOf(first, "held")).toBe(2)
+
+      failing = true
+      yield* polled("failed", 5)
+      failing = false
+      yield* polled("ok", 3)
+      // five failed polls: one failure event; then the board again (unchanged, but it recovered), once
+      const failure = yield* Queue.take(board)
+      expect(failure.event).toBe("failure")
+      expect((failure.data as { error: string }).error).toMatch(/^memory: metrics failed/)
+      const recovered = yield* nextBoard(board)
+      expect({ rooms: recovered.rooms, stalled: recovered.stalled }).toEqual({
+        rooms: first.rooms,
+        stalled: first.stalled
+      })
+      // the next event is the next change, not a repeat
+      yield* producer.send("held", { n: 4 })
+      expect(backlogOf(yield* nextBoard(board), "held")).toBe(3)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+})
+
+describe("Monitor: errors and headers", () => {
+  const routes = ["/", "/events", "/rooms", "/rooms/held", "/metrics"]
+
+  it.effect("a wrong method on any route is a 405 with Allow and a JSON error; HEAD answers like GET", () =>
+    Effect.gen(function*() {
+      const { request } = yield* fixture()
+      for (const path of routes) {
+        for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const) {
+          const r = yield* request(method, path)
+          expect({ path, method, status: r.status }).toEqual({ path, method, status: 405 })
+          expect(r.headers["allow"]).toBe("GET, HEAD")
+          expect(r.headers["content-type"]).toMatch(/^application\/json/)
+          expect(r.headers["x-content-type-options"]).toBe("nosniff")
+          expect((JSON.parse(r.text) as { error: string }).error).toContain(method)
+        }
+        const head = yield* request("HEAD", path)
+        expect({ path, status: head.status, text: head.text }).toEqual({ path, status: 200, text: "" })
+      }
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.effect("an unknown path is a JSON 404; a room whose escapes cannot be decoded a JSON 400", () =>
+    Effect.gen(function*() {
+      const { get } = yield* fixture()
+      for (const path of ["/nope", "/events/more", "/metrics/more", "/%zz", "/rooms-and-more"]) {
+        const r = yield* get(path)
+        expect({ path, status: r.status }).toEqual({ path, status: 404 })
+        expect(r.headers["content-type"]).toMatch(/^application\/json/)
+        expect(r.headers["x-content-type-options"]).toBe("nosniff")
+        expect(Object.keys(JSON.parse(r.text) as object)).toEqual(["error"])
+      }
+      // a truncated sequence, a byte that is no UTF-8, an escape that is none, a lone surrogate, a bare %
+      for (const path of ["/rooms/%E0%A4%A", "/rooms/%FF", "/rooms/%zz", "/rooms/%ED%A0%80", "/rooms/100%"]) {
+        const r = yield* get(path)
+        expect({ path, status: r.status }).toEqual({ path, status: 400 })
+        expect(r.headers["content-type"]).toMatch(/^application\/json/)
+        const body = JSON.parse(r.text) as { error: string }
+        expect(Object.keys(body)).toEqual(["error"])
+        expect(body.error).toMatch(/^invalid room .*percent-encoded UTF-8/)
+      }
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.effect("S1: ';' is part of a room name in the path, not a parameter separator", () =>
+    Effect.gen(function*() {
+      const { holder, json, producer } = yield* fixture()
+      yield* holder.subscribe("a;b")
+      yield* holder.subscribe("a")
+      yield* Effect.forEach([1, 2, 3], (n) => producer.send("a;b", { n }), { discard: true })
+      for (const path of ["/rooms/a;b?peek=1", "/rooms/a%3Bb?peek=1"]) {
+        const r = yield* json(path)
+        const body = r.body as RoomJson & { next: Array<{ data: unknown }> }
+        expect({ path, status: r.status, room: body.room, backlog: body.backlog }).toEqual({
+          path,
+          status: 200,
+          room: "a;b",
+          backlog: 2
+        })
+        expect(body.next.map((m) => m.data)).toEqual([{ n: 2 }])
+      }
+      expect(((yield* json("/rooms/a")).body as RoomJson).backlog).toBe(0)
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.effect("options out of range fail when the monitor is built, with a ConfigError naming the option", () =>
+    Effect.gen(function*() {
+      const broker = yield* MemoryLayer.makeBroker
+      const queue = yield* MemoryLayer.make({ keyPrefix: "t" }).pipe(
+        Effect.provideService(MemoryLayer.MemoryBroker, broker)
+      )
+      const build = (options: Monitor.MonitorOptions) =>
+        Layer.build(Monitor.router(options).pipe(Layer.provide(HttpRouter.layer))).pipe(
+          Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue),
+          Effect.scoped
+        )
+      const cases: ReadonlyArray<readonly [Monitor.MonitorOptions, string]> = [
+        [{ peekLimit: 0 }, "peekLimit"],
+        [{ peekLimit: 10_001 }, "peekLimit"],
+        [{ peekLimit: 2.5 }, "peekLimit"],
+        [{ pollInterval: 0 }, "pollInterval"],
+        [{ pollInterval: -5 }, "pollInterval"],
+        [{ pollInterval: Infinity }, "pollInterval"],
+        [{ stalledAfter: -1 }, "stalledAfter"],
+        [{ maxRooms: 0 }, "maxRooms"],
+        [{ stalledRooms: 1001 }, "stalledRooms"]
+      ]
+      for (const [options, option] of cases) {
+        const error = yield* Effect.flip(build(options))
+        expect(error._tag).toBe("ConfigError")
+        expect(configErrorPath(error)).toEqual([option])
+        expect(error.message).toContain(option)
+      }
+      for (const options of [{ peekLimit: 1 }, { peekLimit: 10_000 }, { stalledAfter: 0 }, { stalledRooms: 0 }]) {
+        yield* build(options)
+      }
+    }))
+
+  it.effect("the board carries a CSP allowing only its own inline style and script (by hash), nosniff, no framing", () =>
+    Effect.gen(function*() {
+      const { get } = yield* fixture()
+      const page = yield* get("/")
+      const inline = (tag: string) =>
+        page.text.slice(page.text.indexOf(`<${tag}>`) + tag.length + 2, page.text.indexOf(`</${tag}>`))
+      const hash = (text: string) => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`
+      const policy = Object.fromEntries(
+        String(page.headers["content-security-policy"]).split(";").map((d) => {
+          const [name, ...values] = d.trim().split(/\s+/)
+          return [name!, values.join(" ")]
+        })
+      )
+      expect(policy).toEqual({
+        "default-src": "'none'",
+        "script-src": hash(inline("script")),
+        "style-src": hash(inline("style")),
+        "connect-src": "'self'",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'"
+      })
+      expect(page.headers["x-frame-options"]).toBe("DENY")
+      expect(page.headers["x-content-type-options"]).toBe("nosniff")
+      // no inline handler or second script the policy would have to allow
+      expect(page.text).not.toMatch(/\son[a-z]+=/i)
+      expect(page.text.match(/<script/g)).toHaveLength(1)
+      for (const path of ["/rooms", "/rooms/held", "/metrics"]) {
+        expect((yield* get(path)).headers["x-content-type-options"]).toBe("nosniff")
+      }
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 })
 
@@ -483,4 +807,54 @@ describe("Monitor over Redis", () => {
         RedisTestServer.layer({ extraArgs: ["--user", "monitor", "on", `>${password}`, "~*", "&*", "+@all"] })
       )
     ), 30_000)
+
+  it.live(
+    "S26: 50 open boards cost Redis what one costs (commands per 2 s on a 20-room prefix, printed)",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* RedisTestServer.RedisTestServer
+        const client = Effect.map(
+          Layer.build(ClientLayer.standalone(server.url, { keyPrefix: "load" })),
+          (context) => Context.get(context, SyncFanoutQueue.SyncFanoutQueue)
+        )
+        const [holder, producer, monitor] = yield* Effect.all([client, client, client])
+        for (let i = 0; i < 20; i++) {
+          yield* holder.subscribe(`room-${i}`) // a member that never acks: a message in flight, one queued
+          yield* producer.send(`room-${i}`, 1)
+          yield* producer.send(`room-${i}`, 2)
+        }
+        const snapshots = { count: 0 } // the monitor's `metrics` calls: one per snapshot
+        const { base, http } = yield* serve(countingMetrics(snapshots)(monitor), Monitor.layer()) // polls every 500 ms
+        /** Commands the server ran so far (INFO commandstats, without the INFO calls themselves). */
+        const commands = Effect.map(
+          Effect.tryPromise(() => execFileAsync("redis-cli", ["-p", String(server.port), "INFO", "commandstats"])),
+          ({ stdout }) =>
+            [...stdout.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+              .filter((m) => m[1] !== "info")
+              .reduce((sum, m) => sum + Number(m[2]), 0)
+        )
+        /** Commands and snapshots in 2 s with `boards` boards open (each one has received its first snapshot). */
+        const load = (boards: number) =>
+          Effect.scoped(Effect.gen(function*() {
+            const open = yield* Effect.forEach(Array.from({ length: boards }), () => openBoard(http, `${base}/events`))
+            for (const board of open) expect((yield* nextBoard(board)).rooms).toHaveLength(20)
+            const [before, snapshotsBefore] = [yield* commands, snapshots.count]
+            yield* Effect.sleep("2 seconds") // a measuring window, not a wait for something to happen
+            return { commands: (yield* commands) - before, snapshots: snapshots.count - snapshotsBefore }
+          }))
+        const [none, one, fifty] = [yield* load(0), yield* load(1), yield* load(50)]
+        yield* Effect.log(
+          `Redis commands per 2 s, 20 rooms, poll every 500 ms: ${none.commands} with no board open, ${one.commands} with 1 (${one.snapshots} snapshots), ${fifty.commands} with 50 (${fifty.snapshots} snapshots)`
+        )
+        // one loop whatever the number of boards: at most one snapshot per 500 ms (one per board would be 50 times that)
+        expect(none.snapshots).toBe(0)
+        for (const { snapshots } of [one, fifty]) expect(snapshots).toBeLessThanOrEqual(5)
+        // and a snapshot costs the same (a window may also catch a keepalive or a housekeeping pass)
+        expect(fifty.commands / fifty.snapshots).toBeLessThan(1.25 * one.commands / one.snapshots)
+      }).pipe(
+        Effect.provide(FetchHttpClient.layer),
+        Effect.provide(RedisTestServer.layer())
+      ),
+    60_000
+  )
 })

@@ -3,9 +3,16 @@
  * assets). It listens to `events` (server-sent events, relative to where the router is mounted)
  * and redraws from each snapshot; ages tick in the page between snapshots. Room names and client
  * ids are user data: they only ever reach the DOM as text (`textContent`), never as HTML.
+ *
+ * The page is served with a Content-Security-Policy that allows exactly its own style and script
+ * (by their SHA-256 hashes), event streams from its origin and nothing else: no other script, no
+ * inline event handler, no image, no frame around it.
  */
+import * as Digest from "effect/crypto/Digest"
+import * as Effect from "effect/Effect"
+import * as Base64 from "effect/encoding/Base64"
 
-const css = `
+const style = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --fg: #1d2330; --muted: #667085;
   --line: #d9dde5; --stall: #c62828; --stall-bg: #fdecea; --ok: #2e7d32; --ok-bg: #e8f5e9; --hold: #b26a00; --hold-bg: #fff4e0; }
 @media (prefers-color-scheme: dark) { :root { --bg: #12151b; --card: #1b2029; --fg: #e6e9ef; --muted: #98a2b3;
@@ -94,7 +101,7 @@ export const page = (title: string): string =>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<style>${css}</style>
+<style>${style}</style>
 </head>
 <body>
 <header><h1>${escapeHtml(title)}</h1><span id="status">connecting…</span></header>
@@ -104,3 +111,33 @@ export const page = (title: string): string =>
 </body>
 </html>
 `
+
+const encoder = new TextEncoder()
+
+/** The CSP source of an inline element's exact text. */
+const hashSource = (digest: Digest.Digest["Service"], text: string) =>
+  Effect.map(digest.digest(Digest.sha256, encoder.encode(text)), (hash) => `'sha256-${Base64.encode(hash)}'`)
+
+/**
+ * The headers of the board: a Content-Security-Policy naming the hashes of its inline style and
+ * script, `nosniff`, and frame protection (CSP `frame-ancestors` and `X-Frame-Options` for older
+ * browsers).
+ */
+export const headers: Effect.Effect<Readonly<Record<string, string>>> = Effect.gen(function*() {
+  const digest = yield* Digest.Digest
+  const policy = [
+    "default-src 'none'",
+    `script-src ${yield* hashSource(digest, script)}`,
+    `style-src ${yield* hashSource(digest, style)}`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'"
+  ].join("; ")
+  return {
+    "content-security-policy": policy,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer"
+  }
+}).pipe(Effect.provide(Digest.layerWebCrypto))

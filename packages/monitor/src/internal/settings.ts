@@ -1,0 +1,62 @@
+/**
+ * The monitor's options, validated when the monitor is built: a value that is given but wrong
+ * is a `ConfigError` naming the option (`QueueConfig.invalidData`, as the engines report theirs),
+ * never a route that fails on every request later.
+ */
+import { QueueConfig } from "@lockstep/core"
+import type * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import type { MonitorOptions } from "../Monitor.js"
+
+/** Resolved options. */
+export interface Settings {
+  readonly pollInterval: Duration.Duration
+  readonly stalledAfter: Duration.Duration
+  readonly maxRooms: number
+  readonly stalledRooms: number
+  readonly peekLimit: number
+  readonly title: string
+}
+
+const invalid = (path: string, message: string) => Result.fail(QueueConfig.invalidData(path, message))
+
+/** A finite duration, non-negative (positive when `positive`). */
+const duration = (path: string, input: Duration.Input | undefined, fallback: Duration.Duration, positive: boolean) => {
+  if (input === undefined) return Result.succeed(fallback)
+  return Option.match(Duration.fromInput(input), {
+    onNone: () => invalid(path, `${path} is not a duration: ${JSON.stringify(input)}`),
+    onSome: (d) =>
+      !Duration.isFinite(d) || Duration.isNegative(d) || (positive && Duration.isZero(d))
+        ? invalid(
+          path,
+          `${path} must be a finite ${positive ? "positive" : "non-negative"} duration, got ${Duration.format(d)}`
+        )
+        : Result.succeed(d)
+  })
+}
+
+/** An integer between `min` and `max`. */
+const integer = (path: string, value: number | undefined, fallback: number, min: number, max: number) => {
+  if (value === undefined) return Result.succeed(fallback)
+  return Number.isSafeInteger(value) && value >= min && value <= max
+    ? Result.succeed(value)
+    : invalid(path, `${path} must be an integer between ${min} and ${max}, got ${value}`)
+}
+
+/**
+ * Validate the options and fill in the defaults. The bounds are the engine's where it has one:
+ * `peek` takes 1–10000 messages (S13), `metrics` reports at most 1000 stalled rooms (S26).
+ */
+export const validate = (options: MonitorOptions): Result.Result<Settings, Config.ConfigError> =>
+  Result.gen(function*() {
+    return {
+      pollInterval: yield* duration("pollInterval", options.pollInterval, Duration.millis(500), true),
+      stalledAfter: yield* duration("stalledAfter", options.stalledAfter, Duration.seconds(5), false),
+      maxRooms: yield* integer("maxRooms", options.maxRooms, 1000, 1, 1_000_000),
+      stalledRooms: yield* integer("stalledRooms", options.stalledRooms, 10, 0, 1000),
+      peekLimit: yield* integer("peekLimit", options.peekLimit, 10, 1, 10_000),
+      title: options.title ?? "lockstep rooms"
+    }
+  })
