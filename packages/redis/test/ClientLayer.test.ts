@@ -506,6 +506,13 @@ describe("ClientLayer on a spawned redis-server", () => {
         const s = yield* subscribe(a, "room")
         yield* p.send("room", "warm")
         yield* Effect.flatMap(s.next(), (d) => d.ack)
+        // an ack leaves at the end of the turn and is not awaited: flushing before it ran would
+        // make its EVALSHA fall back to EVAL inside the window watched below
+        yield* eventually(
+          Effect.orDie(p.roomState("room")),
+          (state) => Option.isNone(state.inFlight),
+          "the warm-up's ack ran"
+        )
 
         yield* cmd(raw, "SCRIPT", "FLUSH")
         const sent = yield* mon.around(p.send("room", 1))
