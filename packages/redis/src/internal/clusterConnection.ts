@@ -18,7 +18,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import * as ScriptRunner from "./scriptRunner.js"
+import { Runner, RunnerId } from "./runner.js"
 import * as ShardedSubscriptions from "./shardedSubscriptions.js"
 import { slotOf } from "./slot.js"
 import { corkSockets } from "./turnBatch.js"
@@ -56,7 +56,6 @@ export const make = (
     // the commands of a turn spread over the masters: their sockets are corked together
     const calls = yield* Calls.make(corkSockets(() => cluster.nodes("master")))
     yield* connectScoped(cluster, timeout)
-    ScriptRunner.defineScripts(cluster)
     yield* EvictionCheck.start(
       cluster.nodes("master").map((node) => ({
         address: address(node.options.host ?? "", node.options.port ?? ""),
@@ -90,7 +89,6 @@ export const make = (
 
     return {
       kind: "cluster",
-      ...ScriptRunner.make(cluster, calls),
       listen: makeListen(
         runScoped,
         router,
@@ -100,6 +98,6 @@ export const make = (
       ),
       connected,
       nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
-      nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
+      [RunnerId]: new Runner(cluster, calls, (key) => cluster.slots[slotOf(key)]?.[0] ?? "")
     } satisfies RedisConnection["Service"]
   })

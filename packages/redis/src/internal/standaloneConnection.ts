@@ -25,7 +25,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import * as ScriptRunner from "./scriptRunner.js"
+import { Runner, RunnerId } from "./runner.js"
 import { corkSockets } from "./turnBatch.js"
 
 /**
@@ -100,7 +100,6 @@ export const make = (
     // the calls' deadlines end after both connections closed (finalizers run in reverse)
     const calls = yield* Calls.make(corkSockets(() => [commandClient.redis]))
     const command = yield* connectScoped("connect", commandClient, timeout)
-    ScriptRunner.defineScripts(command)
     yield* EvictionCheck.start([{
       address: address(command.options.host ?? "", command.options.port ?? ""),
       info: calls.call("info", timeout, () => command.info("memory"))
@@ -141,7 +140,6 @@ export const make = (
 
     return {
       kind: "standalone",
-      ...ScriptRunner.make(command, calls),
       listen: makeListen(
         runScoped,
         router,
@@ -151,6 +149,6 @@ export const make = (
       ),
       connected,
       nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")]),
-      nodeOf: () => ""
+      [RunnerId]: new Runner(command, calls, () => "")
     } satisfies RedisConnection["Service"]
   })

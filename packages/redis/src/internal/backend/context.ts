@@ -1,18 +1,21 @@
 /**
- * What every part of one client's Redis backend shares: the connection, the shard of each room
- * and the key base of each shard (built once, `Keys.base`), the client id, the epoch of its claim
- * (S21) and the publish command.
+ * What every part of one client's Redis backend shares: the connection and its runner, the shard
+ * of each room and the key base of each shard (built once, `Keys.shardBase`), the client id, the
+ * epoch of its claim (S21) and the publish command.
  */
 import { type Backend, type QueueConfig, QueueError } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { RedisConnection, ScriptArg, ScriptName } from "../../RedisConnection.js"
+import type { RedisConnection } from "../../RedisConnection.js"
 import type { Sharding } from "../../Sharding.js"
-import { isSupersededReply, redisError } from "../errors.js"
+import { isSupersededReply } from "../errors.js"
 import * as Keys from "../keys.js"
+import type { Operation } from "../operation.js"
+import { type Runner, runnerOf } from "../runner.js"
 
 export interface BackendContext {
   readonly connection: RedisConnection["Service"]
+  readonly runner: Runner
   readonly sharding: Sharding["Service"]
   readonly config: QueueConfig.ResolvedQueueConfig
   readonly clientId: string
@@ -32,12 +35,8 @@ export interface BackendContext {
   epoch: Keys.Epoch
   /** A failure of one of this client's scripts, the refusal of a fenced client as `ClientSuperseded` (S21). */
   readonly fence: (failure: Backend.BackendError) => Backend.BackendError
-  /** One script call with the call deadline, its failure through `fence`. */
-  readonly script: (
-    name: ScriptName,
-    key: string,
-    args: ReadonlyArray<ScriptArg>
-  ) => Effect.Effect<unknown, Backend.BackendError>
+  /** Run one operation with the call deadline, its failure through `fence`. */
+  readonly run: <I, O>(operation: Operation<I, O>, input: I) => Effect.Effect<O, Backend.BackendError>
 }
 
 export const make = (
@@ -54,8 +53,10 @@ export const make = (
   const timeout = config.operationTimeout
   const fence = (failure: Backend.BackendError): Backend.BackendError =>
     isSupersededReply(failure) ? new QueueError.ClientSuperseded({ clientId }) : failure
+  const runner = runnerOf(connection)
   return {
     connection,
+    runner,
     sharding,
     config,
     clientId,
@@ -66,7 +67,7 @@ export const make = (
     baseOf: (room) => bases[shardOf(room)]!,
     epoch: "",
     fence,
-    script: (name, key, args) => Effect.mapError(connection.script(name, key, args, timeout), fence)
+    run: (operation, input) => Effect.mapError(runner.run(operation, input, timeout), fence)
   }
 }
 
@@ -84,10 +85,3 @@ export const perShard = <A, E>(
   f: (base: string) => Effect.Effect<A, E>
 ): Effect.Effect<Array<A>, E> =>
   Effect.forEach(shards, (shard) => f(context.bases[shard]!), { concurrency: "unbounded" })
-
-export const isString = (u: unknown): u is string => typeof u === "string"
-export const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
-export const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
-
-export const malformed = (operation: string, reply: unknown) =>
-  redisError(operation, new Error(`unexpected script reply ${JSON.stringify(reply)}`))

@@ -9,7 +9,11 @@ import type { Backend } from "@lockstep/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Keys from "../keys.js"
-import { asNumber, asStrings, type BackendContext, perShard, shardsOf } from "./context.js"
+import { housekeep } from "../operations/housekeep.js"
+import { keepalive } from "../operations/keepalive.js"
+import { keepaliveMany } from "../operations/keepaliveMany.js"
+import { unregister } from "../operations/unregister.js"
+import { type BackendContext, perShard, shardsOf } from "./context.js"
 
 /** Expired clients and deadlines a housekeeping run handles at most, per shard. */
 const housekeepLimit = 100
@@ -23,22 +27,15 @@ export const make = (
   // never hold a room forever just because its live peers only produce
   let housekeepCursor = 0
 
-  const keepaliveOne = (shard: number, clientTimeoutMs: number) => {
-    const base = bases[shard]!
-    return context.script(
-      "keepalive",
-      Keys.clients(base),
-      Keys.keepalive.args(base, pub, clientId, clientTimeoutMs, context.epoch)
-    )
-  }
+  const keepaliveOne = (shard: number, clientTimeoutMs: number) =>
+    context.run(keepalive, { base: bases[shard]!, pub, client: clientId, clientTimeoutMs, epoch: context.epoch })
 
-  const housekeepShards = (shards: ReadonlyArray<number>, expired: ReadonlyArray<string>) =>
-    perShard(context, shards, (base) =>
-      context.script(
-        "housekeep",
-        Keys.clients(base),
-        Keys.housekeep.args(base, pub, lockMs, housekeepLimit, ...expired)
-      ))
+  const housekeepShards = (shards: ReadonlyArray<number>, expiredClients: ReadonlyArray<string>) =>
+    perShard(
+      context,
+      shards,
+      (base) => context.run(housekeep, { base, pub, lockMs, limit: housekeepLimit, expiredClients })
+    )
 
   return {
     keepalive: (rooms, clientTimeoutMs) => {
@@ -49,7 +46,7 @@ export const make = (
       // one round trip per node: the shards a node serves are refreshed by one cross-slot script
       const byNode = new Map<string, Array<number>>()
       for (const shard of shards) {
-        const node = context.connection.nodeOf(Keys.clients(bases[shard]!))
+        const node = context.runner.nodeOf(Keys.clients(bases[shard]!))
         const group = byNode.get(node)
         if (group === undefined) byNode.set(node, [shard])
         else group.push(shard)
@@ -59,12 +56,14 @@ export const make = (
       // refused a fenced client (S21)
       const many = (group: ReadonlyArray<number>) => {
         const [first, ...others] = group.map((shard) => Keys.clients(bases[shard]!))
-        const claims = Keys.claims(bases[group[0]!]!)
-        return context.script(
-          "keepaliveMany",
-          first!,
-          Keys.keepaliveMany.args(clientId, clientTimeoutMs, context.epoch, claims, ...others)
-        ).pipe(
+        return context.run(keepaliveMany, {
+          firstClientsKey: first!,
+          client: clientId,
+          clientTimeoutMs,
+          epoch: context.epoch,
+          claimsKey: Keys.claims(bases[group[0]!]!),
+          clientsKeys: others
+        }).pipe(
           Effect.catchIf((e) => e._tag !== "ClientSuperseded", (e) =>
             Effect.map(
               Effect.andThen(
@@ -81,7 +80,7 @@ export const make = (
           (group) => group.length === 1 ? keepaliveOne(group[0]!, clientTimeoutMs) : many(group),
           { concurrency: "unbounded" }
         ),
-        (replies) => asNumber(replies[0]) === 1
+        (known) => known[0] === true
       )
     },
     housekeep: (rooms) => {
@@ -89,8 +88,7 @@ export const make = (
       return Effect.flatMap(housekeepShards([...shards], []), (replies) => {
         // shard 0 registers every client: the clients it found expired are ejected from their
         // rooms on every other shard now, not when the rotation gets there (S10)
-        const registry = replies[0]
-        const expired = Array.isArray(registry) ? asStrings((registry as Array<unknown>)[1]) : []
+        const expired = replies[0]?.expired ?? []
         if (expired.length === 0 || sharding.shards === 1) return Effect.void
         return Effect.asVoid(housekeepShards(Array.from({ length: sharding.shards - 1 }, (_, i) => i + 1), expired))
       })
@@ -104,8 +102,7 @@ export const make = (
         perShard(
           context,
           [...shards],
-          (base) =>
-            context.script("unregister", Keys.clients(base), Keys.unregister.args(base, pub, clientId, context.epoch))
+          (base) => context.run(unregister, { base, pub, client: clientId, epoch: context.epoch })
         )
       )
     }
