@@ -178,7 +178,9 @@ const luaUnder = (infix: string) => (name: string) => `(base .. ${quoted(`${infi
  */
 export const K: RoomKeys & ShardKeys & ClientKeys = {
   ...(Object.fromEntries(Object.entries(roomKinds).map(([kind, infix]) => [kind, luaUnder(infix)])) as RoomKeys),
-  ...(Object.fromEntries(Object.entries(shardKinds).map(([kind, name]) => [kind, `(base .. ${quoted(name)})`])) as ShardKeys),
+  ...(Object.fromEntries(
+    Object.entries(shardKinds).map(([kind, name]) => [kind, `(base .. ${quoted(name)})`])
+  ) as ShardKeys),
   clientRooms: luaUnder(clientKinds.clientRooms)
 }
 

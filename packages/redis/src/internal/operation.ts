@@ -214,7 +214,9 @@ type Fields = Readonly<Record<string, unknown>>
 const headArgv = (layout: Layout) => (input: Fields): Array<ArgValue> => {
   const out: Array<ArgValue> = []
   for (const field of layout.head) out.push(input[field] as ArgValue)
-  if (layout.rest !== undefined) for (const value of input[layout.rest.field] as ReadonlyArray<ArgValue>) out.push(value)
+  if (layout.rest !== undefined) {
+    for (const value of input[layout.rest.field] as ReadonlyArray<ArgValue>) out.push(value)
+  }
   return out
 }
 

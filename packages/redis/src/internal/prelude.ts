@@ -23,7 +23,10 @@ export interface Helper {
   readonly name: string
   /** the helpers it calls: a script including it includes them too */
   readonly uses: ReadonlyArray<Helper>
-  /** whether it reads the script's `base` or `pub`: only operations on one shard may include it */
+  /**
+   * whether it reads the script's `base` or `pub` itself: an operation without a shard base may
+   * include neither such a helper nor one that uses such a helper
+   */
   readonly shard: boolean
   /** its definition, with the comment above it */
   readonly lua: string
@@ -176,7 +179,9 @@ local function remove_member(room, client, now)
   redis.call("SREM", ${K.sync("room")}, client)
   redis.call("SREM", ${K.holders("room")}, client)
   redis.call("SREM", ${K.clientRooms("client")}, room)
-  redis.call("ZREM", ${K.detached}, ${detachedMembership.lua.encode("client", "room")}) -- no longer waiting for a successor (S18)
+  redis.call("ZREM", ${K.detached}, ${
+    detachedMembership.lua.encode("client", "room")
+  }) -- no longer waiting for a successor (S18)
   release(room, now, nil)
   gc(room)
   return true
@@ -186,7 +191,7 @@ end`
 export const eject: Helper = {
   name: "eject",
   uses: [publish, removeMember],
-  shard: true,
+  shard: false,
   lua: `
 local function eject(room, client, why, now)
   publish(room, cjson.encode({ k = "e", c = client, why = why }))

@@ -16,7 +16,8 @@ export const integer: Decoder<number> = (reply) =>
   typeof reply === "number" && Number.isInteger(reply) ? Result.succeed(reply) : fail("an integer")
 
 /** 1 or 0, as a boolean. */
-export const flag: Decoder<boolean> = (reply) => reply === 1 || reply === 0 ? Result.succeed(reply === 1) : fail("0 or 1")
+export const flag: Decoder<boolean> = (reply) =>
+  reply === 1 || reply === 0 ? Result.succeed(reply === 1) : fail("0 or 1")
 
 /** A number: an integer reply, or a decimal string (a score, a time made with `tostring`). */
 export const number = (reply: unknown): number | undefined => {

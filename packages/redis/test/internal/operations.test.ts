@@ -18,8 +18,8 @@ import * as Operation from "../../src/internal/operation.js"
 import * as Prelude from "../../src/internal/prelude.js"
 import * as Reply from "../../src/internal/reply.js"
 import { runnerOf } from "../../src/internal/runner.js"
-import { cmd, rawRedis } from "../utils/redisProbe.js"
 import { modules, operationNamed, operations, operationsDir } from "../utils/operations.js"
+import { cmd, rawRedis } from "../utils/redisProbe.js"
 
 const all = [...operations.values()]
 
@@ -81,7 +81,9 @@ describe("Operation", () => {
         continue
       }
       expect(operation.layout.head.slice(0, 2), operation.name).toEqual(["base", "pub"])
-      expect(operation.lua, operation.name).toMatch(/^(#!lua flags=allow-cross-slot-keys\n)?local base, pub = ARGV\[1\], ARGV\[2\]\n/)
+      expect(operation.lua, operation.name).toMatch(
+        /^(#!lua flags=allow-cross-slot-keys\n)?local base, pub = ARGV\[1\], ARGV\[2\]\n/
+      )
     }
   })
 
@@ -231,12 +233,14 @@ describe("Operation", () => {
         acked: [],
         inFlight: { id: "m1", releasedAt: 900, age: 100 }
       })
-      expect(decode("stats", [1, ["r1", "3"], 2, [["r1", "900", "m1", ["a"]], ["r2", "950", "", []]], "1000"])).toEqual({
-        rooms: 1,
-        top: [{ room: "r1", backlog: 3 }],
-        clients: 2,
-        stalled: [{ room: "r1", id: "m1", releasedAt: 900, age: 100, waitingFor: ["a"] }]
-      })
+      expect(decode("stats", [1, ["r1", "3"], 2, [["r1", "900", "m1", ["a"]], ["r2", "950", "", []]], "1000"])).toEqual(
+        {
+          rooms: 1,
+          top: [{ room: "r1", backlog: 3 }],
+          clients: 2,
+          stalled: [{ room: "r1", id: "m1", releasedAt: 900, age: 100, waitingFor: ["a"] }]
+        }
+      )
     })
   })
 
@@ -287,7 +291,9 @@ describe("Operation", () => {
         const impostor = { ...roomsPage, lua: `return {}` }
         const refused = yield* Effect.flip(runner.run(impostor, input, Duration.seconds(2)))
         expect(refused).toMatchObject({ _tag: "EngineError", operation: "roomsPage" })
-        expect(String((refused as QueueError.EngineError).cause)).toContain("another operation is registered as roomsPage")
+        expect(String((refused as QueueError.EngineError).cause)).toContain(
+          "another operation is registered as roomsPage"
+        )
       }))
   })
 })

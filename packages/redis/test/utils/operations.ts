@@ -11,8 +11,8 @@ import { type Any, isOperation } from "../../src/internal/operation.js"
 export const operationsDir = path.join(import.meta.dirname, "../../src/internal/operations")
 
 /** Each module of the directory (file name without `.ts`) and the operations it exports. */
-export const modules: ReadonlyArray<{ readonly file: string; readonly operations: ReadonlyArray<Any> }> =
-  await Promise.all(
+export const modules: ReadonlyArray<{ readonly file: string; readonly operations: ReadonlyArray<Any> }> = await Promise
+  .all(
     fs.readdirSync(operationsDir).filter((file) => file.endsWith(".ts")).sort().map(async (file) => {
       const exports = (await import(path.join(operationsDir, file))) as Record<string, unknown>
       return { file: file.slice(0, -3), operations: Object.values(exports).filter(isOperation) }

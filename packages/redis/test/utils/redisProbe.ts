@@ -34,7 +34,8 @@ type ScriptName = string
 export const shaOf = (name: ScriptName): string => createHash("sha1").update(operationNamed(name).lua).digest("hex")
 
 /** The script name of a digest, if it is a lockstep script. */
-export const scriptOfSha = (sha: string): ScriptName | undefined => [...operations.keys()].find((name) => shaOf(name) === sha)
+export const scriptOfSha = (sha: string): ScriptName | undefined =>
+  [...operations.keys()].find((name) => shaOf(name) === sha)
 
 /** Whether a MONITOR entry is a run of lockstep script `name` (EVALSHA, or EVAL of its body). */
 export const isScript = (entry: { readonly command: string; readonly args: ReadonlyArray<string> }, name: ScriptName) =>

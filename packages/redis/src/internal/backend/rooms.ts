@@ -31,7 +31,9 @@ export const make = (
         epoch: context.epoch
       }),
     leave: (room) =>
-      Effect.asVoid(context.run(leave, { base: context.baseOf(room), pub, room, client: clientId, epoch: context.epoch })),
+      Effect.asVoid(
+        context.run(leave, { base: context.baseOf(room), pub, room, client: clientId, epoch: context.epoch })
+      ),
     detach: (room, clientTimeoutMs) =>
       Effect.asVoid(
         context.run(detach, {

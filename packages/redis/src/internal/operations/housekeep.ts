@@ -20,6 +20,9 @@ import * as Reply from "../reply.js"
 /** What a run did, or `null` when another run held the lock. */
 export type Housekept = { readonly ejections: number; readonly expired: ReadonlyArray<string> } | null
 
+/** a `detached` member, `"<client>|<room>"` */
+const membership = detachedMembership.lua
+
 export const housekeep = Operation.shard({
   name: "housekeep",
   args: { lockMs: Operation.number, limit: Operation.number, expiredClients: Operation.rest("expiredClient") },
@@ -47,9 +50,9 @@ for i = 1, #expired do expired_ids[i] = expired[i] end
 local detached = ${K.detached}
 for _, entry in ipairs(redis.call("ZRANGEBYSCORE", detached, "-inf", now, "LIMIT", 0, tonumber(limit))) do
   redis.call("ZREM", detached, entry)
-  local bar = ${detachedMembership.lua.find("entry")}
+  local bar = ${membership.find("entry")}
   if bar then
-    local client, room = ${detachedMembership.lua.first("entry", "bar")}, ${detachedMembership.lua.second("entry", "bar")}
+    local client, room = ${membership.first("entry", "bar")}, ${membership.second("entry", "bar")}
     if redis.call("HEXISTS", ${K.members("room")}, client) == 1 then
       eject(room, client, "keepalive-timeout", now)
       n = n + 1

@@ -28,7 +28,9 @@ return out
   decode: (reply): Result.Result<ReadonlyArray<Backend.Membership>, string> => {
     if (!Reply.isStrings(reply) || reply.length % 2 !== 0) return Reply.fail("{ room, mode, … }")
     const out: Array<Backend.Membership> = []
-    for (let i = 0; i < reply.length; i += 2) out.push({ room: reply[i]!, mode: reply[i + 1] === "s" ? "sync" : "async" })
+    for (let i = 0; i < reply.length; i += 2) {
+      out.push({ room: reply[i]!, mode: reply[i + 1] === "s" ? "sync" : "async" })
+    }
     return Result.succeed(out)
   }
 })
