@@ -14,7 +14,12 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
-import type { Runner, RunnerId } from "./internal/runner.js"
+
+/**
+ * Where a connection made by `RedisLayer` carries lockstep's operations (internal: the engine's
+ * runner, `internal/runner.ts`, reads it under the same `Symbol.for` key).
+ */
+const Operations: unique symbol = Symbol.for("@lockstep/redis/RedisConnection/operations")
 
 /**
  * A connection to Redis (standalone or cluster), as `ClientLayer` uses it.
@@ -37,6 +42,6 @@ export class RedisConnection extends Context.Service<RedisConnection, {
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   /** Node addresses to use for diagnostics, e.g. `127.0.0.1:6380`. */
   readonly nodes: Effect.Effect<ReadonlyArray<string>>
-  /** lockstep's operations on this connection (internal: `ClientLayer` runs them) */
-  readonly [RunnerId]: Runner
+  /** lockstep's operations on this connection: internal, `ClientLayer` runs them */
+  readonly [Operations]: unknown
 }>()("@lockstep/redis/RedisConnection") {}

@@ -18,7 +18,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import { Runner, RunnerId } from "./runner.js"
+import { Runner, withRunner } from "./runner.js"
 import * as ShardedSubscriptions from "./shardedSubscriptions.js"
 import { slotOf } from "./slot.js"
 import { corkSockets } from "./turnBatch.js"
@@ -87,7 +87,7 @@ export const make = (
       ssubscribe: (channel) => ssubscribeWithin(channel, timeout)
     })
 
-    return {
+    return withRunner({
       kind: "cluster",
       listen: makeListen(
         runScoped,
@@ -97,7 +97,6 @@ export const make = (
         (channel) => calls.call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
-      [RunnerId]: new Runner(cluster, calls, (key) => cluster.slots[slotOf(key)]?.[0] ?? "")
-    } satisfies RedisConnection["Service"]
+      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? "")))
+    }, new Runner(cluster, calls, (key) => cluster.slots[slotOf(key)]?.[0] ?? ""))
   })

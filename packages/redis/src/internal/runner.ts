@@ -4,14 +4,15 @@
  * connection's `Calls`, so it leaves with the other commands of its event-loop turn, and its reply
  * is decoded; a reply that does not decode fails with an `EngineError`.
  *
- * Every `RedisConnection` carries its runner under `RunnerId`: the public service does not show
- * it (`RedisConnection.ts`), the engine reads it with `runnerOf`.
+ * Every `RedisConnection` made by `RedisLayer` carries its runner (`withRunner`): the public
+ * service types it `unknown` under a symbol it does not export, the engine reads it with `runnerOf`.
  */
 import type { QueueError } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type { Cluster, Redis } from "ioredis"
+import type { RedisConnection } from "../RedisConnection.js"
 import type { Calls } from "./calls.js"
 import { redisError, type RedisFailure } from "./errors.js"
 import type { Any, ArgValue, BatchOperation, Operation } from "./operation.js"
@@ -99,8 +100,25 @@ export class Runner {
   }
 }
 
-/** The key under which a `RedisConnection` carries its runner. */
-export const RunnerId: unique symbol = Symbol.for("@lockstep/redis/Runner")
+/**
+ * The key under which a `RedisConnection` carries its runner: the symbol of `RedisConnection.ts`
+ * (`Symbol.for` of the same key), which the public declarations type as `unknown`.
+ */
+const RunnerId: unique symbol = Symbol.for("@lockstep/redis/RedisConnection/operations")
 
-/** The runner of a connection. */
-export const runnerOf = (connection: { readonly [RunnerId]: Runner }): Runner => connection[RunnerId]
+/** A `RedisConnection` whose runner is typed. */
+interface Carrier {
+  readonly [RunnerId]: Runner
+}
+
+/** The public members of a connection. */
+type Members = Pick<RedisConnection["Service"], "kind" | "listen" | "connected" | "nodes">
+
+/** A connection of `members` that runs lockstep's operations with `runner`. */
+export const withRunner = (members: Members, runner: Runner): RedisConnection["Service"] => {
+  const carrier: Members & Carrier = { ...members, [RunnerId]: runner }
+  return carrier as unknown as RedisConnection["Service"]
+}
+
+/** The runner of a connection made by `withRunner`. */
+export const runnerOf = (connection: RedisConnection["Service"]): Runner => (connection as unknown as Carrier)[RunnerId]

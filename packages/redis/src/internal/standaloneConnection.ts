@@ -25,7 +25,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import { Runner, RunnerId } from "./runner.js"
+import { Runner, withRunner } from "./runner.js"
 import { corkSockets } from "./turnBatch.js"
 
 /**
@@ -138,7 +138,7 @@ export const make = (
       ))
     })
 
-    return {
+    return withRunner({
       kind: "standalone",
       listen: makeListen(
         runScoped,
@@ -148,7 +148,6 @@ export const make = (
         (channel) => calls.call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")]),
-      [RunnerId]: new Runner(command, calls, () => "")
-    } satisfies RedisConnection["Service"]
+      nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")])
+    }, new Runner(command, calls, () => ""))
   })

@@ -17,7 +17,7 @@ import * as Keys from "../../src/internal/keys.js"
 import * as Operation from "../../src/internal/operation.js"
 import * as Prelude from "../../src/internal/prelude.js"
 import * as Reply from "../../src/internal/reply.js"
-import { runnerOf } from "../../src/internal/runner.js"
+import { Runner, runnerOf } from "../../src/internal/runner.js"
 import { modules, operationNamed, operations, operationsDir } from "../utils/operations.js"
 import { cmd, rawRedis } from "../utils/redisProbe.js"
 
@@ -273,6 +273,15 @@ describe("Operation", () => {
         expect(error).toBeInstanceOf(QueueError.EngineError)
         expect(error).toMatchObject({ engine: "redis", operation: "testMalformed" })
         expect(String((error as QueueError.EngineError).cause)).toContain(`unexpected script reply "garbage"`)
+      }))
+
+    it.effect("a connection carries its runner through a copy (a service wrapped with a spread)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const connection = yield* RedisLayer.make({ host: "127.0.0.1", port })
+        const runner = runnerOf(connection)
+        expect(runner).toBeInstanceOf(Runner)
+        expect(runnerOf({ ...connection, nodes: Effect.succeed(["wrapped"]) })).toBe(runner)
       }))
 
     it.effect("a connection registers an operation once, at its first run; another under the same name is refused", () =>
