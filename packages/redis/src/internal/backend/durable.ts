@@ -6,7 +6,7 @@
  * then writes it to every other shard, all at once: a shard that already saw a newer epoch means
  * a newer claim won the race, and this one fails with `ClientSuperseded`. Every shard also
  * registers the client and starts the resume deadline of each membership of the id it holds. From
- * the answer on, this backend passes the epoch to every script that writes (`context.epoch`).
+ * the answer on, this backend passes the epoch to every script that writes (`ClaimEpoch`).
  */
 import type { Backend } from "@lockstep/core"
 import * as Effect from "effect/Effect"
@@ -28,7 +28,7 @@ export const make = (context: BackendContext): Pick<Backend.BackendClient, "clai
       Effect.gen(function*() {
         const epoch = yield* claimOn(bases[0]!, clientTimeoutMs, "")
         yield* perShard(context, others, (base) => claimOn(base, clientTimeoutMs, String(epoch)))
-        context.epoch = String(epoch)
+        context.epoch.set(epoch)
         return { epoch }
       }),
     memberships: Effect.map(

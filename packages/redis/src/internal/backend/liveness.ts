@@ -18,17 +18,23 @@ import { type BackendContext, perShard, shardsOf } from "./context.js"
 /** Expired clients and deadlines a housekeeping run handles at most, per shard. */
 const housekeepLimit = 100
 
+/**
+ * The shortest hold of a shard's housekeeping lock (it is held for half the interval, so one
+ * client's run per interval does the work): `SET … PX` refuses 0, which a tiny interval would give.
+ */
+const minHousekeepLockMs = 10
+
 export const make = (
   context: BackendContext
 ): Pick<Backend.BackendClient, "keepalive" | "housekeep" | "unregister"> => {
   const { bases, clientId, pub, sharding } = context
-  const lockMs = Math.max(10, Math.floor(Duration.toMillis(context.config.housekeepingInterval) / 2))
+  const lockMs = Math.max(minHousekeepLockMs, Math.floor(Duration.toMillis(context.config.housekeepingInterval) / 2))
   // a producer without rooms still cleans up one shard per run, in turn, so dead subscribers
   // never hold a room forever just because its live peers only produce
   let housekeepCursor = 0
 
   const keepaliveOne = (shard: number, clientTimeoutMs: number) =>
-    context.run(keepalive, { base: bases[shard]!, pub, client: clientId, clientTimeoutMs, epoch: context.epoch })
+    context.run(keepalive, { base: bases[shard]!, pub, client: clientId, clientTimeoutMs, epoch: context.epoch.current })
 
   const housekeepShards = (shards: ReadonlyArray<number>, expiredClients: ReadonlyArray<string>) =>
     perShard(
@@ -60,7 +66,7 @@ export const make = (
           firstClientsKey: first!,
           client: clientId,
           clientTimeoutMs,
-          epoch: context.epoch,
+          epoch: context.epoch.current,
           claimsKey: Keys.claims(bases[group[0]!]!),
           clientsKeys: others
         }).pipe(
@@ -95,14 +101,14 @@ export const make = (
     },
     unregister: (rooms) => {
       // a durable id may hold memberships it did not resume in this process (S23): on every shard
-      const shards = context.epoch === ""
-        ? new Set([0, ...shardsOf(context, rooms)])
-        : Array.from({ length: sharding.shards }, (_, i) => i)
+      const shards = context.epoch.claimed
+        ? Array.from({ length: sharding.shards }, (_, i) => i)
+        : new Set([0, ...shardsOf(context, rooms)])
       return Effect.asVoid(
         perShard(
           context,
           [...shards],
-          (base) => context.run(unregister, { base, pub, client: clientId, epoch: context.epoch })
+          (base) => context.run(unregister, { base, pub, client: clientId, epoch: context.epoch.current })
         )
       )
     }

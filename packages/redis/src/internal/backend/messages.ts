@@ -28,14 +28,15 @@ import type { BackendContext } from "./context.js"
 export const make = (
   context: BackendContext
 ): Pick<Backend.BackendClient, "send" | "sendOutOfBand" | "ack" | "peek"> => {
-  const { bases, clientId, connection, fence, pub, runner, shardOf, timeout } = context
+  const { bases, clientId, connection, epoch, pub, runner, shardOf, timeout } = context
+  const { fence } = epoch
   // the head of each shard (the same for the three operations), for the epoch it was built with
-  let headsEpoch = context.epoch
-  const makeHeads = (epoch: Keys.Epoch) => bases.map((base) => ({ base, pub, client: clientId, epoch }))
+  let headsEpoch = epoch.current
+  const makeHeads = (current: Keys.Epoch) => bases.map((base) => ({ base, pub, client: clientId, epoch: current }))
   let heads = makeHeads(headsEpoch)
   const currentHeads = () => {
-    if (context.epoch !== headsEpoch) {
-      headsEpoch = context.epoch
+    if (epoch.current !== headsEpoch) {
+      headsEpoch = epoch.current
       heads = makeHeads(headsEpoch)
     }
     return heads

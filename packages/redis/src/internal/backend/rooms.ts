@@ -28,11 +28,11 @@ export const make = (
         mode: options.mode === "sync" ? "s" : "a",
         ackTimeoutMs: options.ackTimeoutMs === null ? "" : options.ackTimeoutMs,
         clientTimeoutMs: options.clientTimeoutMs,
-        epoch: context.epoch
+        epoch: context.epoch.current
       }),
     leave: (room) =>
       Effect.asVoid(
-        context.run(leave, { base: context.baseOf(room), pub, room, client: clientId, epoch: context.epoch })
+        context.run(leave, { base: context.baseOf(room), pub, room, client: clientId, epoch: context.epoch.current })
       ),
     detach: (room, clientTimeoutMs) =>
       Effect.asVoid(
@@ -42,7 +42,7 @@ export const make = (
           room,
           client: clientId,
           clientTimeoutMs,
-          epoch: context.epoch
+          epoch: context.epoch.current
         })
       ),
     resync: (room) => context.run(resync, { base: context.baseOf(room), pub, room, client: clientId }),
