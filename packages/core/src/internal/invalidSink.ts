@@ -53,6 +53,8 @@ export const recordInvalid = (service: object, room: string, reason: string): Ef
     loggedKinds.add(kind)
     return Effect.andThen(
       counted,
-      Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, maxLoggedReason)}`)
+      Effect.logWarning(
+        `lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, maxLoggedReason)}`
+      )
     )
   })

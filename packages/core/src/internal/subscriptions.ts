@@ -204,7 +204,9 @@ export class Subscriptions {
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.provide(own))
         })
-      yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: joinConcurrency, discard: true }))
+      yield* (subs.length === 1
+        ? join(subs[0]!)
+        : Effect.forEach(subs, join, { concurrency: joinConcurrency, discard: true }))
         .pipe(
           Effect.onExit((exit) =>
             Exit.isFailure(exit)

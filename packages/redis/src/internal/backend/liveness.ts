@@ -34,7 +34,13 @@ export const make = (
   let housekeepCursor = 0
 
   const keepaliveOne = (shard: number, clientTimeoutMs: number) =>
-    context.run(keepalive, { base: bases[shard]!, pub, client: clientId, clientTimeoutMs, epoch: context.epoch.current })
+    context.run(keepalive, {
+      base: bases[shard]!,
+      pub,
+      client: clientId,
+      clientTimeoutMs,
+      epoch: context.epoch.current
+    })
 
   const housekeepShards = (shards: ReadonlyArray<number>, expiredClients: ReadonlyArray<string>) =>
     perShard(
