@@ -1,18 +1,25 @@
 /**
  * The engine SPI: what a server (the in-memory broker, Redis) must offer so that the generic
  * client in `makeQueue` can implement `SyncFanoutQueue` on top of it. Application code does not
- * use this module; engines do (`MemoryLayer`, `@lockstep/redis`).
+ * use this module; engines do (`MemoryLayer`, `@lockstep/redis`), and adapters that hand out
+ * deliveries of their own (the room proxy).
  *
  * All client-side behaviour (validation, subscriptions as Streams, routing of frames, keepalive,
  * housekeeping, resync after reconnect, local loss detection, metrics, spans) lives in
  * `makeQueue`, once, so both engines behave the same by construction; a backend only moves
  * strings and runs the room state machine (DESIGN §2).
  *
+ * This module holds the vocabulary only: what an engine implements (`BackendClient` and its
+ * models), and the names of what it calls, each bound to its machinery under `internal/`: the
+ * client (`makeQueue`, `internal/queueClient.ts`), delivery buffers (`makeDeliveryBuffer`,
+ * `deliveryStream`, `internal/deliveryStream.ts`) and per-message spans (`hotSpan`,
+ * `internal/tracing.ts`).
+ *
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Delivery } from "./Delivery.js"
 import * as DeliveryStream from "./internal/deliveryStream.js"
@@ -20,7 +27,11 @@ import * as QueueClient from "./internal/queueClient.js"
 import * as Tracing from "./internal/tracing.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "./QueueConfig.js"
 import type { ClientEjected, ClientSuperseded, EngineError, OperationTimeout } from "./QueueError.js"
-import type { SyncFanoutQueue } from "./SyncFanoutQueue.js"
+import type { Membership as QueueMembership, SyncFanoutQueue } from "./SyncFanoutQueue.js"
+
+// -----------------------------------------------------------------------------
+// what an engine implements
+// -----------------------------------------------------------------------------
 
 /**
  * Failures of the transport, and the fencing of a durable client (S21): once a newer process
@@ -120,15 +131,13 @@ export interface JoinResult {
 }
 
 /**
- * A membership of a client id on the server (S23).
+ * A membership of a client id on the server (S23): the same type as `SyncFanoutQueue.Membership`,
+ * which `memberships` hands to the application unchanged.
  *
  * @since 0.2.0
  * @category models
  */
-export interface Membership {
-  readonly room: string
-  readonly mode: SubscriptionMode
-}
+export type Membership = QueueMembership
 
 /**
  * Called when an ack could not be delivered (the connection failed or timed out): the caller
@@ -228,6 +237,10 @@ export interface BackendClient {
   readonly shards: number
 }
 
+// -----------------------------------------------------------------------------
+// what an engine calls
+// -----------------------------------------------------------------------------
+
 /**
  * Build the `SyncFanoutQueue` service of one client over a backend. `connect` receives the new
  * client's id (the configured `clientId` of a durable client). Requires a Scope: closing it leaves
@@ -297,22 +310,19 @@ export interface DeliveryBuffer {
  * @since 0.1.0
  * @category constructors
  */
-export const makeDeliveryBuffer = (onTaken?: (taken: ReadonlyArray<Delivery>) => void): DeliveryBuffer =>
-  new DeliveryStream.Buffer(onTaken)
+export const makeDeliveryBuffer: (onTaken?: (taken: ReadonlyArray<Delivery>) => void) => DeliveryBuffer =
+  DeliveryStream.make
 
 /**
  * The stream of a buffer made by `makeDeliveryBuffer`: every buffered delivery as one chunk (at most
  * `maxChunkSize`). A consumer that stops in the middle of a chunk drops the rest of it; with
- * `maxChunkSize: 1` what it did not take stays buffered for the next run.
+ * `maxChunkSize: 1` what it did not take stays buffered for the next run. A buffer made otherwise
+ * is a defect of the stream.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const deliveryStream = (
+export const deliveryStream: (
   buffer: DeliveryBuffer,
   options?: { readonly maxChunkSize?: number | undefined }
-): Stream.Stream<Delivery, ClientEjected> => {
-  return buffer instanceof DeliveryStream.Buffer
-    ? DeliveryStream.toStream(buffer, options)
-    : Stream.die(new Error("Backend.deliveryStream: the buffer was not made by Backend.makeDeliveryBuffer"))
-}
+) => Stream.Stream<Delivery, ClientEjected> = DeliveryStream.streamOf

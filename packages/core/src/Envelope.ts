@@ -147,6 +147,15 @@ export const decodeFrame = (frame: string): Result.Result<Frame, string> => {
   return typeof result === "string" ? Result.fail(result) : Result.succeed(result)
 }
 
+/** Digits of a frame number at most: every 15-digit decimal is below 2⁵³, a safe integer. */
+const maxEventDigits = 15
+
+/** The char code of "0": a digit's value is its code minus this. */
+const zeroCode = 48
+
+/** The char code of "|", which ends a frame's number. */
+const barCode = 124
+
 /**
  * `decodeFrame` without the `Result`: the frame, or why it is not one (a string).
  *
@@ -154,17 +163,16 @@ export const decodeFrame = (frame: string): Result.Result<Frame, string> => {
  * @category decoding
  */
 export const decodeFrameOrReason = (frame: string): Frame | string => {
-  // the event number: up to 15 decimal digits (always a safe integer) before the first "|",
-  // read in place
+  // the event number: up to `maxEventDigits` decimal digits before the first "|", read in place
   let event = 0
   let bar = 0
   for (; bar < frame.length; bar++) {
-    const digit = frame.charCodeAt(bar) - 48
+    const digit = frame.charCodeAt(bar) - zeroCode
     if (digit < 0 || digit > 9) break
-    if (bar === 15) return "bad event number"
+    if (bar === maxEventDigits) return "bad event number"
     event = event * 10 + digit
   }
-  if (bar === 0 || frame.charCodeAt(bar) !== 124) return "not a frame"
+  if (bar === 0 || frame.charCodeAt(bar) !== barCode) return "not a frame"
   const envelope = decodeOrReason(frame.slice(bar + 1))
   return typeof envelope === "string" ? envelope : { event, envelope }
 }

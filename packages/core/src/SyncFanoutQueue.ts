@@ -145,7 +145,8 @@ export interface RoomsPage {
 }
 
 /**
- * A membership of a client id on the server.
+ * A membership of a client id on the server (S23). Engines answer it as they are (`Backend.Membership`
+ * is this type).
  *
  * @since 0.2.0
  * @category models

@@ -3,7 +3,8 @@
  * connection plus one subscriber connection (standalone), or one `Redis.Cluster` with sharded
  * subscribers (cluster, S17), shared by every `ClientLayer` built on it. Every call fails with
  * `QueueError.EngineError` (`engine: "redis"`) or `QueueError.OperationTimeout`; incoming Pub/Sub
- * messages are routed by one listener per connection. Built by `RedisLayer`.
+ * messages are routed by one listener per connection. Built by `RedisLayer`; the scripts a client
+ * runs on it are internal (they are not part of the service).
  *
  * @since 0.1.0
  */
@@ -15,37 +16,10 @@ import type * as Scope from "effect/Scope"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 
 /**
- * An argument of a script call.
- *
- * @since 0.1.0
- * @category models
+ * Where a connection made by `RedisLayer` carries lockstep's operations (internal: the engine's
+ * runner, `internal/runner.ts`, reads it under the same `Symbol.for` key).
  */
-export type ScriptArg = string | number
-
-/**
- * The lockstep scripts a connection runs (`script`, `scriptLater`).
- *
- * @since 0.1.0
- * @category models
- */
-export type ScriptName =
-  | "ack"
-  | "claim"
-  | "detach"
-  | "housekeep"
-  | "join"
-  | "keepalive"
-  | "keepaliveMany"
-  | "leave"
-  | "memberships"
-  | "outOfBand"
-  | "peek"
-  | "resync"
-  | "roomState"
-  | "roomsPage"
-  | "send"
-  | "stats"
-  | "unregister"
+const Operations: unique symbol = Symbol.for("@lockstep/redis/RedisConnection/operations")
 
 /**
  * A connection to Redis (standalone or cluster), as `ClientLayer` uses it.
@@ -55,25 +29,6 @@ export type ScriptName =
  */
 export class RedisConnection extends Context.Service<RedisConnection, {
   readonly kind: "standalone" | "cluster"
-  /** Run one lockstep script: a single EVALSHA routed by `key` (NOSCRIPT handled by ioredis). */
-  readonly script: (
-    name: ScriptName,
-    key: string,
-    args: ReadonlyArray<ScriptArg>,
-    timeout: Duration.Duration
-  ) => Effect.Effect<unknown, Backend.BackendError>
-  /**
-   * `script` without an Effect, for per-message batches: the call is made at the end of this
-   * event-loop turn with the arguments `args` returns then (so calls of the same turn can add to
-   * them), and `done` receives the failure (or `undefined`) and the reply.
-   */
-  readonly scriptLater: (
-    name: ScriptName,
-    key: string,
-    args: () => ReadonlyArray<ScriptArg>,
-    timeout: Duration.Duration,
-    done: (failure: Backend.BackendError | undefined, reply: unknown) => void
-  ) => void
   /**
    * Subscribe `deliver` to a channel (SUBSCRIBE, or SSUBSCRIBE on a cluster). Live when the Effect
    * succeeds, unsubscribed when the Scope closes and no other listener of the channel is left.
@@ -87,6 +42,6 @@ export class RedisConnection extends Context.Service<RedisConnection, {
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   /** Node addresses to use for diagnostics, e.g. `127.0.0.1:6380`. */
   readonly nodes: Effect.Effect<ReadonlyArray<string>>
-  /** The node currently serving `key` (cluster; "" on a standalone server): used to batch per node. */
-  readonly nodeOf: (key: string) => string
+  /** lockstep's operations on this connection: internal, `ClientLayer` runs them */
+  readonly [Operations]: unknown
 }>()("@lockstep/redis/RedisConnection") {}

@@ -12,7 +12,9 @@ import { RedisTestCluster } from "@lockstep/redis/testing"
 import { type Config, Context, Duration, Effect, Fiber, Layer, Option, Queue, References, Result, Stream } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../src/internal/keys.js"
+import { join } from "../src/internal/operations/join.js"
 import * as RedisBackend from "../src/internal/redisBackend.js"
+import { runnerOf } from "../src/internal/runner.js"
 import { slotOf } from "../src/internal/slot.js"
 import {
   awaitReplicated,
@@ -433,12 +435,28 @@ describe("Cluster (3 masters)", () => {
         const home = yield* ownerOfShard(0)
         const foreign = yield* Effect.findFirst(Array.from({ length: 16 }, (_, i) => i), (i) =>
           Effect.map(ownerOfShard(i), (p) => p !== home)).pipe(Effect.flatMap(found("a shard on another master")))
-        const error = yield* Effect.flip(connection.script(
-          "join",
-          Keys.meta(baseOf(c.sharding, prefix, 0), "r"),
-          Keys.join.args(baseOf(c.sharding, prefix, foreign), "SPUBLISH", "r", "someone", "s", "", 30_000, ""),
-          Duration.seconds(2)
-        ))
+        // join, routed by a key of shard 0 instead of its own
+        const misrouted = {
+          ...join,
+          key: () =>
+            Keys.meta(baseOf(c.sharding, prefix, 0), "r")
+        }
+        const error = yield* Effect.flip(
+          runnerOf(connection).run(
+            misrouted,
+            {
+              base: baseOf(c.sharding, prefix, foreign),
+              pub: "SPUBLISH",
+              room: "r",
+              client: "someone",
+              mode: "s",
+              ackTimeoutMs: "",
+              clientTimeoutMs: 30_000,
+              epoch: ""
+            },
+            Duration.seconds(2)
+          )
+        )
         expect(error._tag).toBe("EngineError")
         expect(String((error as QueueError.EngineError).cause)).toMatch(/Script attempted to access a non local key/)
         for (const node of cluster.masters) {
@@ -450,9 +468,7 @@ describe("Cluster (3 masters)", () => {
         // keys of rooms served elsewhere are redirected, which surfaces as a typed QueueError.EngineError
         const slot0 = slotOf("0") // ShardLayer.single: every key on hash tag 0
         const standalonePort = yield* Effect.findFirst(
-          cluster.masters.map((m) =>
-            m.port
-          ),
+          cluster.masters.map((m) => m.port),
           (port) => Effect.map(ownerOf(nodes.get(port)!, slot0), (o) => o !== port)
         ).pipe(Effect.flatMap(found("a master that does not serve tag 0")))
         // (its own scope, quiet: its shutdown cannot unregister either, which it logs)

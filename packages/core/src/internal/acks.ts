@@ -11,6 +11,22 @@ import * as Envelope from "../Envelope.js"
 import type { Subscription } from "./subscription.js"
 import { hotSpan, isTraced } from "./tracing.js"
 
+/** Delay before the first repeat of an undelivered ack: a blip (a reconnect) costs the room little. */
+const firstRepeatDelayMs = 50
+
+/** Longest delay between repeats: an undelivered ack holds its room (S3), so it is tried this often. */
+const maxRepeatDelayMs = 2000
+
+/**
+ * The repeat whose failure is logged as a warning, the earlier ones at debug level: after
+ * 50 + 100 + … + 800 ms, about 1.5 s of failures, it is no longer a blip.
+ */
+const warnFromAttempt = 5
+
+/** The delay before repeat `attempt + 1`: doubling from `firstRepeatDelayMs` up to `maxRepeatDelayMs`. */
+const repeatDelay = (attempt: number): Duration.Duration =>
+  Duration.millis(Math.min(maxRepeatDelayMs, firstRepeatDelayMs * 2 ** attempt))
+
 export class Acks {
   constructor(
     private readonly backend: BackendClient,
@@ -66,11 +82,10 @@ export class Acks {
 
   private retry(sub: Subscription, id: string, error: BackendError, attempt: number): void {
     if (sub.closed || sub.lastAckedId !== id) return
-    // visible once it has failed for a while (about 1.5 s), at debug level before
-    const log = attempt === 5 ? Effect.logWarning : Effect.logDebug
+    const log = attempt === warnFromAttempt ? Effect.logWarning : Effect.logDebug
     this.runFork(
       log(`lockstep: ack not delivered (${error.message}), repeating it`).pipe(
-        Effect.andThen(Effect.sleep(Duration.millis(Math.min(2000, 50 * 2 ** attempt)))),
+        Effect.andThen(Effect.sleep(repeatDelay(attempt))),
         Effect.andThen(Effect.sync(() => {
           if (!sub.closed && sub.lastAckedId === id) this.send(sub, id, attempt + 1)
         })),

@@ -5,10 +5,8 @@
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as QueueMetrics from "../QueueMetrics.js"
+import { kindOf, maxLoggedKinds, maxLoggedReason } from "./invalidSink.js"
 import { LatencyWindow } from "./latencyWindow.js"
-
-/** Kinds of invalid message logged at most, so that a hostile publisher cannot flood the log. */
-const maxLoggedKinds = 32
 
 export class ClientStats {
   received = 0
@@ -53,10 +51,10 @@ export class ClientStats {
   readonly invalidMessage = (room: string, reason: string): void => {
     this.invalid++
     QueueMetrics.invalidTotal.updateUnsafe(1, this.context)
-    const kind = reason.slice(0, 200).split("\n", 1)[0]!
+    const kind = kindOf(reason)
     if (this.loggedInvalid.has(kind) || this.loggedInvalid.size >= maxLoggedKinds) return
     this.loggedInvalid.add(kind)
-    const text = reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason
+    const text = reason.length > maxLoggedReason ? `${reason.slice(0, maxLoggedReason)}…` : reason
     this.runFork(
       Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${text}`).pipe(
         Effect.annotateLogs({ clientId: this.clientId, room })

@@ -17,6 +17,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
+import type { DeliveryBuffer } from "../Backend.js"
 import type { Delivery } from "../Delivery.js"
 import { ClientEjected } from "../QueueError.js"
 
@@ -30,7 +31,7 @@ type Taken = Pull.Pull<readonly [Delivery, ...Array<Delivery>], ClientEjected>
 
 const done: Taken = Cause.done()
 
-export class Buffer {
+export class Buffer implements DeliveryBuffer {
   /** deliveries, and failures that end one run of the stream (see `fail`) */
   private items: Array<Delivery | ClientEjected> = []
   /** how many of `items` are failures: 0 on the hot path, which then never scans */
@@ -157,3 +158,15 @@ export const toStream = (
   const pull = max === Number.POSITIVE_INFINITY ? buffer.take : Effect.suspend(() => buffer.takeAtMost(max))
   return Stream.fromPull(Effect.succeed(pull))
 }
+
+/** A new buffer (`Backend.makeDeliveryBuffer`). */
+export const make = (onTaken?: (taken: ReadonlyArray<Delivery>) => void): Buffer => new Buffer(onTaken)
+
+/** The stream of a buffer made by `make` (`Backend.deliveryStream`); of any other, a defect. */
+export const streamOf = (
+  buffer: DeliveryBuffer,
+  options?: { readonly maxChunkSize?: number | undefined }
+): Stream.Stream<Delivery, ClientEjected> =>
+  buffer instanceof Buffer
+    ? toStream(buffer, options)
+    : Stream.die(new Error("Backend.deliveryStream: the buffer was not made by Backend.makeDeliveryBuffer"))

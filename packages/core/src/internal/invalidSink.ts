@@ -23,8 +23,19 @@ const recordOf = (service: object): Record | undefined => {
   return typeof record === "function" ? record as Record : undefined
 }
 
-/** Kinds of failure logged by the fallback, at most (as a client logs its own). */
-const maxLoggedKinds = 32
+/** Kinds of invalid message logged at most, so that a hostile publisher cannot flood the log. */
+export const maxLoggedKinds = 32
+
+/** Characters of a decode failure kept to tell its kind: enough for the schema's first line. */
+const maxKindLength = 200
+
+/** Characters of a decode failure logged at most: it quotes the value, which a publisher controls. */
+export const maxLoggedReason = 1000
+
+/** The kind of a decode failure (S16): the first line of its beginning, one log line per kind. */
+export const kindOf = (reason: string): string => reason.slice(0, maxKindLength).split("\n", 1)[0]!
+
+/** The kinds the fallback logged (a client logs its own, `ClientStats`). */
 const loggedKinds = new Set<string>()
 
 /**
@@ -36,12 +47,14 @@ export const recordInvalid = (service: object, room: string, reason: string): Ef
   Effect.suspend(() => {
     const record = recordOf(service)
     if (record !== undefined) return Effect.sync(() => record(room, reason))
-    const kind = reason.slice(0, 200).split("\n", 1)[0]!
+    const kind = kindOf(reason)
     const counted = Metric.update(QueueMetrics.invalidTotal, 1)
     if (loggedKinds.has(kind) || loggedKinds.size >= maxLoggedKinds) return counted
     loggedKinds.add(kind)
     return Effect.andThen(
       counted,
-      Effect.logWarning(`lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, 1000)}`)
+      Effect.logWarning(
+        `lockstep: invalid message on room ${JSON.stringify(room)}: ${reason.slice(0, maxLoggedReason)}`
+      )
     )
   })

@@ -1,13 +1,16 @@
 import * as Duration from "effect/Duration"
 import type { LatencySummary } from "../QueueMetrics.js"
 
+/** Latencies kept (the most recent): about ten of them lie above the p99, in 8 KiB of samples. */
+const defaultCapacity = 1024
+
 /** A fixed-size ring of recent latencies (ms) summarised on demand; O(1) per record. */
 export class LatencyWindow {
   private readonly samples: Float64Array
   private size = 0
   private next = 0
 
-  constructor(capacity = 1024) {
+  constructor(capacity = defaultCapacity) {
     this.samples = new Float64Array(capacity)
   }
 

@@ -18,6 +18,12 @@ import { priorityOrError, roomError, utf8Length } from "./validation.js"
 
 type Service = SyncFanoutQueue["Service"]
 
+/** What precedes the data in an encoded envelope: `d` is its last key (`Envelope.encodeMessage`). */
+const dataKey = ",\"d\":"
+
+/** UTF-8 bytes of one UTF-16 code unit at most: below it, a payload is within the limit uncounted. */
+const maxUtf8BytesPerUnit = 3
+
 export const make = (options: {
   readonly backend: BackendClient
   readonly clientId: string
@@ -37,8 +43,8 @@ export const make = (options: {
     const text = json.success
     // S16: the limit applies to the data's JSON (the payload), not to the envelope around it.
     // `d` is the envelope's last key and `,"d":` cannot occur inside the JSON strings before it.
-    const start = text.indexOf(",\"d\":") + 5
-    if ((text.length - start - 1) * 3 > maxPayloadBytes) {
+    const start = text.indexOf(dataKey) + dataKey.length
+    if ((text.length - start - 1) * maxUtf8BytesPerUnit > maxPayloadBytes) {
       const size = utf8Length(text.slice(start, -1))
       if (size > maxPayloadBytes) return new PayloadTooLarge({ size, limit: maxPayloadBytes })
     }

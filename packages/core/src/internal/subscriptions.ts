@@ -19,6 +19,13 @@ import * as DeliveryStream from "./deliveryStream.js"
 import type { PendingLeaves } from "./pendingLeaves.js"
 import { Group, Subscription, type SubscriptionHost } from "./subscription.js"
 
+/**
+ * The joins of one `subscribeMany` in flight at once: each is a round trip (listen, then join),
+ * so running many overlaps their latency, and the bound keeps a group of thousands of rooms from
+ * starting thousands of calls, each with its deadline, at once. A round figure, not a measured optimum.
+ */
+const joinConcurrency = 64
+
 /** Run `effect` only while the engine connection is up; a server out of reach is told nothing. */
 export const whenConnected = <E>(backend: BackendClient, effect: Effect.Effect<void, E>): Effect.Effect<void, E> =>
   Effect.flatMap(SubscriptionRef.get(backend.connected), (up) => up ? effect : Effect.void)
@@ -197,7 +204,9 @@ export class Subscriptions {
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.provide(own))
         })
-      yield* (subs.length === 1 ? join(subs[0]!) : Effect.forEach(subs, join, { concurrency: 64, discard: true }))
+      yield* (subs.length === 1
+        ? join(subs[0]!)
+        : Effect.forEach(subs, join, { concurrency: joinConcurrency, discard: true }))
         .pipe(
           Effect.onExit((exit) =>
             Exit.isFailure(exit)

@@ -74,7 +74,7 @@ export class Calls {
   /**
    * `later` as an Effect. A call interrupted before the end of the turn is never made. (The
    * per-message calls, sends and acks, do not come through here: they are batched per turn with
-   * `scriptLater`, and an interrupted send is still made, an unknown outcome as after a timeout.)
+   * `Runner.later`, and an interrupted send is still made, an unknown outcome as after a timeout.)
    */
   call<A>(operation: string, timeout: Duration.Duration, run: () => Promise<A>): Effect.Effect<A, RedisFailure> {
     return Effect.callback<A, RedisFailure>((resume) =>

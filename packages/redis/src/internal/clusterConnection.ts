@@ -18,7 +18,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import * as ScriptRunner from "./scriptRunner.js"
+import { Runner, withRunner } from "./runner.js"
 import * as ShardedSubscriptions from "./shardedSubscriptions.js"
 import { slotOf } from "./slot.js"
 import { corkSockets } from "./turnBatch.js"
@@ -56,7 +56,6 @@ export const make = (
     // the commands of a turn spread over the masters: their sockets are corked together
     const calls = yield* Calls.make(corkSockets(() => cluster.nodes("master")))
     yield* connectScoped(cluster, timeout)
-    ScriptRunner.defineScripts(cluster)
     yield* EvictionCheck.start(
       cluster.nodes("master").map((node) => ({
         address: address(node.options.host ?? "", node.options.port ?? ""),
@@ -88,9 +87,8 @@ export const make = (
       ssubscribe: (channel) => ssubscribeWithin(channel, timeout)
     })
 
-    return {
+    return withRunner({
       kind: "cluster",
-      ...ScriptRunner.make(cluster, calls),
       listen: makeListen(
         runScoped,
         router,
@@ -99,7 +97,6 @@ export const make = (
         (channel) => calls.call("sunsubscribe", timeout, () => cluster.sunsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? ""))),
-      nodeOf: (key) => cluster.slots[slotOf(key)]?.[0] ?? ""
-    } satisfies RedisConnection["Service"]
+      nodes: Effect.sync(() => cluster.nodes("master").map((n) => address(n.options.host ?? "", n.options.port ?? "")))
+    }, new Runner(cluster, calls, (key) => cluster.slots[slotOf(key)]?.[0] ?? ""))
   })

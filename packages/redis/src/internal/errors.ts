@@ -4,7 +4,7 @@
  * refusal of a fenced client's script (S21) is told apart.
  */
 import { type Backend, QueueError } from "@lockstep/core"
-import { supersededReply } from "./scripts/prelude.js"
+import { supersededReply } from "./prelude.js"
 
 /** A failure of a Redis call. */
 export type RedisFailure = QueueError.EngineError | QueueError.OperationTimeout
@@ -31,7 +31,7 @@ export const redisError = (operation: string, cause: unknown): QueueError.Engine
 
 /**
  * Whether `failure` is the error reply of a script that refused a fenced client (S21, `superseded`
- * in `scripts/prelude.ts`): the backend, which knows the client, turns it into `ClientSuperseded`.
+ * in `prelude.ts`): the backend, which knows the client, turns it into `ClientSuperseded`.
  */
 export const isSupersededReply = (failure: Backend.BackendError): boolean =>
   failure._tag === "EngineError" && failure.cause instanceof Error && failure.cause.message.startsWith(supersededReply)

@@ -1,32 +1,33 @@
 /**
- * The key schema: every key and channel of lockstep, and every script's arguments. TypeScript
- * builds keys and argument arrays through this module; the Lua of every script gets its key
- * helpers (`k_meta(room)`, …) and its named ARGV locals generated from it (`scripts/define.ts`),
- * so neither side spells a key name or an ARGV index anywhere else.
+ * The key schema: every key and channel of lockstep, the fields of the `meta` hash and the values
+ * that pack two strings in one (`"<id>|<envelope>"`, `"<client>|<room>"`, frames). TypeScript
+ * builds keys through this module; the Lua of every operation gets the same keys, fields and
+ * encodings as expressions rendered from it (`K`, `F`, `Pair.lua`), interpolated where the script
+ * uses them, so neither side spells a key name, a field or a separator anywhere else.
  *
  * A shard's keys share the base `B = <keyPrefix>:{<shard tag>}:` (one hash slot per shard, S17;
  * every key and channel starts with `keyPrefix`, S19). `R` is a room name, `C` a client id.
  *
- * | name (TS, Lua)                | key           | type | content                                                        |
+ * | name (TS; Lua `K.<name>`)     | key           | type | content                                                        |
  * |-------------------------------|---------------|------|----------------------------------------------------------------|
- * | `meta`, `k_meta(R)`           | `B m:R`       | hash | seq (arrival counter), fid/fenv/fat (in-flight id, envelope, release ms), dl (least ack timeout ms) |
- * | `members`, `k_members(R)`     | `B mem:R`     | hash | member client id → ack timeout ms ("" for none)                |
- * | `sync`, `k_sync(R)`           | `B sy:R`      | set  | sync members                                                   |
- * | `holders`, `k_holders(R)`     | `B h:R`       | set  | holders: sync members at release that have not acked (S3)      |
- * | `acked`, `k_acked(R)`         | `B a:R`       | set  | members that acked the in-flight message (S14)                 |
- * | `queue`, `k_queue(R)`         | `B q:R`       | zset | queued: score priority, member zero-padded arrival (S2)        |
- * | `payloads`, `k_payloads(R)`   | `B p:R`       | hash | arrival → "<id>\|<envelope>"                                   |
- * | `channel`, `k_channel(R)`     | `B c:R`       | chan | room channel: frames "<frame number>\|<envelope>"              |
- * | `frames`, `k_frames()`        | `B ev`        | str  | number of the last frame published in the shard (S5)           |
- * | `clients`, `k_clients()`      | `B clients`   | zset | client id → expiry ms, server clock (S10)                      |
- * | `backlog`, `k_backlog()`      | `B backlog`   | zset | room → backlog, rooms with a backlog only (S15)                |
- * | `deadlines`, `k_deadlines()`  | `B deadlines` | zset | room → earliest ack deadline ms (S11)                          |
- * | `lock`, `k_lock()`            | `B hk`        | str  | housekeeping lock (PX)                                         |
- * | `clientRooms`, `k_clientRooms(C)` | `B cr:C`  | set  | rooms of a client on this shard                                |
- * | `claims`, `k_claims()`        | `B claims`    | hash | durable client id → epoch of its latest claim (S21); kept for good, so epochs only grow |
- * | `detached`, `k_detached()`    | `B detached`  | zset | "C\|R" → deadline ms, server clock: a durable membership waiting to be resumed (S22–S24) |
- * | `rooms`, `k_rooms()`          | `B rooms`     | zset | the shard's active rooms, score 0 (walked in name order, S26)  |
- * | `inflight`, `k_inflight()`    | `B inflight`  | zset | room → release ms of its in-flight message, while sync members hold it (S26) |
+ * | `meta`                        | `B m:R`       | hash | `metaFields`: seq (arrival counter), fid/fenv/fat (in-flight id, envelope, release ms), dl (least ack timeout ms) |
+ * | `members`                     | `B mem:R`     | hash | member client id → ack timeout ms ("" for none)                |
+ * | `sync`                        | `B sy:R`      | set  | sync members                                                   |
+ * | `holders`                     | `B h:R`       | set  | holders: sync members at release that have not acked (S3)      |
+ * | `acked`                       | `B a:R`       | set  | members that acked the in-flight message (S14)                 |
+ * | `queue`                       | `B q:R`       | zset | queued: score priority, member zero-padded arrival (S2)        |
+ * | `payloads`                    | `B p:R`       | hash | arrival → `queued`: "<id>\|<envelope>"                         |
+ * | `channel`                     | `B c:R`       | chan | room channel: `frame`s "<frame number>\|<envelope>"            |
+ * | `frames`                      | `B ev`        | str  | number of the last frame published in the shard (S5)           |
+ * | `clients`                     | `B clients`   | zset | client id → expiry ms, server clock (S10)                      |
+ * | `backlog`                     | `B backlog`   | zset | room → backlog, rooms with a backlog only (S15)                |
+ * | `deadlines`                   | `B deadlines` | zset | room → earliest ack deadline ms (S11)                          |
+ * | `lock`                        | `B hk`        | str  | housekeeping lock (PX)                                         |
+ * | `clientRooms`                 | `B cr:C`      | set  | rooms of a client on this shard                                |
+ * | `claims`                      | `B claims`    | hash | durable client id → epoch of its latest claim (S21); kept for good, so epochs only grow |
+ * | `detached`                    | `B detached`  | zset | `detachedMembership` "C\|R" → deadline ms, server clock: a durable membership waiting to be resumed (S22–S24) |
+ * | `rooms`                       | `B rooms`     | zset | the shard's active rooms, score 0 (walked in name order, S26)  |
+ * | `inflight`                    | `B inflight`  | zset | room → release ms of its in-flight message, while sync members hold it (S26) |
  *
  * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
  * `cr:C` when the client has no room left; `clients` entries by housekeeping or unregister;
@@ -35,8 +36,6 @@
  * (bounded by the ids a deployment uses, not by traffic). A client id is `[A-Za-z0-9._-]`, so the
  * first `|` of a `detached` member splits it.
  */
-import type { ScriptArg } from "../RedisConnection.js"
-
 // -----------------------------------------------------------------------------
 // keys and channels
 // -----------------------------------------------------------------------------
@@ -99,238 +98,107 @@ export const detached = shardKey("detached")
 /** `B cr:C` */
 export const clientRooms = under(clientKinds.clientRooms)
 
+/** `B rooms`, the routing key of the rooms page */
+export const rooms = shardKey("rooms")
+
 // -----------------------------------------------------------------------------
-// script arguments
+// fields and values
+// -----------------------------------------------------------------------------
+
+/** The fields of a room's `meta` hash, by meaning. */
+export const metaFields = {
+  /** the room's arrival counter: queued messages are numbered by it (S2) */
+  arrivals: "seq",
+  /** the id of the in-flight message, while sync members hold it */
+  inFlightId: "fid",
+  /** its envelope (a resync or a resumed join hands it out again, S12, S22) */
+  inFlightEnvelope: "fenv",
+  /** when it was released, server ms */
+  releasedAt: "fat",
+  /** the least ack timeout of the room's sync members, ms (S11); absent for none */
+  leastAckTimeout: "dl"
+} as const
+
+/**
+ * Two strings in one value, `"<first>|<second>"`: `first` never holds a `|`, so the first `|` splits
+ * them (`second` may hold any). In TypeScript and as the Lua expressions the scripts use.
+ */
+export interface Pair {
+  readonly encode: (first: string, second: string) => string
+  /** undefined for a value without a `|` */
+  readonly decode: (value: string) => readonly [first: string, second: string] | undefined
+  readonly lua: {
+    /** the Lua expression joining the Lua expressions `first` and `second` */
+    readonly encode: (first: string, second: string) => string
+    /** the position of the `|` in `value` (nil for none) */
+    readonly find: (value: string) => string
+    /** the part before the `|` at position `at` */
+    readonly first: (value: string, at: string) => string
+    /** the part after the `|` at position `at` */
+    readonly second: (value: string, at: string) => string
+  }
+}
+
+const pair: Pair = {
+  encode: (first, second) => `${first}|${second}`,
+  decode: (value) => {
+    const at = value.indexOf("|")
+    return at < 0 ? undefined : [value.slice(0, at), value.slice(at + 1)]
+  },
+  lua: {
+    encode: (first, second) => `${first} .. "|" .. ${second}`,
+    find: (value) => `string.find(${value}, "|", 1, true)`,
+    first: (value, at) => `string.sub(${value}, 1, ${at} - 1)`,
+    second: (value, at) => `string.sub(${value}, ${at} + 1)`
+  }
+}
+
+/** A queued message, the value of its `payloads` entry: `"<id>|<envelope>"`. */
+export const queued: Pair = pair
+/** A durable membership waiting for a successor, a member of `detached`: `"<client>|<room>"`. */
+export const detachedMembership: Pair = pair
+/** A frame on a room channel: `"<frame number>|<envelope>"` (read by core's `Envelope.decodeFrame`). */
+export const frame: Pair = pair
+
+// -----------------------------------------------------------------------------
+// the schema in Lua
+// -----------------------------------------------------------------------------
+
+type RoomKeys = { readonly [kind in keyof typeof roomKinds]: (room: string) => string }
+type ShardKeys = { readonly [kind in keyof typeof shardKinds]: string }
+type ClientKeys = { readonly [kind in keyof typeof clientKinds]: (client: string) => string }
+
+const quoted = (text: string) => JSON.stringify(text)
+const luaUnder = (infix: string) => (name: string) => `(base .. ${quoted(`${infix}:`)} .. ${name})`
+
+/**
+ * The keys as Lua expressions over the script's `base` local: `K.meta("room")` is
+ * `(base .. "m:" .. room)`, `K.clients` is `(base .. "clients")`. The scripts build their keys
+ * inline with these (a Lua function per key would be a closure made on every call).
+ */
+export const K: RoomKeys & ShardKeys & ClientKeys = {
+  ...(Object.fromEntries(Object.entries(roomKinds).map(([kind, infix]) => [kind, luaUnder(infix)])) as RoomKeys),
+  ...(Object.fromEntries(
+    Object.entries(shardKinds).map(([kind, name]) => [kind, `(base .. ${quoted(name)})`])
+  ) as ShardKeys),
+  clientRooms: luaUnder(clientKinds.clientRooms)
+}
+
+/** The `meta` fields as Lua string literals: `F.inFlightId` is `"fid"`. */
+export const F: { readonly [field in keyof typeof metaFields]: string } = Object.fromEntries(
+  Object.entries(metaFields).map(([field, name]) => [field, quoted(name)])
+) as { readonly [field in keyof typeof metaFields]: string }
+
+// -----------------------------------------------------------------------------
+// argument values
 // -----------------------------------------------------------------------------
 
 /** The publish command of a connection: sharded Pub/Sub on a cluster (S17). */
 export type Pub = "PUBLISH" | "SPUBLISH"
 
 /**
- * The ARGV of a script, by name and in order: `head` from ARGV[1]; then `item` once per item
- * (batched scripts), or one `rest` value per remaining ARGV. `key` says what KEYS[1] (the one
- * declared key, which routes the call) is. Every script with the prelude starts with `base`, `pub`.
- */
-export interface Layout {
-  readonly key: string
-  readonly head: ReadonlyArray<string>
-  readonly item?: ReadonlyArray<string>
-  readonly rest?: string
-}
-
-/** The head every prelude script starts with; `base` is reassigned by each item of a batch. */
-export const common = ["base", "pub"] as const
-
-type Args = Array<ScriptArg>
-
-/**
  * The epoch of a durable client's claim (S21), as every script that writes for a client takes it:
  * "" for a client that is not durable, or before its claim; then the decimal epoch. A script
- * given an epoch does nothing (`superseded` in `prelude.ts`) unless it is the client's latest claim.
+ * given an epoch does nothing (`fenced` in `prelude.ts`) unless it is the client's latest claim.
  */
 export type Epoch = string
-
-/**
- * join (S3, S5, S8, S10, S22, S25): `mode` "s" (sync) or "a" (async), `ackTimeoutMs` "" for none.
- */
-export const join = {
-  key: "meta(room)",
-  head: [...common, "room", "client", "mode", "ackTimeoutMs", "clientTimeoutMs", "epoch"],
-  args: (
-    base: string,
-    pub: Pub,
-    room: string,
-    client: string,
-    mode: "s" | "a",
-    ackTimeoutMs: number | "",
-    clientTimeoutMs: number,
-    epoch: Epoch
-  ): Args => [base, pub, room, client, mode, ackTimeoutMs, clientTimeoutMs, epoch]
-} as const
-
-/** leave (S6, S18, S21) */
-export const leave = {
-  key: "meta(room)",
-  head: [...common, "room", "client", "epoch"],
-  args: (base: string, pub: Pub, room: string, client: string, epoch: Epoch): Args => [base, pub, room, client, epoch]
-} as const
-
-/** detach (S24): keep the membership for a successor for `clientTimeoutMs`. */
-export const detach = {
-  key: "meta(room)",
-  head: [...common, "room", "client", "clientTimeoutMs", "epoch"],
-  args: (base: string, pub: Pub, room: string, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
-    base,
-    pub,
-    room,
-    client,
-    clientTimeoutMs,
-    epoch
-  ]
-} as const
-
-/** claim (S21, S23): `epoch` "" on shard 0, which allocates it; the epoch allocated, on the others. */
-export const claim = {
-  key: "clients",
-  head: [...common, "client", "clientTimeoutMs", "epoch"],
-  args: (base: string, pub: Pub, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
-    base,
-    pub,
-    client,
-    clientTimeoutMs,
-    epoch
-  ]
-} as const
-
-/** memberships (S23) */
-export const memberships = {
-  key: "clients",
-  head: [...common, "client"],
-  args: (base: string, pub: Pub, client: string): Args => [base, pub, client]
-} as const
-
-/** resync (S12) */
-export const resync = {
-  key: "meta(room)",
-  head: [...common, "room", "client"],
-  args: (base: string, pub: Pub, room: string, client: string): Args => [base, pub, room, client]
-} as const
-
-/** roomState (S14) */
-export const roomState = {
-  key: "meta(room)",
-  head: [...common, "room"],
-  args: (base: string, pub: Pub, room: string): Args => [base, pub, room]
-} as const
-
-/** peek (S13) */
-export const peek = {
-  key: "queue(room)",
-  head: [...common, "room", "offset", "limit"],
-  args: (base: string, pub: Pub, room: string, offset: number, limit: number): Args => [base, pub, room, offset, limit]
-} as const
-
-/** send (S2, S3, S7, S21): the sends of one client to one shard in one event-loop turn, in order. */
-export const send = {
-  key: "meta(room) of the first item",
-  head: [...common, "client", "epoch"],
-  item: ["base", "room", "id", "envelope", "priority"],
-  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
-  itemArgs: (base: string, room: string, id: string, envelope: string, priority: number): Args => [
-    base,
-    room,
-    id,
-    envelope,
-    priority
-  ]
-} as const
-
-/** outOfBand (S9, S21): the out-of-band messages of one client to one shard in one event-loop turn. */
-export const outOfBand = {
-  key: "meta(room) of the first item",
-  head: [...common, "client", "epoch"],
-  item: ["base", "room", "envelope"],
-  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
-  itemArgs: (base: string, room: string, envelope: string): Args => [base, room, envelope]
-} as const
-
-/** ack (S3, S4, S14, S21): the acks of one client to the shards of one node in one event-loop turn. */
-export const ack = {
-  key: "meta(room) of the first item",
-  head: [...common, "client", "epoch"],
-  item: ["base", "room", "id"],
-  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch],
-  itemArgs: (base: string, room: string, id: string): Args => [base, room, id]
-} as const
-
-/** keepalive (S10, S21) */
-export const keepalive = {
-  key: "clients",
-  head: [...common, "client", "clientTimeoutMs", "epoch"],
-  args: (base: string, pub: Pub, client: string, clientTimeoutMs: number, epoch: Epoch): Args => [
-    base,
-    pub,
-    client,
-    clientTimeoutMs,
-    epoch
-  ]
-} as const
-
-/**
- * keepaliveMany (S10, S17, S21), without the prelude: KEYS[1] is the `clients` key of one shard,
- * `claimsKey` the `claims` key of that same shard (checked when `epoch` is not ""), the `rest` the
- * `clients` keys of the other shards served by the same node.
- */
-export const keepaliveMany = {
-  key: "clients",
-  head: ["client", "clientTimeoutMs", "epoch", "claimsKey"],
-  rest: "clientsKey",
-  args: (
-    client: string,
-    clientTimeoutMs: number,
-    epoch: Epoch,
-    claimsKey: string,
-    ...clientsKeys: ReadonlyArray<string>
-  ): Args => [client, clientTimeoutMs, epoch, claimsKey, ...clientsKeys]
-} as const
-
-/**
- * housekeep (S10, S11, S23): `rest`, the clients the registry shard found expired (ejected here too).
- */
-export const housekeep = {
-  key: "clients",
-  head: [...common, "lockMs", "limit"],
-  rest: "expiredClient",
-  args: (base: string, pub: Pub, lockMs: number, limit: number, ...expiredClients: ReadonlyArray<string>): Args => [
-    base,
-    pub,
-    lockMs,
-    limit,
-    ...expiredClients
-  ]
-} as const
-
-/** unregister (S20, S21) */
-export const unregister = {
-  key: "clients",
-  head: [...common, "client", "epoch"],
-  args: (base: string, pub: Pub, client: string, epoch: Epoch): Args => [base, pub, client, epoch]
-} as const
-
-/** stats (S15, S26) */
-export const stats = {
-  key: "backlog",
-  head: [...common, "topRooms", "stalledRooms"],
-  args: (base: string, pub: Pub, topRooms: number, stalledRooms: number): Args => [base, pub, topRooms, stalledRooms]
-} as const
-
-/** `B rooms`, the routing key of the rooms page */
-export const rooms = shardKey("rooms")
-
-/** rooms (S26): a page of the shard's active rooms after `after` ("" for the first), at most `limit` */
-export const roomsPage = {
-  key: "rooms",
-  head: [...common, "after", "limit"],
-  args: (base: string, pub: Pub, after: string, limit: number): Args => [base, pub, after, limit]
-} as const
-
-/** Every layout, by script name (`RedisConnection.ScriptName`). */
-export const layouts = {
-  ack,
-  claim,
-  detach,
-  housekeep,
-  join,
-  keepalive,
-  keepaliveMany,
-  leave,
-  memberships,
-  outOfBand,
-  peek,
-  resync,
-  roomState,
-  roomsPage,
-  send,
-  stats,
-  unregister
-} as const satisfies Record<string, Layout>

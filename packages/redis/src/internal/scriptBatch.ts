@@ -1,65 +1,63 @@
 /**
  * The per-message script calls (acks, sends, out-of-band messages) of one client, gathered per
  * group (a shard, or the shards of one cluster node) for the current event-loop turn and made as
- * one script call, since those scripts take many items: one command to build, write and parse,
- * one script run and one round trip for all the calls of a turn, instead of one each. Calls of a
- * turn keep their order inside the batch, so a producer's sends to a room stay FIFO (S2).
+ * one call of a batch operation: one command to build, write and parse, one script run and one
+ * round trip for all the calls of a turn, instead of one each. Calls of a turn keep their order
+ * inside the batch, so a producer's sends to a room stay FIFO (S2).
  */
 import type { Backend } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
-import type { RedisConnection, ScriptArg, ScriptName } from "../RedisConnection.js"
-import * as Keys from "./keys.js"
+import type { BatchOperation } from "./operation.js"
+import type { Runner } from "./runner.js"
 
 /** Items per script call at most: a call holds Redis for a few microseconds per item. */
 const maxItems = 512
 /** Characters of item arguments per call at most (payloads may be large): about 1 MiB. */
 const maxChars = 1 << 20
 
-interface Batch {
-  readonly args: Array<ScriptArg>
+interface Batch<H, I> {
+  readonly head: H
+  readonly items: Array<I>
   readonly done: Array<(failure: Backend.BackendError | undefined) => void>
   chars: number
 }
 
-export class ScriptBatches {
+export class ScriptBatches<H, I> {
   /** the batch of each group still gathering calls in this turn */
-  private readonly open = new Map<number | string, Batch>()
+  private readonly open = new Map<number | string, Batch<H, I>>()
 
   constructor(
-    private readonly connection: RedisConnection["Service"],
-    private readonly name: ScriptName,
+    private readonly runner: Runner,
+    private readonly operation: BatchOperation<H, I, unknown>,
     private readonly timeout: Duration.Duration,
     /** what a failed call reports (the refusal of a fenced client as `ClientSuperseded`, S21) */
     private readonly fence: (failure: Backend.BackendError) => Backend.BackendError
   ) {}
 
   /**
-   * Add one call to the batch of `group`: `item` (its arguments) for `room` of shard `base`,
-   * `chars` its size. The first call of a batch gives its `head`, the arguments before the items,
-   * and its routing key, `Keys.meta` of its room (made only then). `done` gets the failure of the
-   * whole call, or `undefined` once it was applied. (A fenced client's batch fails as a whole with
-   * `ClientSuperseded`, though its items on shards where its claim still held were applied.)
+   * Add `item` to the batch of `group`, `chars` its size. The first call of a batch gives its
+   * `head`, the arguments before the items; the batch is routed by the key of its first item.
+   * `done` gets the failure of the whole call, or `undefined` once it was applied. (A fenced
+   * client's batch fails as a whole with `ClientSuperseded`, though its items on shards where its
+   * claim still held were applied.)
    */
   add(
     group: number | string,
-    base: string,
-    room: string,
-    head: ReadonlyArray<ScriptArg>,
-    item: ReadonlyArray<ScriptArg>,
+    head: H,
+    item: I,
     chars: number,
     done: (failure: Backend.BackendError | undefined) => void
   ): void {
     let batch = this.open.get(group)
     if (batch === undefined || batch.done.length >= maxItems || batch.chars + chars > maxChars) {
-      const fresh: Batch = { args: [...head], done: [], chars: 0 }
+      const fresh: Batch<H, I> = { head, items: [], done: [], chars: 0 }
       batch = fresh
       this.open.set(group, fresh)
-      this.connection.scriptLater(
-        this.name,
-        Keys.meta(base, room),
+      this.runner.later(
+        this.operation,
         () => {
           if (this.open.get(group) === fresh) this.open.delete(group)
-          return fresh.args
+          return fresh
         },
         this.timeout,
         (failure) => {
@@ -68,7 +66,7 @@ export class ScriptBatches {
         }
       )
     }
-    for (const arg of item) batch.args.push(arg)
+    batch.items.push(item)
     batch.done.push(done)
     batch.chars += chars
   }

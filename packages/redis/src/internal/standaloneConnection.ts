@@ -25,7 +25,7 @@ import { address, connectTimeoutOf, toIoredis } from "./connectionOptions.js"
 import { redisError } from "./errors.js"
 import * as EvictionCheck from "./evictionCheck.js"
 import { makeListen, Router } from "./router.js"
-import * as ScriptRunner from "./scriptRunner.js"
+import { Runner, withRunner } from "./runner.js"
 import { corkSockets } from "./turnBatch.js"
 
 /**
@@ -100,7 +100,6 @@ export const make = (
     // the calls' deadlines end after both connections closed (finalizers run in reverse)
     const calls = yield* Calls.make(corkSockets(() => [commandClient.redis]))
     const command = yield* connectScoped("connect", commandClient, timeout)
-    ScriptRunner.defineScripts(command)
     yield* EvictionCheck.start([{
       address: address(command.options.host ?? "", command.options.port ?? ""),
       info: calls.call("info", timeout, () => command.info("memory"))
@@ -139,9 +138,8 @@ export const make = (
       ))
     })
 
-    return {
+    return withRunner({
       kind: "standalone",
-      ...ScriptRunner.make(command, calls),
       listen: makeListen(
         runScoped,
         router,
@@ -150,7 +148,6 @@ export const make = (
         (channel) => calls.call("unsubscribe", timeout, () => subscriber.unsubscribe(channel))
       ),
       connected,
-      nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")]),
-      nodeOf: () => ""
-    } satisfies RedisConnection["Service"]
+      nodes: Effect.sync(() => [address(command.options.host ?? "", command.options.port ?? "")])
+    }, new Runner(command, calls, () => ""))
   })

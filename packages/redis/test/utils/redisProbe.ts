@@ -25,22 +25,23 @@ import {
 import { Redis } from "ioredis"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
-import { scripts } from "../../src/internal/scripts/index.js"
+import { operationNamed, operations } from "./operations.js"
 
-type ScriptName = RedisConnection.ScriptName
+/** The name of a lockstep operation (`src/internal/operations/`). */
+type ScriptName = string
 
 /** The EVALSHA digest ioredis uses for a lockstep script. */
-export const shaOf = (name: ScriptName): string => createHash("sha1").update(scripts[name].lua).digest("hex")
+export const shaOf = (name: ScriptName): string => createHash("sha1").update(operationNamed(name).lua).digest("hex")
 
 /** The script name of a digest, if it is a lockstep script. */
 export const scriptOfSha = (sha: string): ScriptName | undefined =>
-  (Object.keys(scripts) as Array<ScriptName>).find((name) => shaOf(name) === sha)
+  [...operations.keys()].find((name) => shaOf(name) === sha)
 
 /** Whether a MONITOR entry is a run of lockstep script `name` (EVALSHA, or EVAL of its body). */
 export const isScript = (entry: { readonly command: string; readonly args: ReadonlyArray<string> }, name: ScriptName) =>
   entry.command === "evalsha"
     ? entry.args[1] === shaOf(name)
-    : entry.command === "eval" && entry.args[1] === scripts[name].lua
+    : entry.command === "eval" && entry.args[1] === operationNamed(name).lua
 
 /** A plain ioredis connection to the spawned server, closed with the scope. */
 export const rawRedis = (port: number, db = 0): Effect.Effect<Redis, never, Scope.Scope> =>

@@ -1,18 +1,21 @@
 /**
- * What every part of one client's Redis backend shares: the connection, the shard of each room
- * and the key base of each shard (built once, `Keys.base`), the client id, the epoch of its claim
- * (S21) and the publish command.
+ * What every part of one client's Redis backend shares: the connection and its runner, the shard
+ * of each room and the key base of each shard (built once, `Keys.shardBase`), the client id, the
+ * epoch of its claim (S21, owned by `ClaimEpoch`) and the publish command.
  */
-import { type Backend, type QueueConfig, QueueError } from "@lockstep/core"
+import type { Backend, QueueConfig } from "@lockstep/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { RedisConnection, ScriptArg, ScriptName } from "../../RedisConnection.js"
+import type { RedisConnection } from "../../RedisConnection.js"
 import type { Sharding } from "../../Sharding.js"
-import { isSupersededReply, redisError } from "../errors.js"
 import * as Keys from "../keys.js"
+import type { Operation } from "../operation.js"
+import { type Runner, runnerOf } from "../runner.js"
+import { ClaimEpoch } from "./epoch.js"
 
 export interface BackendContext {
   readonly connection: RedisConnection["Service"]
+  readonly runner: Runner
   readonly sharding: Sharding["Service"]
   readonly config: QueueConfig.ResolvedQueueConfig
   readonly clientId: string
@@ -26,18 +29,12 @@ export interface BackendContext {
   readonly shardOf: (room: string) => number
   readonly baseOf: (room: string) => string
   /**
-   * The epoch of this client's claim, passed to every script that writes for it: "" for a client
-   * that is not durable, or until `claim` answered (which sets it, once). Read it at each call.
+   * The epoch of this client's claim (S21): `epoch.current` goes to every script that writes for
+   * it; `epoch.fence` turns a fenced client's refusal into `ClientSuperseded`.
    */
-  epoch: Keys.Epoch
-  /** A failure of one of this client's scripts, the refusal of a fenced client as `ClientSuperseded` (S21). */
-  readonly fence: (failure: Backend.BackendError) => Backend.BackendError
-  /** One script call with the call deadline, its failure through `fence`. */
-  readonly script: (
-    name: ScriptName,
-    key: string,
-    args: ReadonlyArray<ScriptArg>
-  ) => Effect.Effect<unknown, Backend.BackendError>
+  readonly epoch: ClaimEpoch
+  /** Run one operation with the call deadline, its failure through `epoch.fence`. */
+  readonly run: <I, O>(operation: Operation<I, O>, input: I) => Effect.Effect<O, Backend.BackendError>
 }
 
 export const make = (
@@ -52,10 +49,11 @@ export const make = (
   )
   const shardOf = sharding.shards === 1 ? () => 0 : sharding.shardOf
   const timeout = config.operationTimeout
-  const fence = (failure: Backend.BackendError): Backend.BackendError =>
-    isSupersededReply(failure) ? new QueueError.ClientSuperseded({ clientId }) : failure
+  const epoch = new ClaimEpoch(clientId)
+  const runner = runnerOf(connection)
   return {
     connection,
+    runner,
     sharding,
     config,
     clientId,
@@ -64,9 +62,8 @@ export const make = (
     bases,
     shardOf,
     baseOf: (room) => bases[shardOf(room)]!,
-    epoch: "",
-    fence,
-    script: (name, key, args) => Effect.mapError(connection.script(name, key, args, timeout), fence)
+    epoch,
+    run: (operation, input) => Effect.mapError(runner.run(operation, input, timeout), epoch.fence)
   }
 }
 
@@ -84,10 +81,3 @@ export const perShard = <A, E>(
   f: (base: string) => Effect.Effect<A, E>
 ): Effect.Effect<Array<A>, E> =>
   Effect.forEach(shards, (shard) => f(context.bases[shard]!), { concurrency: "unbounded" })
-
-export const isString = (u: unknown): u is string => typeof u === "string"
-export const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
-export const asStrings = (u: unknown): ReadonlyArray<string> => (Array.isArray(u) ? u.filter(isString) : [])
-
-export const malformed = (operation: string, reply: unknown) =>
-  redisError(operation, new Error(`unexpected script reply ${JSON.stringify(reply)}`))

@@ -7,9 +7,9 @@
  * the lookup, is made again one call per shard, each routed by ioredis). An ack seals the open
  * send batches, so the client's sends made after it reach the server after it.
  *
- * The hot path: per message one item array (`Keys.send.itemArgs`, …) and the callback that
- * resumes the caller; the heads of each shard are built once (again after a claim: they carry the
- * epoch, S21), and a batch's routing key (`Keys.meta` of its first room) only when the batch opens.
+ * The hot path: per message one item record and the callback that resumes the caller; the heads
+ * of each shard are built once (again after a claim: they carry the epoch, S21), and a batch's
+ * routing key (`Keys.meta` of its first room) once per batch.
  *
  * A durable client's batch made after a newer claim of its id fails as a whole with
  * `ClientSuperseded` (its items did nothing on the shards where it was fenced); such an ack is
@@ -18,37 +18,38 @@
 import type { Backend } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as Keys from "../keys.js"
+import { ack } from "../operations/ack.js"
+import { outOfBand } from "../operations/outOfBand.js"
+import { peek } from "../operations/peek.js"
+import { send } from "../operations/send.js"
 import { ScriptBatches } from "../scriptBatch.js"
-import { asStrings, type BackendContext } from "./context.js"
+import type { BackendContext } from "./context.js"
 
 export const make = (
   context: BackendContext
 ): Pick<Backend.BackendClient, "send" | "sendOutOfBand" | "ack" | "peek"> => {
-  const { bases, clientId, connection, fence, pub, shardOf, timeout } = context
-  // the heads of each shard, for the epoch they were built with
-  let headsEpoch = context.epoch
-  const makeHeads = (epoch: Keys.Epoch) => ({
-    send: bases.map((base) => Keys.send.args(base, pub, clientId, epoch)),
-    outOfBand: bases.map((base) => Keys.outOfBand.args(base, pub, clientId, epoch)),
-    ack: bases.map((base) => Keys.ack.args(base, pub, clientId, epoch))
-  })
+  const { bases, clientId, connection, epoch, pub, runner, shardOf, timeout } = context
+  const { fence } = epoch
+  // the head of each shard (the same for the three operations), for the epoch it was built with
+  let headsEpoch = epoch.current
+  const makeHeads = (current: Keys.Epoch) => bases.map((base) => ({ base, pub, client: clientId, epoch: current }))
   let heads = makeHeads(headsEpoch)
   const currentHeads = () => {
-    if (context.epoch !== headsEpoch) {
-      headsEpoch = context.epoch
+    if (epoch.current !== headsEpoch) {
+      headsEpoch = epoch.current
       heads = makeHeads(headsEpoch)
     }
     return heads
   }
   // the node of a shard is the node of any of its keys (one slot): looked up with a key made once
   const shardKeys = bases.map((base) => Keys.clients(base))
-  const acksByNode = new ScriptBatches(connection, "ack", timeout, fence)
-  const acksByShard = new ScriptBatches(connection, "ack", timeout, fence)
-  const sends = new ScriptBatches(connection, "send", timeout, fence)
-  const outOfBands = new ScriptBatches(connection, "outOfBand", timeout, fence)
+  const acksByNode = new ScriptBatches(runner, ack, timeout, fence)
+  const acksByShard = new ScriptBatches(runner, ack, timeout, fence)
+  const sends = new ScriptBatches(runner, send, timeout, fence)
+  const outOfBands = new ScriptBatches(runner, outOfBand, timeout, fence)
 
-  // no interruption handler (see `RedisConnection.scriptLater`): interrupted in the turn that
-  // issued it, a send is still made, an unknown outcome as after a timeout
+  // no interruption handler (see `Runner.later`): interrupted in the turn that issued it, a send
+  // is still made, an unknown outcome as after a timeout
   const settle =
     (resume: (effect: Effect.Effect<void, Backend.BackendError>) => void) =>
     (failure: Backend.BackendError | undefined) => resume(failure === undefined ? Effect.void : Effect.fail(failure))
@@ -57,39 +58,30 @@ export const make = (
     send: (room, envelope, priority, id) =>
       Effect.callback<void, Backend.BackendError>((resume) => {
         const shard = shardOf(room)
-        const base = bases[shard]!
-        const item = Keys.send.itemArgs(base, room, id, envelope, priority)
-        sends.add(shard, base, room, currentHeads().send[shard]!, item, envelope.length, settle(resume))
+        const item = { base: bases[shard]!, room, id, envelope, priority }
+        sends.add(shard, currentHeads()[shard]!, item, envelope.length, settle(resume))
       }),
     sendOutOfBand: (room, envelope) =>
       Effect.callback<void, Backend.BackendError>((resume) => {
         const shard = shardOf(room)
-        const base = bases[shard]!
-        const item = Keys.outOfBand.itemArgs(base, room, envelope)
-        outOfBands.add(shard, base, room, currentHeads().outOfBand[shard]!, item, envelope.length, settle(resume))
+        const item = { base: bases[shard]!, room, envelope }
+        outOfBands.add(shard, currentHeads()[shard]!, item, envelope.length, settle(resume))
       }),
     ack: (room, id, onFailure) => {
       const shard = shardOf(room)
-      const base = bases[shard]!
-      const item = Keys.ack.itemArgs(base, room, id)
-      const head = currentHeads().ack[shard]!
+      const item = { base: bases[shard]!, room, id }
+      const head = currentHeads()[shard]!
       sends.seal()
       outOfBands.seal()
-      acksByNode.add(connection.nodeOf(shardKeys[shard]!), base, room, head, item, 0, (failure) => {
+      acksByNode.add(runner.nodeOf(shardKeys[shard]!), head, item, 0, (failure) => {
         if (failure === undefined) return
         // one call per shard is for a batch the node refused (a slot moved), not for a fenced client
         if (connection.kind !== "cluster" || failure._tag === "ClientSuperseded") return onFailure(room, id, failure)
-        acksByShard.add(shard, base, room, head, item, 0, (again) => {
+        acksByShard.add(shard, head, item, 0, (again) => {
           if (again !== undefined) onFailure(room, id, again)
         })
       })
     },
-    peek: (room, offset, limit) => {
-      const base = context.baseOf(room)
-      return Effect.map(
-        context.script("peek", Keys.queue(base, room), Keys.peek.args(base, pub, room, offset, limit)),
-        asStrings
-      )
-    }
+    peek: (room, offset, limit) => context.run(peek, { base: context.baseOf(room), pub, room, offset, limit })
   }
 }

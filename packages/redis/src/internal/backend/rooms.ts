@@ -6,17 +6,12 @@
 import type { Backend } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import * as Keys from "../keys.js"
-import { asNumber, asStrings, type BackendContext, isString, malformed } from "./context.js"
-
-/** The reply of join: { frame } or, for a resumed membership holding the in-flight message, { frame, id, envelope }. */
-const joined = (reply: unknown): Effect.Effect<Backend.JoinResult, Backend.BackendError> => {
-  if (!Array.isArray(reply) || reply.length === 0) return Effect.fail(malformed("join", reply))
-  const [frame, id, envelope] = reply as Array<unknown>
-  return Effect.succeed({
-    event: asNumber(frame),
-    inFlight: isString(id) && isString(envelope) ? { id, envelope } : null
-  })
-}
+import { detach } from "../operations/detach.js"
+import { join } from "../operations/join.js"
+import { leave } from "../operations/leave.js"
+import { resync } from "../operations/resync.js"
+import { roomState } from "../operations/roomState.js"
+import type { BackendContext } from "./context.js"
 
 export const make = (
   context: BackendContext
@@ -24,65 +19,33 @@ export const make = (
   const { clientId, connection, pub, timeout } = context
   return {
     listen: (room, deliver) => connection.listen(Keys.channel(context.baseOf(room), room), deliver, timeout),
-    join: (room, options) => {
-      const base = context.baseOf(room)
-      const args = Keys.join.args(
-        base,
+    join: (room, options) =>
+      context.run(join, {
+        base: context.baseOf(room),
         pub,
         room,
-        clientId,
-        options.mode === "sync" ? "s" : "a",
-        options.ackTimeoutMs === null ? "" : options.ackTimeoutMs,
-        options.clientTimeoutMs,
-        context.epoch
-      )
-      return Effect.flatMap(context.script("join", Keys.meta(base, room), args), joined)
-    },
-    leave: (room) => {
-      const base = context.baseOf(room)
-      return Effect.asVoid(
-        context.script("leave", Keys.meta(base, room), Keys.leave.args(base, pub, room, clientId, context.epoch))
-      )
-    },
-    detach: (room, clientTimeoutMs) => {
-      const base = context.baseOf(room)
-      return Effect.asVoid(
-        context.script(
-          "detach",
-          Keys.meta(base, room),
-          Keys.detach.args(base, pub, room, clientId, clientTimeoutMs, context.epoch)
-        )
-      )
-    },
-    resync: (room) => {
-      const base = context.baseOf(room)
-      return Effect.map(
-        context.script("resync", Keys.meta(base, room), Keys.resync.args(base, pub, room, clientId)),
-        (reply) => {
-          if (reply === null) return null
-          const [id, envelope] = asStrings(reply)
-          return id !== undefined && envelope !== undefined ? { id, envelope } : null
-        }
-      )
-    },
-    roomState: (room) => {
-      const base = context.baseOf(room)
-      return Effect.flatMap(
-        context.script("roomState", Keys.meta(base, room), Keys.roomState.args(base, pub, room)),
-        (reply) => {
-          if (!Array.isArray(reply) || reply.length < 6) return Effect.fail(malformed("roomState", reply))
-          const [backlog, members, acked, fid, fat, now] = reply as Array<unknown>
-          const releasedAt = asNumber(fat)
-          return Effect.succeed({
-            backlog: asNumber(backlog),
-            members: asStrings(members),
-            acked: asStrings(acked),
-            inFlight: isString(fid) && fid !== ""
-              ? { id: fid, releasedAt, age: asNumber(now) - releasedAt }
-              : null
-          })
-        }
-      )
-    }
+        client: clientId,
+        mode: options.mode === "sync" ? "s" : "a",
+        ackTimeoutMs: options.ackTimeoutMs === null ? "" : options.ackTimeoutMs,
+        clientTimeoutMs: options.clientTimeoutMs,
+        epoch: context.epoch.current
+      }),
+    leave: (room) =>
+      Effect.asVoid(
+        context.run(leave, { base: context.baseOf(room), pub, room, client: clientId, epoch: context.epoch.current })
+      ),
+    detach: (room, clientTimeoutMs) =>
+      Effect.asVoid(
+        context.run(detach, {
+          base: context.baseOf(room),
+          pub,
+          room,
+          client: clientId,
+          clientTimeoutMs,
+          epoch: context.epoch.current
+        })
+      ),
+    resync: (room) => context.run(resync, { base: context.baseOf(room), pub, room, client: clientId }),
+    roomState: (room) => context.run(roomState, { base: context.baseOf(room), pub, room })
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * send: the sends of one client to one shard in one event-loop turn, in order, in one call.
+ *
+ * KEYS[1]  meta(room) of the first item (routing).
+ * ARGV     base, pub, client, epoch; then per message: base, room, id, envelope, priority.
+ * Returns  how many were kept (released or queued); the `superseded` error reply if the client was
+ *          fenced on the shard of any item (those items wrote nothing, the others were made).
+ * Enforces S2 (queued by priority, then arrival: a zero-padded per-room counter), S3 (released at
+ *          once only when nothing is in flight or queued), S7 (a room without members writes
+ *          nothing: the message is gone, at-most-once), S21 (a fenced durable client writes nothing).
+ */
+import { F, K, meta, queued } from "../keys.js"
+import * as Operation from "../operation.js"
+import { deliver, fenced, nowMs, superseded } from "../prelude.js"
+import * as Reply from "../reply.js"
+
+export const send = Operation.batch({
+  name: "send",
+  head: { client: Operation.string, epoch: Operation.epoch },
+  item: {
+    base: Operation.string,
+    room: Operation.string,
+    id: Operation.string,
+    envelope: Operation.string,
+    priority: Operation.number
+  },
+  key: ({ base, room }) => meta(base, room),
+  includes: [nowMs, fenced, deliver],
+  lua: ({ forEachItem }) => `
+local kept = 0
+local now = nil
+local lost, seen = false, {}
+${forEachItem}
+  if fenced(client, epoch, seen) then
+    lost = true
+  elseif redis.call("HLEN", ${K.members("room")}) > 0 then
+    kept = kept + 1
+    local q = ${K.queue("room")}
+    if redis.call("SCARD", ${K.holders("room")}) == 0 and redis.call("ZCARD", q) == 0 then
+      now = now or now_ms()
+      deliver(room, id, envelope, now, nil)
+    else
+      local seq = redis.call("HINCRBY", ${K.meta("room")}, ${F.arrivals}, 1)
+      local member = string.format("%016d", seq)
+      redis.call("ZADD", q, priority, member)
+      redis.call("HSET", ${K.payloads("room")}, member, ${queued.lua.encode("id", "envelope")})
+      redis.call("ZINCRBY", ${K.backlog}, 1, room)
+    end
+  end
+end
+if lost then return ${superseded} end
+return kept
+`,
+  decode: Reply.integer
+})
