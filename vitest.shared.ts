@@ -7,6 +7,9 @@ const root = path.dirname(new URL(import.meta.url).pathname)
 export const shared: ViteUserConfig = {
   resolve: {
     alias: [
+      { find: /^@lockstep\/engine-suite$/, replacement: path.join(root, "packages/engine-suite/src/index.ts") },
+      { find: /^@lockstep\/engine-suite\/arbitrary$/, replacement: path.join(root, "packages/engine-suite/src/arbitrary.ts") },
+      { find: /^@lockstep\/engine-suite\/model$/, replacement: path.join(root, "packages/engine-suite/src/model/index.ts") },
       { find: /^@lockstep\/redis\/testing$/, replacement: path.join(root, "packages/redis/src/testing/index.ts") },
       { find: /^@lockstep\/(core|redis|proxy|monitor)$/, replacement: path.join(root, "packages/$1/src/index.ts") }
     ]

@@ -5,10 +5,7 @@
  */
 import { layer } from "@effect/vitest"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { discoverySuite } from "../../core/test/suite/discovery.js"
-import { durableSuite } from "../../core/test/suite/durable.js"
-import { durableFindings } from "../../core/test/suite/durableFindings.js"
-import { semanticSuite } from "../../core/test/suite/semantics.js"
+import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {

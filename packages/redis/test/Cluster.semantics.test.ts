@@ -4,10 +4,7 @@
  */
 import { layer } from "@effect/vitest"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import { discoverySuite } from "../../core/test/suite/discovery.js"
-import { durableSuite } from "../../core/test/suite/durable.js"
-import { durableFindings } from "../../core/test/suite/durableFindings.js"
-import { semanticSuite } from "../../core/test/suite/semantics.js"
+import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {

@@ -14,7 +14,7 @@ import { Backend, QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Layer, type Scope, Stream, SubscriptionRef } from "effect"
-import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
+import type { EngineFixture } from "@lockstep/engine-suite"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
 
 let prefixes = 0
