@@ -13,11 +13,11 @@
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
+import * as Gen from "@lockstep/engine-suite/arbitrary"
+import * as Model from "@lockstep/engine-suite/model"
 import { Clock, Effect } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
-import * as Gen from "@lockstep/engine-suite/arbitrary"
-import * as Model from "@lockstep/engine-suite/model"
 
 // time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
 

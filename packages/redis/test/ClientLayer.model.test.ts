@@ -30,11 +30,11 @@
  */
 import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
+import * as Model from "@lockstep/engine-suite/model"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Clock, Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
-import * as Model from "@lockstep/engine-suite/model"
 
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 

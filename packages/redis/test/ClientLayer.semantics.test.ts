@@ -4,8 +4,8 @@
  * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
-import { RedisTestServer } from "@lockstep/redis/testing"
 import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
+import { RedisTestServer } from "@lockstep/redis/testing"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {

@@ -3,8 +3,8 @@
  * 16 shards, sharded Pub/Sub; every client reaches each node through its own TCP proxy (natMap).
  */
 import { layer } from "@effect/vitest"
-import { RedisTestCluster } from "@lockstep/redis/testing"
 import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
+import { RedisTestCluster } from "@lockstep/redis/testing"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
