@@ -4,7 +4,7 @@
  * A part of the semantic suite, declared in order by `semanticSuite` (`../semantics.ts`).
  */
 import { describe, expect } from "@effect/vitest"
-import { type Delivery, MessageId, QueueError, QueueMetrics, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, MessageId, QueueError, QueueMetrics } from "@lockstep/core"
 import { Duration, Effect, Metric, Option, Tracer } from "effect"
 import { failure, type Inbox, sorted, type SuiteGroup } from "../harness.js"
 
