@@ -1,7 +1,6 @@
 /**
  * The discovery suite (S26: rooms, metrics().stalled) on the in-memory engine, with TestClock.
  */
-import { discoverySuite } from "./suite/discovery.js"
-import { memoryFixture } from "./utils/memoryFixture.js"
+import { discoverySuite, memoryFixture } from "@lockstep/engine-suite"
 
 discoverySuite(memoryFixture, "test-clock")

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Envelope } from "@lockstep/core"
+import * as Gen from "@lockstep/engine-suite/arbitrary"
 import { Arbitrary, Result, Schema } from "effect"
-import * as Gen from "./utils/arbitrary.js"
 
 const message = (d: unknown, k: "q" | "o" = "q"): Envelope.MessageEnvelope => ({
   k,

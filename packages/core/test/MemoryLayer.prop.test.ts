@@ -1,7 +1,7 @@
 /**
  * Model-based property tests of the memory engine (DESIGN §5): random sequences of send /
  * sendOutOfBand / subscribe / ack / leave / cut / restore / advance-time over 2–4 clients on one
- * broker and 1–2 rooms, checked after every step against the model in `utils/model/`
+ * broker and 1–2 rooms, checked after every step against the model in `@lockstep/engine-suite/model`
  * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks. A fourth
  * property adds durable clients (S21–S25: crash, restart and claim, shutdown, interrupted
  * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
@@ -13,11 +13,11 @@
  */
 import { describe, it } from "@effect/vitest"
 import { MemoryLayer } from "@lockstep/core"
+import * as Gen from "@lockstep/engine-suite/arbitrary"
+import * as Model from "@lockstep/engine-suite/model"
 import { Clock, Effect } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import { Broker, brokerService } from "../src/internal/memoryBroker.js"
-import * as Gen from "./utils/arbitrary.js"
-import * as Model from "./utils/model/index.js"
 
 // time: `Model.ManualClock` (see its comment for why not TestClock), plus a TestClock cross-check below
 

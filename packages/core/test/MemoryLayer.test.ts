@@ -1,7 +1,6 @@
 /**
  * The semantic suite (DESIGN §2) on the in-memory engine, with TestClock.
  */
-import { semanticSuite } from "./suite/semantics.js"
-import { memoryFixture } from "./utils/memoryFixture.js"
+import { memoryFixture, semanticSuite } from "@lockstep/engine-suite"
 
 semanticSuite(memoryFixture, "test-clock")

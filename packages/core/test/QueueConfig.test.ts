@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryLayer, QueueConfig } from "@lockstep/core"
+import * as Gen from "@lockstep/engine-suite/arbitrary"
 import { type Config, ConfigProvider, Duration, Effect, Option, Result, Schema } from "effect"
-import * as Gen from "./utils/arbitrary.js"
 
 const ms = (d: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(d))
 

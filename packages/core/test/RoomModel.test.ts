@@ -1,9 +1,9 @@
 /**
- * Unit tests of the pure room model behind the model-based tests (`utils/model/roomModel.ts`):
+ * Unit tests of the pure room model behind the model-based tests (`@lockstep/engine-suite/model`, `roomModel.ts`):
  * if the model were wrong, the property tests would check the engines against the wrong thing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as RoomModel from "./utils/model/roomModel.js"
+import { RoomModel } from "@lockstep/engine-suite/model"
 
 type Room = RoomModel.Room<string>
 

@@ -9,10 +9,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { type Delivery, MemoryLayer, MessageId, SyncFanoutQueue } from "@lockstep/core"
+import * as Gen from "@lockstep/engine-suite/arbitrary"
+import { yields } from "@lockstep/engine-suite/model"
 import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
 import { Arbitrary, Effect, Exit, Scope, Stream } from "effect"
-import * as Gen from "../../core/test/utils/arbitrary.js"
-import { yields } from "../../core/test/utils/model/clock.js"
 
 const ROOMS = ["r0", "r1"] as const
 const CLIENTS = 3

@@ -1,10 +1,10 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { SyncFanoutQueue } from "@lockstep/core"
+import { memoryFixture } from "@lockstep/engine-suite"
 import { ProxyLayer } from "@lockstep/proxy"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import * as TestClock from "effect/testing/TestClock"
-import { memoryFixture } from "../../core/test/utils/memoryFixture.js"
 import { redisFixture } from "../../redis/test/utils/redisFixture.js"
 import * as Scenario from "./utils/scenarios.js"
 

@@ -4,7 +4,7 @@
  * steps, and in the second property cut / restore) run against the memory engine (the reference,
  * on a manual clock) and the Redis engine (one spawned server, real time, a fresh key prefix per
  * run, every client behind its own TCP proxy). Both runs must pass the model's invariant checks
- * after every step (`utils/model/`: I1–I6, S2–S14, then the liveness drain) and every client
+ * after every step (`@lockstep/engine-suite/model`: I1–I6, S2–S14, then the liveness drain) and every client
  * must observe the same deliveries on both engines: room, payload, kind, producer, priority,
  * subscription, order, and the step after which each arrived.
  *
@@ -30,11 +30,11 @@
  */
 import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
+import * as Model from "@lockstep/engine-suite/model"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Clock, Context, Duration, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Broker, brokerService } from "../../core/src/internal/memoryBroker.js"
-import * as Model from "../../core/test/utils/model/index.js"
 
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 

@@ -4,11 +4,8 @@
  * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
+import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { discoverySuite } from "../../core/test/suite/discovery.js"
-import { durableSuite } from "../../core/test/suite/durable.js"
-import { durableFindings } from "../../core/test/suite/durableFindings.js"
-import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { redisFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {

@@ -3,11 +3,8 @@
  * 16 shards, sharded Pub/Sub; every client reaches each node through its own TCP proxy (natMap).
  */
 import { layer } from "@effect/vitest"
+import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
 import { RedisTestCluster } from "@lockstep/redis/testing"
-import { discoverySuite } from "../../core/test/suite/discovery.js"
-import { durableSuite } from "../../core/test/suite/durable.js"
-import { durableFindings } from "../../core/test/suite/durableFindings.js"
-import { semanticSuite } from "../../core/test/suite/semantics.js"
 import { clusterFixture } from "./utils/redisFixture.js"
 
 layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {

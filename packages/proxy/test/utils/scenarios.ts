@@ -4,9 +4,9 @@
  */
 import { expect } from "@effect/vitest"
 import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
+import type { EngineFixture } from "@lockstep/engine-suite"
 import { ProxyLayer, type RoomProxy } from "@lockstep/proxy"
 import { Effect, Exit, Fiber, Option, Queue, Scope, Stream } from "effect"
-import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 
 type Upstream = SyncFanoutQueue.SyncFanoutQueue["Service"]
 

@@ -16,9 +16,9 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Envelope, MemoryLayer, SyncFanoutQueue, TypedQueue } from "@lockstep/core"
+import * as A from "@lockstep/engine-suite/arbitrary"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Arbitrary, Deferred, Effect, Exit, Layer, Option, Result, Schema, Stream } from "effect"
-import * as A from "../../../core/test/utils/arbitrary.js"
 import {
   cmd,
   connect,

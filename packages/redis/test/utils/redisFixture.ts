@@ -11,10 +11,10 @@
  * test's next operation would otherwise depend on where the backoff stands.
  */
 import { Backend, QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
+import type { EngineFixture } from "@lockstep/engine-suite"
 import { ClientLayer, RedisConnection, RedisLayer, Sharding, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Context, Duration, Effect, Layer, type Scope, Stream, SubscriptionRef } from "effect"
-import type { EngineFixture } from "../../../core/test/utils/EngineFixture.js"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
 
 let prefixes = 0

@@ -5,8 +5,8 @@
 import { assert, describe, expect } from "@effect/vitest"
 import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
-import type { EngineFixture } from "../utils/EngineFixture.js"
-import { failure, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
+import type { EngineFixture } from "../EngineFixture.js"
+import { failure, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./harness.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 

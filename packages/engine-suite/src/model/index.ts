@@ -35,3 +35,4 @@ export {
   scenarioSize,
   subscribedFirst
 } from "./ops.js"
+export * as RoomModel from "./roomModel.js"

@@ -1,13 +1,13 @@
 /**
- * Durable-member cases (S21–S25) found by the model-based test (`utils/model/`, the durable
+ * Durable-member cases (S21–S25) found by the model-based test (`../model/`, the durable
  * property of `MemoryLayer.prop.test.ts`), each reduced to a plain test written against
  * `EngineFixture` like `durable.ts`, so every engine can run it.
  */
 import { describe, expect } from "@effect/vitest"
 import type { SyncFanoutQueue } from "@lockstep/core"
 import { type Duration, Effect, Exit, Scope } from "effect"
-import type { EngineFixture } from "../utils/EngineFixture.js"
-import { type SemanticSuiteOptions, suiteTest } from "./semantics.js"
+import type { EngineFixture } from "../EngineFixture.js"
+import { type SemanticSuiteOptions, suiteTest } from "./harness.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 

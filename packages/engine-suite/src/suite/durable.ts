@@ -8,8 +8,8 @@
 import { describe, expect } from "@effect/vitest"
 import { type Delivery, QueueError, type SyncFanoutQueue } from "@lockstep/core"
 import { type Duration, Effect, Exit, Scope } from "effect"
-import type { EngineFixture } from "../utils/EngineFixture.js"
-import { failure, harness, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./semantics.js"
+import type { EngineFixture } from "../EngineFixture.js"
+import { failure, harness, type Inbox, type SemanticSuiteOptions, sorted, suiteTest } from "./harness.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
