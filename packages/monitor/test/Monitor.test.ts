@@ -849,8 +849,10 @@ describe("Monitor over Redis", () => {
         // one loop whatever the number of boards: at most one snapshot per 500 ms (one per board would be 50 times that)
         expect(none.snapshots).toBe(0)
         for (const { snapshots } of [one, fifty]) expect(snapshots).toBeLessThanOrEqual(5)
-        // and a snapshot costs the same (a window may also catch a keepalive or a housekeeping pass)
-        expect(fifty.commands / fifty.snapshots).toBeLessThan(1.25 * one.commands / one.snapshots)
+        // and a snapshot costs the same: a window also catches keepalives, a housekeeping pass (22
+        // commands) and the parts of the snapshots under way at its edges (a 4-snapshot window cost
+        // 173.5 per snapshot under load against 126.5 for a 4-snapshot one, without a board extra)
+        expect(fifty.commands / fifty.snapshots).toBeLessThan(1.5 * one.commands / one.snapshots)
       }).pipe(
         Effect.provide(FetchHttpClient.layer),
         Effect.provide(RedisTestServer.layer())

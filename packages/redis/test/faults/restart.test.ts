@@ -51,7 +51,13 @@ describe("faults: Redis restart", () => {
           const b1 = yield* sb.next()
           expect([a1.id, b1.id]).toEqual([before[0], before[0]])
           yield* a1.ack // b still holds m1; m2..m5 are queued
-          expect(yield* p.roomState(room)).toMatchObject({
+          // an ack is not awaited (it leaves with its turn's batch on a's connection): wait until p sees it
+          const state = yield* eventually(
+            Effect.orDie(p.roomState(room)),
+            (state) => state.acked.length === 1,
+            "a's ack of m1 reached the server"
+          )
+          expect(state).toMatchObject({
             backlog: 4,
             members: [a.clientId, b.clientId].sort(),
             acked: [a.clientId],
