@@ -68,5 +68,4 @@ export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueu
  */
 export const layerWith = (
   options: ProxyOptions
-): Layer.Layer<RoomProxy, Config.ConfigError, SyncFanoutQueue.SyncFanoutQueue> =>
-  Layer.effect(RoomProxy, make(options))
+): Layer.Layer<RoomProxy, Config.ConfigError, SyncFanoutQueue.SyncFanoutQueue> => Layer.effect(RoomProxy, make(options))

@@ -98,12 +98,10 @@ export const makeCluster = (
   nodes: ReadonlyArray<ClusterNode>,
   options: ClusterConnectionOptions = {}
 ): Effect.Effect<RedisConnection["Service"], QueueError.EngineError | Config.ConfigError, Scope.Scope> =>
-  Effect.suspend(() => {
-    const parsed = Result.all([Options.parseNodes(nodes, "nodes"), Options.check(options)])
-    return Result.isFailure(parsed)
-      ? Effect.fail(parsed.failure)
-      : ClusterConnection.make(parsed.success[0], parsed.success[1])
-  })
+  Effect.flatMap(
+    Effect.fromResult(Result.all([Options.parseNodes(nodes, "nodes"), Options.check(options)])),
+    ([parsed, checked]) => ClusterConnection.make(parsed, checked)
+  )
 
 /**
  * A `RedisConnection` to a standalone Redis, from options or a `redis://` / `rediss://` URL
@@ -212,7 +210,9 @@ export const layerConfig = (
     RedisConnection,
     Effect.gen(function*() {
       const read = yield* Config.unwrap(connection)
-      const target = yield* Effect.fromResult(Options.resolve(read, { nodes: "nodes", url: "url", password: "password" }))
+      const target = yield* Effect.fromResult(
+        Options.resolve(read, { nodes: "nodes", url: "url", password: "password" })
+      )
       return yield* target.kind === "cluster"
         ? ClusterConnection.make(target.nodes, target.options)
         : StandaloneConnection.make(target.options)

@@ -119,7 +119,9 @@ export class Room {
     let slow: Array<LocalClient> | undefined
     for (const client of this.members) {
       if (client.closed) continue // leaving: its leave is waiting for this permit
-      const local: Delivery.Delivery = queued ? { ...delivery, ack: localAck(client, this.name, delivery.id) } : delivery
+      const local: Delivery.Delivery = queued
+        ? { ...delivery, ack: localAck(client, this.name, delivery.id) }
+        : delivery
       if (client.offer(local)) waiting.add(client)
       else (slow ??= []).push(client)
     }

@@ -114,7 +114,8 @@ export const parseUrl = (
   })
 }
 
-const isPort = (port: unknown): port is number => Number.isSafeInteger(port) && Number(port) >= 1 && Number(port) <= 65535
+const isPort = (port: unknown): port is number =>
+  Number.isSafeInteger(port) && Number(port) >= 1 && Number(port) <= 65535
 
 /** How a value shows in a message: strings quoted, never a password (not called with one). */
 const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
@@ -144,7 +145,9 @@ export const check = <O extends RedisOptions>(options: O): Result.Result<O, Conf
   }
   if (connectTimeout !== undefined) {
     const timeout = Duration.fromInput(connectTimeout)
-    if (Option.isNone(timeout)) return invalid("connectTimeout", `connectTimeout is not a duration: ${show(connectTimeout)}`)
+    if (Option.isNone(timeout)) {
+      return invalid("connectTimeout", `connectTimeout is not a duration: ${show(connectTimeout)}`)
+    }
     if (!Duration.isFinite(timeout.value) || !Duration.isGreaterThan(timeout.value, Duration.zero)) {
       return invalid(
         "connectTimeout",
