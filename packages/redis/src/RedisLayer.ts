@@ -1,8 +1,8 @@
 /**
  * Layers providing a `RedisConnection`: `layer` for a standalone Redis (a URL or options),
  * `cluster` for a Redis Cluster, `layerConfig()` from the environment (or `layerConfig(config)`
- * from a `Config` of your own). Most applications use the
- * one-call layers of `ClientLayer` (`ClientLayer.standalone`, `ClientLayer.cluster`) instead.
+ * from a `Config` of your own). Most applications use the one-call layers of `ClientLayer`
+ * (`ClientLayer.standalone`, `ClientLayer.cluster`) instead.
  *
  * ```ts
  * const Live = ClientLayer.layer({ keyPrefix: "app" }).pipe(
