@@ -14,7 +14,7 @@ import { MemoryLayer, type QueueError, SyncFanoutQueue, TypedQueue } from "@lock
 import { ProxyLayer, RoomProxy } from "@lockstep/proxy"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { type Config, Console, Effect, Layer, Schema, Stream } from "effect"
+import { Config, ConfigProvider, Console, Effect, Layer, Schema, Stream } from "effect"
 
 const Order = Schema.Struct({ id: Schema.Number, item: Schema.String })
 
@@ -26,14 +26,17 @@ const queueLayer = (
   QueueError.QueueError | Config.ConfigError | RedisTestServer.RedisTestError
 > =>
   engine === "redis"
-    ? ClientLayer.layer({ keyPrefix: "consumer" }).pipe(
+    // configured as a deployment would be: the client from the LOCKSTEP_* variables, the connection
+    // from a Config of the program's own
+    ? ClientLayer.layerConfig().pipe(
       Layer.provide(ShardLayer.single),
       Layer.provide(Layer.unwrap(Effect.gen(function*() {
         const server = yield* RedisTestServer.RedisTestServer
         yield* Console.log(`spawned redis-server on port ${server.port}`)
-        return RedisLayer.layer(server.url)
+        return RedisLayer.layerConfig({ url: Config.succeed(server.url) })
       }))),
-      Layer.provide(RedisTestServer.layer())
+      Layer.provide(RedisTestServer.layer()),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOCKSTEP_KEY_PREFIX: "consumer" })))
     )
     : MemoryLayer.layer({ keyPrefix: "consumer" })
 

@@ -73,10 +73,11 @@ export interface MonitorOptions {
  * finds its events relative to its own URL. One loop reads the board's snapshots for every open
  * board: it starts with the first and stops with the last.
  *
- * Options that are given but wrong (a `peekLimit` of 0, a `pollInterval` that is not a positive
- * duration, …) fail the layer with a `ConfigError` naming the option. Below its prefix (every
- * path when mounted at the root) a path without a route is a JSON 404, and a room whose escapes
- * cannot be decoded a JSON 400: the monitor adds a global middleware for these two answers.
+ * Options that are given but wrong (a `peekLimit` of 0, a `prefix` without its leading `/`, a
+ * `pollInterval` that is not a positive duration, …) fail the layer with a `ConfigError` naming
+ * the option. Below its prefix (every path when mounted at the root) a path without a route is a
+ * JSON 404, and a room whose escapes cannot be decoded a JSON 400: the monitor adds a global
+ * middleware for these two answers.
  *
  * @since 0.1.0
  * @category layers

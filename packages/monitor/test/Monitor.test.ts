@@ -716,7 +716,8 @@ describe("Monitor: errors and headers", () => {
         [{ pollInterval: Infinity }, "pollInterval"],
         [{ stalledAfter: -1 }, "stalledAfter"],
         [{ maxRooms: 0 }, "maxRooms"],
-        [{ stalledRooms: 1001 }, "stalledRooms"]
+        [{ stalledRooms: 1001 }, "stalledRooms"],
+        [{ prefix: "monitor" } as unknown as Monitor.MonitorOptions, "prefix"]
       ]
       for (const [options, option] of cases) {
         const error = yield* Effect.flip(build(options))

@@ -7,11 +7,13 @@
  *
  * @since 0.1.0
  */
-import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
+import type { SyncFanoutQueue } from "@lockstep/core"
+import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/roomProxy.js"
+import * as Settings from "./internal/settings.js"
 import { RoomProxy } from "./RoomProxy.js"
 
 /**
@@ -22,16 +24,18 @@ import { RoomProxy } from "./RoomProxy.js"
  */
 export interface ProxyOptions {
   /**
-   * Deliveries buffered per local client. A client whose buffer is full when a message arrives
-   * is ejected from that room (`ClientEjected { reason: "slow-consumer" }`). Default 1024.
+   * Deliveries buffered per local client, a positive integer. A client whose buffer is full when
+   * a message arrives is ejected from that room (`ClientEjected { reason: "slow-consumer" }`).
+   * Default 1024.
    */
   readonly bufferSize?: number | undefined
 }
 
 /**
  * Build a proxy in the current scope over the `SyncFanoutQueue` in context. Closing the scope
- * closes every upstream subscription it holds and ends the local clients' streams. A `bufferSize`
- * that is not a positive integer is an `InvalidArgument`.
+ * closes every upstream subscription it holds and ends the local clients' streams. An option
+ * that is given but wrong (a `bufferSize` that is not a positive integer) is a `ConfigError`
+ * naming it (`QueueConfig.invalidData`), before anything is subscribed.
  *
  * @since 0.1.0
  * @category constructors
@@ -40,22 +44,9 @@ export const make = (
   options?: ProxyOptions
 ): Effect.Effect<
   RoomProxy["Service"],
-  QueueError.InvalidArgument,
+  Config.ConfigError,
   SyncFanoutQueue.SyncFanoutQueue | Scope.Scope
-> =>
-  Effect.suspend(() => {
-    const bufferSize = options?.bufferSize ?? defaultBufferSize
-    if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
-      return Effect.fail(
-        new QueueError.InvalidArgument({
-          message: `RoomProxy: bufferSize must be a positive integer, got ${String(bufferSize)}`
-        })
-      )
-    }
-    return internal.make({ bufferSize })
-  })
-
-const defaultBufferSize = 1024
+> => Effect.flatMap(Effect.fromResult(Settings.validate(options)), internal.make)
 
 /**
  * A proxy with default options.
@@ -65,16 +56,16 @@ const defaultBufferSize = 1024
  */
 export const layer: Layer.Layer<RoomProxy, never, SyncFanoutQueue.SyncFanoutQueue> = Layer.effect(
   RoomProxy,
-  internal.make({ bufferSize: defaultBufferSize })
+  internal.make({ bufferSize: Settings.defaultBufferSize })
 )
 
 /**
- * A proxy with the given options.
+ * A proxy with the given options; an option that is given but wrong fails the layer with a
+ * `ConfigError` naming it.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerWith = (
   options: ProxyOptions
-): Layer.Layer<RoomProxy, QueueError.InvalidArgument, SyncFanoutQueue.SyncFanoutQueue> =>
-  Layer.effect(RoomProxy, make(options))
+): Layer.Layer<RoomProxy, Config.ConfigError, SyncFanoutQueue.SyncFanoutQueue> => Layer.effect(RoomProxy, make(options))

@@ -3,10 +3,17 @@ import { SyncFanoutQueue } from "@lockstep/core"
 import { memoryFixture } from "@lockstep/engine-suite"
 import { ProxyLayer } from "@lockstep/proxy"
 import { RedisTestServer } from "@lockstep/redis/testing"
-import { Deferred, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
+import type * as Config from "effect/Config"
 import * as TestClock from "effect/testing/TestClock"
 import { redisFixture } from "../../redis/test/utils/redisFixture.js"
 import * as Scenario from "./utils/scenarios.js"
+
+/** The option a `ConfigError` names (`QueueConfig.invalidData`: an invalid value at a path). */
+const configErrorPath = (error: Config.ConfigError) => {
+  const cause = error.cause
+  return Schema.isSchemaError(cause) && cause.issue._tag === "Pointer" ? cause.issue.path : undefined
+}
 
 const scenarios = [
   ["join / part / send / receive (the seed's RoomProxyManager example)", Scenario.joinPartSendReceive],
@@ -34,18 +41,25 @@ describe("RoomProxy (memory engine)", () => {
       expect([...(yield* client.rooms)]).toEqual(["ok"])
     }))
 
-  it.effect("a bufferSize that is not a positive integer is a typed InvalidArgument", () =>
+  it.effect("a bufferSize that is not a positive integer is a ConfigError naming it, when the proxy is built", () =>
     Effect.gen(function*() {
       const f = yield* memoryFixture
       const upstream = yield* f.client()
-      for (const bufferSize of [0, -1, 1.5, Number.NaN]) {
-        const error = yield* ProxyLayer.make({ bufferSize }).pipe(
-          Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream),
-          Effect.flip
-        )
-        expect(error._tag).toBe("InvalidArgument")
-        expect(error.message).toContain("bufferSize must be a positive integer")
+      for (const bufferSize of [0, -1, 1.5, Number.NaN, Infinity]) {
+        const builds: ReadonlyArray<
+          Effect.Effect<unknown, Config.ConfigError, SyncFanoutQueue.SyncFanoutQueue | Scope.Scope>
+        > = [ProxyLayer.make({ bufferSize }), Layer.build(ProxyLayer.layerWith({ bufferSize }))]
+        for (const build of builds) {
+          const error = yield* build.pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream), Effect.flip)
+          expect(error._tag).toBe("ConfigError")
+          expect(configErrorPath(error)).toEqual(["bufferSize"])
+          expect(error.message).toContain(`bufferSize must be a positive integer, got ${bufferSize}`)
+        }
       }
+      // nothing was subscribed upstream
+      expect((yield* upstream.rooms()).rooms).toEqual([])
+      // the smallest valid one builds
+      yield* ProxyLayer.make({ bufferSize: 1 }).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, upstream))
     }))
 
   it.effect("a local client whose buffer overflows is ejected from the room (slow-consumer)", () =>

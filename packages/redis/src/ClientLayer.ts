@@ -21,7 +21,7 @@
  * @since 0.1.0
  */
 import { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -74,17 +74,23 @@ export const layer = (
 > => Layer.effect(SyncFanoutQueue.SyncFanoutQueue, make(config))
 
 /**
- * A client configured from the environment (`QueueConfig.config`), on the `RedisConnection` and
- * `Sharding` provided (e.g. `RedisLayer.layerConfig`).
+ * A client configured by a `Config` of `QueueConfig` (`Config.Wrap`: one `Config`, or one per
+ * option), on the `RedisConnection` and `Sharding` provided (e.g. `RedisLayer.layerConfig()`). By
+ * default `QueueConfig.config`: the `LOCKSTEP_*` variables. Pass your own to read other names,
+ * e.g. `layerConfig(QueueConfig.config.pipe(Config.nested("EU")))` (`EU_LOCKSTEP_KEY_PREFIX`, …)
+ * or `layerConfig({ keyPrefix: Config.String("APP_PREFIX") })`. What cannot be read or is wrong
+ * fails the layer with a `ConfigError` naming it, before the client is built.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<
+export const layerConfig = (
+  config: Config.Wrap<QueueConfig.QueueConfig> = QueueConfig.config
+): Layer.Layer<
   SyncFanoutQueue.SyncFanoutQueue,
   Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
-> = Layer.unwrap(Effect.map(QueueConfig.config, layer))
+> => Layer.unwrap(Effect.map(Config.unwrap(config), layer))
 
 /**
  * A client on a standalone Redis, with its own connection: `layer(config)` on one shard
@@ -126,10 +132,5 @@ export const cluster = (
   layer(config).pipe(
     Layer.provide(RedisLayer.cluster(nodes, options)),
     // built first: a bad shard count fails before anything connects
-    Layer.provide(
-      Layer.effect(
-        Sharding,
-        Effect.mapError(ShardLayer.make({ shards }), (e) => QueueConfig.invalidData("shards", e.message))
-      )
-    )
+    Layer.provide(ShardLayer.layer({ shards }))
   )

@@ -1,7 +1,8 @@
 /**
  * Layers providing a `RedisConnection`: `layer` for a standalone Redis (a URL or options),
- * `cluster` for a Redis Cluster, `layerConfig` from the environment. Most applications use the
- * one-call layers of `ClientLayer` (`ClientLayer.standalone`, `ClientLayer.cluster`) instead.
+ * `cluster` for a Redis Cluster, `layerConfig()` from the environment (or `layerConfig(config)`
+ * from a `Config` of your own). Most applications use the one-call layers of `ClientLayer`
+ * (`ClientLayer.standalone`, `ClientLayer.cluster`) instead.
  *
  * ```ts
  * const Live = ClientLayer.layer({ keyPrefix: "app" }).pipe(
@@ -18,7 +19,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { ClusterOptions, RedisOptions as IORedisOptions } from "ioredis"
@@ -98,8 +100,8 @@ export const makeCluster = (
   options: ClusterConnectionOptions = {}
 ): Effect.Effect<RedisConnection["Service"], QueueError.EngineError | Config.ConfigError, Scope.Scope> =>
   Effect.flatMap(
-    Effect.fromResult(Options.parseNodes(nodes, "nodes")),
-    (parsed) => ClusterConnection.make(parsed, options)
+    Effect.fromResult(Result.all([Options.parseNodes(nodes, "nodes"), Options.check(options)])),
+    ([parsed, checked]) => ClusterConnection.make(parsed, checked)
   )
 
 /**
@@ -126,52 +128,94 @@ export const cluster = (
 ): Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> =>
   Layer.effect(RedisConnection, makeCluster(nodes, options))
 
-const environment = Config.all({
+/**
+ * What `layerConfig` connects to: a Redis Cluster when `nodes` is given, else the standalone Redis
+ * at `url` (default `redis://127.0.0.1:6379`); `password`, if given, wins over one in the URL and
+ * applies to every cluster node.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface ConnectionConfig {
+  /** cluster node addresses (at least one): when given, a cluster connection is made */
+  readonly nodes?: ReadonlyArray<ClusterNode> | undefined
+  /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS (plain or `Redacted`) */
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  /** plain or `Redacted`; never logged */
+  readonly password?: string | Redacted.Redacted<string> | undefined
+}
+
+/** The variables `config` reads: a failure of the value read names its variable. */
+const variables = {
+  nodes: "LOCKSTEP_REDIS_CLUSTER_NODES",
+  url: "LOCKSTEP_REDIS_URL",
+  password: "LOCKSTEP_REDIS_PASSWORD"
+} as const
+
+/**
+ * The connection read from the environment (or any `ConfigProvider`): `LOCKSTEP_REDIS_CLUSTER_NODES`
+ * (comma-separated `host:port`, `[IPv6]:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default
+ * `redis://127.0.0.1:6379`); `LOCKSTEP_REDIS_PASSWORD` for the password. The URL and the password
+ * are read as `Config.Redacted`: they never show in a log line or an error. A value that cannot
+ * be read is a `ConfigError` naming the variable.
+ *
+ * @since 1.0.0
+ * @category config
+ */
+export const config: Config.Config<ConnectionConfig> = Config.all({
   // comma-separated; when set, a cluster connection is made
   nodes: Config.option(Config.Array(
     Schema.String.annotate({ description: "a Redis Cluster node address: host:port or [IPv6]:port" }),
-    "LOCKSTEP_REDIS_CLUSTER_NODES"
+    variables.nodes
   )),
-  url: Config.withDefault(
+  url: Config.option(
     Config.schema(
       Schema.Redacted(Schema.String).annotate({
         description: "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS"
       }),
-      "LOCKSTEP_REDIS_URL"
-    ),
-    Redacted.make("redis://127.0.0.1:6379")
+      variables.url
+    )
   ),
   password: Config.option(Config.schema(
     Schema.Redacted(Schema.String).annotate({
       description:
         "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
     }),
-    "LOCKSTEP_REDIS_PASSWORD"
+    variables.password
   ))
-})
+}).pipe(
+  Config.map(({ nodes, password, url }): ConnectionConfig => ({
+    ...Option.match(nodes, { onNone: () => ({}), onSome: (nodes) => ({ nodes: nodes.map((n) => n.trim()) }) }),
+    ...Option.match(url, { onNone: () => ({}), onSome: (url) => ({ url }) }),
+    ...Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
+  })),
+  // set but blank, or a node that cannot be read, fails here, naming the variable
+  Config.mapEffect((read) => Effect.as(Effect.fromResult(Options.resolve(read, variables)), read))
+)
 
 /**
- * A `RedisConnection` from the environment: `LOCKSTEP_REDIS_CLUSTER_NODES` (comma-separated
- * `host:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`);
- * `LOCKSTEP_REDIS_PASSWORD` for the password. The URL and the password are read as
- * `Config.Redacted`: they never show in a log line or an error.
+ * A `RedisConnection` from a `Config` of a `ConnectionConfig` (`Config.Wrap`: one `Config`, or one
+ * per field), by default `config`: the `LOCKSTEP_REDIS_*` variables. Pass your own to read other
+ * names, e.g. `layerConfig(RedisLayer.config.pipe(Config.nested("EU")))` (`EU_LOCKSTEP_REDIS_URL`, …)
+ * or `layerConfig({ url: Config.Redacted("REDIS_URL") })`. A value that cannot be read or is wrong
+ * fails the layer with a `ConfigError` before anything connects (naming the variable, with
+ * `config`; the field, `nodes` / `url` / `password`, with a `Config` of your own).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> = Layer.effect(
-  RedisConnection,
-  Effect.gen(function*() {
-    const { nodes, password, url } = yield* environment
-    const auth = Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
-    if (Option.isSome(nodes)) {
-      // set but empty is a mistake, not "no cluster": parseNodes refuses an empty list
-      const parsed = yield* Effect.fromResult(
-        Options.parseNodes(nodes.value.map((n) => n.trim()), "LOCKSTEP_REDIS_CLUSTER_NODES")
+export const layerConfig = (
+  connection: Config.Wrap<ConnectionConfig> = config
+): Layer.Layer<RedisConnection, QueueError.EngineError | Config.ConfigError> =>
+  Layer.effect(
+    RedisConnection,
+    Effect.gen(function*() {
+      const read = yield* Config.unwrap(connection)
+      const target = yield* Effect.fromResult(
+        Options.resolve(read, { nodes: "nodes", url: "url", password: "password" })
       )
-      return yield* ClusterConnection.make(parsed, auth)
-    }
-    const options = yield* Effect.fromResult(Options.parseUrl(url, "LOCKSTEP_REDIS_URL"))
-    return yield* StandaloneConnection.make({ ...options, ...auth })
-  })
-)
+      return yield* target.kind === "cluster"
+        ? ClusterConnection.make(target.nodes, target.options)
+        : StandaloneConnection.make(target.options)
+    })
+  )

@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { QueueError } from "@lockstep/core"
+import { QueueConfig } from "@lockstep/core"
+import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { fnv1a, slotOf } from "./internal/slot.js"
@@ -49,19 +50,20 @@ const spreadTags = (shards: number): ReadonlyArray<string> => {
 }
 
 /**
- * Build the sharding of `shards` shards (1..16384).
+ * Build the sharding of `shards` shards (1..16384). Another count is a `ConfigError` naming the
+ * option (`QueueConfig.invalidData`, path `shards`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: { readonly shards: number }
-): Effect.Effect<Sharding["Service"], QueueError.InvalidArgument> =>
+): Effect.Effect<Sharding["Service"], Config.ConfigError> =>
   Effect.suspend(() => {
     const { shards } = options
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16384) {
       return Effect.fail(
-        new QueueError.InvalidArgument({ message: `shards must be an integer from 1 to 16384, got ${String(shards)}` })
+        QueueConfig.invalidData("shards", `shards must be an integer from 1 to 16384, got ${String(shards)}`)
       )
     }
     const tags = spreadTags(shards)
@@ -73,10 +75,11 @@ export const make = (
   })
 
 /**
- * `shards` shards, each on its own hash slot (a Redis Cluster).
+ * `shards` shards, each on its own hash slot (a Redis Cluster); a bad count fails the layer
+ * with a `ConfigError` (path `shards`).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, QueueError.InvalidArgument> =>
+export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, Config.ConfigError> =>
   Layer.effect(Sharding, make(options))

@@ -7,7 +7,7 @@
  */
 
 /**
- * One lockstep client on Redis: `standalone`, `cluster` (one call), `layer`, `make`, `layerConfig`.
+ * One lockstep client on Redis: `standalone`, `cluster` (one call), `layer`, `make`, `layerConfig(config?)`.
  *
  * @since 0.1.0
  */
@@ -21,7 +21,7 @@ export * as ClientLayer from "./ClientLayer.js"
 export * as RedisConnection from "./RedisConnection.js"
 
 /**
- * Layers providing a `RedisConnection`: `layer` (standalone), `cluster`, `layerConfig`.
+ * Layers providing a `RedisConnection`: `layer` (standalone), `cluster`, `layerConfig(config?)`.
  *
  * @since 0.1.0
  */

@@ -3,11 +3,11 @@
  * db), typed failures (wrong password, unreachable, black-holed), nothing leaked on failure, and
  * `layerConfig` from a ConfigProvider.
  */
-import { describe, expect, layer } from "@effect/vitest"
-import { QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { QueueConfig, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
-import { Cause, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Cause, Config, ConfigProvider, Context, Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import * as HarnessNet from "../src/testing/internal/net.js"
 import {
   captureLogs,
@@ -172,7 +172,7 @@ describe("RedisLayer", () => {
         ]
         for (const [what, variables] of cases) {
           const [exit, logs] = yield* captureLogs(
-            Effect.exit(Effect.scoped(Layer.build(RedisLayer.layerConfig))).pipe(
+            Effect.exit(Effect.scoped(Layer.build(RedisLayer.layerConfig()))).pipe(
               Effect.provideService(ConfigProvider.ConfigProvider, env(variables))
             )
           )
@@ -204,7 +204,7 @@ describe("RedisLayer", () => {
           ["LOCKSTEP_REDIS_URL", `redis://alice:not-this-one@127.0.0.1:${port}/4`],
           ["LOCKSTEP_REDIS_PASSWORD", "s3cret"]
         ])
-        const context = yield* Layer.build(Layer.merge(RedisLayer.layerConfig, ShardLayer.single)).pipe(
+        const context = yield* Layer.build(Layer.merge(RedisLayer.layerConfig(), ShardLayer.single)).pipe(
           Effect.provideService(ConfigProvider.ConfigProvider, provider)
         )
         const q = yield* makeClient(context, { keyPrefix: freshPrefix("pw") })
@@ -239,13 +239,13 @@ describe("RedisLayer", () => {
         // (an empty variable is unset for Effect 4's ConfigProvider.fromEnv: not tried here, it
         // would connect to the default URL)
         for (const nodes of [" ", "127.0.0.1:7000, ", "127.0.0.1:7000,,127.0.0.1:7001"]) {
-          const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+          const [, error] = yield* tryConnect(RedisLayer.layerConfig()).pipe(
             Effect.provideService(ConfigProvider.ConfigProvider, env([["LOCKSTEP_REDIS_CLUSTER_NODES", nodes]]))
           )
           expect(expectInvalidData(error), JSON.stringify(nodes)).toContain("LOCKSTEP_REDIS_CLUSTER_NODES")
         }
         // an explicitly empty list (a structured ConfigProvider) too
-        const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+        const [, error] = yield* tryConnect(RedisLayer.layerConfig()).pipe(
           Effect.provideService(
             ConfigProvider.ConfigProvider,
             ConfigProvider.fromUnknown({ LOCKSTEP_REDIS_CLUSTER_NODES: [] })
@@ -277,9 +277,9 @@ describe("RedisLayer", () => {
           ["LOCKSTEP_KEY_PREFIX", prefix],
           ["LOCKSTEP_CLIENT_TIMEOUT", "30 seconds"]
         ])
-        const Live = ClientLayer.layerConfig.pipe(
+        const Live = ClientLayer.layerConfig().pipe(
           Layer.provide(ShardLayer.single),
-          Layer.provide(RedisLayer.layerConfig),
+          Layer.provide(RedisLayer.layerConfig()),
           Layer.provide(ConfigProvider.layer(provider))
         )
         const scope = yield* Scope.make()
@@ -298,10 +298,60 @@ describe("RedisLayer", () => {
         )
 
         // the provider given as a service of the effect works as well, and a bad URL is a configuration error
-        const [, error] = yield* tryConnect(RedisLayer.layerConfig).pipe(
+        const [, error] = yield* tryConnect(RedisLayer.layerConfig()).pipe(
           Effect.provideService(ConfigProvider.ConfigProvider, env([["LOCKSTEP_REDIS_URL", "::nope::"]]))
         )
         expectInvalidData(error)
+      }))
+
+    it.effect("layerConfig takes a Config of its own: Config.nested, or one Config per field (other names)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const [closed] = yield* HarnessNet.freePorts(1)
+        const raw = yield* rawRedis(port)
+        // the default variables point nowhere: only the ones the given Config names are read
+        const provider = env([
+          ["LOCKSTEP_REDIS_URL", `redis://127.0.0.1:${closed}`],
+          ["LOCKSTEP_KEY_PREFIX", "not-this-one"],
+          ["EU_LOCKSTEP_REDIS_URL", `redis://alice:s3cret@127.0.0.1:${port}/5`],
+          ["EU_LOCKSTEP_KEY_PREFIX", freshPrefix("eu")],
+          ["MY_REDIS", `redis://alice@127.0.0.1:${port}/6`],
+          ["MY_PASSWORD", "s3cret"],
+          ["MY_PREFIX", freshPrefix("mine")]
+        ])
+        const nested = ClientLayer.layerConfig(QueueConfig.config.pipe(Config.nested("EU"))).pipe(
+          Layer.provide(ShardLayer.single),
+          Layer.provide(RedisLayer.layerConfig(RedisLayer.config.pipe(Config.nested("EU"))))
+        )
+        const named = ClientLayer.layerConfig({ keyPrefix: Config.String("MY_PREFIX") }).pipe(
+          Layer.provide(ShardLayer.single),
+          Layer.provide(RedisLayer.layerConfig({
+            url: Config.Redacted("MY_REDIS"),
+            password: Config.Redacted("MY_PASSWORD")
+          }))
+        )
+        for (const [Live, db] of [[nested, "5"], [named, "6"]] as const) {
+          const scope = yield* Scope.make()
+          const context = yield* Layer.buildWithScope(Live, scope).pipe(
+            Effect.provideService(ConfigProvider.ConfigProvider, provider)
+          )
+          const q = Context.get(context, SyncFanoutQueue.SyncFanoutQueue)
+          const s = yield* subscribe(q, "room").pipe(Scope.provide(scope))
+          yield* q.send("room", `db ${db}`)
+          expect((yield* s.next()).data).toBe(`db ${db}`)
+          expect((yield* clientList(raw)).filter((c) => c.db === db).map((c) => c.user)).toEqual(["alice", "alice"])
+          yield* Scope.close(scope, Exit.void)
+        }
+        // a value of a Config of one's own that is wrong is named by its field
+        const [, badUrl] = yield* tryConnect(RedisLayer.layerConfig({ url: Config.succeed("http://nowhere") }))
+        expect(invalidData(badUrl)?.path).toEqual(["url"])
+        const [, noNodes] = yield* tryConnect(RedisLayer.layerConfig({ nodes: Config.succeed([]) }))
+        expect(invalidData(noNodes)?.path).toEqual(["nodes"])
+        // and the default still names the variable
+        const [, badVariable] = yield* tryConnect(RedisLayer.layerConfig()).pipe(
+          Effect.provideService(ConfigProvider.ConfigProvider, env([["LOCKSTEP_REDIS_URL", "http://nowhere"]]))
+        )
+        expect(invalidData(badVariable)?.path).toEqual(["LOCKSTEP_REDIS_URL"])
       }))
   })
 
@@ -355,4 +405,33 @@ describe("RedisLayer", () => {
         }
       }))
   })
+
+  it.effect("options given but wrong fail the layer with a ConfigError naming the option, before connecting", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [RedisLayer.RedisOptions, string]> = [
+        [{ host: "" }, "host"],
+        [{ port: 0 }, "port"],
+        [{ port: 65536 }, "port"],
+        [{ port: 6379.5 }, "port"],
+        [{ db: -1 }, "db"],
+        [{ db: 1.5 }, "db"],
+        [{ connectTimeout: "soon" as unknown as Duration.Input }, "connectTimeout"],
+        [{ connectTimeout: 0 }, "connectTimeout"],
+        [{ connectTimeout: Duration.infinity }, "connectTimeout"],
+        [{ username: 7 as unknown as string }, "username"],
+        [{ password: 7 as unknown as string }, "password"],
+        [{ enableAutoPipelining: "yes" as unknown as boolean }, "enableAutoPipelining"]
+      ]
+      for (const [options, option] of cases) {
+        for (const built of [RedisLayer.layer(options), RedisLayer.cluster(["127.0.0.1:1"], options)]) {
+          const [, error] = yield* tryConnect(built)
+          expect(invalidData(error)?.path, JSON.stringify(options)).toEqual([option])
+          expect(String((error as Error).message)).toContain(option)
+        }
+      }
+      // a cluster node given as { host, port } is checked as one given as text
+      for (const node of [{ host: "", port: 6379 }, { host: "127.0.0.1", port: 0 }]) {
+        expect(invalidData((yield* tryConnect(RedisLayer.cluster([node])))[1])?.path).toEqual(["nodes"])
+      }
+    }))
 })

@@ -51,6 +51,11 @@ const integer = (path: string, value: number | undefined, fallback: number, min:
  */
 export const validate = (options: MonitorOptions): Result.Result<Settings, Config.ConfigError> =>
   Result.gen(function*() {
+    const { prefix } = options
+    if (prefix !== undefined && (typeof prefix !== "string" || !prefix.startsWith("/"))) {
+      // without the slash the router would never match a request: a board that is silently nowhere
+      return yield* invalid("prefix", `prefix must be a path starting with "/", got ${JSON.stringify(prefix)}`)
+    }
     return {
       pollInterval: yield* duration("pollInterval", options.pollInterval, Duration.millis(500), true),
       stalledAfter: yield* duration("stalledAfter", options.stalledAfter, Duration.seconds(5), false),

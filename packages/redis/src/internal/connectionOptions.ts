@@ -1,16 +1,18 @@
 /**
  * From the public options (`RedisOptions`, a `redis://` URL, cluster node addresses) to ioredis
- * options. A URL or an address that cannot be read is a configuration error
- * (`QueueConfig.invalidData`: a `ConfigError` naming the option) whose message never repeats a
- * password, and which never carries the value read.
+ * options. An option given but wrong — a URL or an address that cannot be read, a port, a db or a
+ * `connectTimeout` out of range — is a configuration error (`QueueConfig.invalidData`: a
+ * `ConfigError` naming the option) whose message never repeats a password, and which never
+ * carries the value read.
  */
 import { QueueConfig } from "@lockstep/core"
 import type * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import type { RedisOptions as IORedisOptions } from "ioredis"
-import type { ClusterNode, RedisOptions } from "../RedisLayer.js"
+import type { ClusterNode, ConnectionConfig, RedisOptions } from "../RedisLayer.js"
 
 /** The text of a secret given plain or redacted. */
 const reveal = (secret: string | Redacted.Redacted<string>): string =>
@@ -45,7 +47,7 @@ export const toIoredis = (options: RedisOptions): IORedisOptions & { readonly re
   replyMapping: "legacy"
 })
 
-/** Deadline of the initial connection; default 10 s. */
+/** Deadline of the initial connection; default 10 s. Of options that passed `check`. */
 export const connectTimeoutOf = (options: RedisOptions): Duration.Duration =>
   Duration.fromInputUnsafe(options.connectTimeout ?? "10 seconds")
 
@@ -112,20 +114,72 @@ export const parseUrl = (
   })
 }
 
-/** Options from a URL, or the options given. */
+const isPort = (port: unknown): port is number =>
+  Number.isSafeInteger(port) && Number(port) >= 1 && Number(port) <= 65535
+
+/** How a value shows in a message: strings quoted, never a password (not called with one). */
+const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
+
+/**
+ * The options given, checked where ioredis would take a wrong value silently, throw or wait for
+ * a connection that cannot be: `host`, `port`, `db`, `connectTimeout`, and the kinds of
+ * `username`, `password` and `enableAutoPipelining`. `tls`, `ioredis` and `cluster` go to ioredis as
+ * they are.
+ */
+export const check = <O extends RedisOptions>(options: O): Result.Result<O, Config.ConfigError> => {
+  const { connectTimeout, db, enableAutoPipelining, host, password, port, username } = options
+  if (host !== undefined && (typeof host !== "string" || host === "")) {
+    return invalid("host", `host must be a non-empty string, got ${show(host)}`)
+  }
+  if (port !== undefined && !isPort(port)) {
+    return invalid("port", `port must be an integer from 1 to 65535, got ${show(port)}`)
+  }
+  if (db !== undefined && !(Number.isSafeInteger(db) && db >= 0)) {
+    return invalid("db", `db must be a non-negative integer, got ${show(db)}`)
+  }
+  if (username !== undefined && typeof username !== "string") {
+    return invalid("username", `username must be a string, got ${typeof username}`)
+  }
+  if (password !== undefined && typeof password !== "string" && !Redacted.isRedacted(password)) {
+    return invalid("password", `password must be a string or a Redacted string, got ${typeof password}`)
+  }
+  if (connectTimeout !== undefined) {
+    const timeout = Duration.fromInput(connectTimeout)
+    if (Option.isNone(timeout)) {
+      return invalid("connectTimeout", `connectTimeout is not a duration: ${show(connectTimeout)}`)
+    }
+    if (!Duration.isFinite(timeout.value) || !Duration.isGreaterThan(timeout.value, Duration.zero)) {
+      return invalid(
+        "connectTimeout",
+        `connectTimeout must be a finite positive duration, got ${Duration.format(timeout.value)}`
+      )
+    }
+  }
+  if (enableAutoPipelining !== undefined && typeof enableAutoPipelining !== "boolean") {
+    return invalid("enableAutoPipelining", `enableAutoPipelining must be a boolean, got ${show(enableAutoPipelining)}`)
+  }
+  return Result.succeed(options)
+}
+
+/** Options from a URL, or the options given, checked. */
 export const parse = (
   input: RedisOptions | string | Redacted.Redacted<string>
 ): Result.Result<RedisOptions, Config.ConfigError> =>
   typeof input === "string" || Redacted.isRedacted(input)
     ? parseUrl(input as string | Redacted.Redacted<string>, "url")
-    : Result.succeed(input.host === undefined ? input : { ...input, host: unbracket(input.host) })
+    : Result.map(check(input), (options) =>
+      options.host === undefined ? options : { ...options, host: unbracket(options.host) })
 
 /** A cluster node address as ioredis takes it: `host:port`, `[v6 literal]:port` or `{ host, port }`. */
 export const parseNode = (
   node: ClusterNode,
   path: string
 ): Result.Result<{ readonly host: string; readonly port: number }, Config.ConfigError> => {
-  if (typeof node !== "string") return Result.succeed({ host: unbracket(node.host), port: node.port })
+  if (typeof node !== "string") {
+    return typeof node.host === "string" && node.host !== "" && isPort(node.port)
+      ? Result.succeed({ host: unbracket(node.host), port: node.port })
+      : invalid(path, `{ host: ${show(node.host)}, port: ${show(node.port)} } is not a node address`)
+  }
   const colon = node.lastIndexOf(":")
   const host = colon < 0 ? "" : unbracket(node.slice(0, colon))
   const port = colon < 0 ? "" : node.slice(colon + 1)
@@ -143,3 +197,39 @@ export const parseNodes = (
   nodes.length === 0
     ? invalid(path, "a cluster needs at least one node address")
     : Result.all(nodes.map((node) => parseNode(node, path)))
+
+/** What `RedisLayer.layerConfig` connects to, read from a `ConnectionConfig`. */
+export type Target =
+  | { readonly kind: "cluster"; readonly nodes: ReadonlyArray<ParsedNode>; readonly options: RedisOptions }
+  | { readonly kind: "standalone"; readonly options: RedisOptions }
+
+type ParsedNode = { readonly host: string; readonly port: number }
+
+/** The default URL of `RedisLayer.layerConfig`. */
+export const defaultUrl = "redis://127.0.0.1:6379"
+
+/**
+ * A cluster when `nodes` is given (an empty list is a mistake, not "no cluster"), else the
+ * standalone Redis at `url`; `password` wins over one in the URL and applies to every node. A
+ * failure names the option by `paths` (the fields, or the variables they were read from).
+ */
+export const resolve = (
+  config: ConnectionConfig,
+  paths: { readonly nodes: string; readonly url: string; readonly password: string }
+): Result.Result<Target, Config.ConfigError> =>
+  Result.gen(function*() {
+    const { password } = config
+    if (password !== undefined && typeof password !== "string" && !Redacted.isRedacted(password)) {
+      return yield* invalid(paths.password, `${paths.password} must be a string or a Redacted string`)
+    }
+    const auth: RedisOptions = password === undefined ? {} : { password }
+    const { url = defaultUrl } = config
+    if (typeof url !== "string" && !Redacted.isRedacted(url)) {
+      return yield* invalid(paths.url, `${paths.url} must be a string or a Redacted string`)
+    }
+    if (config.nodes !== undefined) {
+      return { kind: "cluster", nodes: yield* parseNodes(config.nodes, paths.nodes), options: auth }
+    }
+    const options = yield* parseUrl(url, paths.url)
+    return { kind: "standalone", options: { ...options, ...auth } }
+  })

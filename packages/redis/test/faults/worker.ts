@@ -3,7 +3,7 @@
  *
  *   TSX_TSCONFIG_PATH=<repo>/tsconfig.base.json node --import tsx packages/redis/test/faults/worker.ts
  *
- * It connects with `RedisLayer.layerConfig` + `ShardLayer.single` + `ClientLayer.layerConfig`
+ * It connects with `RedisLayer.layerConfig()` + `ShardLayer.single` + `ClientLayer.layerConfig()`
  * (`LOCKSTEP_REDIS_URL`, `LOCKSTEP_KEY_PREFIX`, `LOCKSTEP_CLIENT_TIMEOUT`, … as in
  * `QueueConfig.config`), subscribes to its rooms in sync mode and prints one JSON line per event
  * on stdout (logs go to stderr):
@@ -113,9 +113,9 @@ const program = Effect.gen(function*() {
   return yield* Effect.never
 })
 
-const Live = ClientLayer.layerConfig.pipe(
+const Live = ClientLayer.layerConfig().pipe(
   Layer.provide(ShardLayer.single),
-  Layer.provide(RedisLayer.layerConfig)
+  Layer.provide(RedisLayer.layerConfig())
 )
 
 if (process.env.LOCKSTEP_WORKER_EXIT_WITH_PARENT === "1") {
