@@ -82,12 +82,13 @@ layer(Layer.merge(NewcomerLive, NodeServices.layer), { timeout: 240_000, exclude
         yield* nodenext
         yield* bundler
         const output = yield* ConsumerProject.node(dir, ["out/example.js"])
-        // the example logs the data of its two deliveries: {id: 1} released at once, then {id: 2}
+        // the example logs the data of its deliveries: {id: 1} released at once into the idle room, then
+        // the queued ones by priority: {id: 3} (priority 0) before {id: 2} (priority 5), S2
         const ids = lines(output).flatMap((line) => {
           const id = /\bid\W+(\d+)/.exec(line)?.[1]
           return id === undefined ? [] : [Number(id)]
         })
-        expect(ids, `README example printed:\n${output}`).toEqual([1, 2])
+        expect(ids, `README example printed:\n${output}`).toEqual([1, 3, 2])
       }))
 
     it.effect("@lockstep/redis and @lockstep/proxy load without the optional peer @effect/platform-node", () =>
