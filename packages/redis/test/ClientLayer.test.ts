@@ -494,6 +494,24 @@ describe("ClientLayer on a spawned redis-server", () => {
           .toEqual([])
       }))
 
+    it.effect("a connection given ioredis' stringNumbers: true still runs every operation (its replies are read as numbers)", () =>
+      Effect.gen(function*() {
+        const { port } = yield* RedisTestServer.RedisTestServer
+        const ctx = yield* connect(port, "string-numbers", { ioredis: { stringNumbers: true } })
+        const config = { keyPrefix: freshPrefix("strnum"), ...quiet }
+        const [a, p] = [yield* makeClient(ctx, config), yield* makeClient(ctx, config)]
+        const s = yield* subscribe(a, "room")
+        yield* p.send("room", 1)
+        yield* p.send("room", 2)
+        const d1 = yield* s.next()
+        expect(d1.data).toBe(1)
+        yield* d1.ack
+        expect((yield* s.next()).data).toBe(2)
+        const state = yield* p.roomState("room")
+        expect(state.members).toEqual([a.clientId])
+        expect(yield* p.rooms()).toMatchObject({ rooms: ["room"] })
+      }))
+
     it.effect("NOSCRIPT: operations still succeed after SCRIPT FLUSH (EVALSHA falls back to EVAL)", () =>
       Effect.gen(function*() {
         const { port } = yield* RedisTestServer.RedisTestServer

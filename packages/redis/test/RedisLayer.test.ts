@@ -420,7 +420,9 @@ describe("RedisLayer", () => {
         [{ connectTimeout: Duration.infinity }, "connectTimeout"],
         [{ username: 7 as unknown as string }, "username"],
         [{ password: 7 as unknown as string }, "password"],
-        [{ enableAutoPipelining: "yes" as unknown as boolean }, "enableAutoPipelining"]
+        [{ enableAutoPipelining: "yes" as unknown as boolean }, "enableAutoPipelining"],
+        // it would prefix the key a script is called with, not the keys the script builds (S19)
+        [{ ioredis: { keyPrefix: "app:" } }, "ioredis.keyPrefix"]
       ]
       for (const [options, option] of cases) {
         // port 1 (closed): were an option let through, the test would fail to connect, never reach a real server
@@ -429,6 +431,15 @@ describe("RedisLayer", () => {
           expect(invalidData(error)?.path, JSON.stringify(options)).toEqual([option])
           expect(String((error as Error).message)).toContain(option)
         }
+      }
+      for (
+        const [cluster, option] of [
+          [{ keyPrefix: "app:" }, "cluster.keyPrefix"],
+          [{ redisOptions: { keyPrefix: "app:" } }, "cluster.redisOptions.keyPrefix"]
+        ] as const
+      ) {
+        const [, error] = yield* tryConnect(RedisLayer.cluster(["127.0.0.1:1"], { cluster }))
+        expect(invalidData(error)?.path).toEqual([option])
       }
       // a cluster node given as { host, port } is checked as one given as text
       for (const node of [{ host: "", port: 1 }, { host: "127.0.0.1", port: 0 }]) {

@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import type { RedisOptions as IORedisOptions } from "ioredis"
+import type { ClusterOptions, RedisOptions as IORedisOptions } from "ioredis"
 import type { ClusterNode, ConnectionConfig, RedisOptions } from "../RedisLayer.js"
 
 /** The text of a secret given plain or redacted. */
@@ -29,7 +29,7 @@ export const retryStrategy = (times: number): number => Math.min(times * 50, 200
 
 /**
  * ioredis options of a node: ours mapped (with `retryStrategy` above), `ioredis` merged last,
- * always `lazyConnect` and the `legacy` reply mapping (the replies of the scripts are read in the
+ * always `lazyConnect`, numbers as numbers and the `legacy` reply mapping (the replies of the scripts are read in the
  * shapes it gives: arrays, and strings for doubles; RESP3 itself, ioredis 6's default protocol, is
  * fine with it).
  */
@@ -44,7 +44,10 @@ export const toIoredis = (options: RedisOptions): IORedisOptions & { readonly re
   ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
   ...options.ioredis,
   lazyConnect: true,
-  replyMapping: "legacy"
+  replyMapping: "legacy",
+  // the scripts' integer replies are read as numbers: `stringNumbers: true` would make every
+  // reply a string the operations refuse (an application may set it for its own connections)
+  stringNumbers: false
 })
 
 /** Deadline of the initial connection; default 10 s. Of options that passed `check`. */
@@ -157,6 +160,23 @@ export const check = <O extends RedisOptions>(options: O): Result.Result<O, Conf
   }
   if (enableAutoPipelining !== undefined && typeof enableAutoPipelining !== "boolean") {
     return invalid("enableAutoPipelining", `enableAutoPipelining must be a boolean, got ${show(enableAutoPipelining)}`)
+  }
+  // ioredis' own keyPrefix prefixes the key a command names, not the keys a script builds from
+  // it: lockstep's keys would be split between two prefixes (S19). The client's keyPrefix is the one.
+  const cluster = (options as { readonly cluster?: ClusterOptions | undefined }).cluster
+  for (
+    const [path, prefix] of [
+      ["ioredis.keyPrefix", options.ioredis?.keyPrefix],
+      ["cluster.keyPrefix", cluster?.keyPrefix],
+      ["cluster.redisOptions.keyPrefix", cluster?.redisOptions?.keyPrefix]
+    ] as const
+  ) {
+    if (prefix !== undefined) {
+      return invalid(
+        path,
+        `${path} is not supported: ioredis would prefix only the key a script is called with, not the keys it builds; give the client's keyPrefix instead (S19)`
+      )
+    }
   }
   return Result.succeed(options)
 }
