@@ -53,6 +53,8 @@ export interface RawRoomState {
   readonly members: ReadonlyArray<string>
   readonly acked: ReadonlyArray<string>
   readonly inFlight: { readonly id: string; readonly releasedAt: number; readonly age: number } | null
+  /** paused by an operator (S30) */
+  readonly paused: boolean
 }
 
 /**
@@ -112,6 +114,75 @@ export interface JoinOptions {
   readonly ackTimeoutMs: number | null
   /** expiry of this client in ms (S10) */
   readonly clientTimeoutMs: number
+  /**
+   * The id of the last queued message an earlier subscription of this process to the room handed
+   * to its consumer, or null (S27): a resumed membership (S22) answering that message counts a new
+   * attempt even within the same claim, while a join repeated after an answer that never arrived
+   * does not.
+   *
+   * @since 1.1.0
+   */
+  readonly handed: string | null
+  /** S28: a resumed membership that would receive a message for attempt `maxDeliveries + 1` dead-letters it instead; null: no bound */
+  readonly maxDeliveries: number | null
+  /** where such a dead letter goes (S29) */
+  readonly deadLetters: DeadLetterPolicy
+}
+
+/**
+ * How a room keeps its dead letters (S29): at most `limit`, none older than `retentionMs`; applied
+ * by the operation that writes a letter, with the writing client's configuration.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface DeadLetterPolicy {
+  readonly limit: number
+  readonly retentionMs: number
+}
+
+/**
+ * A message handed to a member outside the release's publication (a resync, S12, or a resumed
+ * join, S22), with the attempt it is for that member (S27).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface InFlightMessage {
+  readonly id: string
+  readonly envelope: string
+  readonly attempt: number
+}
+
+/**
+ * The new header of a redriven message (S29): the engine writes the letter's envelope again with
+ * this producer, sequence and send time (ms), keeping its priority and data text unchanged
+ * (`Envelope.redriven`), so a redrive is one round trip.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface RedriveTemplate {
+  readonly producer: string
+  readonly sequence: number
+  readonly sentAt: number
+}
+
+/**
+ * A dead letter as the engine stores it (S29), times in server ms. `seq` grows for good within
+ * the room: pages go from the newest letter down, and a position is the `seq` of the last letter
+ * of the previous page.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface RawDeadLetter {
+  readonly seq: number
+  readonly envelope: string
+  readonly member: string
+  readonly attempts: number
+  readonly at: number
+  readonly reason: string
 }
 
 /**
@@ -127,7 +198,7 @@ export interface JoinResult {
    * The in-flight message, when the join resumed a durable membership (S22) that holds it and has
    * not acked it: the caller delivers it (it predates `event`). Always null for a fresh join.
    */
-  readonly inFlight: { readonly id: string; readonly envelope: string } | null
+  readonly inFlight: InFlightMessage | null
 }
 
 /**
@@ -204,10 +275,11 @@ export interface BackendClient {
   readonly keepalive: (rooms: ReadonlyArray<string>, clientTimeoutMs: number) => Effect.Effect<boolean, BackendError>
   /** Eject expired clients and members past their ack deadline (S10, S11), bounded work. */
   readonly housekeep: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
-  /** The in-flight envelope of `room` if this client holds it and has not acked it (S12). */
-  readonly resync: (
-    room: string
-  ) => Effect.Effect<{ readonly id: string; readonly envelope: string } | null, BackendError>
+  /**
+   * The in-flight envelope of `room` if this client holds it and has not acked it (S12), with the
+   * attempt it is for this member (S27). Read-only: a resync counts no attempt.
+   */
+  readonly resync: (room: string) => Effect.Effect<InFlightMessage | null, BackendError>
   /** Leave every room given and forget this client (S20). */
   readonly unregister: (rooms: ReadonlyArray<string>) => Effect.Effect<void, BackendError>
   /** Queued envelopes of `room` in delivery order (S13). */
@@ -225,6 +297,49 @@ export interface BackendClient {
     from: RoomsPosition | null,
     limit: number
   ) => Effect.Effect<{ readonly rooms: ReadonlyArray<string>; readonly next: RoomsPosition | null }, BackendError>
+  /**
+   * Settle the in-flight message `id` for this member as a dead letter (S28): like an ack, and the
+   * letter `{ envelope, member, attempts: attempt, at, reason }` is kept per `policy`. false when
+   * this member does not hold `id` (acked, rejected, left or not the in-flight message): nothing
+   * changes. Unlike `ack`, awaited.
+   *
+   * @since 1.1.0
+   */
+  readonly reject: (
+    room: string,
+    id: string,
+    attempt: number,
+    reason: string,
+    policy: DeadLetterPolicy
+  ) => Effect.Effect<boolean, BackendError>
+  /** S30 `RoomAdmin.eject`: remove member `clientId` (publish an ejection notice `"operator"`, release what it held, end a durable membership for good); false when it was not a member. */
+  readonly eject: (room: string, clientId: string) => Effect.Effect<boolean, BackendError>
+  /** S30: set (true) or clear (false) the room's paused flag; resuming releases the next message if none is in flight. false when nothing changed. */
+  readonly pause: (room: string, paused: boolean) => Effect.Effect<boolean, BackendError>
+  /** S30: dead-letter the in-flight message ("skipped") for each sync member that has not acked it, release the next unless paused; the id skipped, or null. */
+  readonly skip: (room: string, policy: DeadLetterPolicy) => Effect.Effect<string | null, BackendError>
+  /** S30: drop the backlog; the number dropped. */
+  readonly purge: (room: string) => Effect.Effect<number, BackendError>
+  /** S29: up to `limit` letters, newest first, with `seq` below `before` (null: from the newest); `next` is the last `seq` returned, or null when no letter is left below it. */
+  readonly deadLetters: (
+    room: string,
+    before: number | null,
+    limit: number
+  ) => Effect.Effect<{ readonly letters: ReadonlyArray<RawDeadLetter>; readonly next: number | null }, BackendError>
+  /**
+   * S29: if a letter of message `id` is left, queue `envelope` (made by the caller: a new id, the
+   * letter's data and priority, read back from `letterEnvelope` by `Envelope.redriven`) and remove
+   * every letter of `id`, atomically; the new message is released at once if the room allows (S2).
+   * false when no letter of `id` was left (nothing is queued).
+   */
+  readonly redrive: (
+    room: string,
+    id: string,
+    newId: string,
+    redriven: RedriveTemplate
+  ) => Effect.Effect<boolean, BackendError>
+  /** S29: drop every dead letter of the room; how many were dropped. */
+  readonly dropDeadLetters: (room: string) => Effect.Effect<number, BackendError>
   /** true while the push connection is up; a false → true change triggers a resync (S12). */
   readonly connected: SubscriptionRef.SubscriptionRef<boolean>
   /**

@@ -34,12 +34,29 @@ export interface Delivery<A = unknown> {
   /** receive time minus `sentAt` (producer clock) */
   readonly latency: Duration.Duration
   /**
+   * How many times this message reached this member (its client id), this time included (S27):
+   * 1 the first time, one more each time a resumed membership (S22) receives it again. Always 1
+   * for async members and out-of-band messages.
+   *
+   * @since 1.1.0
+   */
+  readonly attempt: number
+  /**
    * Acknowledge this message (S3, S4). Idempotent; a no-op for out-of-band and async deliveries.
    * It does not wait for the server: the ack leaves with the other acks of this event-loop turn
    * (one round trip for all of them), operations this client makes afterwards reach the server
    * after it, and an ack lost in transit is repeated by the client (S12).
    */
   readonly ack: Effect.Effect<void, QueueError>
+  /**
+   * Settle this message for this member as a dead letter instead of an ack (S28): the room moves
+   * on as for an ack, and the message is listed by `RoomAdmin.deadLetters` with `reason`
+   * (default `"rejected"`). One round trip; idempotent; a no-op for out-of-band and async
+   * deliveries and for a message already acked or rejected.
+   *
+   * @since 1.1.0
+   */
+  readonly reject: (reason?: string) => Effect.Effect<void, QueueError>
 }
 
 /**

@@ -202,3 +202,29 @@ export const encodeMessage = (envelope: MessageEnvelope): Result.Result<string, 
  * @category encoding
  */
 export const encodeEject = (clientId: string, why: EjectReason): string => JSON.stringify({ k: "e", c: clientId, why })
+
+/**
+ * A dead letter's envelope queued again (S29): a queued message (`k: "q"`) of producer
+ * `producer` with sequence `sequence` sent at `sentAt` (ms), with the priority of `envelope` and
+ * its data text unchanged (byte for byte: `d` is an envelope's last key, `encodeMessage`). Engines
+ * that cannot run this function (a Redis script) must produce the same string. A failure when
+ * `envelope` is not a message envelope.
+ *
+ * @since 1.1.0
+ * @category encoding
+ */
+export const redriven = (
+  envelope: string,
+  template: { readonly producer: string; readonly sequence: number; readonly sentAt: number }
+): Result.Result<string, string> => {
+  const decoded = decodeOrReason(envelope)
+  if (typeof decoded === "string") return Result.fail(decoded)
+  if (decoded.k !== "q" && decoded.k !== "o") return Result.fail("not a message envelope")
+  const start = envelope.indexOf(dataKey)
+  if (start < 0) return Result.fail("no data key")
+  const head = JSON.stringify({ k: "q", p: template.producer, s: template.sequence, pr: decoded.pr, t: template.sentAt })
+  return Result.succeed(head.slice(0, -1) + envelope.slice(start))
+}
+
+/** What precedes the data in an encoded envelope: `d` is its last key. */
+const dataKey = ",\"d\":"

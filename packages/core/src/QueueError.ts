@@ -14,11 +14,18 @@ import * as Schema from "effect/Schema"
  * - `ack-timeout`: did not ack the in-flight message within `ackTimeout` (S11).
  * - `slow-consumer`: its subscription buffer (`subscriberBuffer`) overflowed because the stream was not pulled.
  * - `superseded`: a newer process claimed this durable client's `clientId` (S21).
+ * - `operator`: `RoomAdmin.eject` removed it (S30); a durable id does not resume that membership.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const EjectReason = Schema.Literals(["keepalive-timeout", "ack-timeout", "slow-consumer", "superseded"])
+export const EjectReason = Schema.Literals([
+  "keepalive-timeout",
+  "ack-timeout",
+  "slow-consumer",
+  "superseded",
+  "operator"
+])
 
 /**
  * The type of `EjectReason`.

@@ -35,4 +35,6 @@ export interface RoomState {
   readonly acked: ReadonlyArray<string>
   /** the released message the room waits on, if any */
   readonly inFlight: Option.Option<InFlight>
+  /** paused by an operator (S30): no queued message is released until `RoomAdmin.resume` */
+  readonly paused: boolean
 }

@@ -14,6 +14,13 @@
 export * as Backend from "./Backend.js"
 
 /**
+ * Dead letters (S28, S29): messages settled for a member without an ack.
+ *
+ * @since 1.1.0
+ */
+export * as DeadLetter from "./DeadLetter.js"
+
+/**
  * What a subscriber receives (`Delivery`) and what `peek` shows (`QueuedMessage`).
  *
  * @since 0.1.0
@@ -62,6 +69,13 @@ export * as QueueError from "./QueueError.js"
  * @since 0.1.0
  */
 export * as QueueMetrics from "./QueueMetrics.js"
+
+/**
+ * Operator actions on rooms (S29, S30): eject, pause, resume, skip, purge, dead letters.
+ *
+ * @since 1.1.0
+ */
+export * as RoomAdmin from "./RoomAdmin.js"
 
 /**
  * A snapshot of one room (`roomState`).
