@@ -4,7 +4,7 @@
  * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
-import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
+import { discoverySuite, durableFindings, durableSuite, operationsSuite, semanticSuite } from "@lockstep/engine-suite"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { redisFixture } from "./utils/redisFixture.js"
 
@@ -13,4 +13,5 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   durableSuite(redisFixture(), "live", { it: it.effect })
   durableFindings(redisFixture(), "live", { it: it.effect })
   discoverySuite(redisFixture(), "live", { it: it.effect })
+  operationsSuite(redisFixture(), "live", { it: it.effect })
 })

@@ -3,7 +3,7 @@
  * 16 shards, sharded Pub/Sub; every client reaches each node through its own TCP proxy (natMap).
  */
 import { layer } from "@effect/vitest"
-import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
+import { discoverySuite, durableFindings, durableSuite, operationsSuite, semanticSuite } from "@lockstep/engine-suite"
 import { RedisTestCluster } from "@lockstep/redis/testing"
 import { clusterFixture } from "./utils/redisFixture.js"
 
@@ -12,4 +12,5 @@ layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeo
   durableSuite(clusterFixture(16), "live", { it: it.effect })
   durableFindings(clusterFixture(16), "live", { it: it.effect })
   discoverySuite(clusterFixture(16), "live", { it: it.effect })
+  operationsSuite(clusterFixture(16), "live", { it: it.effect })
 })
