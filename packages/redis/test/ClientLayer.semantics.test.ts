@@ -1,7 +1,8 @@
 /**
- * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25) and the durable cases
- * found by the model-based test on the Redis engine, standalone: real time, one spawned
- * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
+ * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25), the durable cases
+ * found by the model-based test, discovery (S26) and the operations suite (S27–S30) on the Redis
+ * engine, standalone: real time, one spawned server for the file, a fresh key prefix per test
+ * (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
 import { discoverySuite, durableFindings, durableSuite, operationsSuite, semanticSuite } from "@lockstep/engine-suite"

@@ -1,5 +1,6 @@
 /**
- * The shared semantic suite (DESIGN §2) and the durable-members suite (S21–S25) on the cluster engine (S17): a spawned 3-master cluster,
+ * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25), discovery (S26) and the
+ * operations suite (S27–S30) on the cluster engine (S17): a spawned 3-master cluster,
  * 16 shards, sharded Pub/Sub; every client reaches each node through its own TCP proxy (natMap).
  */
 import { layer } from "@effect/vitest"

@@ -9,6 +9,10 @@
  * restored client is reachable at once: ioredis 6 waits up to 5 s (and a jitter) between reconnect
  * attempts once an outage lasted a few seconds (exponential backoff; ioredis 5: at most 2 s), so a
  * test's next operation would otherwise depend on where the backoff stands.
+ *
+ * `operator` builds a client through the public `ClientLayer.layer`, which provides the
+ * `RoomAdmin` next to the queue (S29, S30); `roomKeys` lists a room's keys straight from the
+ * servers (SCAN, not through a proxy) for the S18 checks.
  */
 import { Backend, QueueConfig, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
 import type { EngineFixture } from "@lockstep/engine-suite"
