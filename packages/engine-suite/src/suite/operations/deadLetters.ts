@@ -5,8 +5,8 @@
 import { describe, expect } from "@effect/vitest"
 import { MessageId, QueueError } from "@lockstep/core"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
-import { failure } from "../harness.js"
 import { nextAll, plain } from "../durable/support.js"
+import { failure } from "../harness.js"
 import { allLetters, type OperationsGroup, rejectEach, summary } from "./support.js"
 
 /** Declare the tests of S29. */
