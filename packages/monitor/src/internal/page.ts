@@ -63,7 +63,7 @@ const script = `
 const base = location.pathname.replace(/\\/$/, "");
 const main = document.querySelector("main"), status = document.getElementById("status"), gone = document.getElementById("gone-list");
 const tokenMeta = document.querySelector('meta[name="lockstep-token"]'), token = tokenMeta === null ? null : tokenMeta.content;
-const said = document.getElementById("said"), letters = document.getElementById("letters");
+const said = document.getElementById("said"), letters = document.getElementById("letters") ?? document.createElement("section");
 const lettersRoom = document.getElementById("letters-room"), lettersList = document.getElementById("letters-list"), lettersMore = document.getElementById("letters-more");
 let board = null, offset = 0, layout = "", lettersOf = null, lettersCursor = null;
 const el = (tag, props, ...children) => { const e = document.createElement(tag); Object.assign(e, props);
@@ -190,6 +190,12 @@ setInterval(tick, 500);
 const escapeHtml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
+/** The dead-letter panel of a board with actions (hidden until a room's letters are asked for). */
+const letters = `<section id="letters" hidden><h2>Dead letters of <span id="letters-room"></span> \
+<button type="button" id="letters-close">close</button></h2>
+<ol id="letters-list"></ol><button type="button" id="letters-more" hidden>more</button></section>
+`
+
 /** The board document; with a token (board actions, for a viewer who may act) it shows the buttons. */
 export const page = (title: string, token: Option.Option<string>): string =>
   `<!doctype html>
@@ -208,8 +214,7 @@ ${
 <body>
 <header><h1>${escapeHtml(title)}</h1><span id="status">connecting…</span><span id="said" role="status"></span></header>
 <main><p class="empty">waiting for the first snapshot…</p></main>
-<section id="letters" hidden><h2>Dead letters of <span id="letters-room"></span> <button type="button" id="letters-close">close</button></h2>
-<ol id="letters-list"></ol><button type="button" id="letters-more" hidden>more</button></section>
+${Option.isSome(token) ? letters : ""}
 <section id="gone"><h2>Holders gone (left or ejected while the room waited for them)</h2><ol id="gone-list"></ol></section>
 <script>${script}</script>
 </body>
