@@ -167,7 +167,9 @@ export const router: {
     Config.ConfigError,
     HttpRouter.HttpRouter | SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin | R
   >
-  (options?: MonitorOptions): Layer.Layer<never, Config.ConfigError, HttpRouter.HttpRouter | SyncFanoutQueue.SyncFanoutQueue>
+  (
+    options?: MonitorOptions
+  ): Layer.Layer<never, Config.ConfigError, HttpRouter.HttpRouter | SyncFanoutQueue.SyncFanoutQueue>
 } = <R = never>(options: MonitorOptions & { readonly actions?: MonitorActions<R> | undefined } = {}) =>
   Layer.mergeAll(
     HttpRouter.addAll(
@@ -204,6 +206,8 @@ export const layer: {
     Config.ConfigError,
     HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin | R
   >
-  (options?: MonitorOptions): Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
+  (
+    options?: MonitorOptions
+  ): Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
 } = <R = never>(options: MonitorOptions & { readonly actions?: MonitorActions<R> | undefined } = {}) =>
   HttpRouter.serve(router(options as MonitorOptionsWithActions<R>), { disableLogger: true, disableListenLog: true })

@@ -11,6 +11,7 @@ import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpRouter from "effect/http/HttpRouter"
 import type * as HttpServer from "effect/http/HttpServer"
@@ -26,12 +27,12 @@ type Admin = RoomAdmin.RoomAdmin["Service"]
 
 /** The admin with its calls counted. */
 const counting = (calls: { count: number }) => (admin: Admin): Admin => {
-  const counted = <A extends ReadonlyArray<unknown>, B>(f: (...args: A) => Effect.Effect<B, QueueError.QueueError>) =>
-  (...args: A) =>
-    Effect.suspend(() => {
-      calls.count++
-      return f(...args)
-    })
+  const counted =
+    <A extends ReadonlyArray<unknown>, B>(f: (...args: A) => Effect.Effect<B, QueueError.QueueError>) => (...args: A) =>
+      Effect.suspend(() => {
+        calls.count++
+        return f(...args)
+      })
   return {
     eject: counted(admin.eject),
     pause: counted(admin.pause),
@@ -270,11 +271,11 @@ describe("Monitor actions", () => {
         status: 200,
         body: { room: "held", client: holder.clientId, ejected: true }
       })
-      const exit = yield* ended.await
+      const exit = yield* Fiber.await(ended)
       expect(Exit.isFailure(exit)).toBe(true)
-      const error = yield* Effect.flip(Effect.suspend(() => exit))
+      const error = yield* Effect.flip(exit)
       expect(error).toBeInstanceOf(QueueError.ClientEjected)
-      expect((error as QueueError.ClientEjected).reason).toBe("operator")
+      expect(error.reason).toBe("operator")
       expect((yield* roomOf(read, "held")).members).toEqual([])
       const again = yield* act("eject", "held", { client: holder.clientId })
       expect(again.status).toBe(404)
@@ -401,15 +402,22 @@ describe("Monitor actions", () => {
           Effect.scoped,
           Effect.flip
         )
-      const services = Context.make(SyncFanoutQueue.SyncFanoutQueue, queue).pipe(Context.add(RoomAdmin.RoomAdmin, admin))
+      const services = Context.make(SyncFanoutQueue.SyncFanoutQueue, queue).pipe(
+        Context.add(RoomAdmin.RoomAdmin, admin)
+      )
       const yes = () => Effect.succeed(true)
-      for (const origin of ["ops.example.com", "https://ops.example.com/", "https://ops.example.com/board", "ftp://x"]) {
+      for (
+        const origin of ["ops.example.com", "https://ops.example.com/", "https://ops.example.com/board", "ftp://x"]
+      ) {
         const error = yield* build({ actions: { authorize: yes, trustedOrigins: [origin] } }, services)
         expect(error.message).toContain("actions.trustedOrigins")
       }
       const noHook = yield* build({ actions: {} as Monitor.MonitorActions }, services)
       expect(noHook.message).toContain("actions.authorize")
-      const noAdmin = yield* build({ actions: { authorize: yes } }, Context.make(SyncFanoutQueue.SyncFanoutQueue, queue))
+      const noAdmin = yield* build(
+        { actions: { authorize: yes } },
+        Context.make(SyncFanoutQueue.SyncFanoutQueue, queue)
+      )
       expect(noAdmin.message).toContain("RoomAdmin")
       expect(Schema.isSchemaError(noAdmin.cause)).toBe(true)
     }))

@@ -57,11 +57,14 @@ const perform = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, QueueError.QueueError> => {
   switch (action) {
     case "eject":
-      return Effect.flatMap(body(request, "client"), (client) =>
-        Effect.flatMap(admin.eject(room, client), (ejected) =>
-          ejected
-            ? ok({ room, client, ejected })
-            : Effect.succeed(Http.error(404, `${JSON.stringify(client)} is not a member of ${JSON.stringify(room)}`))))
+      return Effect.flatMap(
+        body(request, "client"),
+        (client) =>
+          Effect.flatMap(admin.eject(room, client), (ejected) =>
+            ejected
+              ? ok({ room, client, ejected })
+              : Effect.succeed(Http.error(404, `${JSON.stringify(client)} is not a member of ${JSON.stringify(room)}`)))
+      )
     case "pause":
       return Effect.flatMap(admin.pause(room), (changed) => ok({ room, paused: true, changed }))
     case "resume":
@@ -71,13 +74,16 @@ const perform = (
     case "purge":
       return Effect.flatMap(admin.purge(room), (purged) => ok({ room, purged }))
     case "redrive":
-      return Effect.flatMap(body(request, "id"), (id) =>
-        Effect.flatMap(admin.redrive(room, MessageId.MessageId(id)), (redriven) =>
-          Option.match(redriven, {
-            onNone: () =>
-              Effect.succeed(Http.error(404, `no dead letter of ${JSON.stringify(id)} in ${JSON.stringify(room)}`)),
-            onSome: (newId) => ok({ room, id, redriven: newId })
-          })))
+      return Effect.flatMap(
+        body(request, "id"),
+        (id) =>
+          Effect.flatMap(admin.redrive(room, MessageId.MessageId(id)), (redriven) =>
+            Option.match(redriven, {
+              onNone: () =>
+                Effect.succeed(Http.error(404, `no dead letter of ${JSON.stringify(id)} in ${JSON.stringify(room)}`)),
+              onSome: (newId) => ok({ room, id, redriven: newId })
+            }))
+      )
   }
 }
 
