@@ -156,6 +156,10 @@ const roomAdmin = Effect.flatMap(
  * JSON 404, and a room whose escapes cannot be decoded a JSON 400: the monitor adds a global
  * middleware for these two answers.
  *
+ * With `actions` (`MonitorOptionsWithActions`, since 1.1.0) it also needs the `RoomAdmin` of its
+ * client and what `authorize` requires; without it, a `RoomAdmin` missing from the context is a
+ * `ConfigError` when the layer is built.
+ *
  * @since 0.1.0
  * @category layers
  */

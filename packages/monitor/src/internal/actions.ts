@@ -130,11 +130,7 @@ export const make = <R>(
           return Http.error(404, `no such action: POST ${path} (POST /rooms/<room>/<${names.join("|")}>)`)
         }
         const room = yield* Effect.fromResult(Http.decodeRoom(target.room))
-        const response = yield* perform(admin, request, target.action, room)
-        yield* Effect.logInfo("Monitor: board action").pipe(
-          Effect.annotateLogs({ action: target.action, room, status: response.status })
-        )
-        return response
+        return yield* perform(admin, request, target.action, room)
       }).pipe(
         Effect.withSpan("Monitor.action"),
         Effect.catch((e) => Effect.succeed(Http.failure(e)))
