@@ -188,7 +188,7 @@ export const router: {
       }),
       { prefix: options.prefix }
     ),
-    Http.notFound(options.prefix)
+    Http.notFound(options.prefix, { deadLetters: options.actions !== undefined })
   )
 
 /**

@@ -170,7 +170,7 @@ describe("Monitor actions", () => {
         expect({ action, status: r.status }).toEqual({ action, status: 405 })
         expect(r.headers["allow"]).toBe("GET, HEAD")
       }
-      expect((yield* get("/dead-letters/held")).status).toBe(404)
+      for (const path of ["/dead-letters/held", "/dead-letters/%FF"]) expect((yield* get(path)).status).toBe(404)
       expect((yield* queue.roomState("held")).paused).toBe(false)
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 

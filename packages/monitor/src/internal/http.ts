@@ -125,7 +125,10 @@ export const actionSegments = (path: string): { readonly room: string; readonly 
  * cannot be decoded (the router gives up on such a path before choosing a route), a 404
  * otherwise. Paths outside the prefix are left to the application.
  */
-export const notFound = (prefix: string | undefined): Layer.Layer<never, never, HttpRouter.HttpRouter> => {
+export const notFound = (
+  prefix: string | undefined,
+  options: { readonly deadLetters: boolean }
+): Layer.Layer<never, never, HttpRouter.HttpRouter> => {
   // the router matches with repeated slashes collapsed, a trailing one ignored, in any case
   const root = (prefix ?? "").replace(/\/{2,}/g, "/").replace(/\/$/, "").toLowerCase()
   /** The path below the prefix, or undefined when it is not the monitor's. */
@@ -140,7 +143,7 @@ export const notFound = (prefix: string | undefined): Layer.Layer<never, never, 
     const { path } = splitTarget(request.url)
     const rest = below(path)
     if (rest === undefined) return undefined
-    const raw = roomSegment(rest) ?? roomSegment(rest, "dead-letters")
+    const raw = roomSegment(rest) ?? (options.deadLetters ? roomSegment(rest, "dead-letters") : undefined)
     const room = raw === undefined ? undefined : decodeRoom(raw)
     return room !== undefined && Result.isFailure(room)
       ? failure(room.failure)
