@@ -41,7 +41,7 @@ const body = <F extends string>(request: HttpServerRequest.HttpServerRequest, fi
     Effect.map((decoded) => (decoded as Record<F, string>)[field]),
     Effect.mapError(() =>
       new QueueError.InvalidArgument({
-        message: `the body must be a JSON object {"${field}": "…"} (at most 16 kB, content-type application/json)`
+        message: `the body must be a JSON object {"${field}": "…"} (at most 16 kB)`
       })
     )
   )
