@@ -62,17 +62,19 @@ export const redactUrl = (url: string): string => {
 }
 
 /** The memory engine: one in-process broker shared by every client. */
-export const memory = (reason: string): Effect.Effect<Engine> =>
-  Effect.map(MemoryLayer.makeBroker, (broker) => ({
-    kind: "memory",
-    description: `in-memory engine (${reason})`,
-    spawnedPort: Option.none(),
-    client: (config) =>
-      Effect.map(
-        MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker)),
-        (queue) => ({ queue, cut: broker.cut(queue.clientId) })
-      )
-  }))
+export const memory = (reason: string): Effect.Effect<Engine> => Effect.map(MemoryLayer.makeBroker, memoryOn(reason))
+
+/** The memory engine on `broker` (for a caller that makes clients of its own there too). */
+export const memoryOn = (reason: string) => (broker: MemoryLayer.MemoryBroker["Service"]): Engine => ({
+  kind: "memory",
+  description: `in-memory engine (${reason})`,
+  spawnedPort: Option.none(),
+  client: (config) =>
+    Effect.map(
+      MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker)),
+      (queue) => ({ queue, cut: broker.cut(queue.clientId) })
+    )
+})
 
 /** Wait until the connection reports itself down (the cut was noticed), at most 2 s. */
 const awaitDown = (connection: RedisConnection.RedisConnection["Service"]) =>

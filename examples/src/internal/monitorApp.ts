@@ -8,7 +8,7 @@
  * board finds them (S26).
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { type Delivery, type QueueError, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, type QueueError, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -26,24 +26,39 @@ import type * as Engine from "./engine.js"
 
 /**
  * Serve the monitor (`Monitor.layer`) for `queue` on `host:port` (0: a free port) until the scope
- * closes; the base URL. A board left open (its event stream) does not hold up the shutdown.
+ * closes; the base URL. A board left open (its event stream) does not hold up the shutdown. With
+ * `actions`, the board's buttons act through `admin` (any client of the prefix) for the requests
+ * `authorize` approves.
  */
 export const serve = (
   queue: SyncFanoutQueue.SyncFanoutQueue["Service"],
-  options: { readonly port: number; readonly host: string; readonly monitor?: Monitor.MonitorOptions }
+  options: {
+    readonly port: number
+    readonly host: string
+    readonly monitor?: Monitor.MonitorOptions
+    readonly actions?: {
+      readonly admin: RoomAdmin.RoomAdmin["Service"]
+      readonly authorize: Monitor.MonitorActions["authorize"]
+    }
+  }
 ): Effect.Effect<string, HttpServerError.ServeError | Config.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(
-      Monitor.layer(options.monitor).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, {
-          port: options.port,
-          host: options.host,
-          // an open board's event stream never ends by itself: on shutdown, wait half a second for
-          // the requests in progress, then interrupt it (the default waits 20 s)
-          gracefulShutdownTimeout: "500 millis"
-        }))
-      )
-    ).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue))
+    const server = NodeHttpServer.layer(createServer, {
+      port: options.port,
+      host: options.host,
+      // an open board's event stream never ends by itself: on shutdown, wait half a second for
+      // the requests in progress, then interrupt it (the default waits 20 s)
+      gracefulShutdownTimeout: "500 millis"
+    })
+    const { actions } = options
+    const context = yield* (actions === undefined
+      ? Layer.build(Monitor.layer(options.monitor).pipe(Layer.provideMerge(server)))
+      : Layer.build(
+        Monitor.layer({ ...options.monitor, actions: { authorize: actions.authorize } }).pipe(
+          Layer.provideMerge(server),
+          Layer.provide(Layer.succeed(RoomAdmin.RoomAdmin, actions.admin))
+        )
+      )).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue))
     const address = Context.get(context, HttpServer.HttpServer).address
     return Result.getOrElse(NetAddress.formatUrl(address), () => "http://localhost")
   })

@@ -4,7 +4,6 @@
  * its client goes away; an engine failure over a spawned Redis.
  * (The board itself is driven in a real browser by examples/test/monitor.board.test.ts.)
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryLayer, QueueError, SyncFanoutQueue } from "@lockstep/core"
 import { Monitor } from "@lockstep/monitor"
@@ -16,24 +15,21 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpClient from "effect/http/HttpClient"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as NetAddress from "effect/net/NetAddress"
 import * as Queue from "effect/Queue"
-import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
-import { createServer, type Server } from "node:http"
-import type { Socket } from "node:net"
+import type { Server } from "node:http"
 import { promisify } from "node:util"
+import * as Serve from "./utils/serve.js"
 
 interface RoomJson {
   readonly room: string
@@ -49,49 +45,11 @@ interface BoardJson {
 
 type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
-/**
- * Serve `app` for `queue` on a free loopback port until the scope closes; the Node server (to
- * count its open connections) and a client for it.
- */
+/** Serve `app` for `queue` on a free loopback port until the scope closes (see `utils/serve.ts`). */
 const serve = (
   queue: Queue,
   app: Layer.Layer<never, Config.ConfigError, HttpServer.HttpServer | SyncFanoutQueue.SyncFanoutQueue>
-) =>
-  Effect.gen(function*() {
-    const server = createServer()
-    // undici may open a connection it never sends a request on (beside an event stream it aborted),
-    // and closing a Node server waits for every connection: such a one held a test up until the
-    // client dropped it (3 s). Closed before the server, they are the only ones this fixture ends.
-    const sockets = new Set<Socket>()
-    const used = new WeakSet<Socket>()
-    server.on("connection", (socket) => {
-      sockets.add(socket)
-      socket.on("close", () => sockets.delete(socket))
-    })
-    server.on("request", (request) => used.add(request.socket))
-    const context = yield* Layer.build(
-      app.pipe(Layer.provideMerge(NodeHttpServer.layer(() => server, { port: 0, host: "127.0.0.1" })))
-    ).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue))
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const socket of sockets) if (!used.has(socket)) socket.destroy()
-      })
-    )
-    const base = Result.getOrThrow(NetAddress.formatUrl(Context.get(context, HttpServer.HttpServer).address))
-    const http = yield* HttpClient.HttpClient
-    const get = (path: string) =>
-      http.get(`${base}${path}`).pipe(
-        Effect.flatMap((r) => Effect.map(r.text, (text) => ({ status: r.status, headers: r.headers, text })))
-      )
-    const json = (path: string) =>
-      Effect.map(get(path), (r) => ({ status: r.status, headers: r.headers, body: JSON.parse(r.text) as unknown }))
-    /** A request with any method; the answer's status, headers and text. */
-    const request = (method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS", path: string) =>
-      http.execute(HttpClientRequest.make(method)(`${base}${path}`)).pipe(
-        Effect.flatMap((r) => Effect.map(r.text, (text) => ({ status: r.status, headers: r.headers, text })))
-      )
-    return { base, server, http, get, json, request }
-  })
+) => Serve.serve(app, Context.make(SyncFanoutQueue.SyncFanoutQueue, queue))
 
 /**
  * Three clients on one broker: a holder of `held` that never acks, a producer, the monitor's own;

@@ -13,6 +13,15 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 
+/** An optional non-negative integer query parameter; anything else is `InvalidArgument`. */
+export const intParam = (params: URLSearchParams, name: string) => {
+  const value = params.get(name)
+  if (value === null) return Effect.succeed(undefined)
+  return /^\d{1,9}$/.test(value)
+    ? Effect.succeed(Number(value))
+    : Effect.fail(new QueueError.InvalidArgument({ message: `${name} must be a non-negative integer, got "${value}"` }))
+}
+
 /** Keep browsers from reading a response as anything but its declared type. */
 export const nosniff = HttpServerResponse.setHeader("x-content-type-options", "nosniff")
 
@@ -36,22 +45,40 @@ export const failure = (e: QueueError.QueueError) => {
 /** The methods every route of the monitor answers (HEAD as GET, without a body). */
 export const allow = "GET, HEAD"
 
+/** A handler of the monitor: it answers every request (failures are answers too). */
+export type Handler<R> = (
+  request: HttpServerRequest.HttpServerRequest
+) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+
 /**
- * A read-only route: `handler` answers GET and HEAD; any other method is a 405 naming the
- * allowed ones. Registered for every method, so the router never answers a wrong method itself.
+ * A route: `get` answers GET and HEAD, `post` (board actions, when enabled) POST; any other
+ * method is a 405 naming the allowed ones. Registered for every method, so the router never
+ * answers a wrong method itself.
  */
-export const get = <R>(
+export const route = <R>(
   path: HttpRouter.PathInput,
-  handler: (
-    request: HttpServerRequest.HttpServerRequest
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
-) =>
-  HttpRouter.route("*", path, (request) =>
+  handlers: { readonly get: Handler<R>; readonly post?: Handler<R> | undefined }
+) => {
+  const { get, post } = handlers
+  const allowed = post === undefined ? allow : `${allow}, POST`
+  return HttpRouter.route("*", path, (request) =>
     request.method === "GET" || request.method === "HEAD"
-      ? Effect.map(handler(request), nosniff)
+      ? Effect.map(get(request), nosniff)
+      : request.method === "POST" && post !== undefined
+      ? Effect.map(post(request), nosniff)
       : Effect.succeed(
-        error(405, `${request.method} is not allowed here: the monitor only reads (${allow})`, { allow })
+        error(
+          405,
+          post === undefined
+            ? `${request.method} is not allowed here: the monitor only reads (${allow})`
+            : `${request.method} is not allowed here (${allowed})`,
+          { allow: allowed }
+        )
       ))
+}
+
+/** A read-only route (GET and HEAD). */
+export const get = <R>(path: HttpRouter.PathInput, handler: Handler<R>) => route(path, { get: handler })
 
 /** A request target split at the first `?` or `#`: `;` stays in the path (it separates nothing). */
 export const splitTarget = (url: string): { readonly path: string; readonly query: string } => {
@@ -62,11 +89,12 @@ export const splitTarget = (url: string): { readonly path: string; readonly quer
 }
 
 /**
- * The raw (still percent-encoded) room of a path below the monitor's root, `/rooms/<room>`: the
- * rest of the path, `;` and literal slashes included (slashes right after `rooms/` are collapsed,
+ * The raw (still percent-encoded) room of a path below the monitor's root, `/rooms/<room>` (or
+ * `/dead-letters/<room>`): the rest of the path, `;` and literal slashes included (slashes right after `rooms/` are collapsed,
  * as the router does: a name that starts with "/" is sent as `%2F…`).
  */
-export const roomSegment = (path: string): string | undefined => /^\/*rooms\/+([^/][^]*)$/i.exec(path)?.[1]
+export const roomSegment = (path: string, under: "rooms" | "dead-letters" = "rooms"): string | undefined =>
+  new RegExp(`^/*${under}/+([^/][^]*)$`, "i").exec(path)?.[1]
 
 /** A room from its percent-encoded form in a path; a malformed escape or invalid UTF-8 is `InvalidRoom`. */
 export const decodeRoom = (raw: string): Result.Result<string, QueueError.InvalidRoom> => {
@@ -83,12 +111,24 @@ export const decodeRoom = (raw: string): Result.Result<string, QueueError.Invali
 }
 
 /**
+ * The raw room and the action of a board action's path, `/rooms/<room>/<action>`: the action is
+ * the last segment, the room everything before it (literal slashes included, as for `roomSegment`).
+ */
+export const actionSegments = (path: string): { readonly room: string; readonly action: string } | undefined => {
+  const match = /^\/*rooms\/+([^/][^]*)\/([^/]+)\/?$/i.exec(path)
+  return match === null ? undefined : { room: match[1]!, action: match[2]! }
+}
+
+/**
  * Where the router found no route below the monitor's prefix (every path when it is mounted at
  * the root), a JSON answer instead of the router's empty 404: a 400 for a room whose escapes
  * cannot be decoded (the router gives up on such a path before choosing a route), a 404
  * otherwise. Paths outside the prefix are left to the application.
  */
-export const notFound = (prefix: string | undefined): Layer.Layer<never, never, HttpRouter.HttpRouter> => {
+export const notFound = (
+  prefix: string | undefined,
+  options: { readonly deadLetters: boolean }
+): Layer.Layer<never, never, HttpRouter.HttpRouter> => {
   // the router matches with repeated slashes collapsed, a trailing one ignored, in any case
   const root = (prefix ?? "").replace(/\/{2,}/g, "/").replace(/\/$/, "").toLowerCase()
   /** The path below the prefix, or undefined when it is not the monitor's. */
@@ -103,7 +143,7 @@ export const notFound = (prefix: string | undefined): Layer.Layer<never, never, 
     const { path } = splitTarget(request.url)
     const rest = below(path)
     if (rest === undefined) return undefined
-    const raw = roomSegment(rest)
+    const raw = roomSegment(rest) ?? (options.deadLetters ? roomSegment(rest, "dead-letters") : undefined)
     const room = raw === undefined ? undefined : decodeRoom(raw)
     return room !== undefined && Result.isFailure(room)
       ? failure(room.failure)

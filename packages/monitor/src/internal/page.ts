@@ -1,8 +1,11 @@
 /**
  * The board served at `/`: one HTML document with its CSS and script inline (no bundler, no
  * assets). It listens to `events` (server-sent events, relative to where the router is mounted)
- * and redraws from each snapshot; ages tick in the page between snapshots. Room names and client
- * ids are user data: they only ever reach the DOM as text (`textContent`), never as HTML.
+ * and redraws from each snapshot; ages tick in the page between snapshots. Room names, client
+ * ids, reasons and message data are user data: they only ever reach the DOM as text
+ * (`textContent`), never as HTML. With board actions, a page for a viewer who may act carries its
+ * token in a `<meta>` element and shows buttons; one click listener per section acts (no inline
+ * handler), by `fetch` with the token in a header.
  *
  * The page is served with a Content-Security-Policy that allows exactly its own style and script
  * (by their SHA-256 hashes), event streams from its origin and nothing else: no other script, no
@@ -11,6 +14,7 @@
 import * as Digest from "effect/crypto/Digest"
 import * as Effect from "effect/Effect"
 import * as Base64 from "effect/encoding/Base64"
+import * as Option from "effect/Option"
 
 const style = `
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --fg: #1d2330; --muted: #667085;
@@ -40,37 +44,66 @@ section#gone h2 { font-size: .95rem; margin: .25rem 0; }
 section#gone ol { margin: 0; padding-left: 1.25rem; font-size: .85rem; color: var(--muted); }
 .empty { color: var(--muted); }
 ol li.empty { list-style: none; margin-left: -1.25rem; }
+.badge.paused { background: var(--hold); }
+#said { font-size: .85rem; color: var(--ok); overflow-wrap: anywhere; }
+#said.down { color: var(--stall); font-weight: 600; }
+button { font: inherit; font-size: .75rem; padding: .05rem .45rem; border-radius: 4px; border: 1px solid var(--line);
+  background: var(--card); color: var(--fg); cursor: pointer; }
+button:hover { border-color: var(--muted); }
+ul.members li button { margin-left: .35rem; padding: 0 .3rem; font-size: .7rem; }
+.tools { display: flex; flex-wrap: wrap; gap: .3rem; margin-top: .45rem; }
+section#letters { margin: 0 1rem 1rem; padding: .6rem .75rem; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
+section#letters h2 { font-size: .95rem; margin: 0 0 .35rem; overflow-wrap: anywhere; }
+section#letters ol { margin: 0 0 .4rem; padding-left: 1.25rem; font-size: .85rem; }
+section#letters li { margin-bottom: .35rem; overflow-wrap: anywhere; }
+section#letters code { display: block; color: var(--muted); margin: .1rem 0; }
 `
 
 const script = `
 const base = location.pathname.replace(/\\/$/, "");
 const main = document.querySelector("main"), status = document.getElementById("status"), gone = document.getElementById("gone-list");
-let board = null, offset = 0;
+const tokenMeta = document.querySelector('meta[name="lockstep-token"]'), token = tokenMeta === null ? null : tokenMeta.content;
+const said = document.getElementById("said"), letters = document.getElementById("letters") ?? document.createElement("section");
+const lettersRoom = document.getElementById("letters-room"), lettersList = document.getElementById("letters-list"), lettersMore = document.getElementById("letters-more");
+let board = null, offset = 0, layout = "", lettersOf = null, lettersCursor = null;
 const el = (tag, props, ...children) => { const e = document.createElement(tag); Object.assign(e, props);
-  for (const c of children) e.append(c); return e; };
+  for (const c of children) if (c !== null) e.append(c); return e; };
+const button = (action, text, data) => { const b = el("button", { type: "button", textContent: text });
+  b.dataset.action = action; Object.assign(b.dataset, data); return b; };
 const age = (iso) => Math.max(0, Date.now() - offset - Date.parse(iso));
 const fmt = (ms) => ms < 1000 ? ms + " ms" : ms < 60000 ? (ms / 1000).toFixed(1) + " s" : Math.floor(ms / 60000) + " min " + Math.floor(ms % 60000 / 1000) + " s";
+const flight = (f) => f.id + " · " + fmt(age(f.releasedAt));
+const isStalled = (r) => r.inFlight !== null && board.stalled.some((s) => s.room === r.room) && age(r.inFlight.releasedAt) >= board.stalledAfterMs;
+const layoutOf = () => board.rooms.map((r) => isStalled(r) ? "!" : ".").join("");
 function render() {
   if (board === null) return;
+  layout = layoutOf();
   const order = new Map(board.stalled.map((s, i) => [s.room, i]));
-  const isStalled = (r) => r.inFlight !== null && order.has(r.room) && age(r.inFlight.releasedAt) >= board.stalledAfterMs;
   const rooms = board.rooms.map((r) => ({ r, stalled: isStalled(r) }));
   rooms.sort((a, b) => a.stalled !== b.stalled ? (a.stalled ? -1 : 1)
     : a.stalled ? order.get(a.r.room) - order.get(b.r.room) : (a.r.room < b.r.room ? -1 : a.r.room > b.r.room ? 1 : 0));
   const cards = rooms.map(({ r, stalled }) => {
     const h = el("h2", {}, el("span", { textContent: r.room }));
     if (stalled) h.append(el("span", { className: "badge", textContent: "STALLED" }));
+    if (r.paused) h.append(el("span", { className: "badge paused", textContent: "PAUSED" }));
+    const inflight = el("dd", { className: "inflight", textContent: r.inFlight === null ? "—" : flight(r.inFlight) });
+    if (r.inFlight !== null) { inflight.dataset.id = r.inFlight.id; inflight.dataset.released = r.inFlight.releasedAt; }
     const dl = el("dl", {}, el("dt", { textContent: "backlog" }), el("dd", { textContent: String(r.backlog), className: "backlog" }),
-      el("dt", { textContent: "in flight" }), el("dd", { className: "inflight",
-        textContent: r.inFlight === null ? "—" : r.inFlight.id + " · " + fmt(age(r.inFlight.releasedAt)) }));
+      el("dt", { textContent: "in flight" }), inflight);
     const members = el("ul", { className: "members" }, ...r.members.map((m) => {
       const state = r.inFlight === null ? "idle" : m.acked ? "acked" : "holding";
       const li = el("li", { className: state, textContent: m.id + (state === "idle" ? "" : " · " + state) });
+      if (token !== null) li.append(button("eject", "eject", { client: m.id }));
       li.dataset.member = m.id; li.dataset.state = state; return li;
     }));
     if (r.members.length === 0) members.append(el("li", { className: "idle", textContent: "no sync members" }));
-    const card = el("article", { className: "room" + (stalled ? " stalled" : "") }, h, dl, members);
-    card.dataset.room = r.room; card.dataset.stalled = String(stalled);
+    const tools = token === null ? null : el("div", { className: "tools" },
+      r.paused ? button("resume", "resume", {}) : button("pause", "pause", {}),
+      r.inFlight === null ? null : button("skip", "skip in-flight", {}),
+      r.backlog === 0 ? null : button("purge", "purge backlog", {}),
+      button("letters", "dead letters", {}));
+    const card = el("article", { className: "room" + (stalled ? " stalled" : "") }, h, dl, members, tools);
+    card.dataset.room = r.room; card.dataset.stalled = String(stalled); card.dataset.paused = String(r.paused === true);
     card.dataset.inflight = r.inFlight === null ? "" : r.inFlight.id;
     return card;
   });
@@ -80,6 +113,70 @@ function render() {
     li.dataset.room = d.room; li.dataset.client = d.client; return li; }));
   if (board.departures.length === 0) gone.append(el("li", { className: "empty", textContent: "none seen since this page opened" }));
 }
+function tick() {
+  if (board === null) return;
+  if (layoutOf() !== layout) return render();
+  for (const dd of main.querySelectorAll("dd.inflight[data-id]")) dd.textContent = flight({ id: dd.dataset.id, releasedAt: dd.dataset.released });
+}
+const tell = (text, failed) => { said.className = failed ? "down" : ""; said.textContent = text; };
+const roomPath = (room) => base + "/rooms/" + encodeURIComponent(room);
+const headers = token === null ? {} : { "content-type": "application/json", "x-lockstep-token": token };
+async function call(method, url, body) {
+  try {
+    const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin", cache: "no-store" });
+    const answer = await r.json();
+    if (r.ok) return answer;
+    tell(r.status + ": " + answer.error, true);
+  } catch (e) { tell("failed: " + e.message, true); }
+  return null;
+}
+const done = {
+  eject: (a) => a.client + " ejected from " + a.room,
+  pause: (a) => a.room + (a.changed ? " paused" : " was paused already"),
+  resume: (a) => a.room + (a.changed ? " resumed" : " was not paused"),
+  skip: (a) => a.skipped === null ? "nothing in flight in " + a.room : a.skipped + " skipped in " + a.room,
+  purge: (a) => a.purged + " queued messages dropped from " + a.room,
+  redrive: (a) => a.id + " redriven into " + a.room + " as " + a.redriven
+};
+const asks = {
+  eject: (room, b) => "Eject " + b.dataset.client + " from " + room + "? What it holds is released as for a leave; a durable client does not resume this membership.",
+  skip: (room) => "Skip the in-flight message of " + room + "? It becomes a dead letter for every member that has not acked it.",
+  purge: (room) => "Drop every queued message of " + room + "?"
+};
+async function act(action, room, body) {
+  tell(action + " " + room + "…", false);
+  const answer = await call("POST", roomPath(room) + "/" + action, body);
+  if (answer !== null) tell(done[action](answer), false);
+  if (lettersOf === room) await browse(room, null);
+}
+async function browse(room, cursor) {
+  const answer = await call("GET", base + "/dead-letters/" + encodeURIComponent(room) + "?limit=20" + (cursor === null ? "" : "&cursor=" + encodeURIComponent(cursor)));
+  if (answer === null) return;
+  if (cursor === null) lettersList.replaceChildren();
+  lettersOf = room; lettersCursor = answer.cursor; lettersRoom.textContent = room; letters.hidden = false; letters.dataset.room = room;
+  for (const l of answer.letters) {
+    const data = JSON.stringify(l.message.data);
+    const li = el("li", {}, el("div", { textContent: l.message.id + " · " + l.reason + " · member " + l.member + " · attempts " + l.attempts
+      + " · " + new Date(l.at).toLocaleString() }), el("code", { textContent: data.length > 500 ? data.slice(0, 500) + "…" : data }),
+      button("redrive", "redrive", { id: l.message.id }));
+    li.dataset.id = l.message.id; li.dataset.member = l.member; li.dataset.reason = l.reason; lettersList.append(li);
+  }
+  if (lettersList.children.length === 0) lettersList.append(el("li", { className: "empty", textContent: "no dead letters" }));
+  lettersMore.hidden = answer.cursor === null;
+}
+main.addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-action]"); if (b === null) return;
+  const room = b.closest("article").dataset.room, action = b.dataset.action;
+  if (action === "letters") return void browse(room, null);
+  if (asks[action] !== undefined && !confirm(asks[action](room, b))) return;
+  void act(action, room, action === "eject" ? { client: b.dataset.client } : {});
+});
+letters.addEventListener("click", (e) => {
+  const b = e.target.closest("button"); if (b === null || lettersOf === null) return;
+  if (b.id === "letters-close") { letters.hidden = true; lettersOf = null; return; }
+  if (b.id === "letters-more") return void browse(lettersOf, lettersCursor);
+  if (b.dataset.action === "redrive") void act("redrive", lettersOf, { id: b.dataset.id });
+});
 const events = new EventSource(base + "/events");
 events.onmessage = (e) => { board = JSON.parse(e.data); offset = Date.now() - Date.parse(board.now);
   status.className = ""; status.textContent = board.rooms.length + " active rooms" + (board.truncated ? " (first " + board.rooms.length + " shown)" : "")
@@ -87,25 +184,37 @@ events.onmessage = (e) => { board = JSON.parse(e.data); offset = Date.now() - Da
   document.body.dataset.updated = board.now; render(); };
 events.addEventListener("failure", (e) => { status.className = "down"; status.textContent = "queue error: " + JSON.parse(e.data).error; });
 events.onerror = () => { status.className = "down"; status.textContent = "disconnected, retrying…"; };
-setInterval(render, 500);
+setInterval(tick, 500);
 `
 
 const escapeHtml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-/** The board document. */
-export const page = (title: string): string =>
+/** The dead-letter panel of a board with actions (hidden until a room's letters are asked for). */
+const letters = `<section id="letters" hidden><h2>Dead letters of <span id="letters-room"></span> \
+<button type="button" id="letters-close">close</button></h2>
+<ol id="letters-list"></ol><button type="button" id="letters-more" hidden>more</button></section>
+`
+
+/** The board document; with a token (board actions, for a viewer who may act) it shows the buttons. */
+export const page = (title: string, token: Option.Option<string>): string =>
   `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
+${
+    Option.match(token, {
+      onNone: () => "",
+      onSome: (t) => `<meta name="lockstep-token" content="${escapeHtml(t)}">\n`
+    })
+  }<title>${escapeHtml(title)}</title>
 <style>${style}</style>
 </head>
 <body>
-<header><h1>${escapeHtml(title)}</h1><span id="status">connecting…</span></header>
+<header><h1>${escapeHtml(title)}</h1><span id="status">connecting…</span><span id="said" role="status"></span></header>
 <main><p class="empty">waiting for the first snapshot…</p></main>
+${Option.isSome(token) ? letters : ""}
 <section id="gone"><h2>Holders gone (left or ejected while the room waited for them)</h2><ol id="gone-list"></ol></section>
 <script>${script}</script>
 </body>
@@ -138,6 +247,8 @@ export const headers: Effect.Effect<Readonly<Record<string, string>>> = Effect.g
     "content-security-policy": policy,
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer"
+    "referrer-policy": "no-referrer",
+    // a page carries a token of its own (with actions): never served from a cache
+    "cache-control": "no-store"
   }
 }).pipe(Effect.provide(Digest.layerWebCrypto))

@@ -1,16 +1,19 @@
 /**
  * The monitor's routes over one `SyncFanoutQueue` client: `/rooms`, `/rooms/:room`, `/metrics`,
- * `/events` (server-sent events) and the board at `/`. Every route answers GET and HEAD, every
- * other method with a 405 (see `Http.get`).
+ * `/events` (server-sent events) and the board at `/`, and with actions `POST /rooms/:room/<action>`
+ * and `/dead-letters/:room` (see `actions.ts`). Every route answers GET and HEAD, the room route
+ * POST too when actions are enabled; every other method is a 405 (see `Http.route`).
  */
-import { QueueError, type SyncFanoutQueue } from "@lockstep/core"
+import type { SyncFanoutQueue } from "@lockstep/core"
 import * as Effect from "effect/Effect"
 import type * as HttpRouter from "effect/http/HttpRouter"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Actions from "./actions.js"
 import * as Http from "./http.js"
 import * as Page from "./page.js"
 import * as Poller from "./poller.js"
@@ -18,15 +21,6 @@ import type * as Prometheus from "./prometheus.js"
 import { contentType as prometheusContentType } from "./prometheus.js"
 import type { Settings } from "./settings.js"
 import * as View from "./view.js"
-
-/** An optional non-negative integer query parameter; anything else is `InvalidArgument`. */
-const intParam = (params: URLSearchParams, name: string) => {
-  const value = params.get(name)
-  if (value === null) return Effect.succeed(undefined)
-  return /^\d{1,9}$/.test(value)
-    ? Effect.succeed(Number(value))
-    : Effect.fail(new QueueError.InvalidArgument({ message: `${name} must be a non-negative integer, got "${value}"` }))
-}
 
 const encoder = new TextEncoder()
 const sse = (text: string) => encoder.encode(text)
@@ -42,11 +36,17 @@ type Snapshot = Result.Result<View.BoardJson, string>
 export const make = (
   queue: SyncFanoutQueue.SyncFanoutQueue["Service"],
   scrape: Prometheus.Scrape,
-  settings: Settings
+  settings: Settings,
+  actions: Option.Option<Actions.Actions>
 ): Effect.Effect<ReadonlyArray<HttpRouter.Route>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const html = Page.page(settings.title)
     const pageHeaders = yield* Page.headers
+    /** The board, with a token (and the buttons) for a viewer who may act. */
+    const board = (request: HttpServerRequest.HttpServerRequest) =>
+      Effect.map(
+        Option.match(actions, { onNone: () => Effect.succeedNone, onSome: (a) => a.pageToken(request) }),
+        (token) => HttpServerResponse.setHeaders(HttpServerResponse.html(Page.page(settings.title, token)), pageHeaders)
+      )
     const poller = yield* Poller.make<Snapshot>(
       View.board(queue, settings).pipe(
         Effect.mapError((e) => e.message),
@@ -96,7 +96,7 @@ export const make = (
       const raw = Http.roomSegment(path)
       return (raw === undefined
         ? Effect.gen(function*() {
-          const limit = yield* intParam(params, "limit")
+          const limit = yield* Http.intParam(params, "limit")
           const page = yield* queue.rooms({ cursor: params.get("cursor") ?? undefined, limit })
           const states = yield* Effect.forEach(page.rooms, (room) => queue.roomState(room), { concurrency: 16 })
           return HttpServerResponse.jsonUnsafe({
@@ -106,7 +106,7 @@ export const make = (
         }).pipe(Effect.withSpan("Monitor.rooms"))
         : Effect.gen(function*() {
           const room = yield* Effect.fromResult(Http.decodeRoom(raw))
-          const peek = (yield* intParam(params, "peek")) ?? settings.peekLimit
+          const peek = (yield* Http.intParam(params, "peek")) ?? settings.peekLimit
           const [state, next] = yield* Effect.all([
             queue.roomState(room),
             queue.peek(room, { limit: peek })
@@ -116,7 +116,7 @@ export const make = (
     }
 
     return [
-      Http.get("/", () => Effect.succeed(HttpServerResponse.setHeaders(HttpServerResponse.html(html), pageHeaders))),
+      Http.get("/", board),
       Http.get("/events", (request) =>
         // a new stream per request: it subscribes to the shared snapshots while the client listens
         Effect.succeed(
@@ -133,7 +133,15 @@ export const make = (
       // `/rooms/*`, not `/rooms/:room`: room names may contain "/" (S1), and a wildcard is not cut
       // at the router's `maxParamLength` (100), while names have up to 256 code units
       Http.get("/rooms", (request) => rooms(request.url)),
-      Http.get("/rooms/*", (request) => rooms(request.url)),
+      // with actions, POST /rooms/<room>/<action>: the action is the last segment
+      Http.route("/rooms/*", {
+        get: (request) => rooms(request.url),
+        post: Option.getOrUndefined(Option.map(actions, (a) => a.post))
+      }),
+      ...Option.match(actions, {
+        onNone: () => [],
+        onSome: (a) => [Http.get("/dead-letters/*", a.deadLetters)]
+      }),
       Http.get(
         "/metrics",
         () => Effect.map(scrape, (text) => HttpServerResponse.text(text, { contentType: prometheusContentType }))

@@ -3,7 +3,7 @@
  * snapshot is read from a `SyncFanoutQueue`: a full `rooms()` walk (S26), `roomState` of each
  * room (S14) and `metrics().stalled` (S26).
  */
-import type { Delivery, QueueError, RoomState, SyncFanoutQueue } from "@lockstep/core"
+import type { DeadLetter, Delivery, QueueError, RoomState, SyncFanoutQueue } from "@lockstep/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -22,6 +22,8 @@ export interface RoomJson {
   readonly backlog: number
   readonly members: ReadonlyArray<MemberJson>
   readonly inFlight: { readonly id: string; readonly releasedAt: string; readonly ageMs?: number } | null
+  /** paused by an operator (S30): no queued message is released */
+  readonly paused: boolean
 }
 
 /** A member that left its room, or was ejected, while the room waited for its ack. */
@@ -60,7 +62,8 @@ export const roomJson = (state: RoomState.RoomState, withAge: boolean): RoomJson
         releasedAt: f.releasedAt.toISOString(),
         ...(withAge ? { ageMs: Duration.toMillis(f.age) } : {})
       })
-    })
+    }),
+    paused: state.paused
   }
 }
 
@@ -72,6 +75,15 @@ export const queuedJson = (m: Delivery.QueuedMessage) => ({
   sequence: m.sequence,
   sentAt: m.sentAt.toISOString(),
   data: m.data
+})
+
+/** A dead letter as JSON (S29): the message as `peek` shows it, the member, its attempts, when and why. */
+export const deadLetterJson = (letter: DeadLetter.DeadLetter) => ({
+  message: queuedJson(letter.message),
+  member: letter.member,
+  attempts: letter.attempts,
+  at: letter.at.toISOString(),
+  reason: letter.reason
 })
 
 /** True when a room has anything to show (it may have drained between the walk and its state). */
