@@ -67,7 +67,8 @@ export const make = (options: {
             id: MessageId.MessageId(raw.inFlight.id),
             releasedAt: new Date(raw.inFlight.releasedAt),
             age: Duration.millis(Math.max(0, raw.inFlight.age))
-          })
+          }),
+          paused: raw.paused
         }
         return state
       }).pipe(Effect.withSpan("SyncFanoutQueue.roomState", { attributes: { room } })),
