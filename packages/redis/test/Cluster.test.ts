@@ -47,6 +47,9 @@ import {
 /** Long client timeouts: no keepalive expiry interferes with a fault window. */
 const quiet = { clientTimeout: "30 seconds" } as const
 
+/** The join options of attempts and dead letters (S27–S29), for the tests that do not look at them. */
+const joinDefaults = { handed: null, maxDeliveries: null, deadLetters: { limit: 100, retentionMs: 60_000 } } as const
+
 /** The value of a found `Option`; dies with `what` if there is none. */
 const found = (what: string) => <A>(option: Option.Option<A>): Effect.Effect<A> =>
   Option.match(option, { onNone: () => Effect.die(new Error(`not found: ${what}`)), onSome: Effect.succeed })
@@ -364,7 +367,7 @@ describe("Cluster (3 masters)", () => {
         const firsts = new Map<string, string>()
         const seconds = new Map<string, string>()
         for (const [i, room] of rooms.entries()) {
-          yield* member.join(room, { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 30_000 })
+          yield* member.join(room, { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 30_000, ...joinDefaults })
           firsts.set(room, `producer:${2 * i + 1}`)
           seconds.set(room, `producer:${2 * i + 2}`)
           yield* producer.send(room, envelope(`${room}/1`), 0, firsts.get(room)!)
@@ -452,7 +455,11 @@ describe("Cluster (3 masters)", () => {
               mode: "s",
               ackTimeoutMs: "",
               clientTimeoutMs: 30_000,
-              epoch: ""
+              epoch: "",
+              handed: "",
+              maxDeliveries: "",
+              limit: 100,
+              retentionMs: 60_000
             },
             Duration.seconds(2)
           )

@@ -10,13 +10,16 @@
  *
  * | name (TS; Lua `K.<name>`)     | key           | type | content                                                        |
  * |-------------------------------|---------------|------|----------------------------------------------------------------|
- * | `meta`                        | `B m:R`       | hash | `metaFields`: seq (arrival counter), fid/fenv/fat (in-flight id, envelope, release ms), dl (least ack timeout ms) |
+ * | `meta`                        | `B m:R`       | hash | `metaFields`: seq (arrival counter), fid/fenv/fat/fev (in-flight id, envelope, release ms, release frame), dl (least ack timeout ms), pz (paused, S30) |
  * | `members`                     | `B mem:R`     | hash | member client id → ack timeout ms ("" for none)                |
  * | `sync`                        | `B sy:R`      | set  | sync members                                                   |
  * | `holders`                     | `B h:R`       | set  | holders: sync members at release that have not acked (S3)      |
  * | `acked`                       | `B a:R`       | set  | members that acked the in-flight message (S14)                 |
  * | `queue`                       | `B q:R`       | zset | queued: score priority, member zero-padded arrival (S2)        |
  * | `payloads`                    | `B p:R`       | hash | arrival → `queued`: "<id>\|<envelope>"                         |
+ * | `attempts`                    | `B at:R`      | hash | member → `attempt` "<id>\|<n>\|<epoch>": the attempt a resumed join handed it (S27) |
+ * | `detachedAt`                  | `B dt:R`      | hash | member → the shard's frame number when it was detached or its id claimed (S24, S27) |
+ * | `letters`                     | `B dq:R`      | zset | dead letters (S29): score `seq`, member a `letter`; expires `retentionMs` after the newest |
  * | `channel`                     | `B c:R`       | chan | room channel: `frame`s "<frame number>\|<envelope>"            |
  * | `frames`                      | `B ev`        | str  | number of the last frame published in the shard (S5)           |
  * | `clients`                     | `B clients`   | zset | client id → expiry ms, server clock (S10)                      |
@@ -28,11 +31,15 @@
  * | `detached`                    | `B detached`  | zset | `detachedMembership` "C\|R" → deadline ms, server clock: a durable membership waiting to be resumed (S22–S24) |
  * | `rooms`                       | `B rooms`     | zset | the shard's active rooms, score 0 (walked in name order, S26)  |
  * | `inflight`                    | `B inflight`  | zset | room → release ms of its in-flight message, while sync members hold it (S26) |
+ * | `letterSeq`                   | `B dls`       | str  | number of the last dead letter written on the shard: letters' `seq` (S29) |
  *
- * Every room key is deleted when the room has no member, no backlog and nothing in flight (S18);
- * `cr:C` when the client has no room left; `clients` entries by housekeeping or unregister;
+ * Every room key but `letters` is deleted when the room has no member, no backlog and nothing in
+ * flight (S18), except the `pz` field of a paused room's `meta` (the flag outlives every client,
+ * S30: `resume` deletes it); `letters` expires `retentionMs` after its newest letter (or is
+ * deleted by `dropDeadLetters`, or when its last letter is redriven); `attempts` is deleted by
+ * every release (its records are of the in-flight message); `cr:C` when the client has no room left; `clients` entries by housekeeping or unregister;
  * `detached` entries when the membership is resumed or ends (`remove_member`); `ev` is kept for
- * good, and so are the entries of `claims`: one per durable client id ever claimed on the prefix
+ * good (as `dls`), and so are the entries of `claims`: one per durable client id ever claimed on the prefix
  * (bounded by the ids a deployment uses, not by traffic). A client id is `[A-Za-z0-9._-]`, so the
  * first `|` of a `detached` member splits it.
  */
@@ -49,8 +56,16 @@ export const roomKinds = {
   acked: "a",
   queue: "q",
   payloads: "p",
+  attempts: "at",
+  detachedAt: "dt",
+  letters: "dq",
   channel: "c"
 } as const
+
+/** The room keys that hold the room's state (dropped with it, S18): not its channel, not its dead letters (S29). */
+export const stateKinds = (Object.keys(roomKinds) as Array<keyof typeof roomKinds>).filter((kind) =>
+  kind !== "channel" && kind !== "letters"
+)
 
 /** The keys of a shard: `B <name>`. */
 export const shardKinds = {
@@ -62,7 +77,8 @@ export const shardKinds = {
   claims: "claims",
   detached: "detached",
   rooms: "rooms",
-  inflight: "inflight"
+  inflight: "inflight",
+  letterSeq: "dls"
 } as const
 
 /** The keys of a client on a shard: `B <infix>:C`. */
@@ -95,6 +111,8 @@ export const backlog = shardKey("backlog")
 export const claims = shardKey("claims")
 /** `B detached` */
 export const detached = shardKey("detached")
+/** `B dq:R`, a room's dead letters (S29), the routing key of `deadLetters` */
+export const letters = roomKey("letters")
 /** `B cr:C` */
 export const clientRooms = under(clientKinds.clientRooms)
 
@@ -115,8 +133,12 @@ export const metaFields = {
   inFlightEnvelope: "fenv",
   /** when it was released, server ms */
   releasedAt: "fat",
+  /** the frame number of its publication (S27: was a member detached when it was released?) */
+  releasedFrame: "fev",
   /** the least ack timeout of the room's sync members, ms (S11); absent for none */
-  leastAckTimeout: "dl"
+  leastAckTimeout: "dl",
+  /** "1" while an operator paused the room (S30); absent otherwise */
+  paused: "pz"
 } as const
 
 /**
@@ -159,6 +181,73 @@ export const queued: Pair = pair
 export const detachedMembership: Pair = pair
 /** A frame on a room channel: `"<frame number>|<envelope>"` (read by core's `Envelope.decodeFrame`). */
 export const frame: Pair = pair
+
+/**
+ * An attempt record (S27), the value of an `attempts` entry: `"<id>|<n>|<epoch>"`, message `id`
+ * was handed to the member for attempt `n` by a resumed join of the claim `epoch`. A message id
+ * holds no `|` (`<client id>:<sequence>`).
+ */
+export const attempt = {
+  encode: (id: string, n: number, epoch: string): string => `${id}|${n}|${epoch}`,
+  lua: {
+    /** the Lua expression of a record of the Lua expressions `id`, `n` and `epoch` */
+    encode: (id: string, n: string, epoch: string): string => `${id} .. "|" .. ${n} .. "|" .. ${epoch}`,
+    /** the Lua expression of its three parts (id, n as a string, epoch), nil for a malformed one */
+    decode: (value: string): string => `string.match(${value}, "^([^|]*)|(%d+)|(.*)$")`
+  }
+} as const
+
+/** The fields of a dead letter (S29) after its id, in the order of its encoding. */
+const letterFields = ["seq", "at", "attempts", "member", "reason", "envelope"] as const
+
+/** A dead letter as stored (S29). */
+export interface Letter {
+  readonly id: string
+  readonly seq: number
+  readonly at: number
+  readonly attempts: number
+  readonly member: string
+  readonly reason: string
+  readonly envelope: string
+}
+
+/**
+ * A dead letter (S29), a member of `letters`: `"<id>|<JSON array [seq, at, attempts, member,
+ * reason, envelope]>"`, the array made by the script that writes it (`cjson`): `seq` makes each
+ * unique, the id in front finds the letters of a message without decoding them (a message id
+ * holds no `|`).
+ */
+export const letter = {
+  /** the letter of a `letters` member, undefined for another value */
+  decode: (value: string): Letter | undefined => {
+    const [id, json] = pair.decode(value) ?? []
+    if (id === undefined || json === undefined) return undefined
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(json)
+    } catch {
+      return undefined
+    }
+    if (!Array.isArray(parsed) || parsed.length !== letterFields.length) return undefined
+    const [seq, at, attempts, member, reason, envelope] = parsed as Array<unknown>
+    return typeof seq === "number" && typeof at === "number" && typeof attempts === "number" &&
+        typeof member === "string" && typeof reason === "string" && typeof envelope === "string"
+      ? { id, seq, at, attempts, member, reason, envelope }
+      : undefined
+  },
+  lua: {
+    /** the Lua expression of a letter of the Lua expressions given (numbers and strings) */
+    encode: (id: string, fields: { readonly [field in (typeof letterFields)[number]]: string }): string =>
+      pair.lua.encode(id, `cjson.encode({ ${letterFields.map((field) => fields[field]).join(", ")} })`),
+    /** the Lua condition: `value` is a letter of message `id` */
+    isOf: (value: string, id: string): string => `string.sub(${value}, 1, #${id} + 1) == ${pair.lua.encode(id, `""`)}`,
+    /** the Lua expression of its `at` (a number, nil for a malformed one), without decoding the rest */
+    at: (value: string): string => `tonumber(string.match(${value}, "^[^|]*|%[[^,]*,([^,]*),"))`,
+    /** the Lua expression of its envelope, for a letter of message `id` (decoding it; fails for a malformed one) */
+    envelope: (value: string, id: string): string =>
+      `cjson.decode(string.sub(${value}, #${id} + 2))[${letterFields.indexOf("envelope") + 1}]`
+  }
+} as const
 
 // -----------------------------------------------------------------------------
 // the schema in Lua

@@ -15,7 +15,7 @@
  * nothing (a batch skips the fenced items) and answers `superseded`, which the backend maps to
  * `QueueError.ClientSuperseded`.
  */
-import { detachedMembership, F, frame, K, queued, roomKinds } from "./keys.js"
+import { attempt, detachedMembership, F, frame, K, letter, queued, stateKinds } from "./keys.js"
 
 /** A Lua function shared by operations. */
 export interface Helper {
@@ -87,10 +87,12 @@ export const publish: Helper = {
   shard: true,
   lua: `
 -- frames are numbered per shard, not per room: the numbers keep growing when a room's keys are
--- dropped (gc) and made again, so a joiner can always tell what was released before it joined (S5)
+-- dropped (gc) and made again, so a joiner can always tell what was released before it joined (S5).
+-- Answers the frame's number
 local function publish(room, body)
   local frame = redis.call("INCR", ${K.frames})
   redis.call(pub, ${K.channel("room")}, ${frame.lua.encode("frame", "body")})
+  return frame
 end`
 }
 
@@ -102,11 +104,12 @@ export const deliver: Helper = {
 -- hand a message to the room: publish it; the sync members become its holders (S3, S7).
 -- dl: the room's least ack timeout if the caller has read it (false: none), nil to read it here
 local function deliver(room, id, envelope, now, dl)
-  publish(room, envelope)
+  local frame = publish(room, envelope)
   local holders = redis.call("SUNIONSTORE", ${K.holders("room")}, ${K.sync("room")})
   if holders > 0 then
     local m = ${K.meta("room")}
-    redis.call("HSET", m, ${F.inFlightId}, id, ${F.inFlightEnvelope}, envelope, ${F.releasedAt}, now)
+    redis.call("HSET", m, ${F.inFlightId}, id, ${F.inFlightEnvelope}, envelope, ${F.releasedAt}, now,
+      ${F.releasedFrame}, frame)
     redis.call("ZADD", ${K.inflight}, now, room)
     if dl == nil then dl = redis.call("HGET", m, ${F.leastAckTimeout}) end
     if dl then redis.call("ZADD", ${K.deadlines}, now + tonumber(dl), room) end
@@ -121,18 +124,21 @@ export const release: Helper = {
   uses: [nowMs, deliver],
   shard: true,
   lua: `
--- release queued messages while no holder is left (S3); they go to nobody without members (S7).
--- now and dl may be nil (read here when needed)
-local function release(room, now, dl)
+-- release queued messages while no holder is left (S3) and the room is not paused (S30); they go
+-- to nobody without members (S7). The attempt records, of the message settled, go (S27).
+-- now, dl and paused (a boolean) may be nil (read here when needed)
+local function release(room, now, dl, paused)
   if redis.call("SCARD", ${K.holders("room")}) > 0 then return end
   now = now or now_ms()
-  redis.call("DEL", ${K.acked("room")})
+  redis.call("DEL", ${K.acked("room")}, ${K.attempts("room")})
+  local m = ${K.meta("room")}
+  if paused == nil then paused = redis.call("HEXISTS", m, ${F.paused}) == 1 end
   local q = ${K.queue("room")}
   while true do
-    local head = redis.call("ZPOPMIN", q)
+    local head = paused and {} or redis.call("ZPOPMIN", q)
     if #head == 0 then
       -- nothing in flight any more (a delivered message overwrites these fields instead)
-      redis.call("HDEL", ${K.meta("room")}, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.releasedAt})
+      redis.call("HDEL", m, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.releasedAt}, ${F.releasedFrame})
       redis.call("ZREM", ${K.inflight}, room)
       if dl ~= false then redis.call("ZREM", ${K.deadlines}, room) end
       return
@@ -147,20 +153,47 @@ local function release(room, now, dl)
 end`
 }
 
-/** every key of a room (not its channel), for the DEL of an empty room: the schema's whole list */
-const roomKeys = (Object.keys(roomKinds) as Array<keyof typeof roomKinds>)
-  .filter((kind) => kind !== "channel")
-  .map((kind) => K[kind]("room"))
+export const admit: Helper = {
+  name: "admit",
+  uses: [nowMs, deliver],
+  shard: true,
+  lua: `
+-- a new message in a room with members: released at once when nothing is in flight or queued and
+-- the room is not paused (S3, S30), else queued by priority, then arrival: a zero-padded per-room
+-- counter (S2). now may be nil (read when needed); answers it
+local function admit(room, id, envelope, priority, now)
+  local q = ${K.queue("room")}
+  local m = ${K.meta("room")}
+  if redis.call("SCARD", ${K.holders("room")}) == 0 and redis.call("ZCARD", q) == 0 and
+    redis.call("HEXISTS", m, ${F.paused}) == 0 then
+    now = now or now_ms()
+    deliver(room, id, envelope, now, nil)
+  else
+    local member = string.format("%016d", redis.call("HINCRBY", m, ${F.arrivals}, 1))
+    redis.call("ZADD", q, priority, member)
+    redis.call("HSET", ${K.payloads("room")}, member, ${queued.lua.encode("id", "envelope")})
+    redis.call("ZINCRBY", ${K.backlog}, 1, room)
+  end
+  return now
+end`
+}
+
+/** every key of a room's state (not its channel nor its dead letters), for the DEL of an empty room */
+const stateKeys = stateKinds.map((kind) => K[kind]("room"))
 
 export const gc: Helper = {
   name: "gc",
   uses: [],
   shard: true,
   lua: `
--- drop every key of an empty room (S18)
+-- drop every key of an empty room (S18), but the flag of a paused room: it outlives every client
+-- until an operator resumes the room (S30)
 local function gc(room)
   if redis.call("HLEN", ${K.members("room")}) == 0 and redis.call("ZCARD", ${K.queue("room")}) == 0 then
-    redis.call("DEL", ${roomKeys.join(", ")})
+    local m = ${K.meta("room")}
+    local paused = redis.call("HEXISTS", m, ${F.paused}) == 1
+    redis.call("DEL", ${stateKeys.join(", ")})
+    if paused then redis.call("HSET", m, ${F.paused}, "1") end
     redis.call("ZREM", ${K.backlog}, room)
     redis.call("ZREM", ${K.deadlines}, room)
     redis.call("ZREM", ${K.rooms}, room)
@@ -179,9 +212,9 @@ local function remove_member(room, client, now)
   redis.call("SREM", ${K.sync("room")}, client)
   redis.call("SREM", ${K.holders("room")}, client)
   redis.call("SREM", ${K.clientRooms("client")}, room)
-  redis.call("ZREM", ${K.detached}, ${
-    detachedMembership.lua.encode("client", "room")
-  }) -- no longer waiting for a successor (S18)
+  -- no longer waiting for a successor (S18)
+  redis.call("ZREM", ${K.detached}, ${detachedMembership.lua.encode("client", "room")})
+  redis.call("HDEL", ${K.detachedAt("room")}, client)
   release(room, now, nil)
   gc(room)
   return true
@@ -199,5 +232,70 @@ local function eject(room, client, why, now)
 end`
 }
 
+export const handedBefore: Helper = {
+  name: "handed_before",
+  uses: [],
+  shard: true,
+  lua: `
+-- S27: how many times message id, released at frame released (nil: unknown), reached member
+-- before, and the claim epoch of the last time (nil: none): as its record says when a resumed join
+-- handed it id; else 0 when the member was detached (S24) at the release (its record of the
+-- detach or claim is older than the release); else 1, the release's publication
+local function handed_before(room, member, id, released)
+  local record = redis.call("HGET", ${K.attempts("room")}, member)
+  if record then
+    local rid, n, epoch = ${attempt.lua.decode("record")}
+    if rid == id then return tonumber(n), epoch end
+  end
+  local since = redis.call("HGET", ${K.detachedAt("room")}, member)
+  if since and released and tonumber(since) < tonumber(released) then return 0, nil end
+  return 1, nil
+end`
+}
+
+export const deadLetter: Helper = {
+  name: "dead_letter",
+  uses: [],
+  shard: true,
+  lua: `
+-- S29: keep a dead letter of message id (envelope) for member, with the writer's policy: at most
+-- limit letters (the oldest go), none older than retention ms (the oldest go, a bounded number per
+-- letter written), none once the newest is older (the key expires)
+local function dead_letter(room, id, envelope, member, attempts, reason, now, limit, retention)
+  local key = ${K.letters("room")}
+  local number = redis.call("INCR", ${K.letterSeq})
+  redis.call("ZADD", key, number, ${
+    letter.lua.encode("id", {
+      seq: "number",
+      at: "now",
+      attempts: "attempts",
+      member: "member",
+      reason: "reason",
+      envelope: "envelope"
+    })
+  })
+  local over = redis.call("ZCARD", key) - tonumber(limit)
+  if over > 0 then redis.call("ZREMRANGEBYRANK", key, 0, over - 1) end
+  for _, v in ipairs(redis.call("ZRANGE", key, 0, 15)) do
+    local at = ${letter.lua.at("v")}
+    if at and at + tonumber(retention) > now then break end
+    redis.call("ZREM", key, v)
+  end
+  redis.call("PEXPIRE", key, math.max(1, tonumber(retention)))
+end`
+}
+
 /** Every helper, in the order a script defines them: each after the helpers it uses. */
-export const helpers: ReadonlyArray<Helper> = [nowMs, fenced, publish, deliver, release, gc, removeMember, eject]
+export const helpers: ReadonlyArray<Helper> = [
+  nowMs,
+  fenced,
+  publish,
+  deliver,
+  release,
+  admit,
+  gc,
+  removeMember,
+  eject,
+  handedBefore,
+  deadLetter
+]

@@ -58,6 +58,9 @@ const ackOutcome = (backend: BackendClient, room: string, id: string, wait = "50
 
 const envelope = (data: string) => JSON.stringify({ k: "q", d: data })
 
+/** The join options of attempts and dead letters (S27–S29), for the tests that do not look at them. */
+const joinDefaults = { handed: null, maxDeliveries: null, deadLetters: { limit: 100, retentionMs: 60_000 } } as const
+
 /** Backends of one key prefix on one connection. */
 const engine = (
   connection: Parameters<typeof RedisBackend.make>[0],
@@ -109,7 +112,7 @@ describe("durable members, backend level", () => {
         const producer = backend("producer")
         const older = backend("edge-1")
         yield* older.claim(2000)
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         yield* older.join("r", join)
         yield* older.join("gone", join)
         yield* producer.send("r", envelope("m1"), 0, "producer:1")
@@ -152,7 +155,7 @@ describe("durable members, backend level", () => {
         const { backend, base, raw } = yield* standalone("resume")
         const producer = backend("producer")
         const peer = backend("peer")
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const first = backend("edge-1")
         yield* first.claim(2000)
         const fresh = yield* first.join("r", join)
@@ -166,14 +169,15 @@ describe("durable members, backend level", () => {
         yield* second.claim(2000)
         expect(yield* cmd(raw, "ZSCORE", Keys.detached(base(0)), "edge-1|r")).not.toBeNull()
         const resumed = yield* second.join("r", join)
-        expect(resumed.inFlight).toEqual({ id: "producer:1", envelope: envelope("m1") })
+        // S27: the first process received m1 (its release), this is attempt 2
+        expect(resumed.inFlight).toEqual({ id: "producer:1", envelope: envelope("m1"), attempt: 2 })
         expect(resumed.event).toBe(Number(yield* cmd(raw, "GET", Keys.shardKey("frames")(base(0)))))
         expect(yield* cmd(raw, "ZSCORE", Keys.detached(base(0)), "edge-1|r")).toBeNull()
         // still one membership, still a holder
         const state = yield* producer.roomState("r")
         expect([...state.members].sort()).toEqual(["edge-1", "peer"])
         expect(state.acked).toEqual([])
-        expect(yield* second.resync("r")).toEqual({ id: "producer:1", envelope: envelope("m1") })
+        expect(yield* second.resync("r")).toEqual({ id: "producer:1", envelope: envelope("m1"), attempt: 2 })
 
         // the id acks; the peer has not: m1 stays in flight, and the next successor is not given it
         yield* Effect.flatMap(
@@ -193,12 +197,12 @@ describe("durable members, backend level", () => {
         const producer = backend("producer")
         const first = backend("edge-1")
         yield* first.claim(2000)
-        yield* first.join("r", { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 })
+        yield* first.join("r", { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults })
         yield* producer.send("r", envelope("m1"), 0, "producer:1")
         yield* producer.send("r", envelope("m2"), 0, "producer:2")
         const second = backend("edge-1")
         yield* second.claim(2000)
-        const joined = yield* second.join("r", { mode: "async", ackTimeoutMs: null, clientTimeoutMs: 2000 })
+        const joined = yield* second.join("r", { mode: "async", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults })
         expect(joined.inFlight).toBeNull()
         // no sync member left: m2 was released to whoever listens and is gone (S7)
         expect(yield* producer.roomState("r")).toMatchObject({ members: [], backlog: 0, inFlight: null })
@@ -209,7 +213,7 @@ describe("durable members, backend level", () => {
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("detach")
         const producer = backend("producer")
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const first = backend("edge-1")
         yield* first.claim(2000)
         for (const room of ["kept", "dropped"]) {
@@ -252,7 +256,7 @@ describe("durable members, backend level", () => {
     it.effect("S18: leaving, unregistering or an ejection leaves no `detached` entry", () =>
       Effect.gen(function*() {
         const { backend, base, raw } = yield* standalone("clean")
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const first = backend("edge-1")
         yield* first.claim(2000)
         yield* first.join("a", join)
@@ -272,7 +276,7 @@ describe("durable members, backend level", () => {
       Effect.gen(function*() {
         const { backend, sharding } = yield* standalone("unreg", 8)
         const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`)
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const first = backend("edge-1")
         yield* first.claim(2000)
         for (const room of rooms) yield* first.join(room, join)
@@ -293,7 +297,7 @@ describe("durable members, backend level", () => {
         const first = backend("edge-1")
         yield* first.claim(2000)
         for (const [i, room] of rooms.entries()) {
-          yield* first.join(room, { mode: i % 3 === 0 ? "async" : "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 })
+          yield* first.join(room, { mode: i % 3 === 0 ? "async" : "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults })
         }
         const expected = rooms.map((room, i) => ({ room, mode: i % 3 === 0 ? "async" : "sync" }))
           .sort((a, b) => (a.room < b.room ? -1 : 1))
@@ -321,7 +325,7 @@ describe("durable members, backend level", () => {
       Effect.gen(function*() {
         const { backend, base, port } = yield* standalone("cost")
         const mon = yield* monitor(port)
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const plain = backend("plain")
         const durable = backend("edge-1")
         yield* durable.claim(2000)
@@ -385,7 +389,7 @@ describe("durable members, backend level", () => {
         }
         expect(room).not.toBe("")
         const shard = sharding.shardOf(room)
-        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000 } as const
+        const join = { mode: "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults } as const
         const producer = backend("producer")
         yield* older.join(room, join)
         yield* producer.send(room, envelope("m1"), 0, "producer:1")
@@ -421,7 +425,7 @@ describe("durable members, backend level", () => {
 
         // the newer holder resumes on that shard and gets m1 again
         const resumed = yield* newer.join(room, join)
-        expect(resumed.inFlight).toEqual({ id: "producer:1", envelope: envelope("m1") })
+        expect(resumed.inFlight).toEqual({ id: "producer:1", envelope: envelope("m1"), attempt: 2 })
         expect(yield* newer.keepalive([room, ...rooms], 2000)).toBe(true)
         expect(yield* newer.memberships).toEqual([{ room, mode: "sync" }])
       }))

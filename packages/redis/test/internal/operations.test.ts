@@ -172,7 +172,7 @@ describe("Operation", () => {
         expect(operation.lua.split(`${fn}(`).length, `${operation.name}: ${fn}`).toBeGreaterThan(2)
       }
     }
-    expect(operationNamed("ack").lua).toContain(`redis.call("HMGET", (base .. "m:" .. room), "fid", "dl")`)
+    expect(operationNamed("ack").lua).toContain(`redis.call("HMGET", (base .. "m:" .. room), "fid", "dl", "pz")`)
   })
 
   it("no operation source spells an ARGV or KEYS index, a key, a meta field or a separator itself", () => {
@@ -210,8 +210,8 @@ describe("Operation", () => {
       expect(decode("keepalive", 1)).toBe(true)
       expect(decode("keepaliveMany", 0)).toBe(false)
       expect(decode("join", [7])).toEqual({ event: 7, inFlight: null })
-      expect(decode("join", [7, "m1", "e1"])).toEqual({ event: 7, inFlight: { id: "m1", envelope: "e1" } })
-      expect(decode("join", [7, null, null])).toEqual({ event: 7, inFlight: null })
+      expect(decode("join", [7, "m1", "e1", 2])).toEqual({ event: 7, inFlight: { id: "m1", envelope: "e1", attempt: 2 } })
+      expect(Result.isFailure(operationNamed("join").decode([7, "m1", "e1"]))).toBe(true)
       expect(decode("housekeep", -1)).toBeNull()
       expect(decode("housekeep", [2, ["c1"]])).toEqual({ ejections: 2, expired: ["c1"] })
       expect(decode("memberships", ["r1", "s", "r2", "a"])).toEqual([
@@ -219,20 +219,36 @@ describe("Operation", () => {
         { room: "r2", mode: "async" }
       ])
       expect(decode("resync", null)).toBeNull()
-      expect(decode("resync", ["m1", "e1"])).toEqual({ id: "m1", envelope: "e1" })
-      expect(decode("resync", [null, null])).toBeNull()
-      expect(decode("roomState", [1, ["a", "b"], ["a"], "", "", "1000"])).toEqual({
+      expect(decode("resync", ["m1", "e1", 3])).toEqual({ id: "m1", envelope: "e1", attempt: 3 })
+      expect(decode("roomState", [1, ["a", "b"], ["a"], "", "", "1000", 0])).toEqual({
         backlog: 1,
         members: ["a", "b"],
         acked: ["a"],
-        inFlight: null
+        inFlight: null,
+        paused: false
       })
-      expect(decode("roomState", [0, ["a"], [], "m1", "900", "1000"])).toEqual({
+      expect(decode("roomState", [0, ["a"], [], "m1", "900", "1000", 1])).toEqual({
         backlog: 0,
         members: ["a"],
         acked: [],
-        inFlight: { id: "m1", releasedAt: 900, age: 100 }
+        inFlight: { id: "m1", releasedAt: 900, age: 100 },
+        paused: true
       })
+      expect(decode("reject", 1)).toBe(true)
+      expect(decode("pause", 0)).toBe(false)
+      expect(decode("skip", [])).toBeNull()
+      expect(decode("skip", ["p:1"])).toBe("p:1")
+      expect(decode("purge", 3)).toBe(3)
+      const letter = `p:1|${JSON.stringify([7, 900, 2, "edge-1", "rejected", `{"k":"q","d":"a|b"}`])}`
+      expect(decode("deadLetters", [1, [letter]])).toEqual({
+        letters: [{ seq: 7, envelope: `{"k":"q","d":"a|b"}`, member: "edge-1", attempts: 2, at: 900, reason: "rejected" }],
+        next: 7
+      })
+      expect(decode("deadLetters", [0, [letter]])).toMatchObject({ next: null })
+      expect(decode("deadLetters", [0, []])).toEqual({ letters: [], next: null })
+      expect(Result.isFailure(operationNamed("deadLetters").decode([0, ["p:1|[1,2]"]]))).toBe(true)
+      expect(decode("redrive", 0)).toBe(false)
+      expect(decode("dropDeadLetters", 4)).toBe(4)
       expect(decode("stats", [1, ["r1", "3"], 2, [["r1", "900", "m1", ["a"]], ["r2", "950", "", []]], "1000"])).toEqual(
         {
           rooms: 1,

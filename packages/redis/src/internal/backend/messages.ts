@@ -1,5 +1,5 @@
 /**
- * Messages: send (S2, S3, S7), out-of-band (S9), ack (S3, S4) and peek (S13).
+ * Messages: send (S2, S3, S7), out-of-band (S9), ack (S3, S4), reject (S28) and peek (S13).
  *
  * The acks, sends and out-of-band messages of an event-loop turn leave in one script call per
  * shard for sends (a failed batch is an unknown outcome for each of its sends, never resent), per
@@ -21,13 +21,14 @@ import * as Keys from "../keys.js"
 import { ack } from "../operations/ack.js"
 import { outOfBand } from "../operations/outOfBand.js"
 import { peek } from "../operations/peek.js"
+import { reject } from "../operations/reject.js"
 import { send } from "../operations/send.js"
 import { ScriptBatches } from "../scriptBatch.js"
 import type { BackendContext } from "./context.js"
 
 export const make = (
   context: BackendContext
-): Pick<Backend.BackendClient, "send" | "sendOutOfBand" | "ack" | "peek"> => {
+): Pick<Backend.BackendClient, "send" | "sendOutOfBand" | "ack" | "reject" | "peek"> => {
   const { bases, clientId, connection, epoch, pub, runner, shardOf, timeout } = context
   const { fence } = epoch
   // the head of each shard (the same for the three operations), for the epoch it was built with
@@ -80,6 +81,23 @@ export const make = (
         acksByShard.add(shard, head, item, 0, (again) => {
           if (again !== undefined) onFailure(room, id, again)
         })
+      })
+    },
+    // awaited, one call: rare, unlike acks (a send sealed before it still reaches the server first)
+    reject: (room, id, attempt, reason, { limit, retentionMs }) => {
+      sends.seal()
+      outOfBands.seal()
+      return context.run(reject, {
+        base: context.baseOf(room),
+        pub,
+        room,
+        client: clientId,
+        epoch: epoch.current,
+        id,
+        attempt,
+        reason,
+        limit,
+        retentionMs
       })
     },
     peek: (room, offset, limit) => context.run(peek, { base: context.baseOf(room), pub, room, offset, limit })

@@ -1,6 +1,7 @@
 /**
- * Rooms: listen to a room's channel, join (S3, S5, S8; resuming a durable membership, S22, S25),
- * leave (S6, S18), detach (S24), resync (S12) and roomState (S14). Each is one script call on the
+ * Rooms: listen to a room's channel, join (S3, S5, S8; resuming a durable membership, S22, S25,
+ * with its attempts, S27, S28), leave (S6, S18), detach (S24), resync (S12, S27) and roomState
+ * (S14, S30). Each is one script call on the
  * room's shard, routed by `Keys.meta`.
  */
 import type { Backend } from "@lockstep/core"
@@ -28,7 +29,11 @@ export const make = (
         mode: options.mode === "sync" ? "s" : "a",
         ackTimeoutMs: options.ackTimeoutMs === null ? "" : options.ackTimeoutMs,
         clientTimeoutMs: options.clientTimeoutMs,
-        epoch: context.epoch.current
+        epoch: context.epoch.current,
+        handed: options.handed ?? "",
+        maxDeliveries: options.maxDeliveries ?? "",
+        limit: options.deadLetters.limit,
+        retentionMs: options.deadLetters.retentionMs
       }),
     leave: (room) =>
       Effect.asVoid(

@@ -9,7 +9,8 @@
  *          the shard of any item (those did nothing, the others counted).
  * Enforces S4 (only a holder acking the in-flight id counts: stale, duplicate and foreign acks do
  *          nothing), S14 (holder → acked), S3 (the last holder releases the next message, here),
- *          S21 (a fenced durable client's acks do nothing).
+ *          S21 (a fenced durable client's acks do nothing), S30 (not in a paused room: the flag
+ *          is read with the in-flight id).
  * Calls    HMGET + SMOVE + SCARD for an ack that is not the last one; HMGET alone for a stale one;
  *          a durable client adds one HGET per shard of the call (`fenced`).
  */
@@ -32,11 +33,11 @@ ${forEachItem}
   if fenced(client, epoch, seen) then
     lost = true
   else
-    local cur = redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.leastAckTimeout})
+    local cur = redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.leastAckTimeout}, ${F.paused})
     -- from the holders to the members that acked (S14), in one call
     if cur[1] == id and redis.call("SMOVE", ${K.holders("room")}, ${K.acked("room")}, client) == 1 then
       counted = counted + 1
-      release(room, nil, cur[2])
+      release(room, nil, cur[2], cur[3] ~= false)
     end
   end
 end

@@ -10,7 +10,9 @@
  * Enforces S21 (the newest claim wins: from now on the scripts of an older holder are fenced on
  *          this shard), S23 (every membership of the id on this shard gets `clientTimeoutMs` to be
  *          resumed by a join, in `detached`, else housekeeping ejects it), S10 (the client is
- *          registered here, as a keepalive does).
+ *          registered here, as a keepalive does), S27 (each membership's record of the claim in
+ *          `detachedAt`, the shard's frame number, as `detach` writes it: a message released
+ *          after it never reached the member's old process).
  */
 import * as Result from "effect/Result"
 import { clients, detachedMembership, K } from "../keys.js"
@@ -33,8 +35,10 @@ else
 end
 local deadline = now_ms() + tonumber(clientTimeoutMs)
 redis.call("ZADD", ${K.clients}, deadline, client)
+local frame = redis.call("GET", ${K.frames}) or 0
 for _, room in ipairs(redis.call("SMEMBERS", ${K.clientRooms("client")})) do
   redis.call("ZADD", ${K.detached}, deadline, ${detachedMembership.lua.encode("client", "room")})
+  redis.call("HSETNX", ${K.detachedAt("room")}, client, frame)
 end
 return tonumber(epoch)
 `,

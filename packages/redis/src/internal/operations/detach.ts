@@ -8,7 +8,9 @@
  *          for a join to resume it, then housekeeping ejects it, S23; the client's expiry on
  *          the shard is pushed to at least the same deadline, so that its expiry, S10, does not
  *          end the membership earlier),
- *          S21 (a fenced client detaches nothing).
+ *          S21 (a fenced client detaches nothing), S27 (the shard's frame number now goes to
+ *          `detachedAt`, unless an earlier detach or claim is not resumed yet: a message released
+ *          after it never reached the member, and its successor counts attempt 1).
  */
 import { detachedMembership, K, meta } from "../keys.js"
 import * as Operation from "../operation.js"
@@ -31,6 +33,7 @@ if redis.call("HEXISTS", ${K.members("room")}, client) == 0 then return 0 end
 local deadline = now_ms() + tonumber(clientTimeoutMs)
 redis.call("ZADD", ${K.detached}, deadline, ${detachedMembership.lua.encode("client", "room")})
 redis.call("ZADD", ${K.clients}, "GT", deadline, client)
+redis.call("HSETNX", ${K.detachedAt("room")}, client, redis.call("GET", ${K.frames}) or 0)
 return 1
 `,
   decode: Reply.flag

@@ -3,31 +3,35 @@
  *
  * KEYS[1]  meta(room) (routing).
  * ARGV     base, pub, room, client.
- * Returns  { id, envelope } of the in-flight message if the client holds it unacked, else nil.
- * Enforces S12 (read-only).
+ * Returns  { id, envelope, attempt } of the in-flight message if the client holds it unacked, else
+ *          nil.
+ * Enforces S12 (read-only), S27 (the attempt of the last hand-over to this member, at least 1: a
+ *          resync counts none).
  */
+import type { Backend } from "@lockstep/core"
 import * as Result from "effect/Result"
 import { F, K, meta } from "../keys.js"
 import * as Operation from "../operation.js"
+import { handedBefore } from "../prelude.js"
 import * as Reply from "../reply.js"
-
-/** A field of HMGET: a string, or null for none. */
-const isField = (u: unknown): u is string | null => u === null || typeof u === "string"
 
 export const resync = Operation.shard({
   name: "resync",
   args: { room: Operation.string, client: Operation.string },
   key: ({ base, room }) => meta(base, room),
-  includes: [],
+  includes: [handedBefore],
   lua: `
 if redis.call("SISMEMBER", ${K.holders("room")}, client) == 0 then return nil end
-return redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.inFlightEnvelope})
+local held = redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.releasedFrame})
+if not (held[1] and held[2]) then return nil end
+return { held[1], held[2], math.max(1, handed_before(room, client, held[1], held[3])) }
 `,
-  decode: (reply): Result.Result<{ readonly id: string; readonly envelope: string } | null, string> => {
+  decode: (reply): Result.Result<Backend.InFlightMessage | null, string> => {
     if (reply === null) return Result.succeed(null)
-    // a field is nil when the message was acked or released meanwhile
-    const [id, envelope] = Reply.tuple(reply, 2) ?? []
-    if (!isField(id) || !isField(envelope)) return Reply.fail("nil or { id, envelope }")
-    return Result.succeed(id !== null && envelope !== null ? { id, envelope } : null)
+    const [id, envelope, n] = Reply.tuple(reply, 3) ?? []
+    const attempt = Reply.number(n)
+    return typeof id === "string" && typeof envelope === "string" && attempt !== undefined
+      ? Result.succeed({ id, envelope, attempt })
+      : Reply.fail("nil or { id, envelope, attempt }")
   }
 })

@@ -7,11 +7,12 @@
  *          fenced on the shard of any item (those items wrote nothing, the others were made).
  * Enforces S2 (queued by priority, then arrival: a zero-padded per-room counter), S3 (released at
  *          once only when nothing is in flight or queued), S7 (a room without members writes
- *          nothing: the message is gone, at-most-once), S21 (a fenced durable client writes nothing).
+ *          nothing: the message is gone, at-most-once), S21 (a fenced durable client writes nothing),
+ *          S30 (queued in a paused room), all in `admit`.
  */
-import { F, K, meta, queued } from "../keys.js"
+import { K, meta } from "../keys.js"
 import * as Operation from "../operation.js"
-import { deliver, fenced, nowMs, superseded } from "../prelude.js"
+import { admit, fenced, superseded } from "../prelude.js"
 import * as Reply from "../reply.js"
 
 export const send = Operation.batch({
@@ -25,7 +26,7 @@ export const send = Operation.batch({
     priority: Operation.number
   },
   key: ({ base, room }) => meta(base, room),
-  includes: [nowMs, fenced, deliver],
+  includes: [fenced, admit],
   lua: ({ forEachItem }) => `
 local kept = 0
 local now = nil
@@ -35,17 +36,7 @@ ${forEachItem}
     lost = true
   elseif redis.call("HLEN", ${K.members("room")}) > 0 then
     kept = kept + 1
-    local q = ${K.queue("room")}
-    if redis.call("SCARD", ${K.holders("room")}) == 0 and redis.call("ZCARD", q) == 0 then
-      now = now or now_ms()
-      deliver(room, id, envelope, now, nil)
-    else
-      local seq = redis.call("HINCRBY", ${K.meta("room")}, ${F.arrivals}, 1)
-      local member = string.format("%016d", seq)
-      redis.call("ZADD", q, priority, member)
-      redis.call("HSET", ${K.payloads("room")}, member, ${queued.lua.encode("id", "envelope")})
-      redis.call("ZINCRBY", ${K.backlog}, 1, room)
-    end
+    now = admit(room, id, envelope, priority, now)
   end
 end
 if lost then return ${superseded} end
