@@ -139,6 +139,15 @@ const decodeDuration = (
   })
 }
 
+/** A duration option of at least one second, or `fallback` when absent. */
+const atLeastOneSecond = (path: string, input: Duration.Input | undefined, fallback: Duration.Duration) =>
+  Result.flatMap(decodeDuration(path, input), (given) => {
+    const d = Option.getOrElse(given, () => fallback)
+    return Duration.isLessThan(d, Duration.seconds(1))
+      ? invalid(path, `${path} must be at least 1 second, got ${Duration.format(d)}`)
+      : Result.succeed(d)
+  })
+
 const positiveInt = (path: string, value: number | undefined, fallback: number, max: number) => {
   if (value === undefined) return Result.succeed(fallback)
   return Number.isSafeInteger(value) && value >= 1 && value <= max
@@ -168,16 +177,7 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
     // S19: two distinct prefixes must never meet on the server
     const malformed = wellFormedError("keyPrefix", prefix)
     if (malformed !== undefined) return yield* invalid("keyPrefix", `${malformed}, got ${JSON.stringify(prefix)}`)
-    const clientTimeout = Option.getOrElse(
-      yield* decodeDuration("clientTimeout", options.clientTimeout),
-      () => Duration.seconds(15)
-    )
-    if (Duration.isLessThan(clientTimeout, Duration.seconds(1))) {
-      return yield* invalid(
-        "clientTimeout",
-        `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`
-      )
-    }
+    const clientTimeout = yield* atLeastOneSecond("clientTimeout", options.clientTimeout, Duration.seconds(15))
     const keepaliveInterval = Option.getOrElse(
       yield* decodeDuration("keepaliveInterval", options.keepaliveInterval),
       () => Duration.millis(Math.floor(Duration.toMillis(clientTimeout) / 3))
@@ -248,16 +248,11 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
       return yield* invalid("maxDeliveries", `maxDeliveries must be an integer of at least 1, got ${maxDeliveries}`)
     }
     const deadLetterLimit = yield* positiveInt("deadLetterLimit", options.deadLetterLimit, 1000, 100_000)
-    const deadLetterRetention = Option.getOrElse(
-      yield* decodeDuration("deadLetterRetention", options.deadLetterRetention),
-      () => Duration.days(7)
+    const deadLetterRetention = yield* atLeastOneSecond(
+      "deadLetterRetention",
+      options.deadLetterRetention,
+      Duration.days(7)
     )
-    if (Duration.isLessThan(deadLetterRetention, Duration.seconds(1))) {
-      return yield* invalid(
-        "deadLetterRetention",
-        `deadLetterRetention must be at least 1 second, got ${Duration.format(deadLetterRetention)}`
-      )
-    }
     return {
       keyPrefix: prefix,
       clientTimeout,

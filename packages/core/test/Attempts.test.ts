@@ -57,6 +57,16 @@ const process = (broker: MemoryLayer.MemoryBroker["Service"], id: string, room: 
     return { client, box, shutdown: Scope.close(scope, Exit.interrupt()) }
   })
 
+/** A process of durable id "edge" that was handed "m" in room "r" (attempt 1), then shut down. */
+const handedOnce = (broker: MemoryLayer.MemoryBroker["Service"], producer: Client) =>
+  Effect.gen(function*() {
+    const first = yield* process(broker, "edge", "r")
+    const id = yield* producer.queue.send("r", "m")
+    expect((yield* first.box.next).attempt).toBe(1)
+    yield* first.shutdown
+    return id
+  })
+
 const setup = Effect.gen(function*() {
   const broker = yield* MemoryLayer.makeBroker
   const producer = yield* connect(broker)
@@ -67,10 +77,7 @@ describe("attempts (S27)", () => {
   it.effect("a message reaching a durable id again through resumed joins counts one more each time", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* setup
-      const first = yield* process(broker, "edge", "r")
-      const id = yield* producer.queue.send("r", "m")
-      expect((yield* first.box.next).attempt).toBe(1)
-      yield* first.shutdown
+      const id = yield* handedOnce(broker, producer)
       const second = yield* process(broker, "edge", "r")
       const again = yield* second.box.next
       expect([again.id, again.attempt]).toEqual([id, 2])
@@ -93,10 +100,7 @@ describe("attempts (S27)", () => {
   it.effect("a join repeated after an answer that never reached the consumer does not count again (handed)", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* setup
-      const first = yield* process(broker, "edge", "r")
-      yield* producer.queue.send("r", "m")
-      yield* first.box.next
-      yield* first.shutdown
+      yield* handedOnce(broker, producer)
       // the next process's first join runs on the server, but its answer is lost
       let lose = true
       const client = yield* connect(broker, { clientId: "edge", onClose: "detach" }, (backend) => ({
@@ -120,10 +124,7 @@ describe("attempts (S27)", () => {
   it.effect("a resync after a blip carries the attempt of the last hand-over, and counts nothing", () =>
     Effect.gen(function*() {
       const { broker, producer } = yield* setup
-      const first = yield* process(broker, "edge", "r")
-      yield* producer.queue.send("r", "m")
-      yield* first.box.next
-      yield* first.shutdown
+      yield* handedOnce(broker, producer)
       // a process whose frames are lost: the resumed join's answer reaches it, later a resync
       const second = yield* process(broker, "edge", "r")
       expect((yield* second.box.next).attempt).toBe(2)

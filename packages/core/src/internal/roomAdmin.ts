@@ -22,6 +22,7 @@ import * as QueueMetrics from "../QueueMetrics.js"
 import type { RoomAdmin } from "../RoomAdmin.js"
 import type { ClientStats } from "./clientStats.js"
 import * as DeadLettersCursor from "./deadLettersCursor.js"
+import { queuedMessage } from "./inspection.js"
 import type { Sequence } from "./producer.js"
 import { validateInt, validateRoom, wellFormedError } from "./validation.js"
 
@@ -70,15 +71,7 @@ const decodeLetter = (room: string, raw: RawDeadLetter): DeadLetter | string => 
   if (typeof e === "string") return e
   if (e.k === "e") return "unexpected envelope kind"
   return {
-    message: {
-      id: MessageId.make(e.p, e.s),
-      room,
-      data: e.d,
-      priority: e.pr,
-      producer: e.p,
-      sequence: e.s,
-      sentAt: new Date(e.t)
-    },
+    message: queuedMessage(room, e),
     member: raw.member,
     attempts: raw.attempts,
     at: new Date(raw.at),
