@@ -1,6 +1,7 @@
 /**
- * One lockstep client on Redis: the `SyncFanoutQueue` service. Each instance has its own client
- * id, keepalive and rooms; several may share a connection.
+ * One lockstep client on Redis: the `SyncFanoutQueue` service and (since 1.1.0) its operator's
+ * side, the `RoomAdmin` service (S29, S30). Each instance has its own client id, keepalive and
+ * rooms; several may share a connection.
  *
  * One call for the common set-ups:
  *
@@ -20,8 +21,9 @@
  *
  * @since 0.1.0
  */
-import { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
+import { Backend, QueueConfig, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -33,10 +35,37 @@ import { Sharding } from "./Sharding.js"
 import * as ShardLayer from "./ShardLayer.js"
 
 /**
- * Build a client in the current scope; closing the scope leaves all rooms (S20). A durable client
+ * Build a client in the current scope, with its operator's side: the `SyncFanoutQueue` and the
+ * `RoomAdmin` services of one client id. Closing the scope leaves all rooms (S20). A durable client
  * (`clientId`) claims its id first (S21): the claim fails the build if Redis is out of reach
  * (`EngineError`, `OperationTimeout`) or a newer claim of the id won a race with it
  * (`ClientSuperseded`).
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const makeClient = (
+  config: QueueConfig.QueueConfig
+): Effect.Effect<
+  { readonly queue: SyncFanoutQueue.SyncFanoutQueue["Service"]; readonly admin: RoomAdmin.RoomAdmin["Service"] },
+  Config.ConfigError | Backend.BackendError,
+  RedisConnection | Sharding | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const resolved = yield* QueueConfig.resolve(config)
+    const connection = yield* RedisConnection
+    const sharding = yield* Sharding
+    return yield* Backend.makeClient(
+      (clientId) => Effect.succeed(RedisBackend.make(connection, sharding, resolved, clientId)),
+      resolved
+    )
+  })
+
+/**
+ * Build a client in the current scope (`makeClient` gives its `RoomAdmin` too); closing the scope
+ * leaves all rooms (S20). A durable client (`clientId`) claims its id first (S21): the claim fails
+ * the build if Redis is out of reach (`EngineError`, `OperationTimeout`) or a newer claim of the id
+ * won a race with it (`ClientSuperseded`).
  *
  * @since 0.1.0
  * @category constructors
@@ -47,20 +76,12 @@ export const make = (
   SyncFanoutQueue.SyncFanoutQueue["Service"],
   Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding | Scope.Scope
-> =>
-  Effect.gen(function*() {
-    const resolved = yield* QueueConfig.resolve(config)
-    const connection = yield* RedisConnection
-    const sharding = yield* Sharding
-    return yield* Backend.makeQueue(
-      (clientId) => Effect.succeed(RedisBackend.make(connection, sharding, resolved, clientId)),
-      resolved
-    )
-  })
+> => Effect.map(makeClient(config), (client) => client.queue)
 
 /**
  * A client on the `RedisConnection` and `Sharding` provided: compose it with `RedisLayer` and
- * `ShardLayer` (several clients may share one connection).
+ * `ShardLayer` (several clients may share one connection). Provides `SyncFanoutQueue` and (since
+ * 1.1.0) `RoomAdmin`, of one client.
  *
  * @since 0.1.0
  * @category layers
@@ -68,10 +89,17 @@ export const make = (
 export const layer = (
   config: QueueConfig.QueueConfig
 ): Layer.Layer<
-  SyncFanoutQueue.SyncFanoutQueue,
+  SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin,
   Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
-> => Layer.effect(SyncFanoutQueue.SyncFanoutQueue, make(config))
+> =>
+  Layer.effectContext(
+    Effect.map(
+      makeClient(config),
+      ({ admin, queue }) =>
+        Context.make(SyncFanoutQueue.SyncFanoutQueue, queue).pipe(Context.add(RoomAdmin.RoomAdmin, admin))
+    )
+  )
 
 /**
  * A client configured by a `Config` of `QueueConfig` (`Config.Wrap`: one `Config`, or one per
@@ -87,14 +115,14 @@ export const layer = (
 export const layerConfig = (
   config: Config.Wrap<QueueConfig.QueueConfig> = QueueConfig.config
 ): Layer.Layer<
-  SyncFanoutQueue.SyncFanoutQueue,
+  SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin,
   Config.ConfigError | Backend.BackendError,
   RedisConnection | Sharding
 > => Layer.unwrap(Effect.map(Config.unwrap(config), layer))
 
 /**
  * A client on a standalone Redis, with its own connection: `layer(config)` on one shard
- * (`ShardLayer.single`) and `RedisLayer.layer(connection)`.
+ * (`ShardLayer.single`) and `RedisLayer.layer(connection)`; `SyncFanoutQueue` and `RoomAdmin`.
  *
  * @since 0.1.0
  * @category layers
@@ -102,7 +130,7 @@ export const layerConfig = (
 export const standalone = (
   connection: RedisLayer.RedisOptions | string | Redacted.Redacted<string>,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | Config.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin, Backend.BackendError | Config.ConfigError> =>
   layer(config).pipe(Layer.provide(ShardLayer.single), Layer.provide(RedisLayer.layer(connection)))
 
 /**
@@ -119,7 +147,8 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 
 /**
  * A client on a Redis Cluster, with its own connection: `layer(config)` on
- * `ShardLayer.layer({ shards })` and `RedisLayer.cluster(nodes, options)`. A bad shard count is a
+ * `ShardLayer.layer({ shards })` and `RedisLayer.cluster(nodes, options)`; `SyncFanoutQueue` and
+ * `RoomAdmin`. A bad shard count is a
  * `ConfigError` (`QueueConfig.invalidData`, path `shards`).
  *
  * @since 0.1.0
@@ -128,7 +157,7 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 export const cluster = (
   { nodes, shards, ...options }: ClusterClientOptions,
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue, Backend.BackendError | Config.ConfigError> =>
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin, Backend.BackendError | Config.ConfigError> =>
   layer(config).pipe(
     Layer.provide(RedisLayer.cluster(nodes, options)),
     // built first: a bad shard count fails before anything connects

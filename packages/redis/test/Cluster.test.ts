@@ -16,6 +16,7 @@ import { join } from "../src/internal/operations/join.js"
 import * as RedisBackend from "../src/internal/redisBackend.js"
 import { runnerOf } from "../src/internal/runner.js"
 import { slotOf } from "../src/internal/slot.js"
+import { joinDefaults } from "./utils/backends.js"
 import {
   awaitReplicated,
   clusterClient,
@@ -46,9 +47,6 @@ import {
 
 /** Long client timeouts: no keepalive expiry interferes with a fault window. */
 const quiet = { clientTimeout: "30 seconds" } as const
-
-/** The join options of attempts and dead letters (S27–S29), for the tests that do not look at them. */
-const joinDefaults = { handed: null, maxDeliveries: null, deadLetters: { limit: 100, retentionMs: 60_000 } } as const
 
 /** The value of a found `Option`; dies with `what` if there is none. */
 const found = (what: string) => <A>(option: Option.Option<A>): Effect.Effect<A> =>

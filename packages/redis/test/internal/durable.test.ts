@@ -7,16 +7,16 @@
  * 3-master cluster for the claim across shards and fencing on a shard other than 0.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { type Backend, QueueConfig, QueueError } from "@lockstep/core"
-import { RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import { type Backend, QueueError } from "@lockstep/core"
+import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
 import { Deferred, Effect, Exit, Option, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../../src/internal/keys.js"
-import * as RedisBackend from "../../src/internal/redisBackend.js"
 import { slotOf } from "../../src/internal/slot.js"
+import { engine, joinDefaults } from "../utils/backends.js"
 import { ownerOf, rawNodes } from "../utils/clusterProbe.js"
-import { cmd, freshPrefix, monitor, rawRedis, scanKeys } from "../utils/redisProbe.js"
+import { cmd, monitor, rawRedis, scanKeys } from "../utils/redisProbe.js"
 
 type BackendClient = Backend.BackendClient
 
@@ -57,25 +57,6 @@ const ackOutcome = (backend: BackendClient, room: string, id: string, wait = "50
   })
 
 const envelope = (data: string) => JSON.stringify({ k: "q", d: data })
-
-/** The join options of attempts and dead letters (S27–S29), for the tests that do not look at them. */
-const joinDefaults = { handed: null, maxDeliveries: null, deadLetters: { limit: 100, retentionMs: 60_000 } } as const
-
-/** Backends of one key prefix on one connection. */
-const engine = (
-  connection: Parameters<typeof RedisBackend.make>[0],
-  sharding: Sharding.Sharding["Service"],
-  label: string
-) =>
-  Effect.gen(function*() {
-    const prefix = freshPrefix(label)
-    const config = yield* QueueConfig.resolve({ keyPrefix: prefix, clientTimeout: "2 seconds" })
-    return {
-      prefix,
-      base: (shard: number) => Keys.shardBase(prefix, sharding.tagOf(shard)),
-      backend: (clientId: string) => RedisBackend.make(connection, sharding, config, clientId)
-    }
-  })
 
 const superseded = (error: unknown, clientId: string) => {
   expect(error).toBeInstanceOf(QueueError.ClientSuperseded)

@@ -5,9 +5,9 @@
  * ARGV     base, pub, room, client, epoch (the operator's), id (the message of the letters),
  *          newId, producer (the new producer id as a JSON string), sequence, sentAt (ms): the
  *          `RedriveTemplate`.
- * Returns  1 if a letter of `id` was left (the copy is made, every letter of `id` removed), else 0
- *          (nothing changed); an error reply when the letter holds no message envelope; the
- *          `superseded` error reply when fenced.
+ * Returns  1 if a letter of `id` was left (the copy is made from the newest, every letter of `id`
+ *          removed), else 0 (nothing changed), also when its envelope is not a message's: it cannot
+ *          be sent again, and stays for `dropDeadLetters`; the `superseded` error reply when fenced.
  * Enforces S29 (the copy is core's `Envelope.redriven` of the letter's envelope, byte for byte: the
  *          header `{"k":"q","p":…,"s":…,"pr":<the letter's priority>,"t":…` and the letter's text
  *          from its first `,"d":` on; it is sent as a send sends it with that priority, `admit`: at
@@ -48,13 +48,13 @@ for _, v in ipairs(redis.call("ZRANGE", key, 0, -1)) do
   if ${letter.lua.isOf("v", "id")} then found[#found + 1] = v end
 end
 if #found == 0 then return 0 end
-local envelope = ${letter.lua.envelope("found[1]", "id")}
+local envelope = ${letter.lua.envelope("found[#found]", "id")}
 -- what Envelope.redriven accepts: a message envelope, with its data last
 local ok, e = pcall(cjson.decode, envelope)
 local data = string.find(envelope, ',"d":', 1, true)
 if not (ok and type(e) == "table" and (e.k == "q" or e.k == "o") and type(e.p) == "string" and type(e.s) == "number" and
   e.s >= 0 and e.s == math.floor(e.s) and ${integer("e.pr")} and type(e.t) == "number" and e.d ~= nil and data) then
-  return redis.error_reply("ERR the letters of " .. id .. " hold no message envelope")
+  return 0
 end
 local priority = string.format("%d", e.pr)
 local copy = '{"k":"q","p":' .. producer .. ',"s":' .. sequence .. ',"pr":' .. priority .. ',"t":' .. sentAt ..

@@ -24,7 +24,7 @@ export const resync = Operation.shard({
 if redis.call("SISMEMBER", ${K.holders("room")}, client) == 0 then return nil end
 local held = redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.releasedFrame})
 if not (held[1] and held[2]) then return nil end
-return { held[1], held[2], math.max(1, handed_before(room, client, held[1], held[3])) }
+return { held[1], held[2], math.max(1, (handed_before(room, client, held[1], held[3]))) }
 `,
   decode: (reply): Result.Result<Backend.InFlightMessage | null, string> => {
     if (reply === null) return Result.succeed(null)
