@@ -105,18 +105,6 @@ export const connectionConfig = (
   return Effect.succeed(RedisLayer.config)
 }
 
-const unavailable = () => Effect.die("RoomAdmin is not provided by ClientLayer yet")
-const notYet: RoomAdmin.RoomAdmin["Service"] = {
-  eject: unavailable,
-  pause: unavailable,
-  resume: unavailable,
-  skip: unavailable,
-  purge: unavailable,
-  deadLetters: unavailable,
-  redrive: unavailable,
-  dropDeadLetters: unavailable
-}
-
 /**
  * The client of a command: the key prefix checked before anything connects, then the connection
  * (`RedisLayer.layerConfig`), the sharding (`ShardLayer.single`, or `ShardLayer.layer({ shards })`
@@ -147,8 +135,6 @@ export const clientLayer = (
       onSome: (shards) => ShardLayer.layer({ shards })
     })
     return ClientLayer.layer(config).pipe(
-      // TODO(i22): remove once ClientLayer provides RoomAdmin (branches i22-core, i22-redis)
-      Layer.merge(Layer.succeed(RoomAdmin.RoomAdmin, notYet)),
       Layer.provide(RedisLayer.layerConfig(connection)),
       // built first: a bad shard count fails before anything connects
       Layer.provide(sharding)
