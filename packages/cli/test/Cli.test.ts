@@ -7,7 +7,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, expect, layer } from "@effect/vitest"
 import { type Delivery, QueueError, SyncFanoutQueue } from "@lockstep/core"
-import { ClientLayer } from "@lockstep/redis"
+import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -265,6 +265,32 @@ layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestSer
           expect(yield* a.peek("orders")).toEqual([])
         }).pipe(Effect.scoped)
     )
+
+    it.effect("S17: --shards (or LOCKSTEP_SHARDS) reads an application on ShardLayer.layer({ shards })", () =>
+      Effect.gen(function*() {
+        const { url } = yield* RedisTestServer.RedisTestServer
+        const prefix = freshPrefix()
+        const context = yield* Layer.build(
+          ClientLayer.layer({ keyPrefix: prefix }).pipe(
+            Layer.provide(ShardLayer.layer({ shards: 4 })),
+            Layer.provide(RedisLayer.layer(url))
+          )
+        )
+        const app = Context.get(context, SyncFanoutQueue.SyncFanoutQueue)
+        // a member in each room holds its first message: the rooms are active (S26)
+        for (const room of ["r1", "r2", "r3", "r4", "r5"]) {
+          yield* app.subscribe(room)
+          yield* app.send(room, "held")
+        }
+        const [byFlag, byEnv] = yield* Effect.all([
+          lockstep(["rooms", "--shards", "4", "--json"], env(url, prefix)),
+          lockstep(["rooms", "--json"], { ...env(url, prefix), LOCKSTEP_SHARDS: "4" })
+        ], { concurrency: 2 })
+        for (const run of [byFlag, byEnv]) {
+          const { rooms } = json(run) as { readonly rooms: ReadonlyArray<{ readonly room: string }> }
+          expect(rooms.map((r) => r.room)).toEqual(["r1", "r2", "r3", "r4", "r5"])
+        }
+      }).pipe(Effect.scoped))
 
     it.effect("a bad room name or a missing prefix: one line on stderr, exit 2; Redis out of reach: one line, exit 1, at once", () =>
       Effect.gen(function*() {
