@@ -5,30 +5,33 @@
  */
 import { MessageId, type QueueError, RoomAdmin } from "@lockstep/core"
 import * as Argument from "effect/cli/Argument"
-import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { client, type Docs, documented, print, roomArgument } from "./root.js"
+import { type Docs, print, roomArgument, subcommand } from "./root.js"
 import * as Views from "./views.js"
 
 type Admin = RoomAdmin.RoomAdmin["Service"]
 
-/** An action on one room: `lockstep <name> <room>`, answered by `view`. */
+/** Run `act` on the client's `RoomAdmin` and print the `view` of its answer. */
+const acting = <A>(
+  act: (admin: Admin) => Effect.Effect<A, QueueError.QueueError>,
+  view: (answer: A) => Views.View
+) => Effect.flatMap(RoomAdmin.RoomAdmin, act).pipe(Effect.flatMap((answer) => print(view(answer))))
+
+/** An action on one room: `lockstep <name> <room>`. */
 const onRoom = <const Name extends string, A>(
   name: Name,
   docs: Docs,
   act: (admin: Admin, room: string) => Effect.Effect<A, QueueError.QueueError>,
   view: (room: string, answer: A) => Views.View
 ) =>
-  Command.make(
+  subcommand(
     name,
+    docs,
     { room: roomArgument },
-    ({ room }) =>
-      Effect.flatMap(RoomAdmin.RoomAdmin, (admin) => act(admin, room)).pipe(
-        Effect.flatMap((answer) => print(view(room, answer)))
-      )
-  ).pipe(documented(docs), Command.provide(client))
+    ({ room }) => acting((admin) => act(admin, room), (answer) => view(room, answer))
+  )
 
 /** `lockstep pause <room>`. */
 export const pause = onRoom(
@@ -93,24 +96,29 @@ export const dropDeadLetters = onRoom(
 )
 
 /** `lockstep eject <room> <client-id>`. */
-export const eject = Command.make("eject", {
-  room: roomArgument,
-  clientId: Argument.String("client-id").pipe(Argument.withDescription("the member's client id (see lockstep state)"))
-}, ({ clientId, room }) =>
-  Effect.flatMap(RoomAdmin.RoomAdmin, (admin) => admin.eject(room, clientId)).pipe(
-    Effect.flatMap((ejected) => print(Views.eject(room, clientId, ejected)))
-  )).pipe(
-    documented({
-      short: "end a member's membership",
-      long:
-        "End a member's membership now: its stream fails with ClientEjected (operator), what it held is released as for a leave, a durable id does not resume it.",
-      examples: [{ command: "lockstep eject orders edge-eu-1" }]
-    }),
-    Command.provide(client)
-  )
+export const eject = subcommand(
+  "eject",
+  {
+    short: "end a member's membership",
+    long:
+      "End a member's membership now: its stream fails with ClientEjected (operator), what it held is released as for a leave, a durable id does not resume it.",
+    examples: [{ command: "lockstep eject orders edge-eu-1" }]
+  },
+  {
+    room: roomArgument,
+    clientId: Argument.String("client-id").pipe(Argument.withDescription("the member's client id (see lockstep state)"))
+  },
+  ({ clientId, room }) =>
+    acting((admin) => admin.eject(room, clientId), (ejected) => Views.eject(room, clientId, ejected))
+)
 
 /** `lockstep dead-letters <room>`. */
-export const deadLetters = Command.make("dead-letters", {
+export const deadLetters = subcommand("dead-letters", {
+  short: "list a room's dead letters",
+  long:
+    "List the room's dead letters, newest first: the message, the member it was settled for, its attempts, when and why.",
+  examples: [{ command: "lockstep dead-letters orders --json" }]
+}, {
   room: roomArgument,
   limit: Flag.Int("limit").pipe(Flag.withDescription("letters per page, 1 to 1000"), Flag.withDefault(100)),
   cursor: Flag.String("cursor").pipe(
@@ -118,33 +126,23 @@ export const deadLetters = Command.make("dead-letters", {
     Flag.optional
   )
 }, ({ cursor, limit, room }) =>
-  Effect.flatMap(
-    RoomAdmin.RoomAdmin,
-    (admin) => admin.deadLetters(room, { limit, cursor: Option.getOrUndefined(cursor) })
-  ).pipe(
-    Effect.flatMap((page) => print(Views.deadLetters(room, page)))
-  )).pipe(
-    documented({
-      short: "list a room's dead letters",
-      long:
-        "List the room's dead letters, newest first: the message, the member it was settled for, its attempts, when and why.",
-      examples: [{ command: "lockstep dead-letters orders --json" }]
-    }),
-    Command.provide(client)
-  )
+  acting(
+    (admin) => admin.deadLetters(room, { limit, cursor: Option.getOrUndefined(cursor) }),
+    (page) => Views.deadLetters(room, page)
+  ))
 
 /** `lockstep redrive <room> <message-id>`. */
-export const redrive = Command.make("redrive", {
-  room: roomArgument,
-  id: Argument.String("message-id").pipe(Argument.withDescription("the id of a dead letter's message"))
-}, ({ id, room }) =>
-  Effect.flatMap(RoomAdmin.RoomAdmin, (admin) => admin.redrive(room, MessageId.MessageId(id))).pipe(
-    Effect.flatMap((copy) => print(Views.redrive(room, id, copy)))
-  )).pipe(
-    documented({
-      short: "queue a dead letter's message again",
-      long: "Queue a copy of a dead-lettered message (a new id, the same data and priority) and remove its letters.",
-      examples: [{ command: "lockstep redrive orders 3f9c2a1b7d4e:12" }]
-    }),
-    Command.provide(client)
-  )
+export const redrive = subcommand(
+  "redrive",
+  {
+    short: "queue a dead letter's message again",
+    long: "Queue a copy of a dead-lettered message (a new id, the same data and priority) and remove its letters.",
+    examples: [{ command: "lockstep redrive orders 3f9c2a1b7d4e:12" }]
+  },
+  {
+    room: roomArgument,
+    id: Argument.String("message-id").pipe(Argument.withDescription("the id of a dead letter's message"))
+  },
+  ({ id, room }) =>
+    acting((admin) => admin.redrive(room, MessageId.MessageId(id)), (copy) => Views.redrive(room, id, copy))
+)

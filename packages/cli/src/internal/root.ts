@@ -37,13 +37,19 @@ export interface Docs {
   readonly examples: ReadonlyArray<Command.Command.Example>
 }
 
-/** Put `docs` on a subcommand. */
-export const documented = (docs: Docs) =>
-<Name extends string, Input, ContextInput, E, R>(
-  self: Command.Command<Name, Input, ContextInput, E, R>
-): Command.Command<Name, Input, ContextInput, E, R> =>
-  self.pipe(
+/**
+ * A subcommand of `lockstep`: its flags and arguments (`config`), its help (`docs`) and its
+ * handler, which runs with the client of the shared flags (`client`).
+ */
+export const subcommand = <const Name extends string, const Config extends Command.Command.Config, E, R>(
+  name: Name,
+  docs: Docs,
+  config: Config,
+  handler: (input: Command.Command.Config.Infer<Config>) => Effect.Effect<void, E, R>
+) =>
+  Command.make(name, config, handler).pipe(
     Command.withShortDescription(docs.short),
     Command.withDescription(docs.long),
-    Command.withExamples(docs.examples)
+    Command.withExamples(docs.examples),
+    Command.provide(client)
   )
