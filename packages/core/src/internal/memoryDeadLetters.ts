@@ -105,9 +105,4 @@ export class DeadLetters {
   sweep(now: number): void {
     for (const [room, store] of this.stores) if (store.expiresAt <= now) this.stores.delete(room)
   }
-
-  /** Rooms with letters left (for tests of S18). */
-  get size(): number {
-    return this.stores.size
-  }
 }

@@ -12,6 +12,7 @@ import type { DeadLetterPolicy, InFlightMessage, JoinOptions, JoinResult, Redriv
 import * as Envelope from "../Envelope.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
 import type { EjectReason } from "../QueueError.js"
+import { Attempts } from "./memoryAttempts.js"
 import type { Connection } from "./memoryConnection.js"
 import { DeadLetters } from "./memoryDeadLetters.js"
 
@@ -39,17 +40,6 @@ export interface InFlight {
   readonly acked: Set<string>
 }
 
-/**
- * S27: the attempt of the last hand-over of the in-flight message to a member: `n` (0: released
- * while the member was detached, it never saw it), and the claim epoch of the process a resumed
- * join handed it to (null when none did). A record of another id than the in-flight one means nothing.
- */
-interface Attempt {
-  readonly id: string
-  readonly n: number
-  readonly epoch: number | null
-}
-
 export interface Room {
   readonly name: string
   /** sorted by (priority, order) */
@@ -57,8 +47,8 @@ export interface Room {
   readonly members: Map<string, Member>
   inFlight: InFlight | null
   arrivals: number
-  /** S27: per member; cleared when the next message is released, dropped with the room (S18) */
-  readonly attempts: Map<string, Attempt>
+  /** S27 */
+  readonly attempts: Attempts
 }
 
 export interface Client {
@@ -96,7 +86,7 @@ export class Keyspace {
   private room(name: string): Room {
     let room = this.rooms.get(name)
     if (room === undefined) {
-      room = { name, queue: [], members: new Map(), inFlight: null, arrivals: 0, attempts: new Map() }
+      room = { name, queue: [], members: new Map(), inFlight: null, arrivals: 0, attempts: new Attempts() }
       this.rooms.set(name, room)
     }
     return room
@@ -132,7 +122,7 @@ export class Keyspace {
         if (member.mode !== "sync") continue
         holders.add(id)
         // S27: a detached member (S24) never sees this publication: its successor counts attempt 1
-        if (member.detachedUntil !== null) room.attempts.set(id, { id: next.id, n: 0, epoch: null })
+        if (member.detachedUntil !== null) room.attempts.detachedAtRelease(id, next.id)
       }
       room.inFlight = { id: next.id, envelope: next.envelope, releasedAt: now, holders, acked: new Set() }
       this.publish(room, next.envelope)
@@ -220,17 +210,14 @@ export class Keyspace {
     const event = this.event
     const inFlight = r.inFlight
     if (inFlight === null || !inFlight.holders.has(clientId)) return { event, inFlight: null }
-    const record = r.attempts.get(clientId)
-    const own = record !== undefined && record.id === inFlight.id ? record : undefined
-    const base = own?.n ?? 1
-    const attempt = own !== undefined && own.epoch === epoch && options.handed !== inFlight.id ? base : base + 1
+    const attempt = r.attempts.resumed(clientId, inFlight.id, epoch, options.handed)
     if (options.maxDeliveries !== null && attempt > options.maxDeliveries) {
       const letter = { id: inFlight.id, envelope: inFlight.envelope, member: clientId, attempts: attempt - 1 }
       this.deadLetters.write(r.name, { ...letter, reason: "max-deliveries" }, options.deadLetters, now)
       this.settle(r, inFlight, clientId, now)
       return { event, inFlight: null }
     }
-    r.attempts.set(clientId, { id: inFlight.id, n: attempt, epoch })
+    r.attempts.handedOver(clientId, inFlight.id, attempt, epoch)
     return { event, inFlight: { id: inFlight.id, envelope: inFlight.envelope, attempt } }
   }
 
@@ -324,8 +311,7 @@ export class Keyspace {
     const inFlight = r?.inFlight
     if (r === undefined || inFlight == null) return null
     for (const member of inFlight.holders) {
-      const record = r.attempts.get(member)
-      const attempts = record !== undefined && record.id === inFlight.id ? record.n : 1
+      const attempts = r.attempts.had(member, inFlight.id)
       const letter = { id: inFlight.id, envelope: inFlight.envelope, member, attempts, reason: "skipped" }
       this.deadLetters.write(room, letter, policy, now)
     }
@@ -400,8 +386,7 @@ export class Keyspace {
     const r = this.rooms.get(room)
     const inFlight = r?.inFlight
     if (r === undefined || inFlight == null || !inFlight.holders.has(clientId)) return null
-    const record = r.attempts.get(clientId)
-    const attempt = record !== undefined && record.id === inFlight.id ? Math.max(record.n, 1) : 1
+    const attempt = r.attempts.resynced(clientId, inFlight.id)
     return { id: inFlight.id, envelope: inFlight.envelope, attempt }
   }
 
