@@ -8,15 +8,13 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { type Backend, Envelope, QueueError } from "@lockstep/core"
-import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
 import { Effect, Result } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../../src/internal/keys.js"
 import { slotOf } from "../../src/internal/slot.js"
-import { ackNow, engine, envelope, framesOf, syncJoin } from "../utils/backends.js"
-import { rawNodes } from "../utils/clusterProbe.js"
-import { cmd, eventually, rawRedis, scanKeys } from "../utils/redisProbe.js"
+import { ackNow, clusterEngine, envelope, framesOf, standaloneEngine, syncJoin } from "../utils/backends.js"
+import { cmd, eventually, scanKeys } from "../utils/redisProbe.js"
 
 const policy: Backend.DeadLetterPolicy = { limit: 100, retentionMs: 60_000 }
 
@@ -31,14 +29,14 @@ const rejected = (backend: Backend.BackendClient, room: string, id: string, reas
 describe("dead letters and operator actions, backend level", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })((it) => {
     const standalone = (label: string) =>
-      Effect.gen(function*() {
-        const server = yield* RedisTestServer.RedisTestServer
-        const connection = yield* RedisLayer.make(server.url)
-        const sharding = yield* ShardLayer.make({ shards: 1 })
-        const raw = yield* rawRedis(server.port)
-        const { backend, base, prefix } = yield* engine(connection, sharding, label)
-        return { backend, base: base(0), prefix, raw, producer: backend("producer"), admin: backend("admin") }
-      }).pipe(Effect.orDie)
+      Effect.map(standaloneEngine(label), ({ backend, base, prefix, raw }) => ({
+        backend,
+        base: base(0),
+        prefix,
+        raw,
+        producer: backend("producer"),
+        admin: backend("admin")
+      }))
 
     it.effect("S29: redrive queues Envelope.redriven of the letter, byte for byte, with its priority", () =>
       Effect.gen(function*() {
@@ -91,7 +89,13 @@ describe("dead letters and operator actions, backend level", () => {
         const { admin, backend, producer } = yield* standalone("bad")
         const member = backend("edge-1")
         yield* member.join("r", syncJoin)
-        for (const [i, text] of ["not json", `{"k":"e","c":"x","why":"operator"}`, `{"k":"q","p":"x","s":1,"pr":1.5,"t":1,"d":0}`].entries()) {
+        for (
+          const [i, text] of [
+            "not json",
+            `{"k":"e","c":"x","why":"operator"}`,
+            `{"k":"q","p":"x","s":1,"pr":1.5,"t":1,"d":0}`
+          ].entries()
+        ) {
           const id = `producer:${i + 1}`
           yield* producer.send("r", text, 0, id)
           yield* rejected(member, "r", id)
@@ -168,14 +172,20 @@ describe("dead letters and operator actions, backend level", () => {
         yield* producer.sendOutOfBand("r", JSON.stringify({ k: "o", d: 1 }))
         expect(yield* admin.pause("r", false)).toBe(true)
         expect(yield* admin.pause("r", false)).toBe(false)
-        expect(yield* producer.roomState("r")).toMatchObject({ backlog: 0, inFlight: { id: "producer:1" }, paused: false })
+        expect(yield* producer.roomState("r")).toMatchObject({
+          backlog: 0,
+          inFlight: { id: "producer:1" },
+          paused: false
+        })
         yield* producer.send("r", envelope("m2"), 0, "producer:2")
         yield* admin.pause("r", true)
         // the last ack of the in-flight message releases nothing while paused
         expect(yield* ackNow(member, "r", "producer:1")).toMatchObject({ backlog: 1, inFlight: null, paused: true })
         // the room emptied while paused: only the flag is left
         yield* member.leave("r")
-        expect(keysOf(yield* scanKeys(raw, prefix), base, "r")).toEqual([Keys.meta(base, "r"), Keys.queue(base, "r"), Keys.roomKey("payloads")(base, "r")].sort())
+        expect(keysOf(yield* scanKeys(raw, prefix), base, "r")).toEqual(
+          [Keys.meta(base, "r"), Keys.queue(base, "r"), Keys.roomKey("payloads")(base, "r")].sort()
+        )
         expect(yield* admin.purge("r")).toBe(1)
         expect(keysOf(yield* scanKeys(raw, prefix), base, "r")).toEqual([Keys.meta(base, "r")])
         expect(yield* cmd(raw, "HGETALL", Keys.meta(base, "r"))).toEqual([Keys.metaFields.paused, "1"])
@@ -314,11 +324,7 @@ describe("dead letters and operator actions, backend level", () => {
   layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
     it.effect("cluster: every action routes with the room's shard; nothing of the room is left after it empties and its letters go (S17, S18)", () =>
       Effect.gen(function*() {
-        const cluster = yield* RedisTestCluster.RedisTestCluster
-        const nodes = yield* rawNodes()
-        const connection = yield* RedisLayer.makeCluster(cluster.masters).pipe(Effect.orDie)
-        const sharding = yield* ShardLayer.make({ shards: 16 }).pipe(Effect.orDie)
-        const { backend, base, prefix } = yield* engine(connection, sharding, "cl")
+        const { backend, base, nodes, prefix, sharding } = yield* clusterEngine("cl")
         const room = "room-7"
         const shard = sharding.shardOf(room)
         expect(shard).not.toBe(0)

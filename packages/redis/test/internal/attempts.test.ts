@@ -5,27 +5,24 @@
  * message it released.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { Effect } from "effect"
 import * as Keys from "../../src/internal/keys.js"
-import { ackNow, engine, envelope, framesOf, syncJoin } from "../utils/backends.js"
-import { cmd, eventually, rawRedis } from "../utils/redisProbe.js"
+import { ackNow, envelope, framesOf, standaloneEngine, syncJoin } from "../utils/backends.js"
+import { cmd, eventually } from "../utils/redisProbe.js"
 
 const policy = { limit: 100, retentionMs: 60_000 }
 
 describe("attempts and max deliveries, backend level", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })((it) => {
     const standalone = (label: string) =>
-      Effect.gen(function*() {
-        const server = yield* RedisTestServer.RedisTestServer
-        const connection = yield* RedisLayer.make(server.url)
-        const sharding = yield* ShardLayer.make({ shards: 1 })
-        const raw = yield* rawRedis(server.port)
-        const { backend, base } = yield* engine(connection, sharding, label)
-        const attemptsKey = Keys.roomKey("attempts")(base(0), "r")
-        return { backend, base, raw, attemptsKey, producer: backend("producer") }
-      }).pipe(Effect.orDie)
+      Effect.map(standaloneEngine(label), ({ backend, base, raw }) => ({
+        backend,
+        base,
+        raw,
+        attemptsKey: Keys.roomKey("attempts")(base(0), "r"),
+        producer: backend("producer")
+      }))
 
     it.effect("S27: the successor of a process that died holding m counts attempt 2; a repeated join counts nothing, one after a hand-over one more", () =>
       Effect.gen(function*() {
@@ -117,7 +114,12 @@ describe("attempts and max deliveries, backend level", () => {
         const joined = yield* second.join("r", { ...syncJoin, maxDeliveries: 1, deadLetters: policy })
         expect(joined.inFlight).toBeNull()
         const [letter] = (yield* producer.deadLetters("r", null, 10)).letters
-        expect(letter).toMatchObject({ envelope: envelope("m1"), member: "edge-1", attempts: 1, reason: "max-deliveries" })
+        expect(letter).toMatchObject({
+          envelope: envelope("m1"),
+          member: "edge-1",
+          attempts: 1,
+          reason: "max-deliveries"
+        })
         // m2 was released by the join, to the joiner: a frame after the one it answered
         expect((yield* producer.roomState("r")).inFlight?.id).toBe("producer:2")
         const released = yield* eventually(
@@ -148,7 +150,11 @@ describe("attempts and max deliveries, backend level", () => {
         yield* ackNow(peer, "r", "producer:1")
         expect(yield* producer.roomState("r")).toMatchObject({ backlog: 1, inFlight: null, paused: true })
         expect(yield* producer.pause("r", false)).toBe(true)
-        expect(yield* producer.roomState("r")).toMatchObject({ backlog: 0, inFlight: { id: "producer:2" }, paused: false })
+        expect(yield* producer.roomState("r")).toMatchObject({
+          backlog: 0,
+          inFlight: { id: "producer:2" },
+          paused: false
+        })
       }))
   })
 })

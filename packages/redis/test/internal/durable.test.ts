@@ -8,15 +8,14 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { type Backend, QueueError } from "@lockstep/core"
-import { RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
 import { Deferred, Effect, Exit, Option, Scope } from "effect"
 import type { Redis } from "ioredis"
 import * as Keys from "../../src/internal/keys.js"
 import { slotOf } from "../../src/internal/slot.js"
-import { engine, joinDefaults } from "../utils/backends.js"
-import { ownerOf, rawNodes } from "../utils/clusterProbe.js"
-import { cmd, monitor, rawRedis, scanKeys } from "../utils/redisProbe.js"
+import { clusterEngine, joinDefaults, standaloneEngine } from "../utils/backends.js"
+import { ownerOf } from "../utils/clusterProbe.js"
+import { cmd, monitor, scanKeys } from "../utils/redisProbe.js"
 
 type BackendClient = Backend.BackendClient
 
@@ -65,14 +64,7 @@ const superseded = (error: unknown, clientId: string) => {
 
 describe("durable members, backend level", () => {
   layer(RedisTestServer.layer(), { excludeTestServices: true, timeout: "30 seconds" })((it) => {
-    const standalone = (label: string, shards = 1) =>
-      Effect.gen(function*() {
-        const server = yield* RedisTestServer.RedisTestServer
-        const connection = yield* RedisLayer.make(server.url)
-        const sharding = yield* ShardLayer.make({ shards })
-        const raw = yield* rawRedis(server.port)
-        return { ...(yield* engine(connection, sharding, label)), raw, port: server.port, sharding }
-      }).pipe(Effect.orDie)
+    const standalone = standaloneEngine
 
     it.effect("S21: the epochs of an id grow with each claim; claims are kept per id, the client registered", () =>
       Effect.gen(function*() {
@@ -183,7 +175,12 @@ describe("durable members, backend level", () => {
         yield* producer.send("r", envelope("m2"), 0, "producer:2")
         const second = backend("edge-1")
         yield* second.claim(2000)
-        const joined = yield* second.join("r", { mode: "async", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults })
+        const joined = yield* second.join("r", {
+          mode: "async",
+          ackTimeoutMs: null,
+          clientTimeoutMs: 2000,
+          ...joinDefaults
+        })
         expect(joined.inFlight).toBeNull()
         // no sync member left: m2 was released to whoever listens and is gone (S7)
         expect(yield* producer.roomState("r")).toMatchObject({ members: [], backlog: 0, inFlight: null })
@@ -278,7 +275,12 @@ describe("durable members, backend level", () => {
         const first = backend("edge-1")
         yield* first.claim(2000)
         for (const [i, room] of rooms.entries()) {
-          yield* first.join(room, { mode: i % 3 === 0 ? "async" : "sync", ackTimeoutMs: null, clientTimeoutMs: 2000, ...joinDefaults })
+          yield* first.join(room, {
+            mode: i % 3 === 0 ? "async" : "sync",
+            ackTimeoutMs: null,
+            clientTimeoutMs: 2000,
+            ...joinDefaults
+          })
         }
         const expected = rooms.map((room, i) => ({ room, mode: i % 3 === 0 ? "async" : "sync" }))
           .sort((a, b) => (a.room < b.room ? -1 : 1))
@@ -342,11 +344,7 @@ describe("durable members, backend level", () => {
   layer(RedisTestCluster.layer({ masters: 3 }), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
     it.effect("cluster: a claim reaches every shard; a superseded backend is fenced on a shard other than 0", () =>
       Effect.gen(function*() {
-        const cluster = yield* RedisTestCluster.RedisTestCluster
-        const nodes = yield* rawNodes()
-        const connection = yield* RedisLayer.makeCluster(cluster.masters).pipe(Effect.orDie)
-        const sharding = yield* ShardLayer.make({ shards: 16 }).pipe(Effect.orDie)
-        const { backend, base, prefix } = yield* engine(connection, sharding, "cl")
+        const { backend, base, cluster, nodes, prefix, sharding } = yield* clusterEngine("cl")
         const any = nodes.get(cluster.masters[0]!.port)!
         const nodeOf = (shard: number) =>
           Effect.map(ownerOf(any, slotOf(sharding.tagOf(shard))), (port) => nodes.get(port)!)

@@ -210,7 +210,10 @@ describe("Operation", () => {
       expect(decode("keepalive", 1)).toBe(true)
       expect(decode("keepaliveMany", 0)).toBe(false)
       expect(decode("join", [7])).toEqual({ event: 7, inFlight: null })
-      expect(decode("join", [7, "m1", "e1", 2])).toEqual({ event: 7, inFlight: { id: "m1", envelope: "e1", attempt: 2 } })
+      expect(decode("join", [7, "m1", "e1", 2])).toEqual({
+        event: 7,
+        inFlight: { id: "m1", envelope: "e1", attempt: 2 }
+      })
       expect(Result.isFailure(operationNamed("join").decode([7, "m1", "e1"]))).toBe(true)
       expect(decode("housekeep", -1)).toBeNull()
       expect(decode("housekeep", [2, ["c1"]])).toEqual({ ejections: 2, expired: ["c1"] })
@@ -241,7 +244,14 @@ describe("Operation", () => {
       expect(decode("purge", 3)).toBe(3)
       const letter = `p:1|${JSON.stringify([7, 900, 2, "edge-1", "rejected", `{"k":"q","d":"a|b"}`])}`
       expect(decode("deadLetters", [1, [letter]])).toEqual({
-        letters: [{ seq: 7, envelope: `{"k":"q","d":"a|b"}`, member: "edge-1", attempts: 2, at: 900, reason: "rejected" }],
+        letters: [{
+          seq: 7,
+          envelope: `{"k":"q","d":"a|b"}`,
+          member: "edge-1",
+          attempts: 2,
+          at: 900,
+          reason: "rejected"
+        }],
         next: 7
       })
       expect(decode("deadLetters", [0, [letter]])).toMatchObject({ next: null })

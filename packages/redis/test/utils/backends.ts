@@ -5,11 +5,13 @@
  */
 import type { Backend } from "@lockstep/core"
 import { Envelope, QueueConfig } from "@lockstep/core"
-import type { Sharding } from "@lockstep/redis"
+import { RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
+import { RedisTestCluster, RedisTestServer } from "@lockstep/redis/testing"
 import { Effect, type Scope } from "effect"
 import * as Keys from "../../src/internal/keys.js"
 import * as RedisBackend from "../../src/internal/redisBackend.js"
-import { freshPrefix } from "./redisProbe.js"
+import { rawNodes } from "./clusterProbe.js"
+import { freshPrefix, rawRedis } from "./redisProbe.js"
 
 /** The join options of attempts and dead letters (S27–S29), for the tests that do not look at them. */
 export const joinDefaults = {
@@ -45,6 +47,26 @@ export const engine = (
       backend: (clientId: string) => RedisBackend.make(connection, sharding, config, clientId)
     }
   })
+
+/** Backends on the spawned standalone server in context, `shards` shards, with a raw connection to it. */
+export const standaloneEngine = (label: string, shards = 1) =>
+  Effect.gen(function*() {
+    const server = yield* RedisTestServer.RedisTestServer
+    const connection = yield* RedisLayer.make(server.url)
+    const sharding = yield* ShardLayer.make({ shards })
+    const raw = yield* rawRedis(server.port)
+    return { ...(yield* engine(connection, sharding, label)), raw, port: server.port, sharding }
+  }).pipe(Effect.orDie)
+
+/** Backends on the spawned cluster in context, `shards` shards, with a raw connection to each node (by port). */
+export const clusterEngine = (label: string, shards = 16) =>
+  Effect.gen(function*() {
+    const cluster = yield* RedisTestCluster.RedisTestCluster
+    const nodes = yield* rawNodes()
+    const connection = yield* RedisLayer.makeCluster(cluster.masters)
+    const sharding = yield* ShardLayer.make({ shards })
+    return { ...(yield* engine(connection, sharding, label)), cluster, nodes, sharding }
+  }).pipe(Effect.orDie)
 
 /** The frames of `room` from now on, as `backend` receives them (decoded), until the scope closes. */
 export const framesOf = (

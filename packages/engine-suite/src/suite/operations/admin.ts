@@ -6,8 +6,8 @@
 import { describe, expect } from "@effect/vitest"
 import { MessageId, QueueError } from "@lockstep/core"
 import { Deferred, Effect, Option, Scope } from "effect"
-import { failure, sorted } from "../harness.js"
 import { crash, durable, nextAll, plain, scoped, shutdown } from "../durable/support.js"
+import { failure, sorted } from "../harness.js"
 import { allLetters, type OperationsGroup, scopedOperator, summary } from "./support.js"
 
 /** Declare the tests of S30. */

@@ -9,8 +9,8 @@
 import { describe, expect } from "@effect/vitest"
 import { Backend, QueueError } from "@lockstep/core"
 import { Effect, Exit, Scope } from "effect"
-import { sorted } from "../harness.js"
 import { crash, durable, nextAll, plain, scoped, shutdown } from "../durable/support.js"
+import { sorted } from "../harness.js"
 import { crashLoop, type OperationsGroup } from "./support.js"
 
 /** Declare the tests of S27. */

@@ -5,8 +5,8 @@
 import { describe, expect } from "@effect/vitest"
 import { MessageId, QueueError } from "@lockstep/core"
 import { Duration, Effect, Exit, Option, Scope } from "effect"
-import { failure } from "../harness.js"
 import { nextAll, plain } from "../durable/support.js"
+import { failure } from "../harness.js"
 import { allLetters, type OperationsGroup, rejectEach, summary } from "./support.js"
 
 /** Declare the tests of S29. */
@@ -76,11 +76,9 @@ export const deadLetters = ({ test }: OperationsGroup): void => {
           expect(m1).toBeDefined()
           yield* Scope.close(scope, Exit.void) // the last member leaves: only the letters are left
 
-          // retention after m3, nothing is left
-          yield* h.eventually(
-            Duration.sum(retention, Duration.seconds(3)),
-            Effect.map(admin.deadLetters(room), (page) => page.letters.length === 0)
-          )
+          // retention after m3, nothing is left (a live server's expiry may take a moment more)
+          yield* fx.advance(retention)
+          yield* h.eventually("3 seconds", Effect.map(admin.deadLetters(room), (page) => page.letters.length === 0))
           expect(yield* admin.deadLetters(room)).toEqual({ letters: [], cursor: Option.none() })
           const roomKeys = fx.roomKeys
           if (roomKeys !== undefined) {
@@ -101,11 +99,13 @@ export const deadLetters = ({ test }: OperationsGroup): void => {
           const room = "s29-drop"
           yield* rejectEach(h, producer, yield* h.listen(member, room), room, 3)
           yield* Scope.close(scope, Exit.void)
+          const roomKeys = fx.roomKeys
+          // the member left and the queue drained: the letters alone hold keys
+          if (roomKeys !== undefined) expect((yield* roomKeys(room)).length).toBeGreaterThan(0)
           expect(yield* admin.dropDeadLetters(room)).toBe(3)
           expect(yield* admin.deadLetters(room)).toEqual({ letters: [], cursor: Option.none() })
           expect(yield* admin.dropDeadLetters(room)).toBe(0)
           expect(yield* admin.dropDeadLetters("s29-never-used")).toBe(0)
-          const roomKeys = fx.roomKeys
           if (roomKeys !== undefined) {
             yield* h.eventually("3 seconds", Effect.map(roomKeys(room), (keys) => keys.length === 0))
             expect(yield* roomKeys(room)).toEqual([])

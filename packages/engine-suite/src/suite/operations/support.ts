@@ -7,8 +7,8 @@ import { expect } from "@effect/vitest"
 import type { DeadLetter, Delivery, MessageId, RoomAdmin } from "@lockstep/core"
 import { type Duration, Effect, Exit, Option, Scope } from "effect"
 import type { EngineFixture } from "../../EngineFixture.js"
-import type { Harness, Inbox, SuiteTest } from "../harness.js"
 import { type Client, crash, durable, scoped } from "../durable/support.js"
+import type { Harness, Inbox, SuiteTest } from "../harness.js"
 
 /** A group of the operations suite: the tester, its runner and how long "a moment" is. */
 export interface OperationsGroup {

@@ -31,7 +31,10 @@ return { more, page }
 `,
   decode: (
     reply
-  ): Result.Result<{ readonly letters: ReadonlyArray<Backend.RawDeadLetter>; readonly next: number | null }, string> => {
+  ): Result.Result<
+    { readonly letters: ReadonlyArray<Backend.RawDeadLetter>; readonly next: number | null },
+    string
+  > => {
     const expected = "{ 0 | 1, letters }"
     const [more, page] = Reply.tuple(reply, 2) ?? []
     if ((more !== 0 && more !== 1) || !Reply.isStrings(page)) return Reply.fail(expected)

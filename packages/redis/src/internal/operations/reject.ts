@@ -32,7 +32,8 @@ export const reject = Operation.shard({
   includes: [nowMs, fenced, release, deadLetter],
   lua: `
 if fenced(client, epoch) then return ${superseded} end
-local cur = redis.call("HMGET", ${K.meta("room")}, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.leastAckTimeout}, ${F.paused})
+local m = ${K.meta("room")}
+local cur = redis.call("HMGET", m, ${F.inFlightId}, ${F.inFlightEnvelope}, ${F.leastAckTimeout}, ${F.paused})
 if cur[1] ~= id or not cur[2] then return 0 end
 if redis.call("SMOVE", ${K.holders("room")}, ${K.acked("room")}, client) == 0 then return 0 end
 local now = now_ms()

@@ -46,6 +46,10 @@ return { id }
   decode: (reply): Result.Result<string | null, string> => {
     if (!Array.isArray(reply) || reply.length > 1) return Reply.fail("{} or { id }")
     const [id]: ReadonlyArray<unknown> = reply
-    return id === undefined ? Result.succeed(null) : typeof id === "string" ? Result.succeed(id) : Reply.fail("{} or { id }")
+    return id === undefined
+      ? Result.succeed(null)
+      : typeof id === "string"
+      ? Result.succeed(id)
+      : Reply.fail("{} or { id }")
   }
 })
