@@ -42,6 +42,11 @@ export default defineConfig({
       },
       {
         ...shared,
+        // the lockstep command run as a child process against a spawned redis-server
+        test: { name: "cli", include: ["packages/cli/test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 60_000 }
+      },
+      {
+        ...shared,
         test: { name: "examples", include: ["examples/test/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 60_000 }
       },
       {

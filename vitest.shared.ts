@@ -13,7 +13,7 @@ export const shared: ViteUserConfig = {
       { find: /^@lockstep\/engine-suite\/arbitrary$/, replacement: path.join(engineSuite, "arbitrary.ts") },
       { find: /^@lockstep\/engine-suite\/model$/, replacement: path.join(engineSuite, "model/index.ts") },
       { find: /^@lockstep\/redis\/testing$/, replacement: path.join(root, "packages/redis/src/testing/index.ts") },
-      { find: /^@lockstep\/(core|redis|proxy|monitor)$/, replacement: path.join(root, "packages/$1/src/index.ts") }
+      { find: /^@lockstep\/(core|redis|proxy|monitor|cli)$/, replacement: path.join(root, "packages/$1/src/index.ts") }
     ]
   }
 }

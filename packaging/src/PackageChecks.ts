@@ -232,19 +232,29 @@ const packageName = (specifier: string) => {
 const isBuiltin = (specifier: string) =>
   specifier.startsWith("node:") || builtinModules.includes(packageName(specifier))
 
-/** The `types` and `default` targets of every entry point in `exports` (not `./package.json`). */
+/**
+ * The `types` and `default` targets of every entry point in `exports` (not `./package.json`), and
+ * every executable of `bin` (entry `bin:<name>`): what a user can load or run.
+ */
 const entryPoints = (
   packed: Packed
-): ReadonlyArray<{ readonly entry: string; readonly files: ReadonlyArray<string> }> =>
-  Object.entries(packed.manifest.exports ?? {}).flatMap(([entry, target]) => {
-    if (entry === "./package.json" || typeof target !== "object" || target === null) return []
-    const files = Object.values(target).filter((file): file is string => typeof file === "string")
-    return [{ entry, files: files.map((file) => file.replace(/^\.\//, "")) }]
-  })
+): ReadonlyArray<{ readonly entry: string; readonly files: ReadonlyArray<string> }> => {
+  const relative = (file: string) => file.replace(/^\.\//, "")
+  const { bin, exports, name } = packed.manifest
+  const bins = typeof bin === "string" ? { [name.replace(/^@[^/]+\//, "")]: bin } : bin ?? {}
+  return [
+    ...Object.entries(exports ?? {}).flatMap(([entry, target]) => {
+      if (entry === "./package.json" || typeof target !== "object" || target === null) return []
+      const files = Object.values(target).filter((file): file is string => typeof file === "string")
+      return [{ entry, files: files.map(relative) }]
+    }),
+    ...Object.entries(bins).map(([command, file]) => ({ entry: `bin:${command}`, files: [relative(file)] }))
+  ]
+}
 
 /**
- * Follow the imports of every entry point (its JS and its declarations) through the packed files
- * and check each package reached from outside: it must be declared (`dependencies` or
+ * Follow the imports of every entry point (its JS and its declarations; an executable of `bin` is
+ * one too) through the packed files and check each package reached from outside: it must be declared (`dependencies` or
  * `peerDependencies`; Node built-ins are fine), and an optional peer may be reached only from a
  * subpath entry point that documents it (e.g. `@lockstep/redis/testing`), never from the main
  * one, which must work without it. A relative import must land in a packed file. The other way

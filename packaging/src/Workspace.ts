@@ -29,6 +29,8 @@ export const Manifest = Schema.Struct({
   version: Schema.String,
   private: Schema.optional(Schema.Boolean),
   exports: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  /** executables: one path (named after the package) or name → path */
+  bin: Schema.optional(Schema.Union([Schema.String, Schema.Record(Schema.String, Schema.String)])),
   dependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   peerDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),
   devDependencies: Schema.optional(Schema.Record(Schema.String, Schema.String)),

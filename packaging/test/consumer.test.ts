@@ -80,6 +80,19 @@ layer(Layer.merge(ProjectLive, NodeServices.layer), { timeout: 180_000, excludeT
         expect(rest).toEqual(expected)
       }))
 
+    it.effect("the lockstep bin of @lockstep/cli is installed and runs (every module of the bin loads)", () =>
+      Effect.gen(function*() {
+        const { dir } = yield* Project
+        const path = yield* Path.Path
+        const cli = packed().find((pkg) => pkg.manifest.name === "@lockstep/cli")
+        assert.isDefined(cli, "@lockstep/cli is packed")
+        const output = yield* Workspace.exec(path.join(dir, "node_modules", ".bin", "lockstep"), ["--version"], {
+          cwd: dir,
+          env: ConsumerProject.cleanEnv()
+        })
+        expect(output.trim()).toBe(`lockstep v${cli.manifest.version}`)
+      }))
+
     it.effect("deep imports are closed by the exports map", () =>
       Effect.gen(function*() {
         const { dir } = yield* Project
