@@ -120,3 +120,15 @@ export const latencyMs = Metric.histogram("lockstep_delivery_latency_ms", {
   boundaries: Metric.exponentialBoundaries({ start: 0.05, factor: 2, count: 20 }),
   description: "delivery latency in milliseconds"
 })
+
+/**
+ * Operator actions (S30) taken by this process through `RoomAdmin`, with the attribute `action`:
+ * `eject`, `pause`, `resume`, `skip`, `purge`, `redrive`, `dropDeadLetters`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const adminActionsTotal = Metric.counter("lockstep_admin_actions_total", {
+  description: "operator actions (RoomAdmin) taken by this process",
+  incremental: true
+})
