@@ -2,7 +2,7 @@
  * What the shared semantic suite needs from an engine. The memory engine implements it with
  * TestClock; the Redis engine (packages/redis/test) with real time and a spawned server.
  */
-import type { Backend, QueueConfig, SyncFanoutQueue } from "@lockstep/core"
+import type { Backend, QueueConfig, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
 import type { Duration, Effect, Scope } from "effect"
 
 export interface EngineFixture {
@@ -22,6 +22,19 @@ export interface EngineFixture {
     overrides?: Partial<QueueConfig.QueueConfig>,
     options?: ClientOptions
   ) => Effect.Effect<SyncFanoutQueue.SyncFanoutQueue["Service"], never, Scope.Scope>
+  /**
+   * A new client as `client` makes it, with the `RoomAdmin` its layer provides next to the
+   * `SyncFanoutQueue` (S29, S30): an operator acting through that client.
+   */
+  readonly operator: (
+    overrides?: Partial<QueueConfig.QueueConfig>,
+    options?: ClientOptions
+  ) => Effect.Effect<Operator, never, Scope.Scope>
+  /**
+   * The keys the engine holds for `room` under the test's prefix (S18), for engines that can
+   * list them (Redis); absent where there is nothing to count (the memory engine).
+   */
+  readonly roomKeys?: ((room: string) => Effect.Effect<ReadonlyArray<string>>) | undefined
   /** cut the client's connection: its operations fail, its frames are lost (S10, S12) */
   readonly cut: (clientId: string) => Effect.Effect<void>
   /** heal the cut */
@@ -33,6 +46,12 @@ export interface EngineFixture {
   readonly within: <A, E, R>(budget: Duration.Input, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** let `duration` pass (TestClock.adjust, or a real sleep for live engines) */
   readonly advance: (duration: Duration.Input) => Effect.Effect<void>
+}
+
+/** A client and the operator actions of its layer (S29, S30). */
+export interface Operator {
+  readonly client: SyncFanoutQueue.SyncFanoutQueue["Service"]
+  readonly admin: RoomAdmin.RoomAdmin["Service"]
 }
 
 export interface ClientOptions {

@@ -2,8 +2,8 @@
  * The `EngineFixture` of the in-memory engine: one fresh broker per test, time driven by
  * `TestClock` (the suite runs it with `it.effect`).
  */
-import { Backend, MemoryLayer, QueueConfig } from "@lockstep/core"
-import { Duration, Effect, Fiber } from "effect"
+import { Backend, MemoryLayer, QueueConfig, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
+import { Context, Duration, Effect, Fiber, Layer } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 import type { EngineFixture } from "./EngineFixture.js"
 import { yields } from "./model/clock.js"
@@ -52,26 +52,34 @@ const within = <A, E, R>(budget: Duration.Input, effect: Effect.Effect<A, E, R>)
  */
 export const memoryFixture: Effect.Effect<EngineFixture> = Effect.gen(function*() {
   const broker = yield* MemoryLayer.makeBroker
+  const operator: EngineFixture["operator"] = (overrides, options) => {
+    const config = { keyPrefix: fixture.keyPrefix, ...overrides }
+    const wrap = options?.wrapBackend
+    // through the public layer, which provides both services, unless the test wraps the engine connection
+    const make = wrap === undefined
+      ? Effect.map(
+        Layer.build(MemoryLayer.client(config)).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker)),
+        (context) => ({
+          client: Context.get(context, SyncFanoutQueue.SyncFanoutQueue),
+          admin: Context.get(context, RoomAdmin.RoomAdmin)
+        })
+      )
+      : Effect.flatMap(QueueConfig.resolve(config), (resolved) =>
+        Effect.map(
+          Backend.makeClient(
+            (clientId) => Effect.map(broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), wrap),
+            resolved
+          ),
+          ({ admin, queue }) => ({ client: queue, admin })
+        ))
+    return Effect.orDie(make)
+  }
   const fixture: EngineFixture = {
     name: "memory",
     time: "test-clock",
     keyPrefix: "test",
-    client: (overrides, options) => {
-      const config = { keyPrefix: fixture.keyPrefix, ...overrides }
-      const wrap = options?.wrapBackend
-      // through the public layer constructor, unless the test wraps the engine connection
-      const make = wrap === undefined
-        ? MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker))
-        : Effect.flatMap(
-          QueueConfig.resolve(config),
-          (resolved) =>
-            Backend.makeQueue(
-              (clientId) => Effect.map(broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), wrap),
-              resolved
-            )
-        )
-      return Effect.orDie(make)
-    },
+    client: (overrides, options) => Effect.map(operator(overrides, options), ({ client }) => client),
+    operator,
     cut: (clientId) => broker.cut(clientId),
     restore: (clientId) => broker.restore(clientId),
     within,

@@ -1,10 +1,11 @@
 /**
- * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25) and the durable cases
- * found by the model-based test on the Redis engine, standalone: real time, one spawned
- * server for the file, a fresh key prefix per test (S19), every client behind its own TCP proxy.
+ * The shared semantic suite (DESIGN §2), the durable-members suite (S21–S25), the durable cases
+ * found by the model-based test, discovery (S26) and the operations suite (S27–S30) on the Redis
+ * engine, standalone: real time, one spawned server for the file, a fresh key prefix per test
+ * (S19), every client behind its own TCP proxy.
  */
 import { layer } from "@effect/vitest"
-import { discoverySuite, durableFindings, durableSuite, semanticSuite } from "@lockstep/engine-suite"
+import { discoverySuite, durableFindings, durableSuite, operationsSuite, semanticSuite } from "@lockstep/engine-suite"
 import { RedisTestServer } from "@lockstep/redis/testing"
 import { redisFixture } from "./utils/redisFixture.js"
 
@@ -13,4 +14,5 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
   durableSuite(redisFixture(), "live", { it: it.effect })
   durableFindings(redisFixture(), "live", { it: it.effect })
   discoverySuite(redisFixture(), "live", { it: it.effect })
+  operationsSuite(redisFixture(), "live", { it: it.effect })
 })
