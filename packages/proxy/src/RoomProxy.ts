@@ -59,6 +59,15 @@ export interface ProxyClient {
    * duplicate or foreign ids are ignored (S4).
    */
   readonly ack: (room: string, id: MessageId.MessageId) => Effect.Effect<void>
+  /**
+   * Reject message `id` of `room` for this client (S28), as `delivery.reject` does: its share is
+   * settled; once every local member settled it, the proxy rejects it upstream with the first local
+   * reason (a dead letter for the proxy's upstream client) instead of acking it. Stale, duplicate
+   * or foreign ids are ignored.
+   *
+   * @since 1.1.0
+   */
+  readonly reject: (room: string, id: MessageId.MessageId, reason?: string) => Effect.Effect<void>
 }
 
 /**

@@ -21,7 +21,11 @@ const scenarios = [
   ["a leaving or removed local client releases its share (S6)", Scenario.leavingReleasesShare],
   ["an upstream ack-timeout ejection fails every local client in the room (S11)", Scenario.ackTimeoutEjectionFansOut],
   ["an upstream keepalive ejection fails every local client in the room (S10)", Scenario.keepaliveEjectionFansOut],
-  ["join of a room with a lone surrogate is InvalidRoom and meets no other room (S1)", Scenario.loneSurrogateJoin]
+  ["join of a room with a lone surrogate is InvalidRoom and meets no other room (S1)", Scenario.loneSurrogateJoin],
+  [
+    "a local reject settles its share; the last share rejects upstream with the first local reason (S28)",
+    Scenario.localRejectSettlesUpstreamLast
+  ]
 ] as const
 
 describe("RoomProxy (memory engine)", () => {

@@ -20,11 +20,17 @@ import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type { LocalClient } from "./localClient.js"
 
-/** The ack of an upstream delivery. */
+/** The settlement of an upstream delivery: its ack, or its reject when a local member rejected it (S28). */
 export type UpstreamAck = Effect.Effect<void, QueueError.QueueError>
 
 /** The `ack` a local client's copy of a queued delivery carries: acks `id` of `room` for `client`. */
 export type LocalAck = (client: LocalClient, room: string, id: string) => Effect.Effect<void>
+
+/**
+ * The `reject` a local client's copy of a queued delivery carries (S28): settles `client`'s share of
+ * `id` as a rejection; the proxy rejects upstream, with the first local reason, once every share is settled.
+ */
+export type LocalReject = (client: LocalClient, room: string, id: string) => (reason?: string) => Effect.Effect<void>
 
 /** What an upstream delivery left to do upstream. */
 export interface Fanout {
@@ -38,8 +44,10 @@ export interface Fanout {
 interface Pending {
   /** the members it reached that have neither acked it nor left: never empty */
   readonly waiting: Set<LocalClient>
-  /** the upstream delivery's ack */
-  readonly ack: UpstreamAck
+  /** the upstream delivery, acked or rejected once `waiting` is empty */
+  readonly delivery: Delivery.Delivery
+  /** the reason of the first local member that rejected it (S28): it is then rejected upstream */
+  rejected: string | undefined
 }
 
 const nothing: Fanout = { acks: [], ejected: 0 }
@@ -104,13 +112,24 @@ export class Room {
   }
 
   /**
+   * `client` rejected message `id` locally (S28): like `ack`, and the message is rejected upstream
+   * (with the first local reason) instead of acked once every share is settled.
+   */
+  reject(client: LocalClient, id: string, reason: string | undefined): UpstreamAck | undefined {
+    const pending = this.pending.get(id)
+    if (pending === undefined || !pending.waiting.delete(client)) return undefined
+    pending.rejected ??= reason ?? "rejected"
+    return pending.waiting.size > 0 ? undefined : this.release(id, pending)
+  }
+
+  /**
    * An upstream delivery: hand it to every member (S3, S9), a queued one with an `ack` of its own
    * (`localAck`), and record who must ack it. A member whose buffer is full is ejected from the
    * room (`slow-consumer`). A queued delivery reaching nobody is acked upstream at once, and so is
    * a redelivery of the message acked last (S12: that ack was lost); a redelivery of one still
    * held is dropped. After the room closed, nothing local holds it: it is only acked.
    */
-  deliver(delivery: Delivery.Delivery, localAck: LocalAck): Fanout {
+  deliver(delivery: Delivery.Delivery, localAck: LocalAck, localReject: LocalReject): Fanout {
     const queued = delivery.kind === "queued"
     if (this.status !== "open") return queued ? { acks: [delivery.ack], ejected: 0 } : nothing
     if (queued && this.pending.has(delivery.id)) return nothing
@@ -120,14 +139,14 @@ export class Room {
     for (const client of this.members) {
       if (client.closed) continue // leaving: its leave is waiting for this permit
       const local: Delivery.Delivery = queued
-        ? { ...delivery, ack: localAck(client, this.name, delivery.id) }
+        ? { ...delivery, ack: localAck(client, this.name, delivery.id), reject: localReject(client, this.name, delivery.id) }
         : delivery
       if (client.offer(local)) waiting.add(client)
       else (slow ??= []).push(client)
     }
     const acks: Array<UpstreamAck> = []
     if (queued) {
-      if (waiting.size > 0) this.pending.set(delivery.id, { waiting, ack: delivery.ack })
+      if (waiting.size > 0) this.pending.set(delivery.id, { waiting, delivery, rejected: undefined })
       else {
         this.lastAcked = delivery.id
         acks.push(delivery.ack)
@@ -158,6 +177,6 @@ export class Room {
   private release(id: string, pending: Pending): UpstreamAck {
     this.pending.delete(id)
     this.lastAcked = id
-    return pending.ack
+    return pending.rejected === undefined ? pending.delivery.ack : pending.delivery.reject(pending.rejected)
   }
 }

@@ -110,7 +110,8 @@ class Proxy {
       leave: (room) => this.leave(client, room),
       rooms: Effect.sync((): ReadonlySet<string> => new Set(client.rooms)),
       deliveries: client.deliveries(),
-      ack: (room, id) => this.ackLocal(client, room, id)
+      ack: (room, id) => this.ackLocal(client, room, id),
+      reject: (room, id, reason) => this.rejectLocal(client, room, id)(reason)
     }
     return proxyClient
   })
@@ -158,10 +159,24 @@ class Proxy {
       })
     )
 
+  /**
+   * The `reject` of one local delivery (S28): settles the client's share; the last share settles
+   * the message upstream, as a rejection when any local member rejected it.
+   */
+  private readonly rejectLocal = (client: LocalClient, name: string, id: string) => (reason?: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const room = this.rooms.get(name)
+      if (room === undefined || !room.holds(id)) return Effect.void // stale, duplicate or foreign (S4)
+      return room.locked(Effect.suspend(() => {
+        const settle = room.reject(client, id, reason)
+        return settle === undefined ? Effect.void : this.ackUpstream(name, [settle])
+      }))
+    }).pipe(Effect.withSpan("RoomProxy.reject", { attributes: { room: name, id, client: client.id } }))
+
   /** One upstream delivery: fan it out to the room's members and record who must ack it (S3, S9). */
   private onDelivery(room: Room, delivery: Delivery.Delivery): Effect.Effect<void> {
     return room.locked(Effect.suspend(() => {
-      const { acks, ejected } = room.deliver(delivery, this.ackLocal)
+      const { acks, ejected } = room.deliver(delivery, this.ackLocal, this.rejectLocal)
       const logSlow = ejected === 0 ? Effect.void : Effect.logWarning(
         `lockstep proxy: ejected ${ejected} slow local client(s) from room ${JSON.stringify(room.name)}`
       )

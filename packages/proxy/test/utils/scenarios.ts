@@ -262,3 +262,43 @@ export const loneSurrogateJoin = (f: EngineFixture): Effect.Effect<void, unknown
     yield* client.leave("lone-\uD800") // a no-op, as for any room the client is not in
     expect(sorted(yield* client.rooms)).toEqual(["lone-\uFFFD"])
   })
+
+/**
+ * A local reject settles that client's share only (S28): the message is rejected upstream — one
+ * dead letter for the proxy's upstream client, with the first local reason — once every local
+ * member has acked or rejected it; until then the room waits, as for an ack (S3).
+ */
+export const localRejectSettlesUpstreamLast = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { admin, client: upstream } = yield* f.operator()
+    const direct = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const [a, b, c] = [yield* proxy.addClient, yield* proxy.addClient, yield* proxy.addClient]
+    yield* Effect.forEach([a, b, c], (client) => client.join("r"), { discard: true })
+    const seen = yield* collect(yield* direct.subscribe("r"))
+
+    const m1 = yield* direct.send("r", 1)
+    const m2 = yield* direct.send("r", 2)
+    yield* (yield* f.within("10 seconds", Queue.take(seen))).ack
+    const [a1, b1, c1] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
+    expect([a1.id, a1.attempt, b1.attempt]).toEqual([m1, 1, 1])
+
+    yield* a1.reject("cannot parse")
+    yield* a1.reject("again") // a second settlement of the same share counts for nothing
+    yield* b.reject("r", m1, "other reason")
+    // c still holds m1: nothing settled upstream, no letter, m2 not released
+    const state = yield* direct.roomState("r")
+    expect(Option.map(state.inFlight, (m) => m.id)).toEqual(Option.some(m1))
+    expect(state.acked).toEqual([direct.clientId])
+    expect((yield* admin.deadLetters("r")).letters).toEqual([])
+
+    yield* c1.ack // the last share: the proxy rejects m1 upstream with the first local reason
+    const d2 = yield* f.within("10 seconds", Queue.take(seen))
+    expect(d2.id).toBe(m2)
+    const letters = (yield* admin.deadLetters("r")).letters
+    expect(letters.map((l) => [l.message.id, l.member, l.reason, l.attempts])).toEqual([
+      [m1, upstream.clientId, "cannot parse", 1]
+    ])
+    const [a2] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
+    expect(a2.data).toBe(2)
+  })
