@@ -9,13 +9,15 @@
  * on stdout (logs go to stderr):
  *
  * - `{"event":"ready","clientId":…,"rooms":n}` once every room is subscribed (live)
- * - `{"event":"delivery","room":…,"id":…,"data":…,"kind":…}` per delivery, acked after
+ * - `{"event":"delivery","room":…,"id":…,"data":…,"kind":…,"attempt":…}` per delivery, acked after
  *   `LOCKSTEP_WORKER_ACK_DELAY_MS` (default 0)
  * - `{"event":"holding","room":…,"id":…}` for a delivery it will never ack
  *   (`LOCKSTEP_WORKER_HANG_AFTER` = n: in each room, the deliveries after the n-th acked one)
  * - `{"event":"ejected","room":…,"reason":…}` when a stream fails with `ClientEjected`; with
  *   `LOCKSTEP_WORKER_REJOIN=1` it subscribes again and prints `{"event":"rejoined","room":…}`
  * - `{"event":"ack-failed",…}` when an ack fails (it goes on)
+ * - `{"event":"crashing","room":…,"id":…,"attempt":…}` then a SIGKILL of itself, for a delivery whose
+ *   data is `LOCKSTEP_WORKER_CRASH_ON` (JSON): a handler that brings its process down (a poison message, S28)
  * - `{"event":"stats","rss":…,"heapUsed":…}` every `LOCKSTEP_WORKER_STATS_MS` (default off)
  *
  * Rooms: `LOCKSTEP_WORKER_ROOMS`, a JSON array of room names. SIGTERM / SIGINT close the client
@@ -43,13 +45,16 @@ const WorkerConfig = Config.all({
   ackDelayMs: Config.Int("LOCKSTEP_WORKER_ACK_DELAY_MS").pipe(Config.withDefault(0)),
   hangAfter: Config.option(Config.Int("LOCKSTEP_WORKER_HANG_AFTER")),
   rejoin: Config.Boolean("LOCKSTEP_WORKER_REJOIN").pipe(Config.withDefault(false)),
-  statsMs: Config.Int("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0))
+  statsMs: Config.Int("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0)),
+  crashOn: Config.option(Config.String("LOCKSTEP_WORKER_CRASH_ON"))
 })
 
 const program = Effect.gen(function*() {
   const settings = yield* WorkerConfig
   const queue = yield* SyncFanoutQueue.SyncFanoutQueue
   const hangAfter = settings.hangAfter._tag === "Some" ? settings.hangAfter.value : Infinity
+  // compared with each delivery's data as JSON text (the variable holds JSON)
+  const crashOn = settings.crashOn._tag === "Some" ? JSON.stringify(JSON.parse(settings.crashOn.value)) : undefined
   let subscribed = 0
 
   if (settings.statsMs > 0) {
@@ -61,8 +66,13 @@ const program = Effect.gen(function*() {
 
   const handle = (room: string, acked: { n: number }) => (d: Delivery.Delivery) =>
     Effect.gen(function*() {
-      emit({ event: "delivery", room, id: d.id, data: d.data, kind: d.kind })
+      emit({ event: "delivery", room, id: d.id, data: d.data, kind: d.kind, attempt: d.attempt })
       if (d.kind !== "queued") return
+      if (crashOn !== undefined && JSON.stringify(d.data) === crashOn) {
+        emit({ event: "crashing", room, id: d.id, attempt: d.attempt })
+        process.kill(process.pid, "SIGKILL")
+        return yield* Effect.never
+      }
       if (acked.n >= hangAfter) return emit({ event: "holding", room, id: d.id })
       if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
       yield* d.ack.pipe(

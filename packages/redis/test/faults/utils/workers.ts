@@ -22,7 +22,9 @@ export type WorkerEvent =
     readonly id: string
     readonly data: unknown
     readonly kind: "queued" | "out-of-band"
+    readonly attempt: number
   }
+  | { readonly event: "crashing"; readonly room: string; readonly id: string; readonly attempt: number }
   | { readonly event: "holding"; readonly room: string; readonly id: string }
   | { readonly event: "ejected"; readonly room: string; readonly reason: string }
   | { readonly event: "rejoined"; readonly room: string }
@@ -50,6 +52,10 @@ export interface WorkerOptions {
   /** subscribe again after an ejection */
   readonly rejoin?: boolean
   readonly statsMs?: number
+  /** SIGKILL itself on a delivery whose data is this value (compared as JSON): a poison message (S28) */
+  readonly crashOn?: unknown
+  /** `LOCKSTEP_MAX_DELIVERIES` (S28) */
+  readonly maxDeliveries?: number
   /** keep every event in `events` (default true; the soak streams them to `onEvent` instead) */
   readonly keep?: boolean
   readonly onEvent?: (event: Timed) => void
@@ -110,6 +116,8 @@ export const spawnWorker = (
     if (options.hangAfter !== undefined) env.LOCKSTEP_WORKER_HANG_AFTER = String(options.hangAfter)
     if (options.clientId !== undefined) env.LOCKSTEP_CLIENT_ID = options.clientId
     if (options.onClose !== undefined) env.LOCKSTEP_ON_CLOSE = options.onClose
+    if (options.crashOn !== undefined) env.LOCKSTEP_WORKER_CRASH_ON = JSON.stringify(options.crashOn)
+    if (options.maxDeliveries !== undefined) env.LOCKSTEP_MAX_DELIVERIES = String(options.maxDeliveries)
     const command = ChildProcess.make(process.execPath, ["--import", "tsx", workerPath], {
       cwd: repoRoot,
       env,
