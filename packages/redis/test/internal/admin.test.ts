@@ -14,7 +14,7 @@ import type { Redis } from "ioredis"
 import * as Keys from "../../src/internal/keys.js"
 import { slotOf } from "../../src/internal/slot.js"
 import { ackNow, clusterEngine, envelope, framesOf, standaloneEngine, syncJoin } from "../utils/backends.js"
-import { cmd, eventually, scanKeys } from "../utils/redisProbe.js"
+import { cmd, eventually, monitor, scanKeys, scriptOfSha } from "../utils/redisProbe.js"
 
 const policy: Backend.DeadLetterPolicy = { limit: 100, retentionMs: 60_000 }
 
@@ -289,6 +289,68 @@ describe("dead letters and operator actions, backend level", () => {
         const successor = backend("edge-1")
         yield* successor.claim(2000)
         expect((yield* successor.join("r", syncJoin)).inFlight).toBeNull()
+      }))
+
+    it.effect("the hot path: an ack makes no command more for S27-S30; a send into an idle room one HEXISTS (the pause)", () =>
+      Effect.gen(function*() {
+        const { backend, port } = yield* standaloneEngine("hot")
+        const mon = yield* monitor(port)
+        const [a, b, producer] = [backend("a"), backend("b"), backend("producer")]
+        for (const m of [a, b]) yield* m.join("r", syncJoin)
+        /** the commands the call of script `name` made in `effect` makes (MONITOR shows them after it) */
+        const inScripts = <A, E>(effect: Effect.Effect<A, E>, name = "send") =>
+          Effect.gen(function*() {
+            const from = yield* mon.mark
+            yield* effect
+            const to = yield* mon.mark
+            const entries = mon.withScripts(from, to)
+            const call = entries.findIndex((e) => e.command === "evalsha" && scriptOfSha(e.args[1] ?? "") === name)
+            const after = entries.slice(call + 1)
+            const end = after.findIndex((e) => e.source !== "lua")
+            return after.slice(0, end < 0 ? after.length : end).map((e) => e.command)
+          })
+        // warm-up: every script registered
+        yield* producer.send("r", envelope("m0"), 0, "producer:0")
+        yield* producer.send("r", envelope("m1"), 0, "producer:1")
+        yield* ackNow(a, "r", "producer:0")
+        yield* ackNow(b, "r", "producer:0")
+        const released = ["incr", "publish", "sunionstore", "hset", "zadd"]
+        // in flight: m1; the room busy
+        expect(yield* inScripts(producer.send("r", envelope("m2"), 0, "producer:2"))).toEqual([
+          "hlen",
+          "scard",
+          "hincrby",
+          "zadd",
+          "hset",
+          "zincrby"
+        ])
+        expect(yield* inScripts(ackNow(a, "r", "producer:1"), "ack")).toEqual(["hmget", "smove", "scard"])
+        // the last ack releases m2: the records go with the acked set, the flag came with the HMGET
+        expect(yield* inScripts(ackNow(b, "r", "producer:1"), "ack")).toEqual([
+          "hmget",
+          "smove",
+          "scard",
+          "time",
+          "del",
+          "zpopmin",
+          "hget",
+          "hdel",
+          "zincrby",
+          "zrem",
+          ...released
+        ])
+        yield* ackNow(a, "r", "producer:2")
+        yield* ackNow(b, "r", "producer:2")
+        // into the idle room: released at once, after reading the flag
+        expect(yield* inScripts(producer.send("r", envelope("m3"), 0, "producer:3"))).toEqual([
+          "hlen",
+          "scard",
+          "zcard",
+          "hexists",
+          "time",
+          ...released,
+          "hget"
+        ])
       }))
 
     it.effect("S21: an operator whose id was claimed again changes nothing", () =>
