@@ -2,7 +2,17 @@ import effectPlugin from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/build/**", "**/node_modules/**", "**/*.d.ts", "**/test/**/*.js", "bench/scratch/**", "examples/.snippets/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/build/**",
+      "**/node_modules/**",
+      "**/*.d.ts",
+      "**/test/**/*.js",
+      "bench/scratch/**",
+      "examples/.snippets/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   {
     plugins: { "@effect": effectPlugin },

@@ -110,11 +110,17 @@ const program = Effect.gen(function*() {
       // `export {}` keeps a block without imports a module of its own (no clashes between blocks)
       yield* io(
         `write ${name}`,
-        fs.writeFileString(path.join(dir, name), `${header}${snippet.document}:${snippet.line}\n${snippet.code}\nexport {}\n`)
+        fs.writeFileString(
+          path.join(dir, name),
+          `${header}${snippet.document}:${snippet.line}\n${snippet.code}\nexport {}\n`
+        )
       )
     }
   }
-  yield* io("write the snippets' tsconfig", fs.writeFileString(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2)))
+  yield* io(
+    "write the snippets' tsconfig",
+    fs.writeFileString(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2))
+  )
   const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc")
   const failure = yield* exec("node", [tsc, "-p", path.join(dir, "tsconfig.json"), "--pretty", "false"], { cwd: root })
     .pipe(Effect.flip, Effect.option)
@@ -124,7 +130,8 @@ const program = Effect.gen(function*() {
     const errors = mapErrors(output, byFile)
     yield* Console.error(errors.join("\n"))
     return yield* new PackagingError({
-      message: `the TypeScript blocks of the docs do not compile (a deliberate fragment says "// fragment" on its first line)`
+      message:
+        `the TypeScript blocks of the docs do not compile (a deliberate fragment says "// fragment" on its first line)`
     })
   }
   yield* Console.log(`${byFile.size} TypeScript blocks of the docs compile`)

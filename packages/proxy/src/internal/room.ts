@@ -139,7 +139,11 @@ export class Room {
     for (const client of this.members) {
       if (client.closed) continue // leaving: its leave is waiting for this permit
       const local: Delivery.Delivery = queued
-        ? { ...delivery, ack: localAck(client, this.name, delivery.id), reject: localReject(client, this.name, delivery.id) }
+        ? {
+          ...delivery,
+          ack: localAck(client, this.name, delivery.id),
+          reject: localReject(client, this.name, delivery.id)
+        }
         : delivery
       if (client.offer(local)) waiting.add(client)
       else (slow ??= []).push(client)

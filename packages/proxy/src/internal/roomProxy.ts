@@ -163,15 +163,16 @@ class Proxy {
    * The `reject` of one local delivery (S28): settles the client's share; the last share settles
    * the message upstream, as a rejection when any local member rejected it.
    */
-  private readonly rejectLocal = (client: LocalClient, name: string, id: string) => (reason?: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const room = this.rooms.get(name)
-      if (room === undefined || !room.holds(id)) return Effect.void // stale, duplicate or foreign (S4)
-      return room.locked(Effect.suspend(() => {
-        const settle = room.reject(client, id, reason)
-        return settle === undefined ? Effect.void : this.ackUpstream(name, [settle])
-      }))
-    }).pipe(Effect.withSpan("RoomProxy.reject", { attributes: { room: name, id, client: client.id } }))
+  private readonly rejectLocal =
+    (client: LocalClient, name: string, id: string) => (reason?: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const room = this.rooms.get(name)
+        if (room === undefined || !room.holds(id)) return Effect.void // stale, duplicate or foreign (S4)
+        return room.locked(Effect.suspend(() => {
+          const settle = room.reject(client, id, reason)
+          return settle === undefined ? Effect.void : this.ackUpstream(name, [settle])
+        }))
+      }).pipe(Effect.withSpan("RoomProxy.reject", { attributes: { room: name, id, client: client.id } }))
 
   /** One upstream delivery: fan it out to the room's members and record who must ack it (S3, S9). */
   private onDelivery(room: Room, delivery: Delivery.Delivery): Effect.Effect<void> {

@@ -31,7 +31,8 @@ const processed = (workers: ReadonlyArray<Worker>) => {
   return out
 }
 
-const crashOrNext = (next: string) => (e: Timed): e is Timed => e.event === "crashing" || (e.event === "delivery" && e.id === next)
+const crashOrNext = (next: string) => (e: Timed): e is Timed =>
+  e.event === "crashing" || (e.event === "delivery" && e.id === next)
 
 /** A client of the test process on the spawned server, with its `RoomAdmin` (S29, S30). */
 const producerOf = (port: number, keyPrefix: string) =>
@@ -129,7 +130,15 @@ describe("faults: a poison message", () => {
           expect(processed(generations)).toEqual(ids.filter((_, i) => i !== K - 1))
 
           const page = yield* admin.deadLetters(room)
-          expect(page.letters.map((l) => ({ id: l.message.id, data: l.message.data, member: l.member, attempts: l.attempts, reason: l.reason })))
+          expect(
+            page.letters.map((l) => ({
+              id: l.message.id,
+              data: l.message.data,
+              member: l.member,
+              attempts: l.attempts,
+              reason: l.reason
+            }))
+          )
             .toEqual([{ id: ids[K - 1], data: poison, member: "edge-3", attempts: 3, reason: "max-deliveries" }])
         }),
       180_000
@@ -140,7 +149,11 @@ describe("faults: a poison message", () => {
         "and the other workers never get K + 1",
       () =>
         Effect.gen(function*() {
-          const { admin, attempts, edge1, edge2, ids, queue } = yield* poisonLoop(freshPrefix("poison-stall"), undefined, 3)
+          const { admin, attempts, edge1, edge2, ids, queue } = yield* poisonLoop(
+            freshPrefix("poison-stall"),
+            undefined,
+            3
+          )
           expect(attempts).toEqual([1, 2, 3, 4])
           const state = yield* queue.roomState(room)
           expect(Option.map(state.inFlight, (m) => m.id)).toEqual(Option.some(ids[K - 1]))
