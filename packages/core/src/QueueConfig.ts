@@ -13,6 +13,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { wellFormedError } from "./internal/validation.js"
+import * as Variables from "./internal/variables.js"
 
 /**
  * "sync" members hold a room until they ack (S3); "async" ones never block it (S8).
@@ -280,106 +281,179 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
 export const resolve = (options: QueueConfig): Effect.Effect<ResolvedQueueConfig, Config.ConfigError> =>
   Effect.fromResult(validate(options))
 
-/** One variable, read with its schema (annotated with what it means, for tools that show configuration). */
-const variable = <T>(name: string, schema: Schema.ConstraintCodec<T, unknown>): Config.Config<T> =>
-  Config.schema(schema, name)
+/**
+ * What an environment variable read by a lockstep layer is: its `schema` (of the variable's
+ * text), the value `expected` as a phrase (`a duration such as "15 seconds"`) and its
+ * `description` (what it is for, its default and bounds). See `variable`.
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export interface VariableOptions<A> {
+  readonly schema: Schema.Decoder<A>
+  readonly expected: string
+  readonly description: string
+}
+
+/**
+ * One environment variable (or key of any `ConfigProvider`), read the way `config` reads
+ * lockstep's: its text decoded by `options.schema`, annotated with `options.description`. A value
+ * that is set but wrong fails with a `ConfigError` at the variable's path whose message names the
+ * variable, what was expected, the value found and what the variable is for:
+ * `LOCKSTEP_CLIENT_TIMEOUT: expected a duration such as "15 seconds", got "soon" — a client not
+ * heard from …` (so not for secrets). A variable that is not set reads as absent, as with
+ * `Config.schema`: `Config.option` / `Config.withDefault` recover it, else it fails with
+ * `<name>: expected …, but it is not set — …`. For engines and adapters reading variables of
+ * their own (`ShardLayer.config` reads `LOCKSTEP_SHARDS` with it).
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export const variable: <A>(name: string, options: VariableOptions<A>) => Config.Config<A> = Variables.variable
+
+/**
+ * A `ConfigError` for variable `name` whose value is wrong, at the path `[name]`, with the
+ * message `<name>: <problem> — <description>` (as `variable` reports a value it cannot decode).
+ * For a check made after reading, e.g. a bound or two variables that do not fit together.
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export const invalidVariable: (name: string, problem: string, description: string) => Config.ConfigError =
+  Variables.invalidVariable
+
+/**
+ * A failure found after reading, at the path of an option (`invalidData`, as `validate` makes
+ * them), moved to the variable the option was read from: `variables[option]` names it and gives
+ * its description, which the message then carries (`<name>: <message> — <description>`, as
+ * `invalidVariable` makes them). Another error, or one of an option not in `variables`, is
+ * returned as it is.
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export const toVariableError: (
+  error: Config.ConfigError,
+  variables: { readonly [option: string]: { readonly name: string; readonly description: string } | undefined }
+) => Config.ConfigError = Variables.forVariable
+
+/** One variable per option, with what it expects and means: a new option without one does not compile. */
+const table: { readonly [K in keyof QueueConfig]-?: VariableOptions<unknown> & { readonly name: string } } = {
+  keyPrefix: {
+    name: "LOCKSTEP_KEY_PREFIX",
+    schema: Schema.String,
+    expected: "the application's key prefix",
+    description: "prefix of every key and channel (S19): 1–64 characters, no '{' or '}', no lone surrogate; required"
+  },
+  clientTimeout: {
+    name: "LOCKSTEP_CLIENT_TIMEOUT",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"15 seconds\"",
+    description: "a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
+  },
+  keepaliveInterval: {
+    name: "LOCKSTEP_KEEPALIVE_INTERVAL",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"5 seconds\"",
+    description: "heartbeat period, below the client timeout; default a third of it"
+  },
+  ackTimeout: {
+    name: "LOCKSTEP_ACK_TIMEOUT",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"30 seconds\"",
+    description:
+      "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
+  },
+  mode: {
+    name: "LOCKSTEP_MODE",
+    schema: Schema.Literals(["sync", "async"]),
+    expected: "sync or async",
+    description:
+      "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8); default sync"
+  },
+  maxPayloadBytes: {
+    name: "LOCKSTEP_MAX_PAYLOAD_BYTES",
+    schema: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
+    expected: "an integer such as 1048576",
+    description: "largest JSON payload in bytes (S16); default 1048576"
+  },
+  subscriberBuffer: {
+    name: "LOCKSTEP_SUBSCRIBER_BUFFER",
+    schema: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
+    expected: "an integer such as 1024",
+    description: "deliveries buffered per subscription before it counts as a slow consumer; default 1024"
+  },
+  operationTimeout: {
+    name: "LOCKSTEP_OPERATION_TIMEOUT",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"5 seconds\"",
+    description: "deadline of each server operation; default 5 seconds"
+  },
+  housekeepingInterval: {
+    name: "LOCKSTEP_HOUSEKEEPING_INTERVAL",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"1 second\"",
+    description:
+      "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
+  },
+  clientId: {
+    name: "LOCKSTEP_CLIENT_ID",
+    schema: Schema.String,
+    expected: "a client id such as edge-eu-1",
+    description:
+      "a stable identity of this process (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
+  },
+  onClose: {
+    name: "LOCKSTEP_ON_CLOSE",
+    schema: Schema.Literals(["leave", "detach"]),
+    expected: "leave or detach",
+    description:
+      "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24); detach needs LOCKSTEP_CLIENT_ID"
+  },
+  maxDeliveries: {
+    name: "LOCKSTEP_MAX_DELIVERIES",
+    schema: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
+    expected: "an integer such as 5",
+    description:
+      "a resumed member that would receive a message for attempt maxDeliveries + 1 dead-letters it instead (S28); at least 1, default none"
+  },
+  deadLetterLimit: {
+    name: "LOCKSTEP_DEAD_LETTER_LIMIT",
+    schema: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
+    expected: "an integer such as 1000",
+    description: "dead letters a room keeps at most (S29): 1 to 100000, default 1000"
+  },
+  deadLetterRetention: {
+    name: "LOCKSTEP_DEAD_LETTER_RETENTION",
+    schema: Schema.DurationFromString,
+    expected: "a duration such as \"7 days\"",
+    description: "how long a room keeps a dead letter (S29); at least 1 second, default 7 days"
+  }
+}
+
+/** The variable of an option, as a `Config` of its type (`unknown` in the table: each schema decodes it). */
+const read = <K extends keyof QueueConfig>(option: K): Config.Config<NonNullable<QueueConfig[K]>> =>
+  variable(table[option].name, table[option] as VariableOptions<NonNullable<QueueConfig[K]>>)
 
 /** An optional variable: `undefined` when it is not set. */
-const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
-  Config.map(Config.option(config), Option.getOrUndefined)
+const optional = <K extends keyof QueueConfig>(option: K): Config.Config<NonNullable<QueueConfig[K]> | undefined> =>
+  Config.map(Config.option(read(option)), Option.getOrUndefined)
 
-/** One variable per option: a new option without a variable does not compile. */
 const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfig[K]> } = {
-  keyPrefix: variable(
-    "LOCKSTEP_KEY_PREFIX",
-    Schema.String.annotate({
-      description: "prefix of every key and channel (S19): 1–64 characters, no '{' or '}', no lone surrogate"
-    })
-  ),
-  clientTimeout: optional(variable(
-    "LOCKSTEP_CLIENT_TIMEOUT",
-    Schema.DurationFromString.annotate({
-      description: "a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
-    })
-  )),
-  keepaliveInterval: optional(variable(
-    "LOCKSTEP_KEEPALIVE_INTERVAL",
-    Schema.DurationFromString.annotate({
-      description: "heartbeat period, below the client timeout; default a third of it"
-    })
-  )),
-  ackTimeout: optional(variable(
-    "LOCKSTEP_ACK_TIMEOUT",
-    Schema.DurationFromString.annotate({
-      description:
-        "a sync member that does not ack within this is ejected from the room (S11); default none, at least 100 millis"
-    })
-  )),
-  mode: optional(variable(
-    "LOCKSTEP_MODE",
-    Schema.Literals(["sync", "async"]).annotate({
-      description:
-        "default subscription mode: sync members hold the room until they ack (S3), async ones never block it (S8)"
-    })
-  )),
-  maxPayloadBytes: optional(variable(
-    "LOCKSTEP_MAX_PAYLOAD_BYTES",
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
-      description: "largest JSON payload in bytes (S16); default 1048576"
-    })
-  )),
-  subscriberBuffer: optional(variable(
-    "LOCKSTEP_SUBSCRIBER_BUFFER",
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
-      description: "deliveries buffered per subscription before it counts as a slow consumer; default 1024"
-    })
-  )),
-  operationTimeout: optional(variable(
-    "LOCKSTEP_OPERATION_TIMEOUT",
-    Schema.DurationFromString.annotate({
-      description: "deadline of each server operation; default 5 seconds"
-    })
-  )),
-  housekeepingInterval: optional(variable(
-    "LOCKSTEP_HOUSEKEEPING_INTERVAL",
-    Schema.DurationFromString.annotate({
-      description:
-        "period of the housekeeping run (expired clients, ack deadlines); default the smaller of the keepalive interval and half the ack timeout"
-    })
-  )),
-  clientId: optional(variable(
-    "LOCKSTEP_CLIENT_ID",
-    Schema.String.annotate({
-      description:
-        "a stable identity of this process, e.g. edge-eu-1 (1–64 characters of A-Z a-z 0-9 . _ -): the client is durable (S21–S25); default a random id"
-    })
-  )),
-  onClose: optional(variable(
-    "LOCKSTEP_ON_CLOSE",
-    Schema.Literals(["leave", "detach"]).annotate({
-      description:
-        "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
-    })
-  )),
-  maxDeliveries: optional(variable(
-    "LOCKSTEP_MAX_DELIVERIES",
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
-      description:
-        "a resumed member that would receive a message for attempt maxDeliveries + 1 dead-letters it instead (S28); at least 1, default none"
-    })
-  )),
-  deadLetterLimit: optional(variable(
-    "LOCKSTEP_DEAD_LETTER_LIMIT",
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
-      description: "dead letters a room keeps at most (S29): 1 to 100000, default 1000"
-    })
-  )),
-  deadLetterRetention: optional(variable(
-    "LOCKSTEP_DEAD_LETTER_RETENTION",
-    Schema.DurationFromString.annotate({
-      description: "how long a room keeps a dead letter (S29); at least 1 second, default 7 days"
-    })
-  ))
+  keyPrefix: read("keyPrefix"),
+  clientTimeout: optional("clientTimeout"),
+  keepaliveInterval: optional("keepaliveInterval"),
+  ackTimeout: optional("ackTimeout"),
+  mode: optional("mode"),
+  maxPayloadBytes: optional("maxPayloadBytes"),
+  subscriberBuffer: optional("subscriberBuffer"),
+  operationTimeout: optional("operationTimeout"),
+  housekeepingInterval: optional("housekeepingInterval"),
+  clientId: optional("clientId"),
+  onClose: optional("onClose"),
+  maxDeliveries: optional("maxDeliveries"),
+  deadLetterLimit: optional("deadLetterLimit"),
+  deadLetterRetention: optional("deadLetterRetention")
 }
 
 /**
@@ -389,13 +463,19 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
  * `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`, `LOCKSTEP_OPERATION_TIMEOUT`,
  * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE`, `LOCKSTEP_MAX_DELIVERIES`,
  * `LOCKSTEP_DEAD_LETTER_LIMIT`, `LOCKSTEP_DEAD_LETTER_RETENTION` (durations as "15 seconds", "500 millis").
- * A missing or malformed variable fails with a `ConfigError` naming it.
+ * A missing or wrong variable fails with a `ConfigError` at its path whose message names it,
+ * says what is wrong and what the variable is for, e.g. `LOCKSTEP_CLIENT_TIMEOUT: clientTimeout
+ * must be at least 1 second, got 500ms — a client not heard from for this long is ejected (S10);
+ * …` (a failure found by `validate`, after reading, is at the path of the variable's own name,
+ * also under `Config.nested`).
  *
  * @since 0.1.0
  * @category config
  */
 export const config: Config.Config<QueueConfig> = Config.all(variables).pipe(
-  Config.mapEffect((options) => Effect.fromResult(validate(options))),
+  Config.mapEffect((options) =>
+    Effect.mapError(Effect.fromResult(validate(options)), (error) => toVariableError(error, table))
+  ),
   Config.map((resolved): QueueConfig => ({
     ...resolved,
     ackTimeout: Option.getOrUndefined(resolved.ackTimeout),

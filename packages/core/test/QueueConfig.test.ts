@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryLayer, QueueConfig } from "@lockstep/core"
 import * as Gen from "@lockstep/engine-suite/arbitrary"
-import { type Config, ConfigProvider, Duration, Effect, Option, Result, Schema } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Option, Result, Schema, SchemaIssue } from "effect"
 
 const ms = (d: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(d))
 
@@ -15,6 +15,18 @@ const invalidData = (error: Config.ConfigError) => {
     throw new Error(`expected an invalid value, got ${String(error)}`)
   }
   return { path: cause.issue.path, message: cause.issue.issue.annotations?.message }
+}
+
+/**
+ * Where a `ConfigError` is and what it says, whatever the shape of its issue (a value wrong in
+ * itself fails in the read, a filter; one wrong with another, after it: an invalid value).
+ */
+const described = (error: Config.ConfigError) => {
+  const cause = error.cause
+  if (!Schema.isSchemaError(cause)) throw new Error(`expected a schema error, got ${String(error)}`)
+  const [first, ...others] = SchemaIssue.makeFormatterStandardSchemaV1()(cause.issue).issues
+  expect(others).toEqual([])
+  return { path: first!.path?.map((key) => typeof key === "object" ? key.key : key), message: first!.message }
 }
 
 /** The error of a rejected config: its path and message. */
@@ -304,6 +316,90 @@ describe("QueueConfig", () => {
           read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_DEAD_LETTER_RETENTION", "10 millis"]])
         )
         expect(String(retention)).toContain("deadLetterRetention must be at least 1 second")
+      }))
+
+    // issue 23: the message names the variable, what was expected (and found) and what it is for
+    it.effect("a ConfigError names the variable and carries its description, wherever it was found wrong", () =>
+      Effect.gen(function*() {
+        const message = (env: ReadonlyArray<readonly [string, string]>) => Effect.map(Effect.flip(read(env)), described)
+        // not set, required
+        expect(yield* message([])).toEqual({
+          path: ["LOCKSTEP_KEY_PREFIX"],
+          message: expect.stringMatching(/^LOCKSTEP_KEY_PREFIX: .*not set — prefix of every key and channel \(S19\)/)
+        })
+        // not decodable: the value expected, the value found, the description
+        expect((yield* message([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_CLIENT_TIMEOUT", "soon"]])).message).toBe(
+          `LOCKSTEP_CLIENT_TIMEOUT: expected a duration such as "15 seconds", got "soon" — a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second`
+        )
+        expect((yield* message([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_MODE", "fast"]])).message).toMatch(
+          /^LOCKSTEP_MODE: expected sync or async, got "fast" — default subscription mode/
+        )
+        expect((yield* message([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_MAX_DELIVERIES", "1.5"]])).message).toMatch(
+          /^LOCKSTEP_MAX_DELIVERIES: expected an integer such as 5, got "1.5" — .*\(S28\)/
+        )
+        // out of bounds or not fitting another variable (found by validate): at the variable, not the option
+        expect(yield* message([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_CLIENT_TIMEOUT", "500 millis"]])).toEqual({
+          path: ["LOCKSTEP_CLIENT_TIMEOUT"],
+          message:
+            "LOCKSTEP_CLIENT_TIMEOUT: clientTimeout must be at least 1 second, got 500ms — a client not heard from for this long is ejected (S10); default 15 seconds, at least 1 second"
+        })
+        expect(yield* message([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_ON_CLOSE", "detach"]])).toEqual({
+          path: ["LOCKSTEP_ON_CLOSE"],
+          message: expect.stringMatching(/^LOCKSTEP_ON_CLOSE: onClose: "detach" needs a clientId.* — what closing/)
+        })
+        expect((yield* message([["LOCKSTEP_KEY_PREFIX", "{e}"]])).message).toMatch(
+          /^LOCKSTEP_KEY_PREFIX: keyPrefix must not contain '\{' or '\}'.* — prefix of every key/
+        )
+        // every variable has a description of its own in its error
+        const wrong: ReadonlyArray<readonly [string, string]> = [
+          ["LOCKSTEP_CLIENT_TIMEOUT", "x"],
+          ["LOCKSTEP_KEEPALIVE_INTERVAL", "x"],
+          ["LOCKSTEP_ACK_TIMEOUT", "x"],
+          ["LOCKSTEP_MODE", "x"],
+          ["LOCKSTEP_MAX_PAYLOAD_BYTES", "x"],
+          ["LOCKSTEP_SUBSCRIBER_BUFFER", "x"],
+          ["LOCKSTEP_OPERATION_TIMEOUT", "x"],
+          ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "x"],
+          ["LOCKSTEP_CLIENT_ID", "x:y"],
+          ["LOCKSTEP_ON_CLOSE", "x"],
+          ["LOCKSTEP_MAX_DELIVERIES", "x"],
+          ["LOCKSTEP_DEAD_LETTER_LIMIT", "x"],
+          ["LOCKSTEP_DEAD_LETTER_RETENTION", "x"]
+        ]
+        const descriptions = new Set<string>()
+        for (const [name, value] of wrong) {
+          const found = yield* message([["LOCKSTEP_KEY_PREFIX", "e"], [name, value]])
+          expect(found.path, name).toEqual([name])
+          expect(found.message, name).toMatch(new RegExp(`^${name}: .+ — .{20,}`))
+          descriptions.add(found.message!.split(" — ")[1]!)
+        }
+        expect(descriptions.size).toBe(wrong.length)
+      }))
+
+    it.effect("under Config.nested the error is at the nested variable; an optional one left out is absent", () =>
+      Effect.gen(function*() {
+        const nested = QueueConfig.config.pipe(Config.nested("EU"))
+        const error = yield* Effect.flip(nested.parse(ConfigProvider.fromEnv({
+          env: { EU_LOCKSTEP_KEY_PREFIX: "e", EU_LOCKSTEP_ACK_TIMEOUT: "soon" }
+        })))
+        expect(described(error).path).toEqual(["EU", "LOCKSTEP_ACK_TIMEOUT"])
+        expect(described(error).message).toMatch(/^LOCKSTEP_ACK_TIMEOUT: expected a duration/)
+        // a missing prefix is still absence (Config.option recovers it), with the described message otherwise
+        expect(Option.isNone(yield* Config.option(QueueConfig.config).parse(ConfigProvider.fromEnv({ env: {} }))))
+          .toBe(true)
+        // and a variable of an engine's own reads the same way
+        const shards = QueueConfig.variable("MY_SHARDS", {
+          schema: Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)),
+          expected: "an integer",
+          description: "how many shards"
+        })
+        const bad = yield* Effect.flip(shards.parse(ConfigProvider.fromUnknown({ MY_SHARDS: "many" })))
+        expect(described(bad).message).toBe(`MY_SHARDS: expected an integer, got "many" — how many shards`)
+        expect(yield* shards.parse(ConfigProvider.fromUnknown({ MY_SHARDS: "4" }))).toBe(4)
+        expect(invalidData(QueueConfig.invalidVariable("MY_SHARDS", "too many", "how many shards"))).toEqual({
+          path: ["MY_SHARDS"],
+          message: "MY_SHARDS: too many — how many shards"
+        })
       }))
   })
 })

@@ -10,6 +10,13 @@
  * const OnCluster = ClientLayer.cluster({ nodes: ["10.0.0.1:6379", "10.0.0.2:6379"], shards: 64 }, { keyPrefix: "app" })
  * ```
  *
+ * from the environment (`LOCKSTEP_REDIS_URL` or `LOCKSTEP_REDIS_CLUSTER_NODES`, `LOCKSTEP_SHARDS`,
+ * `LOCKSTEP_KEY_PREFIX`, `LOCKSTEP_CLIENT_ID`, …):
+ *
+ * ```ts
+ * const Live = ClientLayer.fromConfig()
+ * ```
+ *
  * or composed, to share one connection between clients or to bring your own:
  *
  * ```ts
@@ -163,3 +170,66 @@ export const cluster = (
     // built first: a bad shard count fails before anything connects
     Layer.provide(ShardLayer.layer({ shards }))
   )
+
+/**
+ * Everything `fromConfig` needs: where to connect (`RedisLayer.ConnectionConfig`), the shard
+ * count (`undefined`: `ShardLayer.single`; n: `ShardLayer.layer({ shards: n })`) and the client's
+ * options.
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface ClientConfig {
+  readonly connection: RedisLayer.ConnectionConfig
+  readonly shards?: number | undefined
+  readonly queue: QueueConfig.QueueConfig
+}
+
+/**
+ * The whole `ClientConfig` from the environment (or any `ConfigProvider`): `RedisLayer.config`
+ * (`LOCKSTEP_REDIS_CLUSTER_NODES`, `LOCKSTEP_REDIS_URL`, `LOCKSTEP_REDIS_PASSWORD`),
+ * `ShardLayer.config` (`LOCKSTEP_SHARDS`) and `QueueConfig.config` (`LOCKSTEP_KEY_PREFIX`, required,
+ * and the other `LOCKSTEP_*` options: `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE`, …).
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export const config: Config.Config<ClientConfig> = Config.all({
+  connection: RedisLayer.config,
+  shards: ShardLayer.config,
+  queue: QueueConfig.config
+})
+
+/**
+ * One call from the environment: a client with its own connection, its sharding and every option
+ * read from a `Config` of the whole `ClientConfig` (`Config.Wrap`: one `Config`, or one per part),
+ * by default `config`, which reads
+ *
+ * - `LOCKSTEP_REDIS_CLUSTER_NODES` (a cluster: some of its nodes, comma-separated), else
+ *   `LOCKSTEP_REDIS_URL` (default `redis://127.0.0.1:6379`); `LOCKSTEP_REDIS_PASSWORD`;
+ * - `LOCKSTEP_SHARDS`: not set, one shard (`ShardLayer.single`, as `standalone` uses); n,
+ *   `ShardLayer.layer({ shards: n })` (as `cluster({ shards: n })` uses);
+ * - `LOCKSTEP_KEY_PREFIX` (required) and every other `QueueConfig` option (`QueueConfig.config`):
+ *   `LOCKSTEP_CLIENT_ID` and `LOCKSTEP_ON_CLOSE` make a durable client that detaches on shutdown.
+ *
+ * Provides `SyncFanoutQueue` and `RoomAdmin`. Everything is read and checked before anything
+ * connects: a value missing or wrong fails the layer with a `ConfigError` naming the variable,
+ * with its description. Unlike `layerConfig`, which reads only the client's options and runs on
+ * the connection and sharding provided, this layer opens its own connection.
+ *
+ * @since 1.1.0
+ * @category layers
+ */
+export const fromConfig = (
+  settings: Config.Wrap<ClientConfig> = config
+): Layer.Layer<SyncFanoutQueue.SyncFanoutQueue | RoomAdmin.RoomAdmin, Config.ConfigError | Backend.BackendError> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const { connection, queue, shards } = yield* Config.unwrap(settings)
+    // a Config of one's own is checked before anything connects, as the default one is
+    yield* QueueConfig.resolve(queue)
+    return layer(queue).pipe(
+      Layer.provide(RedisLayer.layerConfig(Config.succeed(connection))),
+      // built first: a bad shard count fails before anything connects
+      Layer.provide(ShardLayer.layerConfig(Config.succeed(shards)))
+    )
+  }))

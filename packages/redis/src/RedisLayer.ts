@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import type { QueueError } from "@lockstep/core"
+import { QueueConfig, type QueueError } from "@lockstep/core"
 import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -145,11 +145,25 @@ export interface ConnectionConfig {
   readonly password?: string | Redacted.Redacted<string> | undefined
 }
 
-/** The variables `config` reads: a failure of the value read names its variable. */
+/** The paths of a failure of a `ConnectionConfig`: its fields. */
+const fields = { nodes: "nodes", url: "url", password: "password" } as const
+
+/** The variables `config` reads, by field: a failure of the value read names the variable, with its description. */
 const variables = {
-  nodes: "LOCKSTEP_REDIS_CLUSTER_NODES",
-  url: "LOCKSTEP_REDIS_URL",
-  password: "LOCKSTEP_REDIS_PASSWORD"
+  nodes: {
+    name: "LOCKSTEP_REDIS_CLUSTER_NODES",
+    description: "a Redis Cluster to connect to: some of its nodes, comma-separated host:port or [IPv6]:port"
+  },
+  url: {
+    name: "LOCKSTEP_REDIS_URL",
+    description:
+      "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS; default redis://127.0.0.1:6379"
+  },
+  password: {
+    name: "LOCKSTEP_REDIS_PASSWORD",
+    description:
+      "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
+  }
 } as const
 
 /**
@@ -157,7 +171,8 @@ const variables = {
  * (comma-separated `host:port`, `[IPv6]:port`) for a cluster, else `LOCKSTEP_REDIS_URL` (default
  * `redis://127.0.0.1:6379`); `LOCKSTEP_REDIS_PASSWORD` for the password. The URL and the password
  * are read as `Config.Redacted`: they never show in a log line or an error. A value that cannot
- * be read is a `ConfigError` naming the variable.
+ * be read is a `ConfigError` naming the variable, with its description (e.g.
+ * `LOCKSTEP_REDIS_URL: not a valid URL (…) — URL of a standalone Redis: …`).
  *
  * @since 1.0.0
  * @category config
@@ -165,24 +180,21 @@ const variables = {
 export const config: Config.Config<ConnectionConfig> = Config.all({
   // comma-separated; when set, a cluster connection is made
   nodes: Config.option(Config.Array(
-    Schema.String.annotate({ description: "a Redis Cluster node address: host:port or [IPv6]:port" }),
-    variables.nodes
+    Schema.String.annotate({ description: variables.nodes.description }),
+    variables.nodes.name
   )),
   url: Config.option(
     Config.schema(
-      Schema.Redacted(Schema.String).annotate({
-        description: "URL of a standalone Redis: redis://[user[:password]@]host[:port][/db], or rediss:// for TLS"
-      }),
-      variables.url
+      Schema.Redacted(Schema.String).annotate({ description: variables.url.description }),
+      variables.url.name
     )
   ),
-  password: Config.option(Config.schema(
-    Schema.Redacted(Schema.String).annotate({
-      description:
-        "Redis password; takes precedence over a password in LOCKSTEP_REDIS_URL, and applies to every cluster node"
-    }),
-    variables.password
-  ))
+  password: Config.option(
+    Config.schema(
+      Schema.Redacted(Schema.String).annotate({ description: variables.password.description }),
+      variables.password.name
+    )
+  )
 }).pipe(
   Config.map(({ nodes, password, url }): ConnectionConfig => ({
     ...Option.match(nodes, { onNone: () => ({}), onSome: (nodes) => ({ nodes: nodes.map((n) => n.trim()) }) }),
@@ -190,7 +202,12 @@ export const config: Config.Config<ConnectionConfig> = Config.all({
     ...Option.match(password, { onNone: () => ({}), onSome: (password) => ({ password }) })
   })),
   // set but blank, or a node that cannot be read, fails here, naming the variable
-  Config.mapEffect((read) => Effect.as(Effect.fromResult(Options.resolve(read, variables)), read))
+  Config.mapEffect((read) =>
+    Effect.fromResult(Options.resolve(read, fields)).pipe(
+      Effect.mapError((error) => QueueConfig.toVariableError(error, variables)),
+      Effect.as(read)
+    )
+  )
 )
 
 /**
@@ -212,7 +229,7 @@ export const layerConfig = (
     Effect.gen(function*() {
       const read = yield* Config.unwrap(connection)
       const target = yield* Effect.fromResult(
-        Options.resolve(read, { nodes: "nodes", url: "url", password: "password" })
+        Options.resolve(read, fields)
       )
       return yield* target.kind === "cluster"
         ? ClusterConnection.make(target.nodes, target.options)

@@ -1,13 +1,18 @@
 /**
  * `Sharding` layers: `single` (one shard, for a standalone Redis) and `layer({ shards })` for a
- * Redis Cluster (S17).
+ * Redis Cluster (S17); `layerConfig()` chooses between them by `LOCKSTEP_SHARDS`.
+ *
+ * Every process of an application must use the same sharding: it decides the keys of a room
+ * (`single` is hash tag `0`; `layer({ shards: 1 })` is another tag, so it is not the same).
  *
  * @since 0.1.0
  */
 import { QueueConfig } from "@lockstep/core"
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { fnv1a, slotOf } from "./internal/slot.js"
 import { Sharding } from "./Sharding.js"
 
@@ -83,3 +88,41 @@ export const make = (
  */
 export const layer = (options: { readonly shards: number }): Layer.Layer<Sharding, Config.ConfigError> =>
   Layer.effect(Sharding, make(options))
+
+/** The name of the variable `config` reads. */
+const variable = "LOCKSTEP_SHARDS"
+
+/**
+ * The shard count read from `LOCKSTEP_SHARDS` (or that key of any `ConfigProvider`): `undefined`
+ * when it is not set, for `single` (what `ClientLayer.standalone` uses); else an integer from 1
+ * to 16384, for `layer({ shards })` (what `ClientLayer.cluster({ shards })` uses; `1` is not
+ * `single`). A value that is not such an integer fails with a `ConfigError` naming the variable,
+ * with its description.
+ *
+ * @since 1.1.0
+ * @category config
+ */
+export const config: Config.Config<number | undefined> = Config.map(
+  Config.option(QueueConfig.variable(variable, {
+    schema: Schema.NumberFromString.pipe(
+      Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 16384 })))
+    ),
+    expected: "an integer from 1 to 16384",
+    description:
+      "the number of shards rooms spread over (S17), the same in every process of the application; not set: one shard (ShardLayer.single)"
+  })),
+  Option.getOrUndefined
+)
+
+/**
+ * The sharding of a `Config` of the shard count, by default `config` (`LOCKSTEP_SHARDS`):
+ * `single` when it reads `undefined`, else `layer({ shards })` (a count outside 1..16384 of a
+ * `Config` of your own fails with a `ConfigError`, path `shards`).
+ *
+ * @since 1.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  shards: Config.Config<number | undefined> = config
+): Layer.Layer<Sharding, Config.ConfigError> =>
+  Layer.unwrap(Effect.map(shards, (count) => count === undefined ? single : layer({ shards: count })))

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { QueueConfig } from "@lockstep/core"
 import { ClientLayer, RedisConnection, Sharding, ShardLayer } from "@lockstep/redis"
-import { Cause, Context, Effect, Exit, Layer, Option, Result } from "effect"
+import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Result } from "effect"
 import * as Keys from "../src/internal/keys.js"
 import { slotOf } from "../src/internal/slot.js"
 import { invalidData } from "./utils/redisProbe.js"
@@ -177,5 +177,35 @@ describe("ShardLayer", () => {
       }
       // the same prefixes without braces are fine
       expect(Result.isSuccess(QueueConfig.validate({ keyPrefix: "app-x" }))).toBe(true)
+    }))
+
+  it.effect("layerConfig(): LOCKSTEP_SHARDS not set is single, n is layer({ shards: n }); a bad value names the variable", () =>
+    Effect.gen(function*() {
+      const read = (env: Record<string, string>) =>
+        Layer.build(ShardLayer.layerConfig()).pipe(
+          Effect.map((context) => Context.get(context, Sharding.Sharding)),
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+        )
+      const single = Context.get(yield* Layer.build(ShardLayer.single), Sharding.Sharding)
+      const unset = yield* read({})
+      expect([unset.shards, unset.tagOf(0)]).toEqual([single.shards, single.tagOf(0)])
+      const sixteen = yield* ShardLayer.make({ shards: 16 })
+      const read16 = yield* read({ LOCKSTEP_SHARDS: "16" })
+      expect(read16.shards).toBe(16)
+      expect(rooms.map(read16.shardOf)).toEqual(rooms.map(sixteen.shardOf))
+      expect(Array.from({ length: 16 }, (_, i) => read16.tagOf(i))).toEqual(
+        Array.from({ length: 16 }, (_, i) => sixteen.tagOf(i))
+      )
+      // 1 is layer({ shards: 1 }), not single: another hash tag
+      expect((yield* read({ LOCKSTEP_SHARDS: "1" })).tagOf(0)).not.toBe(single.tagOf(0))
+      for (const bad of ["0", "16385", "1.5", "many"]) {
+        const error = yield* Effect.flip(read({ LOCKSTEP_SHARDS: bad }))
+        expect(String(error), bad).toContain(
+          `LOCKSTEP_SHARDS: expected an integer from 1 to 16384, got ${JSON.stringify(bad)} — the number of shards`
+        )
+      }
+      // a Config of one's own: its count is checked by make (path shards)
+      const own = yield* Effect.flip(Layer.build(ShardLayer.layerConfig(Config.succeed(0))))
+      expect(invalidData(own)?.path).toEqual(["shards"])
     }))
 })

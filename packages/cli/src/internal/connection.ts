@@ -129,11 +129,12 @@ export const clientLayer = (
     }
     yield* QueueConfig.resolve(config)
     const connection = yield* connectionConfig(options)
-    const shards = yield* flagOrEnv(options.shards, Config.Int("LOCKSTEP_SHARDS"))
-    const sharding = Option.match(shards, {
-      onNone: () => ShardLayer.single,
-      onSome: (shards) => ShardLayer.layer({ shards })
+    // --shards, else LOCKSTEP_SHARDS as the application reads it (ShardLayer.config): not set, one shard
+    const shards = Option.match(options.shards, {
+      onNone: () => ShardLayer.config,
+      onSome: (count) => Config.succeed<number | undefined>(count)
     })
+    const sharding = ShardLayer.layerConfig(shards)
     return ClientLayer.layer(config).pipe(
       Layer.provide(RedisLayer.layerConfig(connection)),
       // built first: a bad shard count fails before anything connects

@@ -57,14 +57,19 @@ const optionNames: Readonly<Record<string, string>> = {
 
 /**
  * A `ConfigError` as `<option>: <what is wrong>`: Effect renders a schema issue as its message
- * followed by a line `at ["path"]`.
+ * followed by a line `at ["path"]` (`at ["EU"]["NAME"]` under `Config.nested`); the message of a
+ * variable's error starts with its name already (`NAME: expected …, got … — what it is for`).
  */
 export const configMessage = (error: Config.ConfigError): string => {
   const text = error.cause.message
   const match = /^([\s\S]*?)\s*at \[(.*)\]\s*$/.exec(text)
   if (match === null) return `configuration: ${oneLine(text)}`
-  const path = match[2]!.split(",").map((part) => part.trim().replace(/^"|"$/g, "")).join(".")
-  return `${optionNames[path] ?? path}: ${oneLine(match[1]!)}`
+  const path = match[2]!.split(/[,\]\[]+/).map((part) => part.trim().replace(/^"|"$/g, "")).filter((p) => p !== "")
+    .join(".")
+  const name = optionNames[path] ?? path
+  const body = oneLine(match[1]!)
+  // a variable's own message already starts with its name (QueueConfig.variable, invalidVariable)
+  return body.startsWith(`${name}: `) ? body : `${name}: ${body}`
 }
 
 /** The message of a CLI parse failure (the first one, when several were found). */

@@ -105,7 +105,12 @@ describe("clientLayer fails before it connects", () => {
       expect(given.message).toContain("shards must be an integer from 1 to 16384, got 0")
       const read = yield* buildError({ ...none, url: closed, prefix: Option.some("app") }, { LOCKSTEP_SHARDS: "many" })
       expect(read._tag).toBe("ConfigError")
-      expect(read.message).toContain("LOCKSTEP_SHARDS")
+      expect(read.message).toContain(
+        `LOCKSTEP_SHARDS: expected an integer from 1 to 16384, got "many" — the number of shards`
+      )
+      // read as the application reads it (ShardLayer.config): out of range too
+      const zero = yield* buildError({ ...none, url: closed, prefix: Option.some("app") }, { LOCKSTEP_SHARDS: "0" })
+      expect(zero.message).toContain(`LOCKSTEP_SHARDS: expected an integer from 1 to 16384, got "0"`)
     }))
 
   it.effect("with a URL that cannot be read (its password never shown)", () =>

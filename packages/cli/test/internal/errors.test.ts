@@ -53,6 +53,10 @@ describe("report", () => {
     expect(fail(QueueConfig.invalidData("LOCKSTEP_SHARDS", "Expected an integer")).line).toBe(
       "lockstep: LOCKSTEP_SHARDS: Expected an integer"
     )
+    // a variable's error names it once, with its description (issue 23)
+    expect(fail(QueueConfig.invalidVariable("LOCKSTEP_SHARDS", "expected an integer", "the shard count")).line).toBe(
+      "lockstep: LOCKSTEP_SHARDS: expected an integer — the shard count"
+    )
   })
 
   it("a command line the parser refused: the first problem and where to find help", () => {
