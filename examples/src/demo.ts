@@ -283,7 +283,6 @@ const main = Effect.gen(function*() {
             return say(red(`⏏ ${w.spec.name} was ejected: ${e.reason}`))
           })
       }),
-      Effect.catch((e) => say(red(`${w.spec.name} stopped: ${e.message}`))),
       Effect.forkIn(scope)
     )
     return { worker: w, client, scope, fiber } satisfies Running

@@ -22,11 +22,12 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Delivery } from "./Delivery.js"
+import * as Acks from "./internal/acks.js"
 import * as DeliveryStream from "./internal/deliveryStream.js"
 import * as QueueClient from "./internal/queueClient.js"
 import * as Tracing from "./internal/tracing.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "./QueueConfig.js"
-import type { ClientEjected, ClientSuperseded, EngineError, OperationTimeout } from "./QueueError.js"
+import type { ClientEjected, ClientSuperseded, EngineError, InvalidArgument, OperationTimeout } from "./QueueError.js"
 import type { RoomAdmin } from "./RoomAdmin.js"
 import type { Membership as QueueMembership, SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
@@ -411,6 +412,17 @@ export const hotSpan: <A, E, R>(
   attributes: Record<string, unknown>,
   effect: Effect.Effect<A, E, R>
 ) => Effect.Effect<A, E, R> = Tracing.hotSpan
+
+/**
+ * Why `reason` cannot be the reason of a reject (S28): an `InvalidArgument` when it is not 1–256
+ * UTF-16 code units of well-formed text, else `undefined`. `delivery.reject` fails with it before
+ * writing anything; for adapters that take rejects of their own (the room proxy), so that they
+ * refuse the same reasons instead of failing later upstream.
+ *
+ * @since 1.1.0
+ * @category validation
+ */
+export const rejectReasonError: (reason: unknown) => InvalidArgument | undefined = Acks.reasonError
 
 /**
  * A subscription's delivery buffer, filled synchronously (e.g. from a socket callback) and read

@@ -70,7 +70,7 @@ export const make = <A, I>(schema: Schema.Codec<A, I>): Effect.Effect<TypedQueue
             onSuccess: (data) => Effect.succeed(Result.succeed<Delivery<A>>({ ...delivery, data })),
             onFailure: (e) =>
               recordInvalid(queue, delivery.room, `schema mismatch: ${e}`).pipe(
-                Effect.andThen(Effect.ignore(delivery.ack)),
+                Effect.andThen(delivery.ack),
                 Effect.as(Result.failVoid)
               )
           })

@@ -4,8 +4,8 @@
  * timed-out or refused script call), which the cut/restore of the semantic suite cannot show.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Backend, MemoryLayer, QueueConfig, QueueError } from "@lockstep/core"
-import { Deferred, Duration, Effect, Fiber, Option, Queue, Stream } from "effect"
+import { Backend, type Delivery, MemoryLayer, QueueConfig, QueueError } from "@lockstep/core"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
 import * as TestClock from "effect/testing/TestClock"
 
 /** A fresh broker and a plain client on it, the producer of a test. */
@@ -83,6 +83,30 @@ describe("Backend.makeQueue", () => {
       const m1 = attempts[0]!
       expect(attempts).toEqual([m1, m1, m1, m1, m2])
       yield* Fiber.interrupt(acked)
+    }))
+
+  it.effect("an ack never fails (typed Effect<void>): not in transit, not cut off, not after its subscription closed", () =>
+    Effect.gen(function*() {
+      const { broker, producer } = yield* brokerAndProducer
+      const { queue } = yield* flakyClient(broker, 1)
+      const inbox = yield* Queue.unbounded<Delivery.Delivery>()
+      const fiber = yield* (yield* queue.subscribe("r")).pipe(
+        Stream.runForEach((d) => Queue.offer(inbox, d)),
+        Effect.forkChild
+      )
+      yield* producer.send("r", "m1")
+      yield* producer.send("r", "m2")
+      const d1 = yield* Queue.take(inbox)
+      // the type says it: no error channel to handle (a QueueError here would not compile)
+      const ack: Effect.Effect<void, never> = d1.ack
+      expect(yield* Effect.exit(ack)).toEqual(Exit.void) // failed in transit: repeated, not reported
+      yield* TestClock.adjust(Duration.millis(50))
+      const d2 = yield* Queue.take(inbox)
+      yield* broker.cut(queue.clientId)
+      expect(yield* Effect.exit(d2.ack)).toEqual(Exit.void) // cut off
+      yield* broker.restore(queue.clientId)
+      yield* Fiber.interrupt(fiber)
+      expect(yield* Effect.exit(d2.ack)).toEqual(Exit.void) // its subscription closed
     }))
 
   it.effect("S12: a resync answer older than the deliveries since does not deliver an old message again", () =>

@@ -63,11 +63,17 @@ export interface ProxyClient {
    * Reject message `id` of `room` for this client (S28), as `delivery.reject` does: its share is
    * settled; once every local member settled it, the proxy rejects it upstream with the first local
    * reason (a dead letter for the proxy's upstream client) instead of acking it. Stale, duplicate
-   * or foreign ids are ignored.
+   * or foreign ids are ignored. A reason `delivery.reject` refuses (not 1–256 characters of
+   * well-formed text) fails with `InvalidArgument` and settles nothing. It never fails otherwise:
+   * the upstream settlement is the proxy's (repeated, then logged).
    *
    * @since 1.1.0
    */
-  readonly reject: (room: string, id: MessageId.MessageId, reason?: string) => Effect.Effect<void>
+  readonly reject: (
+    room: string,
+    id: MessageId.MessageId,
+    reason?: string
+  ) => Effect.Effect<void, QueueError.InvalidArgument>
 }
 
 /**

@@ -25,6 +25,10 @@ const scenarios = [
   [
     "a local reject settles its share; the last share rejects upstream with the first local reason (S28)",
     Scenario.localRejectSettlesUpstreamLast
+  ],
+  [
+    "a local reject with an invalid reason fails InvalidArgument and settles nothing (S28)",
+    Scenario.localRejectRefusesAnInvalidReason
   ]
 ] as const
 

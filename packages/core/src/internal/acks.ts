@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { AckFailure, BackendClient, BackendError, DeadLetterPolicy } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
-import { InvalidArgument, type QueueError } from "../QueueError.js"
+import { InvalidArgument } from "../QueueError.js"
 import type { Subscription } from "./subscription.js"
 import { hotSpan, isTraced } from "./tracing.js"
 import { wellFormedError } from "./validation.js"
@@ -82,8 +82,9 @@ export class Acks {
    * was closed holds nothing any more (S6) and rejects nothing, as its acks do.
    */
   readonly rejectFor =
-    (sub: Subscription, id: string, attempt: number) => (reason?: string): Effect.Effect<void, QueueError> =>
-      Effect.suspend((): Effect.Effect<void, QueueError> => {
+    (sub: Subscription, id: string, attempt: number) =>
+    (reason?: string): Effect.Effect<void, InvalidArgument | BackendError> =>
+      Effect.suspend((): Effect.Effect<void, InvalidArgument | BackendError> => {
         const why = reason === undefined ? defaultReason : reason
         const invalid = reasonError(why)
         if (invalid !== undefined) return Effect.fail(invalid)

@@ -18,12 +18,12 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { InFlightMessage } from "../Backend.js"
+import type { BackendError, InFlightMessage } from "../Backend.js"
 import type { Delivery } from "../Delivery.js"
 import * as Envelope from "../Envelope.js"
 import * as MessageId from "../MessageId.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
-import type { EjectReason, QueueError } from "../QueueError.js"
+import type { EjectReason, InvalidArgument } from "../QueueError.js"
 import type { ClientStats } from "./clientStats.js"
 import * as DeliveryStream from "./deliveryStream.js"
 
@@ -42,7 +42,7 @@ export interface SubscriptionHost {
     sub: Subscription,
     id: string,
     attempt: number
-  ) => (reason?: string) => Effect.Effect<void, QueueError>
+  ) => (reason?: string) => Effect.Effect<void, InvalidArgument | BackendError>
   /** the engine (or the client itself) ends these subscriptions: see `Subscriptions.eject` */
   readonly eject: (subs: ReadonlyArray<Subscription>, reason: EjectReason, leaveRemotely: boolean) => void
   /** an undecodable frame reached a sync member: ack the in-flight message if it is that one (S16) */

@@ -30,7 +30,11 @@ export type LocalAck = (client: LocalClient, room: string, id: string) => Effect
  * The `reject` a local client's copy of a queued delivery carries (S28): settles `client`'s share of
  * `id` as a rejection; the proxy rejects upstream, with the first local reason, once every share is settled.
  */
-export type LocalReject = (client: LocalClient, room: string, id: string) => (reason?: string) => Effect.Effect<void>
+export type LocalReject = (
+  client: LocalClient,
+  room: string,
+  id: string
+) => (reason?: string) => Effect.Effect<void, QueueError.InvalidArgument>
 
 /** What an upstream delivery left to do upstream. */
 export interface Fanout {

@@ -164,8 +164,13 @@ class Proxy {
    * the message upstream, as a rejection when any local member rejected it.
    */
   private readonly rejectLocal =
-    (client: LocalClient, name: string, id: string) => (reason?: string): Effect.Effect<void> =>
+    (client: LocalClient, name: string, id: string) =>
+    (reason?: string): Effect.Effect<void, QueueError.InvalidArgument> =>
       Effect.suspend(() => {
+        // refused here as delivery.reject refuses it: upstream it would fail once every share is
+        // settled, and the room would wait for a settlement that never comes
+        const invalid = reason === undefined ? undefined : Backend.rejectReasonError(reason)
+        if (invalid !== undefined) return Effect.fail(invalid)
         const room = this.rooms.get(name)
         if (room === undefined || !room.holds(id)) return Effect.void // stale, duplicate or foreign (S4)
         return room.locked(Effect.suspend(() => {

@@ -302,3 +302,32 @@ export const localRejectSettlesUpstreamLast = (f: EngineFixture): Effect.Effect<
     const [a2] = [yield* takeOne(f, a), yield* takeOne(f, b), yield* takeOne(f, c)]
     expect(a2.data).toBe(2)
   })
+
+/**
+ * A local reject with a reason `delivery.reject` refuses fails the same way (`InvalidArgument`)
+ * and settles nothing: the proxy would otherwise reject upstream with it, fail there, and leave
+ * the room waiting (S28).
+ */
+export const localRejectRefusesAnInvalidReason = (f: EngineFixture): Effect.Effect<void, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { admin, client: upstream } = yield* f.operator()
+    const direct = yield* f.client()
+    const proxy = yield* makeProxy(upstream)
+    const a = yield* proxy.addClient
+    yield* a.join("r")
+    const m1 = yield* direct.send("r", 1)
+    const m2 = yield* direct.send("r", 2)
+    const a1 = yield* takeOne(f, a)
+    for (const reason of ["", "x".repeat(257), "bad \ud800"]) {
+      const refused = yield* Effect.flip(a1.reject(reason))
+      expect(refused._tag, JSON.stringify(reason)).toBe("InvalidArgument")
+      expect((yield* Effect.flip(a.reject("r", m1, reason)))._tag).toBe("InvalidArgument")
+    }
+    // nothing was settled: m1 is still in flight, and a valid reject settles it
+    expect(Option.map((yield* direct.roomState("r")).inFlight, (m) => m.id)).toEqual(Option.some(m1))
+    yield* a1.reject("cannot parse")
+    const a2 = yield* takeOne(f, a)
+    expect(a2.id).toBe(m2)
+    const letters = (yield* admin.deadLetters("r")).letters
+    expect(letters.map((l) => [l.message.id, l.reason])).toEqual([[m1, "cannot parse"]])
+  })

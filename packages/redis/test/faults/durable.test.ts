@@ -30,9 +30,7 @@ const processedByAll = (workers: ReadonlyArray<Worker>) => {
 }
 
 const trouble = (workers: ReadonlyArray<Worker>) =>
-  workers.flatMap((w) =>
-    w.events.filter((e: Timed) => e.event === "ejected" || e.event === "ack-failed").map((e) => ({ w: w.name, e }))
-  )
+  workers.flatMap((w) => w.events.filter((e: Timed) => e.event === "ejected").map((e) => ({ w: w.name, e })))
 
 describe("faults: durable workers", () => {
   layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestServices: true })((it) => {

@@ -99,7 +99,6 @@ const totals = {
   joinGaps: 0,
   unexpectedGaps: 0,
   ejected: new Map<string, number>(),
-  ackFailed: 0,
   subscribeFailed: 0,
   kills: 0,
   terms: 0,
@@ -163,9 +162,6 @@ const onEvent = (instance: InstanceBook) => (event: Timed) => {
       if (r >= 0) instance.rejoined.add(r)
       return
     }
-    case "ack-failed":
-      totals.ackFailed++
-      return
     case "subscribe-failed":
       totals.subscribeFailed++
       return
@@ -420,7 +416,6 @@ const program = Effect.gen(function*() {
     terms: totals.terms,
     workersSpawned: totals.spawned,
     ejected: Object.fromEntries(totals.ejected),
-    ackFailed: totals.ackFailed,
     subscribeFailed: totals.subscribeFailed
   }
   console.log(`soak summary: ${JSON.stringify(summary, null, 2)}`)

@@ -15,7 +15,6 @@
  *   (`LOCKSTEP_WORKER_HANG_AFTER` = n: in each room, the deliveries after the n-th acked one)
  * - `{"event":"ejected","room":…,"reason":…}` when a stream fails with `ClientEjected`; with
  *   `LOCKSTEP_WORKER_REJOIN=1` it subscribes again and prints `{"event":"rejoined","room":…}`
- * - `{"event":"ack-failed",…}` when an ack fails (it goes on)
  * - `{"event":"crashing","room":…,"id":…,"attempt":…}` then a SIGKILL of itself, for a delivery whose
  *   data is `LOCKSTEP_WORKER_CRASH_ON` (JSON): a handler that brings its process down (a poison message, S28)
  * - `{"event":"stats","rss":…,"heapUsed":…}` every `LOCKSTEP_WORKER_STATS_MS` (default off)
@@ -75,10 +74,9 @@ const program = Effect.gen(function*() {
       }
       if (acked.n >= hangAfter) return emit({ event: "holding", room, id: d.id })
       if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
-      yield* d.ack.pipe(
-        Effect.tap(() => Effect.sync(() => acked.n++)),
-        Effect.catch((e) => Effect.sync(() => emit({ event: "ack-failed", room, id: d.id, error: e._tag })))
-      )
+      // an ack never fails: it does not wait for the server, and one lost is repeated (S12)
+      yield* d.ack
+      acked.n++
     })
 
   /** One subscription of `room`, until its stream ends or fails; `onLive` runs once it is live. */

@@ -28,7 +28,6 @@ export type WorkerEvent =
   | { readonly event: "holding"; readonly room: string; readonly id: string }
   | { readonly event: "ejected"; readonly room: string; readonly reason: string }
   | { readonly event: "rejoined"; readonly room: string }
-  | { readonly event: "ack-failed"; readonly room: string; readonly id: string; readonly error: string }
   | { readonly event: "subscribe-failed"; readonly room: string; readonly error: string }
   | { readonly event: "stats"; readonly rss: number; readonly heapUsed: number }
   | { readonly event: "stopped"; readonly clientId: string }
