@@ -88,7 +88,7 @@ export const make = (
 /**
  * A client on the `RedisConnection` and `Sharding` provided: compose it with `RedisLayer` and
  * `ShardLayer` (several clients may share one connection). Provides `SyncFanoutQueue` and (since
- * 1.1.0) `RoomAdmin`, of one client.
+ * 1.1.0) `RoomAdmin`, of one client. It reads no environment variable.
  *
  * @since 0.1.0
  * @category layers
@@ -114,7 +114,9 @@ export const layer = (
  * default `QueueConfig.config`: the `LOCKSTEP_*` variables. Pass your own to read other names,
  * e.g. `layerConfig(QueueConfig.config.pipe(Config.nested("EU")))` (`EU_LOCKSTEP_KEY_PREFIX`, …)
  * or `layerConfig({ keyPrefix: Config.String("APP_PREFIX") })`. What cannot be read or is wrong
- * fails the layer with a `ConfigError` naming it, before the client is built.
+ * fails the layer with a `ConfigError` naming it, before the client is built. It reads only the
+ * client's options: the connection and the sharding are the ones provided (`fromConfig` reads
+ * them too, and opens its own connection).
  *
  * @since 0.1.0
  * @category layers
@@ -130,6 +132,8 @@ export const layerConfig = (
 /**
  * A client on a standalone Redis, with its own connection: `layer(config)` on one shard
  * (`ShardLayer.single`) and `RedisLayer.layer(connection)`; `SyncFanoutQueue` and `RoomAdmin`.
+ * It reads no environment variable (a `LOCKSTEP_CLIENT_ID` set changes nothing): `fromConfig()`
+ * reads them.
  *
  * @since 0.1.0
  * @category layers
@@ -155,8 +159,8 @@ export interface ClusterClientOptions extends RedisLayer.ClusterConnectionOption
 /**
  * A client on a Redis Cluster, with its own connection: `layer(config)` on
  * `ShardLayer.layer({ shards })` and `RedisLayer.cluster(nodes, options)`; `SyncFanoutQueue` and
- * `RoomAdmin`. A bad shard count is a
- * `ConfigError` (`QueueConfig.invalidData`, path `shards`).
+ * `RoomAdmin`. A bad shard count is a `ConfigError` (`QueueConfig.invalidData`, path `shards`).
+ * It reads no environment variable: `fromConfig()` reads them.
  *
  * @since 0.1.0
  * @category layers
