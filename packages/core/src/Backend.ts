@@ -27,6 +27,7 @@ import * as QueueClient from "./internal/queueClient.js"
 import * as Tracing from "./internal/tracing.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "./QueueConfig.js"
 import type { ClientEjected, ClientSuperseded, EngineError, OperationTimeout } from "./QueueError.js"
+import type { RoomAdmin } from "./RoomAdmin.js"
 import type { Membership as QueueMembership, SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 // -----------------------------------------------------------------------------
@@ -369,6 +370,24 @@ export const makeQueue: <E, R>(
   connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
   config: ResolvedQueueConfig
 ) => Effect.Effect<SyncFanoutQueue["Service"], E | BackendError, R | Scope.Scope> = QueueClient.makeQueue
+
+/**
+ * Build one client over a backend, as `makeQueue` does, with its operator's side: the
+ * `SyncFanoutQueue` service and the `RoomAdmin` service (S29, S30) of the same client id, message
+ * sequence (a redriven message's id is one of this client's, S7) and Scope. Engines provide both
+ * from their client layers.
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const makeClient: <E, R>(
+  connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
+  config: ResolvedQueueConfig
+) => Effect.Effect<
+  { readonly queue: SyncFanoutQueue["Service"]; readonly admin: RoomAdmin["Service"] },
+  E | BackendError,
+  R | Scope.Scope
+> = QueueClient.makeClient
 
 /**
  * A fresh random client id: 12 hex characters (no ':', which separates a message id's parts).

@@ -222,7 +222,13 @@ export const redriven = (
   if (decoded.k !== "q" && decoded.k !== "o") return Result.fail("not a message envelope")
   const start = envelope.indexOf(dataKey)
   if (start < 0) return Result.fail("no data key")
-  const head = JSON.stringify({ k: "q", p: template.producer, s: template.sequence, pr: decoded.pr, t: template.sentAt })
+  const head = JSON.stringify({
+    k: "q",
+    p: template.producer,
+    s: template.sequence,
+    pr: decoded.pr,
+    t: template.sentAt
+  })
   return Result.succeed(head.slice(0, -1) + envelope.slice(start))
 }
 

@@ -21,8 +21,9 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Backend from "./Backend.js"
 import { Broker, brokerService } from "./internal/memoryBroker.js"
-import { makeQueue } from "./internal/queueClient.js"
+import { makeClient as makeBackendClient } from "./internal/queueClient.js"
 import * as QueueConfig from "./QueueConfig.js"
+import { RoomAdmin } from "./RoomAdmin.js"
 import { SyncFanoutQueue } from "./SyncFanoutQueue.js"
 
 /**
@@ -67,7 +68,26 @@ export const makeBroker: Effect.Effect<MemoryBroker["Service"]> = Effect.sync(()
 export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, makeBroker)
 
 /**
- * One client on the broker, as a scoped Effect.
+ * One client on the broker, as a scoped Effect: its queue and its operator's side (S29, S30).
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const makeClient = (
+  config: QueueConfig.QueueConfig
+): Effect.Effect<
+  { readonly queue: SyncFanoutQueue["Service"]; readonly admin: RoomAdmin["Service"] },
+  Config.ConfigError | Backend.BackendError,
+  MemoryBroker | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const resolved = yield* QueueConfig.resolve(config)
+    const broker = yield* MemoryBroker
+    return yield* makeBackendClient((clientId) => broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), resolved)
+  })
+
+/**
+ * One client on the broker, as a scoped Effect (`makeClient` gives its `RoomAdmin` too).
  *
  * @since 0.1.0
  * @category constructors
@@ -75,33 +95,36 @@ export const broker: Layer.Layer<MemoryBroker> = Layer.effect(MemoryBroker, make
 export const make = (
   config: QueueConfig.QueueConfig
 ): Effect.Effect<SyncFanoutQueue["Service"], Config.ConfigError | Backend.BackendError, MemoryBroker | Scope.Scope> =>
-  Effect.gen(function*() {
-    const resolved = yield* QueueConfig.resolve(config)
-    const broker = yield* MemoryBroker
-    return yield* makeQueue((clientId) => broker.connect({ keyPrefix: resolved.keyPrefix, clientId }), resolved)
-  })
+  Effect.map(makeClient(config), (client) => client.queue)
 
 /**
- * One client on the broker in context. Closing the layer's scope leaves its rooms (S20).
+ * One client on the broker in context: its `SyncFanoutQueue` and (since 1.1.0) its `RoomAdmin`.
+ * Closing the layer's scope leaves its rooms (S20).
  *
  * @since 0.1.0
  * @category layers
  */
 export const client = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError, MemoryBroker> =>
-  Layer.effect(SyncFanoutQueue, make(config))
+): Layer.Layer<SyncFanoutQueue | RoomAdmin, Config.ConfigError | Backend.BackendError, MemoryBroker> =>
+  Layer.effectContext(
+    Effect.map(
+      makeClient(config),
+      ({ admin, queue }) => Context.make(SyncFanoutQueue, queue).pipe(Context.add(RoomAdmin, admin))
+    )
+  )
 
 /**
  * A client on a fresh broker of its own: each `layer(config)` built is a separate in-process
  * server, also when several are provided in one program (Effect 4 shares a layer built by an
  * enclosing `Effect.provide`; the broker here is `Layer.fresh`). For clients that talk to each
- * other, provide `client(config)` with one `broker`.
+ * other, provide `client(config)` with one `broker`. Provides `SyncFanoutQueue` and (since 1.1.0)
+ * `RoomAdmin`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   config: QueueConfig.QueueConfig
-): Layer.Layer<SyncFanoutQueue, Config.ConfigError | Backend.BackendError> =>
+): Layer.Layer<SyncFanoutQueue | RoomAdmin, Config.ConfigError | Backend.BackendError> =>
   client(config).pipe(Layer.provide(Layer.fresh(broker)))

@@ -63,6 +63,27 @@ export interface QueueConfig {
    * rolling deploy. Only for a client with a `clientId`.
    */
   readonly onClose?: "leave" | "detach" | undefined
+  /**
+   * S28: a resumed membership (S22) that would receive a message for attempt `maxDeliveries + 1`
+   * dead-letters it instead (`reason: "max-deliveries"`) and goes on with the next one. An
+   * integer of at least 1; default none (no bound).
+   *
+   * @since 1.1.0
+   */
+  readonly maxDeliveries?: number | undefined
+  /**
+   * S29: the dead letters a room keeps at most when this client writes one (the oldest are
+   * dropped). 1 to 100 000; default 1000.
+   *
+   * @since 1.1.0
+   */
+  readonly deadLetterLimit?: number | undefined
+  /**
+   * S29: how long a room keeps a dead letter this client writes; at least 1 second, default 7 days.
+   *
+   * @since 1.1.0
+   */
+  readonly deadLetterRetention?: Duration.Input | undefined
 }
 
 /**
@@ -84,6 +105,12 @@ export interface ResolvedQueueConfig {
   /** the durable id, if any (S21) */
   readonly clientId: Option.Option<string>
   readonly onClose: "leave" | "detach"
+  /** S28: none for no bound */
+  readonly maxDeliveries: Option.Option<number>
+  /** S29 */
+  readonly deadLetterLimit: number
+  /** S29 */
+  readonly deadLetterRetention: Duration.Duration
 }
 
 /**
@@ -111,6 +138,15 @@ const decodeDuration = (
     onSome: (d) => Duration.isFinite(d) ? Result.succeed(Option.some(d)) : invalid(path, `${path} must be finite`)
   })
 }
+
+/** A duration option of at least one second, or `fallback` when absent. */
+const atLeastOneSecond = (path: string, input: Duration.Input | undefined, fallback: Duration.Duration) =>
+  Result.flatMap(decodeDuration(path, input), (given) => {
+    const d = Option.getOrElse(given, () => fallback)
+    return Duration.isLessThan(d, Duration.seconds(1))
+      ? invalid(path, `${path} must be at least 1 second, got ${Duration.format(d)}`)
+      : Result.succeed(d)
+  })
 
 const positiveInt = (path: string, value: number | undefined, fallback: number, max: number) => {
   if (value === undefined) return Result.succeed(fallback)
@@ -141,16 +177,7 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
     // S19: two distinct prefixes must never meet on the server
     const malformed = wellFormedError("keyPrefix", prefix)
     if (malformed !== undefined) return yield* invalid("keyPrefix", `${malformed}, got ${JSON.stringify(prefix)}`)
-    const clientTimeout = Option.getOrElse(
-      yield* decodeDuration("clientTimeout", options.clientTimeout),
-      () => Duration.seconds(15)
-    )
-    if (Duration.isLessThan(clientTimeout, Duration.seconds(1))) {
-      return yield* invalid(
-        "clientTimeout",
-        `clientTimeout must be at least 1 second, got ${Duration.format(clientTimeout)}`
-      )
-    }
+    const clientTimeout = yield* atLeastOneSecond("clientTimeout", options.clientTimeout, Duration.seconds(15))
     const keepaliveInterval = Option.getOrElse(
       yield* decodeDuration("keepaliveInterval", options.keepaliveInterval),
       () => Duration.millis(Math.floor(Duration.toMillis(clientTimeout) / 3))
@@ -216,6 +243,16 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
         `onClose: "detach" needs a clientId: only a durable client has a successor to keep its memberships for`
       )
     }
+    const maxDeliveries = options.maxDeliveries
+    if (maxDeliveries !== undefined && !(Number.isSafeInteger(maxDeliveries) && maxDeliveries >= 1)) {
+      return yield* invalid("maxDeliveries", `maxDeliveries must be an integer of at least 1, got ${maxDeliveries}`)
+    }
+    const deadLetterLimit = yield* positiveInt("deadLetterLimit", options.deadLetterLimit, 1000, 100_000)
+    const deadLetterRetention = yield* atLeastOneSecond(
+      "deadLetterRetention",
+      options.deadLetterRetention,
+      Duration.days(7)
+    )
     return {
       keyPrefix: prefix,
       clientTimeout,
@@ -227,7 +264,10 @@ export const validate = (options: QueueConfig): Result.Result<ResolvedQueueConfi
       operationTimeout,
       housekeepingInterval,
       clientId: Option.fromUndefinedOr(clientId),
-      onClose
+      onClose,
+      maxDeliveries: Option.fromUndefinedOr(maxDeliveries),
+      deadLetterLimit,
+      deadLetterRetention
     }
   })
 
@@ -320,6 +360,25 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
       description:
         "what closing a durable client does: leave every room (default) or detach, keeping its memberships for a successor (S24)"
     })
+  )),
+  maxDeliveries: optional(variable(
+    "LOCKSTEP_MAX_DELIVERIES",
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
+      description:
+        "a resumed member that would receive a message for attempt maxDeliveries + 1 dead-letters it instead (S28); at least 1, default none"
+    })
+  )),
+  deadLetterLimit: optional(variable(
+    "LOCKSTEP_DEAD_LETTER_LIMIT",
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int)).annotate({
+      description: "dead letters a room keeps at most (S29): 1 to 100000, default 1000"
+    })
+  )),
+  deadLetterRetention: optional(variable(
+    "LOCKSTEP_DEAD_LETTER_RETENTION",
+    Schema.DurationFromString.annotate({
+      description: "how long a room keeps a dead letter (S29); at least 1 second, default 7 days"
+    })
   ))
 }
 
@@ -328,7 +387,8 @@ const variables: { readonly [K in keyof QueueConfig]-?: Config.Config<QueueConfi
  * default filled in: `LOCKSTEP_KEY_PREFIX` (required), `LOCKSTEP_CLIENT_TIMEOUT`,
  * `LOCKSTEP_KEEPALIVE_INTERVAL`, `LOCKSTEP_ACK_TIMEOUT`, `LOCKSTEP_MODE`,
  * `LOCKSTEP_MAX_PAYLOAD_BYTES`, `LOCKSTEP_SUBSCRIBER_BUFFER`, `LOCKSTEP_OPERATION_TIMEOUT`,
- * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE` (durations as "15 seconds", "500 millis").
+ * `LOCKSTEP_HOUSEKEEPING_INTERVAL`, `LOCKSTEP_CLIENT_ID`, `LOCKSTEP_ON_CLOSE`, `LOCKSTEP_MAX_DELIVERIES`,
+ * `LOCKSTEP_DEAD_LETTER_LIMIT`, `LOCKSTEP_DEAD_LETTER_RETENTION` (durations as "15 seconds", "500 millis").
  * A missing or malformed variable fails with a `ConfigError` naming it.
  *
  * @since 0.1.0
@@ -339,6 +399,7 @@ export const config: Config.Config<QueueConfig> = Config.all(variables).pipe(
   Config.map((resolved): QueueConfig => ({
     ...resolved,
     ackTimeout: Option.getOrUndefined(resolved.ackTimeout),
-    clientId: Option.getOrUndefined(resolved.clientId)
+    clientId: Option.getOrUndefined(resolved.clientId),
+    maxDeliveries: Option.getOrUndefined(resolved.maxDeliveries)
   }))
 )

@@ -122,6 +122,18 @@ export const latencyMs = Metric.histogram("lockstep_delivery_latency_ms", {
 })
 
 /**
+ * Operator actions (S30) taken by this process through `RoomAdmin`, with the attribute `action`:
+ * `eject`, `pause`, `resume`, `skip`, `purge`, `redrive`, `dropDeadLetters`.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const adminActionsTotal = Metric.counter("lockstep_admin_actions_total", {
+  description: "operator actions (RoomAdmin) taken by this process",
+  incremental: true
+})
+
+/**
  * Rooms that `RoomWorker`s of this process joined again after an ejection, by the ejection's
  * `reason` (`keepalive-timeout`, `ack-timeout`, `slow-consumer`, `operator`). The room is not an
  * attribute: room names are unbounded, and a metric series per room would be too.

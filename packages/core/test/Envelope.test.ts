@@ -114,4 +114,35 @@ describe("Envelope", () => {
       expect(Envelope.decodeFrame(frame)).toEqual(Result.succeed({ event, envelope: expected }))
     }
   )
+  describe("redriven (S29)", () => {
+    const template = { producer: "admin-1", sequence: 42, sentAt: 1_800_000_000_000 }
+
+    it("writes a queued header of the template with the letter's priority, and its data text byte for byte", () => {
+      // data whose text JSON.stringify would not give back: spacing, key order, number forms, escapes
+      const dataText = `{ "z": 1.50, "a": [1e3, "\\u00e9", "é🎉"], "d": "x,\\"d\\":y" }`
+      for (const k of ["q", "o"]) {
+        const letter = `{"k":"${k}","p":"0123456789ab","s":7,"pr":-3,"t":1700000000000,"d":${dataText}}`
+        const redriven = Result.getOrThrow(Envelope.redriven(letter, template))
+        expect(redriven).toBe(`{"k":"q","p":"admin-1","s":42,"pr":-3,"t":1800000000000,"d":${dataText}}`)
+        expect(Envelope.decode(redriven)).toEqual(
+          Result.succeed({ k: "q", p: "admin-1", s: 42, pr: -3, t: 1_800_000_000_000, d: JSON.parse(dataText) })
+        )
+      }
+    })
+
+    it("keeps the data of every message encodeMessage makes", () => {
+      for (const d of [null, 0, "", "é🎉|{}", [], { a: { b: [true, null] } }, ",\"d\":"]) {
+        const redriven = Result.getOrThrow(Envelope.redriven(encoded(message(d)), template))
+        expect(Envelope.decode(redriven)).toEqual(
+          Result.succeed({ k: "q", p: "admin-1", s: 42, pr: -3, t: 1_800_000_000_000, d })
+        )
+      }
+    })
+
+    it("fails on what is not a message envelope", () => {
+      for (const letter of ["", "{oops", "[]", Envelope.encodeEject("c", "operator"), `{"k":"q","p":"p","s":1}`]) {
+        expect(Result.isFailure(Envelope.redriven(letter, template))).toBe(true)
+      }
+    })
+  })
 })

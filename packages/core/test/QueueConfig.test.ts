@@ -156,6 +156,38 @@ describe("QueueConfig", () => {
       expect(rejection({ keyPrefix: "p", housekeepingInterval: 0 }).path).toEqual(["housekeepingInterval"])
     })
 
+    it("S28, S29: maxDeliveries (none, or at least 1), deadLetterLimit (1–100 000, 1000), deadLetterRetention (≥ 1 s, 7 days)", () => {
+      const defaults = accepted({ keyPrefix: "p" })
+      expect(defaults.maxDeliveries).toEqual(Option.none())
+      expect(defaults.deadLetterLimit).toBe(1000)
+      expect(ms(defaults.deadLetterRetention)).toBe(7 * 24 * 3600 * 1000)
+      const given = accepted({
+        keyPrefix: "p",
+        maxDeliveries: 1,
+        deadLetterLimit: 100_000,
+        deadLetterRetention: "1 second"
+      })
+      expect(given.maxDeliveries).toEqual(Option.some(1))
+      expect(given.deadLetterLimit).toBe(100_000)
+      expect(ms(given.deadLetterRetention)).toBe(1_000)
+      for (const maxDeliveries of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "3" as unknown as number]) {
+        const r = rejection({ keyPrefix: "p", maxDeliveries })
+        expect(r.path).toEqual(["maxDeliveries"])
+        expect(r.message).toContain("maxDeliveries must be an integer of at least 1")
+      }
+      for (const deadLetterLimit of [0, 100_001, 2.5]) {
+        const r = rejection({ keyPrefix: "p", deadLetterLimit })
+        expect(r.path).toEqual(["deadLetterLimit"])
+        expect(r.message).toContain("deadLetterLimit must be an integer between 1 and 100000")
+      }
+      for (const deadLetterRetention of ["999 millis", 0] as const) {
+        const r = rejection({ keyPrefix: "p", deadLetterRetention })
+        expect(r.path).toEqual(["deadLetterRetention"])
+        expect(r.message).toContain("deadLetterRetention must be at least 1 second")
+      }
+      expect(rejection({ keyPrefix: "p", deadLetterRetention: Duration.infinity }).message).toContain("finite")
+    })
+
     it.prop(
       "accepts exactly the prefixes of 1–64 characters without braces",
       [Gen.stringOf(Gen.constantFrom("a", ":", "{", "}", "-", "é"), { maxLength: 80 })],
@@ -205,7 +237,10 @@ describe("QueueConfig", () => {
           ["LOCKSTEP_OPERATION_TIMEOUT", "750 millis"],
           ["LOCKSTEP_HOUSEKEEPING_INTERVAL", "300 millis"],
           ["LOCKSTEP_CLIENT_ID", "edge-eu-1"],
-          ["LOCKSTEP_ON_CLOSE", "detach"]
+          ["LOCKSTEP_ON_CLOSE", "detach"],
+          ["LOCKSTEP_MAX_DELIVERIES", "5"],
+          ["LOCKSTEP_DEAD_LETTER_LIMIT", "50"],
+          ["LOCKSTEP_DEAD_LETTER_RETENTION", "2 hours"]
         ])
         expect(c.keyPrefix).toBe("edge")
         expect(ms(c.clientTimeout!)).toBe(6_000)
@@ -218,6 +253,9 @@ describe("QueueConfig", () => {
         expect(ms(c.housekeepingInterval!)).toBe(300)
         expect(c.clientId).toBe("edge-eu-1")
         expect(c.onClose).toBe("detach")
+        expect(c.maxDeliveries).toBe(5)
+        expect(c.deadLetterLimit).toBe(50)
+        expect(ms(c.deadLetterRetention!)).toBe(2 * 3600 * 1000)
         // what it reads is a valid QueueConfig again
         expect(Result.isSuccess(QueueConfig.validate(c))).toBe(true)
       }))
@@ -229,6 +267,9 @@ describe("QueueConfig", () => {
         expect(ms(c.clientTimeout!)).toBe(15_000)
         expect(c.ackTimeout).toBeUndefined()
         expect(c.mode).toBe("sync")
+        expect(c.maxDeliveries).toBeUndefined()
+        expect(c.deadLetterLimit).toBe(1000)
+        expect(ms(c.deadLetterRetention!)).toBe(7 * 24 * 3600 * 1000)
       }))
 
     it.effect("a missing prefix or an invalid value is a ConfigError", () =>
@@ -253,6 +294,16 @@ describe("QueueConfig", () => {
         expect(String(id)).toContain("clientId must be 1–64 characters")
         const onClose = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_ON_CLOSE", "detach"]]))
         expect(String(onClose)).toContain(`onClose: "detach" needs a clientId`)
+        const maxDeliveries = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_MAX_DELIVERIES", "0"]]))
+        expect(String(maxDeliveries)).toContain("maxDeliveries must be an integer of at least 1")
+        const notInt = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_MAX_DELIVERIES", "two"]]))
+        expect(String(notInt)).toContain("LOCKSTEP_MAX_DELIVERIES")
+        const limit = yield* Effect.flip(read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_DEAD_LETTER_LIMIT", "100001"]]))
+        expect(String(limit)).toContain("deadLetterLimit must be an integer between 1 and 100000")
+        const retention = yield* Effect.flip(
+          read([["LOCKSTEP_KEY_PREFIX", "e"], ["LOCKSTEP_DEAD_LETTER_RETENTION", "10 millis"]])
+        )
+        expect(String(retention)).toContain("deadLetterRetention must be at least 1 second")
       }))
   })
 })

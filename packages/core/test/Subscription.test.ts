@@ -28,6 +28,7 @@ const recordingHost = (subscriberBuffer = 100) => {
   const ejected: Array<{ readonly room: string; readonly reason: QueueError.EjectReason; readonly leave: boolean }> = []
   const undecodable: Array<string> = []
   const acked: Array<string> = []
+  const rejected: Array<string> = []
   // an empty context: the metrics go to the default registry; logs are dropped
   const stats = new ClientStats(me, Context.empty(), () => {})
   const host: SubscriptionHost = {
@@ -36,6 +37,10 @@ const recordingHost = (subscriberBuffer = 100) => {
     now: () => 1500,
     stats,
     ackFor: (sub, id) => Effect.sync(() => acked.push(`${sub.room}/${id}`)),
+    rejectFor: (sub, id, attempt) => (reason) =>
+      Effect.sync(() => {
+        rejected.push(`${sub.room}/${id}@${attempt}:${reason ?? "rejected"}`)
+      }),
     eject: (subs, reason, leave) => {
       for (const sub of subs) {
         sub.closed = true
@@ -44,7 +49,7 @@ const recordingHost = (subscriberBuffer = 100) => {
     },
     undecodable: (sub) => undecodable.push(sub.room)
   }
-  return { host, stats, ejected, undecodable, acked }
+  return { host, stats, ejected, undecodable, acked, rejected }
 }
 
 /** Everything buffered in `group`, taken at once (as its stream takes it). */
@@ -166,7 +171,11 @@ describe("Subscription", () => {
     }))
 
   describe("S12 resync answers", () => {
-    const inFlight = (s: number) => ({ id: `producer:${s}`, envelope: JSON.stringify(envelope(s)) })
+    const inFlight = (s: number, attempt = 1) => ({
+      id: `producer:${s}`,
+      envelope: JSON.stringify(envelope(s)),
+      attempt
+    })
 
     it.effect("the in-flight message we hold and never saw is delivered", () =>
       Effect.gen(function*() {
@@ -211,9 +220,40 @@ describe("Subscription", () => {
       Effect.gen(function*() {
         const t = setup()
         t.sub.joined(0)
-        expect(t.sub.resynced({ id: "producer:1", envelope: "{oops" }, 0)).toBeUndefined()
+        expect(t.sub.resynced({ id: "producer:1", envelope: "{oops", attempt: 1 }, 0)).toBeUndefined()
         expect(t.group.buffer.size).toBe(0)
         expect(t.stats.invalid).toBe(1)
+      }))
+  })
+
+  describe("S27, S28: attempt and reject of a delivery", () => {
+    it.effect("a publication is attempt 1; a resumed join's or resync's answer carries the engine's attempt", () =>
+      Effect.gen(function*() {
+        const t = setup()
+        t.sub.joined(0, { id: "producer:1", envelope: JSON.stringify(envelope(1)), attempt: 3 })
+        t.sub.onFrame(frame(1, envelope(2)))
+        const [resumed, published] = yield* t.take
+        expect([resumed!.attempt, published!.attempt]).toEqual([3, 1])
+        expect(t.sub.resynced({ id: "producer:3", envelope: JSON.stringify(envelope(3)), attempt: 2 }, 2))
+          .toBeUndefined()
+        const [resynced] = yield* t.take
+        expect(resynced!.attempt).toBe(2)
+        yield* resumed!.reject()
+        yield* resynced!.reject("bad input")
+        expect(t.rejected).toEqual(["r/producer:1@3:rejected", "r/producer:3@2:bad input"])
+      }))
+
+    it.effect("async and out-of-band deliveries are attempt 1 and their reject does nothing", () =>
+      Effect.gen(function*() {
+        const async = setup({ mode: "async" })
+        async.sub.joined(0, { id: "producer:1", envelope: JSON.stringify(envelope(1)), attempt: 4 })
+        const sync = setup()
+        sync.sub.joined(0)
+        sync.sub.onFrame(frame(1, { ...envelope(2), k: "o" }))
+        const deliveries = [...yield* async.take, ...yield* sync.take]
+        expect(deliveries.map((d) => [d.kind, d.attempt])).toEqual([["queued", 1], ["out-of-band", 1]])
+        for (const d of deliveries) yield* d.reject()
+        expect([...async.rejected, ...sync.rejected]).toEqual([])
       }))
   })
 

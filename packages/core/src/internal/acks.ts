@@ -3,13 +3,18 @@
  * (see `BackendClient.ack`). One that could not be delivered is repeated, with a growing delay,
  * for as long as it matters: the subscription is open and it is still the last message its
  * consumer acked. After a reconnect the resync repeats it too (S12).
+ *
+ * Rejects (S28): `delivery.reject` is awaited (one round trip); once the engine answered, the
+ * message is settled for the subscription as an acked one is: no ack of it is repeated any more.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { AckFailure, BackendClient, BackendError } from "../Backend.js"
+import type { AckFailure, BackendClient, BackendError, DeadLetterPolicy } from "../Backend.js"
 import * as Envelope from "../Envelope.js"
+import { InvalidArgument, type QueueError } from "../QueueError.js"
 import type { Subscription } from "./subscription.js"
 import { hotSpan, isTraced } from "./tracing.js"
+import { wellFormedError } from "./validation.js"
 
 /** Delay before the first repeat of an undelivered ack: a blip (a reconnect) costs the room little. */
 const firstRepeatDelayMs = 50
@@ -27,13 +32,34 @@ const warnFromAttempt = 5
 const repeatDelay = (attempt: number): Duration.Duration =>
   Duration.millis(Math.min(maxRepeatDelayMs, firstRepeatDelayMs * 2 ** attempt))
 
+/** The reason of a reject (S28) without one. */
+const defaultReason = "rejected"
+
+/** Longest reason of a reject, in UTF-16 code units: a label, not a stack trace. */
+const maxReasonLength = 256
+
+/** Why `reason` is not a reject's reason (1–256 code units of well-formed text), or undefined. */
+export const reasonError = (reason: unknown): InvalidArgument | undefined => {
+  if (typeof reason !== "string" || reason.length === 0 || reason.length > maxReasonLength) {
+    return new InvalidArgument({
+      message: `a reject's reason must be a string of 1 to ${maxReasonLength} characters, got ${
+        typeof reason === "string" ? `${reason.length} characters` : String(reason)
+      }`
+    })
+  }
+  const malformed = wellFormedError("a reject's reason", reason)
+  return malformed === undefined ? undefined : new InvalidArgument({ message: malformed })
+}
+
 export class Acks {
   constructor(
     private readonly backend: BackendClient,
     private readonly clientId: string,
     /** the open subscription of a room */
     private readonly lookup: (room: string) => Subscription | undefined,
-    private readonly runFork: (effect: Effect.Effect<void>) => void
+    private readonly runFork: (effect: Effect.Effect<void>) => void,
+    /** where this client's rejects keep their dead letters (S29) */
+    private readonly deadLetters: DeadLetterPolicy
   ) {}
 
   /**
@@ -50,6 +76,26 @@ export class Acks {
       }
       return hotSpan("SyncFanoutQueue.ack", { room: sub.room, id }, Effect.sync(() => this.send(sub, id, 0)))
     })
+
+  /**
+   * The `reject` of a delivery of `id` for `attempt` to `sub` (S28): awaited. A subscription that
+   * was closed holds nothing any more (S6) and rejects nothing, as its acks do.
+   */
+  readonly rejectFor =
+    (sub: Subscription, id: string, attempt: number) => (reason?: string): Effect.Effect<void, QueueError> =>
+      Effect.suspend((): Effect.Effect<void, QueueError> => {
+        const why = reason === undefined ? defaultReason : reason
+        const invalid = reasonError(why)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        if (sub.closed) return Effect.void
+        return this.backend.reject(sub.room, id, attempt, why, this.deadLetters).pipe(
+          Effect.map(() => {
+            // settled (by this reject, or earlier by an ack): an ack of it lost in transit is not repeated
+            if (sub.lastAckedId === id) sub.lastAckedId = null
+          }),
+          Effect.withSpan("Delivery.reject", { attributes: { room: sub.room, id, reason: why } })
+        )
+      })
 
   /**
    * An undecodable frame reached the sync member `sub` (S16): if it was the in-flight message

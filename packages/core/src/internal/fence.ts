@@ -38,6 +38,14 @@ export const watch = (backend: BackendClient, onSuperseded: () => void): Backend
     roomState: (room) => tap(backend.roomState(room)),
     stats: (topRooms, stalledRooms) => tap(backend.stats(topRooms, stalledRooms)),
     rooms: (from, limit) => tap(backend.rooms(from, limit)),
+    reject: (room, id, attempt, reason, policy) => tap(backend.reject(room, id, attempt, reason, policy)),
+    eject: (room, clientId) => tap(backend.eject(room, clientId)),
+    pause: (room, paused) => tap(backend.pause(room, paused)),
+    skip: (room, policy) => tap(backend.skip(room, policy)),
+    purge: (room) => tap(backend.purge(room)),
+    deadLetters: (room, before, limit) => tap(backend.deadLetters(room, before, limit)),
+    redrive: (room, id, newId, template) => tap(backend.redrive(room, id, newId, template)),
+    dropDeadLetters: (room) => tap(backend.dropDeadLetters(room)),
     connected: backend.connected,
     shards: backend.shards
   }

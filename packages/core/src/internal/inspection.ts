@@ -17,6 +17,17 @@ import { validateInt, validateRoom } from "./validation.js"
 
 type Service = SyncFanoutQueue["Service"]
 
+/** A message of `room` as `peek` and dead letters show it (S13, S29). */
+export const queuedMessage = (room: string, e: Envelope.MessageEnvelope): QueuedMessage => ({
+  id: MessageId.make(e.p, e.s),
+  room,
+  data: e.d,
+  priority: e.pr,
+  producer: e.p,
+  sequence: e.s,
+  sentAt: new Date(e.t)
+})
+
 export const make = (options: {
   readonly backend: BackendClient
   /** the client's prefix: its `rooms` cursors belong to it (S26) */
@@ -41,15 +52,7 @@ export const make = (options: {
             stats.invalidMessage(room, typeof e === "string" ? e : "unexpected envelope kind")
             continue
           }
-          messages.push({
-            id: MessageId.make(e.p, e.s),
-            room,
-            data: e.d,
-            priority: e.pr,
-            producer: e.p,
-            sequence: e.s,
-            sentAt: new Date(e.t)
-          })
+          messages.push(queuedMessage(room, e))
         }
         return messages
       }).pipe(Effect.withSpan("SyncFanoutQueue.peek", { attributes: { room } })),
@@ -67,7 +70,8 @@ export const make = (options: {
             id: MessageId.MessageId(raw.inFlight.id),
             releasedAt: new Date(raw.inFlight.releasedAt),
             age: Duration.millis(Math.max(0, raw.inFlight.age))
-          })
+          }),
+          paused: raw.paused
         }
         return state
       }).pipe(Effect.withSpan("SyncFanoutQueue.roomState", { attributes: { room } })),

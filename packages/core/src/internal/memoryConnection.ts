@@ -10,6 +10,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { BackendClient, BackendError } from "../Backend.js"
 import { ClientSuperseded, EngineError } from "../QueueError.js"
 import type { Keyspace } from "./memoryKeyspace.js"
+import * as Views from "./memoryViews.js"
 
 /** One client's link to the keyspace. */
 export interface Connection {
@@ -67,17 +68,7 @@ export const connect = (keyspace: Keyspace, clientId: string): Effect.Effect<Bac
               if (listeners?.size === 0) keyspace.listeners.delete(room)
             })
         ),
-      join: (room, options) =>
-        op("join", (now) =>
-          keyspace.join(
-            room,
-            clientId,
-            options.mode,
-            options.ackTimeoutMs,
-            options.clientTimeoutMs,
-            connection.epoch !== null,
-            now
-          )),
+      join: (room, options) => op("join", (now) => keyspace.join(room, clientId, options, connection.epoch, now)),
       leave: (room) => op("leave", (now) => keyspace.leave(room, clientId, now)),
       // applied at once (the broker is in-process); a cut connection loses it, as in transit
       ack: (room, id, onFailure) => {
@@ -91,7 +82,7 @@ export const connect = (keyspace: Keyspace, clientId: string): Effect.Effect<Bac
           return { epoch: connection.epoch }
         }),
       detach: (room, timeoutMs) => op("detach", (now) => keyspace.detach(room, clientId, timeoutMs, now)),
-      memberships: read("memberships", () => keyspace.memberships(clientId)),
+      memberships: read("memberships", () => Views.memberships(keyspace, clientId)),
       keepalive: (_rooms, timeoutMs) => op("keepalive", (now) => keyspace.keepalive(clientId, timeoutMs, now)),
       housekeep: () => read("housekeep", (now) => keyspace.housekeep(now)),
       resync: (room) => read("resync", () => keyspace.resync(room, clientId)),
@@ -99,10 +90,21 @@ export const connect = (keyspace: Keyspace, clientId: string): Effect.Effect<Bac
         op("unregister", (now) => keyspace.unregister(clientId, now)).pipe(
           Effect.ensuring(Effect.sync(() => forget(keyspace, connection)))
         ),
-      peek: (room, offset, limit) => read("peek", () => keyspace.peek(room, offset, limit)),
-      roomState: (room) => read("roomState", (now) => keyspace.roomState(room, now)),
-      stats: (topRooms, stalledRooms) => read("stats", (now) => keyspace.stats(topRooms, stalledRooms, now)),
-      rooms: (from, limit) => read("rooms", () => keyspace.roomsPage(from, limit)),
+      peek: (room, offset, limit) => read("peek", () => Views.peek(keyspace, room, offset, limit)),
+      roomState: (room) => read("roomState", (now) => Views.roomState(keyspace, room, now)),
+      stats: (topRooms, stalledRooms) => read("stats", (now) => Views.stats(keyspace, topRooms, stalledRooms, now)),
+      rooms: (from, limit) => read("rooms", () => Views.roomsPage(keyspace, from, limit)),
+      reject: (room, id, attempt, reason, policy) =>
+        op("reject", (now) => keyspace.reject(room, clientId, id, attempt, reason, policy, now)),
+      // S30: operator actions change the room: a fenced client's take no effect either (S21)
+      eject: (room, member) => op("eject", (now) => keyspace.eject(room, member, now)),
+      pause: (room, paused) => op("pause", (now) => keyspace.pause(room, paused, now)),
+      skip: (room, policy) => op("skip", (now) => keyspace.skip(room, policy, now)),
+      purge: (room) => op("purge", () => keyspace.purge(room)),
+      deadLetters: (room, before, limit) =>
+        read("deadLetters", (now) => keyspace.deadLetters.page(room, before, limit, now)),
+      redrive: (room, id, newId, template) => op("redrive", (now) => keyspace.redrive(room, id, newId, template, now)),
+      dropDeadLetters: (room) => op("dropDeadLetters", (now) => keyspace.deadLetters.drop(room, now)),
       connected,
       shards: 1
     }

@@ -39,9 +39,13 @@ export class PendingLeaves {
    * resumes the membership (S22), but one that fails leaves it owed.
    */
   before(room: string): Effect.Effect<void, BackendError> {
-    return Effect.suspend(() =>
+    // annotated: the branches' types (boolean, void) must not be left to inference, whose outcome
+    // depends on the order the checker meets them in (a stale `tsc -b` state reported an error)
+    return Effect.suspend((): Effect.Effect<void, BackendError> =>
       this.rooms.get(room) === "leave"
-        ? Effect.map(this.backend.leave(room), () => this.rooms.delete(room))
+        ? Effect.map(this.backend.leave(room), () => {
+          this.rooms.delete(room)
+        })
         : Effect.void
     )
   }

@@ -3,7 +3,7 @@
  * step that validates (S1, S2), takes the next sequence number (S7: message ids are the client id
  * and a sequence, never reused), encodes the envelope, checks its size (S16) and hands it to the
  * engine, with a span only under a real tracer (see `tracing.ts`): concurrent sends never share
- * or skip a number.
+ * or skip a number. `RoomAdmin.redrive` takes its numbers from the same `Sequence` (S7, S29).
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -24,17 +24,29 @@ const dataKey = ",\"d\":"
 /** UTF-8 bytes of one UTF-16 code unit at most: below it, a payload is within the limit uncounted. */
 const maxUtf8BytesPerUnit = 3
 
+/**
+ * The last message sequence number this client took (S7): the next message is `last + 1`. One per
+ * client, shared by every operation that makes a message id of this client.
+ */
+export class Sequence {
+  /** the sequence of the first message is `last + 1` (a durable client's claim sets it) */
+  constructor(public last: number) {}
+
+  /** Take the next number. */
+  next(): number {
+    return ++this.last
+  }
+}
+
 export const make = (options: {
   readonly backend: BackendClient
   readonly clientId: string
-  /** the sequence of the first message is this + 1 (S7: a durable client's claim sets it) */
-  readonly firstSequence: number
+  readonly sequence: Sequence
   readonly maxPayloadBytes: number
   readonly now: () => number
   readonly stats: ClientStats
 }): Pick<Service, "send" | "sendOutOfBand"> => {
-  const { backend, clientId, maxPayloadBytes, now, stats } = options
-  let sequence = options.firstSequence
+  const { backend, clientId, maxPayloadBytes, now, sequence, stats } = options
 
   /** The envelope's JSON, or why it cannot be sent. */
   const encode = (envelope: Envelope.MessageEnvelope): string | InvalidArgument | PayloadTooLarge => {
@@ -64,10 +76,10 @@ export const make = (options: {
       if (invalid !== undefined) return Effect.fail(invalid)
       const pr = priorityOrError(priority)
       if (typeof pr !== "number") return Effect.fail(pr)
-      const s = sequence + 1
+      const s = sequence.last + 1
       const json = encode({ k: kind, p: clientId, s, pr, t: now(), d: data })
       if (typeof json !== "string") return Effect.fail(json)
-      sequence = s
+      sequence.last = s
       const id = MessageId.make(clientId, s)
       const sent = Effect.map(write(json, id, pr), () => {
         stats.sent()

@@ -12,6 +12,8 @@
  * | durable clients: the claim, fencing, detach on close | here, `fence.ts` | S21–S25 |
  * | send and sendOutOfBand | `producer.ts` | S1, S2, S7, S9, S16 |
  * | peek, roomState, metrics | `inspection.ts`, `clientStats.ts` | S13–S15 |
+ * | attempts, rejects | `subscription.ts`, `acks.ts` | S27, S28 |
+ * | operator actions (`RoomAdmin`) | `roomAdmin.ts` | S29, S30 |
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -19,9 +21,10 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { BackendClient, BackendError } from "../Backend.js"
+import type { BackendClient, BackendError, DeadLetterPolicy } from "../Backend.js"
 import type { ResolvedQueueConfig, SubscriptionMode } from "../QueueConfig.js"
 import { InvalidArgument } from "../QueueError.js"
+import type { RoomAdmin } from "../RoomAdmin.js"
 import type { SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import { Acks } from "./acks.js"
 import { ClientStats } from "./clientStats.js"
@@ -31,10 +34,17 @@ import * as InvalidSink from "./invalidSink.js"
 import * as Liveness from "./liveness.js"
 import { PendingLeaves } from "./pendingLeaves.js"
 import * as Producer from "./producer.js"
+import * as RoomAdminImpl from "./roomAdmin.js"
 import { Subscriptions, whenConnected } from "./subscriptions.js"
 import { validateRoom } from "./validation.js"
 
 type Service = SyncFanoutQueue["Service"]
+
+/** The services of one client: the queue and its operator's side (S29, S30). */
+export interface Client {
+  readonly queue: Service
+  readonly admin: RoomAdmin["Service"]
+}
 
 /** A fresh client id: 12 hex characters, no ':' (message ids are `<client id>:<sequence>`). */
 export const randomClientId = (): string => globalThis.crypto.randomUUID().replace(/-/g, "").slice(0, 12)
@@ -48,7 +58,12 @@ const sequencesPerClaim = 2 ** 32
 export const makeQueue = <E, R>(
   connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
   config: ResolvedQueueConfig
-): Effect.Effect<Service, E | BackendError, R | Scope.Scope> =>
+): Effect.Effect<Service, E | BackendError, R | Scope.Scope> => Effect.map(makeClient(connect, config), (c) => c.queue)
+
+export const makeClient = <E, R>(
+  connect: (clientId: string) => Effect.Effect<BackendClient, E, R>,
+  config: ResolvedQueueConfig
+): Effect.Effect<Client, E | BackendError, R | Scope.Scope> =>
   Effect.gen(function*() {
     const durable = Option.isSome(config.clientId)
     const clientId = Option.getOrElse(config.clientId, randomClientId)
@@ -67,7 +82,13 @@ export const makeQueue = <E, R>(
       })
       : connection
     // S21: claim the id before anything else; the newest claim wins
-    const firstSequence = durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
+    const sequence = new Producer.Sequence(
+      durable ? (yield* backend.claim(clientTimeoutMs)).epoch * sequencesPerClaim : 0
+    )
+    const deadLetters: DeadLetterPolicy = {
+      limit: config.deadLetterLimit,
+      retentionMs: Duration.toMillis(config.deadLetterRetention)
+    }
     const clock = yield* Clock.Clock
     const now = () => clock.currentTimeMillisUnsafe()
     const pendingLeaves = new PendingLeaves(backend, clientTimeoutMs)
@@ -99,7 +120,7 @@ export const makeQueue = <E, R>(
       forkNow(Effect.andThen(Effect.yieldNow, effect))
     }
     const stats = new ClientStats(clientId, yield* Effect.context<never>(), runFork)
-    const acks = new Acks(backend, clientId, (room) => subscriptions.byRoom.get(room), runFork)
+    const acks = new Acks(backend, clientId, (room) => subscriptions.byRoom.get(room), runFork, deadLetters)
     const subscriptions: Subscriptions = registered = new Subscriptions({
       backend,
       clientId,
@@ -108,6 +129,8 @@ export const makeQueue = <E, R>(
       clientTimeoutMs,
       detachOnInterrupt: config.onClose === "detach",
       durable,
+      maxDeliveries: Option.getOrNull(config.maxDeliveries),
+      deadLetters,
       now,
       stats,
       pendingLeaves,
@@ -133,7 +156,7 @@ export const makeQueue = <E, R>(
 
     const service: Service = {
       clientId,
-      ...Producer.make({ backend, clientId, firstSequence, maxPayloadBytes: config.maxPayloadBytes, now, stats }),
+      ...Producer.make({ backend, clientId, sequence, maxPayloadBytes: config.maxPayloadBytes, now, stats }),
       subscribe: (room, options) =>
         validateRoom(room).pipe(
           Effect.andThen(modeOf(options)),
@@ -163,5 +186,14 @@ export const makeQueue = <E, R>(
       memberships: backend.memberships.pipe(Effect.withSpan("SyncFanoutQueue.memberships"))
     }
     InvalidSink.register(service, stats.invalidMessage)
-    return service
+    const admin = RoomAdminImpl.make({
+      backend,
+      clientId,
+      keyPrefix: config.keyPrefix,
+      sequence,
+      deadLetters,
+      now,
+      stats
+    })
+    return { queue: service, admin }
   })

@@ -144,8 +144,11 @@ export const run = <E, R, R2 = never>(
         Effect.catch(fail)
       )
 
-    const attempt = (delivery: Delivery) =>
-      permits === undefined ? handler(delivery) : permits.withPermits(1)(handler(delivery))
+    /** One run of the handler: called anew for each retry, with a permit when `concurrency` is bounded. */
+    const attempt = (delivery: Delivery) => {
+      const run = Effect.suspend(() => handler(delivery))
+      return permits === undefined ? run : permits.withPermits(1)(run)
+    }
 
     /** The handler gave up on `delivery` with `error`: settle it per `onFailure`. */
     const failed = (delivery: Delivery, error: E): Effect.Effect<void, never, R2> =>

@@ -8,6 +8,7 @@
 import * as Effect from "effect/Effect"
 import type { RoomsPosition } from "../Backend.js"
 import { InvalidArgument } from "../QueueError.js"
+import * as Cursor from "./cursor.js"
 import { roomError } from "./validation.js"
 
 /** What a cursor belongs to: the client's prefix and the engine's shape. */
@@ -17,52 +18,22 @@ export interface Owner {
   readonly shards: number
 }
 
-const toBase64Url = (text: string): string => {
-  let binary = ""
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte)
-  return globalThis.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
-}
-
-/** throws on bad input */
-const fromBase64Url = (text: string): string => {
-  const binary = globalThis.atob(text.replace(/-/g, "+").replace(/_/g, "/"))
-  return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))
-}
-
-/**
- * A short tag of a key prefix (32-bit FNV-1a of its code units, base 36): tells the prefixes apart
- * without writing the prefix into cursors that travel through URLs and logs.
- */
-const prefixTag = (keyPrefix: string): string => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < keyPrefix.length; i++) hash = Math.imul(hash ^ keyPrefix.charCodeAt(i), 0x01000193)
-  return (hash >>> 0).toString(36)
-}
-
 export const encode = (position: RoomsPosition, owner: Owner): string =>
-  toBase64Url(JSON.stringify([prefixTag(owner.keyPrefix), owner.shards, position.shard, position.after]))
+  Cursor.toBase64Url(JSON.stringify([Cursor.tag(owner.keyPrefix), owner.shards, position.shard, position.after]))
 
 const invalid = (cursor: unknown, why?: string) =>
   new InvalidArgument({
     message: `cursor must be the cursor of a previous rooms page${
       why === undefined ? "" : ` of this client: ${why}`
-    }, got ${typeof cursor === "string" ? JSON.stringify(cursor.slice(0, 40)) : String(cursor)}`
+    }, got ${Cursor.shown(cursor)}`
   })
 
 /** The position a cursor names, or null for none (the start of the walk). */
 export const decode = (cursor: unknown, owner: Owner): Effect.Effect<RoomsPosition | null, InvalidArgument> => {
   if (cursor === undefined) return Effect.succeed(null)
-  if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
-    return Effect.fail(invalid(cursor))
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(fromBase64Url(cursor))
-  } catch {
-    return Effect.fail(invalid(cursor))
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 4) return Effect.fail(invalid(cursor))
-  const [tag, shards, shard, after] = parsed as Array<unknown>
+  const parsed = Cursor.parse(cursor)
+  if (parsed === undefined || parsed.length !== 4) return Effect.fail(invalid(cursor))
+  const [tag, shards, shard, after] = parsed
   if (
     typeof tag !== "string" || typeof shards !== "number" || !Number.isSafeInteger(shards) ||
     typeof shard !== "number" || !Number.isSafeInteger(shard) ||
@@ -70,7 +41,7 @@ export const decode = (cursor: unknown, owner: Owner): Effect.Effect<RoomsPositi
   ) {
     return Effect.fail(invalid(cursor))
   }
-  if (tag !== prefixTag(owner.keyPrefix)) {
+  if (tag !== Cursor.tag(owner.keyPrefix)) {
     return Effect.fail(invalid(cursor, "it was made by a client of another keyPrefix"))
   }
   if (shards !== owner.shards) {

@@ -18,11 +18,12 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type { InFlightMessage } from "../Backend.js"
 import type { Delivery } from "../Delivery.js"
 import * as Envelope from "../Envelope.js"
 import * as MessageId from "../MessageId.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
-import type { EjectReason } from "../QueueError.js"
+import type { EjectReason, QueueError } from "../QueueError.js"
 import type { ClientStats } from "./clientStats.js"
 import * as DeliveryStream from "./deliveryStream.js"
 
@@ -36,6 +37,12 @@ export interface SubscriptionHost {
   readonly stats: ClientStats
   /** the `ack` of a queued delivery to a sync member: acknowledges `id` for `sub` (S3, S4) */
   readonly ackFor: (sub: Subscription, id: string) => Effect.Effect<void>
+  /** the `reject` of a queued delivery to a sync member: settles `id` as a dead letter (S28) */
+  readonly rejectFor: (
+    sub: Subscription,
+    id: string,
+    attempt: number
+  ) => (reason?: string) => Effect.Effect<void, QueueError>
   /** the engine (or the client itself) ends these subscriptions: see `Subscriptions.eject` */
   readonly eject: (subs: ReadonlyArray<Subscription>, reason: EjectReason, leaveRemotely: boolean) => void
   /** an undecodable frame reached a sync member: ack the in-flight message if it is that one (S16) */
@@ -76,19 +83,19 @@ export class Group {
   }
 }
 
-/** The in-flight message of a room as a resync reports it (S12). */
-export interface InFlightAnswer {
-  readonly id: string
-  readonly envelope: string
-}
+/** The `reject` of a delivery that cannot be rejected: out-of-band, async (S28). */
+const noReject = (): Effect.Effect<void> => Effect.void
 
 export class Subscription {
   /** the room's frame number at join: frames up to it predate the membership (S5); null while joining */
   joinedEvent: number | null = null
   /** frames received while joining */
   private pending: Array<string> = []
-  /** id of the last queued message delivered, to avoid needless resync duplicates (S12) */
-  private lastQueuedId: string | null = null
+  /**
+   * id of the last queued message delivered, to avoid needless resync duplicates (S12); kept by
+   * the client when the subscription closes, for the next join of the room (S27, `JoinOptions.handed`)
+   */
+  lastQueuedId: string | null = null
   /** queued messages delivered so far: a resync answer older than the last of them is stale (S12) */
   queuedCount = 0
   /** deliveries of this room in the group's buffer, not taken yet (bounded by `subscriberBuffer`) */
@@ -131,7 +138,7 @@ export class Subscription {
    * The join answered the room's frame number `event`: handle what arrived meanwhile (S5). A
    * resumed membership (S22) that holds the in-flight message gets it first (it predates `event`).
    */
-  joined(event: number, inFlight: InFlightAnswer | null = null): void {
+  joined(event: number, inFlight: InFlightMessage | null = null): void {
     this.joinedEvent = event
     if (inFlight !== null) this.redeliver(inFlight)
     const pending = this.pending
@@ -139,8 +146,11 @@ export class Subscription {
     for (const frame of pending) this.onFrame(frame)
   }
 
-  /** Hand a message to the consumer (S3, S8, S9), unless it already has it (S12) or is too slow. */
-  deliver(envelope: Envelope.MessageEnvelope): void {
+  /**
+   * Hand a message to the consumer (S3, S8, S9), unless it already has it (S12) or is too slow;
+   * `attempt` is 1 for a publication, the engine's count for a resync or resumed join (S27).
+   */
+  deliver(envelope: Envelope.MessageEnvelope, attempt = 1): void {
     const host = this.host
     const id = MessageId.make(envelope.p, envelope.s)
     const queued = envelope.k === "q"
@@ -163,7 +173,9 @@ export class Subscription {
       sequence: envelope.s,
       sentAt: new Date(envelope.t),
       latency: Duration.millis(latencyMs),
-      ack: blocking ? host.ackFor(this, id) : Effect.void
+      attempt: blocking ? attempt : 1,
+      ack: blocking ? host.ackFor(this, id) : Effect.void,
+      reject: blocking ? host.rejectFor(this, id, attempt) : noReject
     }
     this.buffered++
     this.group.buffer.offer(delivery)
@@ -176,7 +188,7 @@ export class Subscription {
    * with the server: `"ack"` to repeat an ack lost in transit, `"membership"` to check that we
    * are still a member (an ack-timeout ejection published while we were away was lost, S11).
    */
-  resynced(answer: InFlightAnswer | null, delivered: number): "ack" | "membership" | undefined {
+  resynced(answer: InFlightMessage | null, delivered: number): "ack" | "membership" | undefined {
     if (answer !== null) {
       // still held by us although the consumer acked it: the ack was lost in transit
       if (answer.id === this.lastAckedId) return "ack"
@@ -190,13 +202,13 @@ export class Subscription {
   }
 
   /** Deliver the in-flight message the engine says we hold (S12, S22). */
-  private redeliver(answer: InFlightAnswer): void {
+  private redeliver(answer: InFlightMessage): void {
     const decoded = Envelope.decodeOrReason(answer.envelope)
     if (typeof decoded === "string" || decoded.k === "e") {
       this.host.stats.invalidMessage(this.room, typeof decoded === "string" ? decoded : "unexpected envelope kind")
       if (this.mode === "sync") this.host.undecodable(this)
     } else {
-      this.deliver(decoded)
+      this.deliver(decoded, answer.attempt)
     }
   }
 }

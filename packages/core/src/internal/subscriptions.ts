@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type { BackendClient } from "../Backend.js"
+import type { BackendClient, DeadLetterPolicy } from "../Backend.js"
 import type { Delivery } from "../Delivery.js"
 import type { SubscriptionMode } from "../QueueConfig.js"
 import { AlreadySubscribed, ClientEjected, type EjectReason, type QueueError } from "../QueueError.js"
@@ -43,6 +43,10 @@ export interface SubscriptionsOptions {
   readonly detachOnInterrupt: boolean
   /** a durable client (S21): a join that may have run is owed a detach, not a leave (S22) */
   readonly durable: boolean
+  /** S28: a resumed membership dead-letters a message past this attempt; null: no bound */
+  readonly maxDeliveries: number | null
+  /** S29: where this client's dead letters go */
+  readonly deadLetters: DeadLetterPolicy
   readonly now: () => number
   readonly stats: ClientStats
   readonly pendingLeaves: PendingLeaves
@@ -53,11 +57,17 @@ export interface SubscriptionsOptions {
 export class Subscriptions {
   /** the open subscriptions, by room: a client holds at most one per room */
   readonly byRoom = new Map<string, Subscription>()
+  /**
+   * S27 (`JoinOptions.handed`), durable clients only: per room, the last queued message a closed
+   * subscription of it had handed to its consumer. Written when a subscription closes, never on
+   * the delivery path; one entry per room this client ever subscribed to.
+   */
+  private readonly handed = new Map<string, string>()
   private host: SubscriptionHost
 
   constructor(
     private readonly options: SubscriptionsOptions,
-    hooks: Pick<SubscriptionHost, "ackFor" | "undecodable">
+    hooks: Pick<SubscriptionHost, "ackFor" | "rejectFor" | "undecodable">
   ) {
     this.host = {
       clientId: options.clientId,
@@ -65,6 +75,7 @@ export class Subscriptions {
       now: options.now,
       stats: options.stats,
       ackFor: hooks.ackFor,
+      rejectFor: hooks.rejectFor,
       undecodable: hooks.undecodable,
       eject: (subs, reason, leaveRemotely) => this.eject(subs, reason, leaveRemotely)
     }
@@ -74,10 +85,16 @@ export class Subscriptions {
     return this.byRoom.size
   }
 
+  /** A subscription closes: remember what it handed to its consumer last (S27). */
+  private closing(sub: Subscription): void {
+    sub.closed = true
+    if (this.options.durable && sub.lastQueuedId !== null) this.handed.set(sub.room, sub.lastQueuedId)
+  }
+
   /** Close a subscription without a leave; its group's stream ends with the last one. */
   private closeLocally(sub: Subscription): Group {
     if (sub.closed) return sub.group
-    sub.closed = true
+    this.closing(sub)
     if (this.byRoom.get(sub.room) === sub) this.byRoom.delete(sub.room)
     sub.group.open--
     return sub.group
@@ -154,7 +171,7 @@ export class Subscriptions {
   closeAll(): Array<string> {
     const rooms: Array<string> = []
     for (const sub of this.byRoom.values()) {
-      sub.closed = true
+      this.closing(sub)
       sub.group.buffer.end(DeliveryStream.End)
       rooms.push(sub.room)
     }
@@ -170,7 +187,7 @@ export class Subscriptions {
     rooms: ReadonlyArray<string>,
     mode: SubscriptionMode
   ): Effect.Effect<Stream.Stream<Delivery, ClientEjected>, QueueError, Scope.Scope> {
-    const { ackTimeoutMs, backend, clientTimeoutMs, pendingLeaves } = this.options
+    const { ackTimeoutMs, backend, clientTimeoutMs, deadLetters, maxDeliveries, pendingLeaves } = this.options
     return Effect.gen({ self: this }, function*() {
       for (const room of rooms) {
         if (this.byRoom.has(room)) return yield* new AlreadySubscribed({ room })
@@ -199,7 +216,14 @@ export class Subscriptions {
             yield* backend.listen(sub.room, (frame) => sub.onFrame(frame))
             yield* Effect.addFinalizer((exit) => this.close(sub, exit))
             sent.add(sub)
-            const joined = yield* backend.join(sub.room, { mode, ackTimeoutMs, clientTimeoutMs })
+            const joined = yield* backend.join(sub.room, {
+              mode,
+              ackTimeoutMs,
+              clientTimeoutMs,
+              handed: this.handed.get(sub.room) ?? null,
+              maxDeliveries,
+              deadLetters
+            })
             if (sub.closed) {
               // ejected while its join was in flight (S10: the server had forgotten this client,
               // or this client gave the server up): the join may have run after the ejection, and

@@ -80,7 +80,7 @@ export const inspection = ({ test, runner }: SuiteGroup): void => {
           const [a, b, c, d] = yield* Effect.all([fx.client(), fx.client(), fx.client(), fx.client()])
           const room = "s14"
           const empty = yield* a.roomState(room)
-          expect(empty).toEqual({ room, backlog: 0, members: [], acked: [], inFlight: Option.none() })
+          expect(empty).toEqual({ room, backlog: 0, members: [], acked: [], inFlight: Option.none(), paused: false })
           const ia = yield* h.listen(a, room)
           const ib = yield* h.listen(b, room)
           const ic = yield* h.listen(c, room)
