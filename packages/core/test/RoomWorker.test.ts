@@ -4,7 +4,7 @@
  * defect, a rejoin schedule that ends, a join while the engine is out of reach).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { type Delivery, QueueError, QueueMetrics, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, MemoryLayer, QueueError, QueueMetrics, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
 import { type EngineFixture, memoryFixture, workerSuite } from "@lockstep/engine-suite"
 import {
   Cause,
@@ -217,6 +217,67 @@ describe("RoomWorker (memory)", () => {
       expect(state.members).toEqual(["fail-detach"])
       expect(Option.map(state.inFlight, (f) => f.id)).toEqual(Option.some(id))
       expect(state.acked).toEqual([])
+    }))
+
+  it.effect("a rejected delivery is a dead letter with the error's message and the delivery's attempt (S28, S29)", () =>
+    Effect.gen(function*() {
+      const fx = yield* memoryFixture // for its TestClock helpers
+      const broker = yield* MemoryLayer.makeBroker
+      const connect = MemoryLayer.makeClient({ keyPrefix: "dl" }).pipe(
+        Effect.provideService(MemoryLayer.MemoryBroker, broker),
+        Effect.orDie
+      )
+      const worker = yield* connect
+      const operator = yield* connect
+      const room = "dead-letters"
+      const seen = yield* Queue.unbounded<unknown>()
+      yield* run(worker.queue, [room], (d) =>
+        d.data === "bad"
+          ? Effect.fail(new Boom({ message: "card declined" }))
+          : Queue.offer(seen, d.data), { retry: Schedule.recurs(1) }).pipe(Effect.forkScoped)
+      yield* joined(fx, operator.queue, room, worker.queue.clientId)
+      const bad = yield* operator.queue.send(room, "bad")
+      yield* operator.queue.send(room, "good")
+      expect(yield* fx.within("5 seconds", Queue.take(seen))).toBe("good")
+      const { letters } = yield* operator.admin.deadLetters(room)
+      expect(letters).toHaveLength(1)
+      expect(letters[0]).toMatchObject({
+        member: worker.queue.clientId,
+        reason: "card declined",
+        attempts: 1, // retries within one delivery are not attempts (S27)
+        message: { id: bad, data: "bad" }
+      })
+    }))
+
+  it.effect("after an operator's eject the worker joins the room again (S30)", () =>
+    Effect.gen(function*() {
+      const fx = yield* memoryFixture
+      const broker = yield* MemoryLayer.makeBroker
+      const connect = (config: { readonly clientId?: string }) =>
+        MemoryLayer.makeClient({ keyPrefix: "op", ...config }).pipe(
+          Effect.provideService(MemoryLayer.MemoryBroker, broker),
+          Effect.orDie
+        )
+      // a durable id too: the eject ends its membership for good, the worker's join is a fresh one
+      const worker = yield* connect({ clientId: "op-worker" })
+      const operator = yield* connect({})
+      const rooms = ["op-a", "op-b"]
+      const seen = yield* Queue.unbounded<readonly [string, unknown]>()
+      const rejoins = Metric.withAttributes(QueueMetrics.workerRejoinsTotal, { reason: "operator" })
+      const before = (yield* Metric.value(rejoins)).count
+      yield* run(worker.queue, rooms, (d) => Queue.offer(seen, [d.room, d.data] as const), {
+        rejoin: Schedule.spaced("1 second")
+      }).pipe(Effect.forkScoped)
+      for (const room of rooms) yield* joined(fx, operator.queue, room, "op-worker")
+      expect(yield* operator.admin.eject("op-a", "op-worker")).toBe(true)
+      expect(yield* members(operator.queue, "op-a")).toEqual([])
+      // the other room is untouched meanwhile
+      yield* operator.queue.send("op-b", 1)
+      expect(yield* fx.within("1 second", Queue.take(seen))).toEqual(["op-b", 1])
+      yield* joined(fx, operator.queue, "op-a", "op-worker")
+      expect((yield* Metric.value(rejoins)).count - before).toBe(1)
+      yield* operator.queue.send("op-a", 2)
+      expect(yield* fx.within("1 second", Queue.take(seen))).toEqual(["op-a", 2])
     }))
 
   it("the reason of a rejected delivery: the error's message, else its tag, bounded and well-formed", () => {
