@@ -19,6 +19,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { Delivery } from "./Delivery.js"
 import * as internal from "./internal/roomWorker.js"
 import type { SubscriptionMode } from "./QueueConfig.js"
@@ -64,9 +65,9 @@ export interface Options<E, R = never> {
    */
   readonly concurrency?: number | "unbounded" | undefined
   /**
-   * When and how often to run a failing handler again for the same delivery (its typed failures
-   * only: a defect or an interruption ends the worker). Default `defaultRetry`: 3 retries,
-   * 100 ms, 200 ms, 400 ms apart. `Schedule.recurs(0)` never retries.
+   * When and how often to call a failing handler again for the same delivery (its typed failures
+   * only: a defect stops the worker). Stepped with the handler's error. Default `defaultRetry`:
+   * 3 retries, 100 ms, 200 ms, 400 ms apart. `Schedule.recurs(0)` never retries.
    */
   readonly retry?: Schedule.Schedule<unknown, E, never, R> | undefined
   /** after the last retry; default `"reject"` (see `OnFailure`) */
@@ -100,30 +101,59 @@ export const defaultRetry: Schedule.Schedule<unknown> = internal.defaultRetry
 export const defaultRejoin: Schedule.Schedule<unknown> = internal.defaultRejoin
 
 /**
+ * A running worker (`make`).
+ *
+ * @since 1.1.0
+ * @category models
+ */
+export interface RoomWorker<E> {
+  /**
+   * Wait until the worker stops, and fail with why (see `run`); interrupted when its scope was
+   * closed. It never succeeds.
+   */
+  readonly await: Effect.Effect<never, E | QueueError | ClientEjected>
+  /**
+   * The rooms the worker is not a member of at the moment (ejected, to be joined again per
+   * `rejoin`), sorted: empty while every room is joined. For a health check.
+   */
+  readonly rejoining: Effect.Effect<ReadonlyArray<string>>
+}
+
+/**
  * Run `handler` for every delivery of `rooms`, until interrupted.
  *
- * - **Joins** every room (at least one, no room twice; a bad name fails with `InvalidRoom`
- *   before anything is joined). A join that fails because the engine is out of reach is tried
- *   again per `rejoin`.
- * - **Order and concurrency:** the deliveries of one room are handled one at a time, in order; the
- *   rooms run independently (a slow handler in one room does not hold another), at most
- *   `concurrency` handlers at once.
- * - **Settles** each queued delivery: `ack` when the handler succeeds; when it fails, it runs again
- *   per `retry`, then per `onFailure` (`"reject"` by default: a dead letter, S28).
+ * - **Joins** every room (at least one, no room twice; a bad name or option fails with
+ *   `InvalidRoom` / `InvalidArgument` before anything is joined), in the client's mode unless
+ *   `mode` says otherwise. A join that fails because the engine is out of reach is tried again
+ *   per `rejoin`.
+ * - **Order and concurrency:** the deliveries of one room (out-of-band ones included, S9) are
+ *   handled one at a time, in order; the rooms run independently (a slow handler in one room does
+ *   not hold another), at most `concurrency` handlers at once.
+ * - **Settles** each queued delivery: `ack` when the handler succeeds. When it fails, the handler
+ *   is called again per `retry` (a new call each time; the delivery's `attempt` stays the same,
+ *   S27), then the worker does what `onFailure` says (`"reject"` by default: a dead letter whose
+ *   reason is the error's message, S28). A settlement that cannot reach the engine is tried again
+ *   per `rejoin`; the room waits for it (S3).
  * - **Rejoins** a room it was ejected from (keepalive or ack timeout, slow consumer, operator:
- *   S10, S11, S30) per `rejoin`, logging a warning with the room and the reason and counting it
- *   in `QueueMetrics.workerRejoinsTotal`; the other rooms go on meanwhile. A durable client's rejoin resumes its
- *   membership where the server kept it (S22).
+ *   S10, S11, S30) once the handler of that room returned, per `rejoin`: a warning with the room
+ *   and the reason is logged and `QueueMetrics.workerRejoinsTotal` counted; the other rooms go on
+ *   meanwhile. A durable client's rejoin resumes the membership if the server kept it (S22); after
+ *   an ack timeout or an operator's eject it is a fresh one (S5).
  * - **Stops** with `ClientSuperseded` when a newer process claimed this durable client's id
- *   (S21), with the handler's error under `onFailure: "fail"`, with a `QueueError` a join cannot
- *   get past (`AlreadySubscribed`: this client subscribed to one of the rooms elsewhere), or with
- *   the last `RejoinCause` when the `rejoin` schedule ends.
+ *   (S21), with the handler's error under `onFailure: "fail"`, with its defect if it dies, with a
+ *   `QueueError` a join cannot get past (`AlreadySubscribed`: this client holds a subscription to
+ *   one of the rooms elsewhere), or with the last `RejoinCause` when the `rejoin` schedule ends.
+ *   Whatever stops it, every room is then closed as by an interruption.
  * - **On interruption** every room is closed as its client's `onClose` says (S24): left, or
  *   detached for a successor. A handler still running is interrupted; its message stays
- *   unsettled (left: released to the others, S6; detached: the successor receives it, S22).
+ *   unsettled (left: released to the other members, S6; detached: the successor receives it
+ *   again, S22).
  *
- * It never succeeds (its success type is `never`): fork it in a scope (`Effect.forkScoped`), run
- * it as the program (`NodeRuntime.runMain`) or make it a layer (`Layer.effectDiscard(Effect.forkScoped(…))`).
+ * It never succeeds (its success type is `never`): a worker has no natural end, and stopping it is
+ * interrupting it, which is also what a process shutdown does. Run it as the program
+ * (`NodeRuntime.runMain`: SIGTERM interrupts it), or fork it next to other work
+ * (`Effect.forkScoped`) and join the fiber to learn why it stopped. `make` starts the same worker
+ * in a scope and returns once every room is joined.
  *
  * @since 1.1.0
  * @category running
@@ -133,3 +163,22 @@ export const run: <E, R, R2 = never>(
   handler: (delivery: Delivery) => Effect.Effect<void, E, R>,
   options?: Options<E, R2>
 ) => Effect.Effect<never, E | QueueError | ClientEjected, R | R2 | SyncFanoutQueue> = internal.run
+
+/**
+ * Start the worker of `run` in the current scope and return once every room was joined: what is
+ * sent to the rooms from then on reaches its handler (S5; a message sent to a room without a sync
+ * member is released to nobody, S7). It runs until the scope closes, which closes the rooms as an
+ * interruption of `run` does. Fails, with the rooms closed, if the worker stops before every room
+ * was joined (`AlreadySubscribed`, `ClientSuperseded`, a `rejoin` schedule that ended, …); a join
+ * that cannot reach the engine is tried again per `rejoin` meanwhile (`Effect.timeout` bounds the
+ * wait).
+ *
+ * @since 1.1.0
+ * @category constructors
+ */
+export const make: <E, R, R2 = never>(
+  rooms: ReadonlyArray<string>,
+  handler: (delivery: Delivery) => Effect.Effect<void, E, R>,
+  options?: Options<E, R2>
+) => Effect.Effect<RoomWorker<E>, E | QueueError | ClientEjected, R | R2 | SyncFanoutQueue | Scope.Scope> =
+  internal.make

@@ -19,7 +19,8 @@ import {
   Option,
   Queue,
   Result,
-  Schedule
+  Schedule,
+  Scope
 } from "effect"
 import { reasonOf } from "../src/internal/roomWorker.js"
 
@@ -265,19 +266,41 @@ describe("RoomWorker (memory)", () => {
       const seen = yield* Queue.unbounded<readonly [string, unknown]>()
       const rejoins = Metric.withAttributes(QueueMetrics.workerRejoinsTotal, { reason: "operator" })
       const before = (yield* Metric.value(rejoins)).count
-      yield* run(worker.queue, rooms, (d) => Queue.offer(seen, [d.room, d.data] as const), {
+      const running = yield* RoomWorker.make(rooms, (d) => Queue.offer(seen, [d.room, d.data] as const), {
         rejoin: Schedule.spaced("1 second")
-      }).pipe(Effect.forkScoped)
-      for (const room of rooms) yield* joined(fx, operator.queue, room, "op-worker")
+      }).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, worker.queue))
+      // make returns once every room is joined
+      for (const room of rooms) expect(yield* members(operator.queue, room)).toEqual(["op-worker"])
+      expect(yield* running.rejoining).toEqual([])
       expect(yield* operator.admin.eject("op-a", "op-worker")).toBe(true)
       expect(yield* members(operator.queue, "op-a")).toEqual([])
+      yield* eventually(fx, Effect.map(running.rejoining, (r) => r.length === 1 && r[0] === "op-a"), "500 millis")
       // the other room is untouched meanwhile
       yield* operator.queue.send("op-b", 1)
-      expect(yield* fx.within("1 second", Queue.take(seen))).toEqual(["op-b", 1])
+      expect(yield* fx.within("500 millis", Queue.take(seen))).toEqual(["op-b", 1])
       yield* joined(fx, operator.queue, "op-a", "op-worker")
+      expect(yield* running.rejoining).toEqual([])
       expect((yield* Metric.value(rejoins)).count - before).toBe(1)
       yield* operator.queue.send("op-a", 2)
       expect(yield* fx.within("1 second", Queue.take(seen))).toEqual(["op-a", 2])
+    }))
+
+  it.effect("closing make's scope leaves the rooms; await is interrupted then", () =>
+    Effect.gen(function*() {
+      const fx = yield* memoryFixture
+      const worker = yield* fx.client()
+      const producer = yield* fx.client()
+      const scope = yield* Scope.make()
+      const running = yield* RoomWorker.make(["close-a", "close-b"], () => Effect.void).pipe(
+        Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, worker),
+        Scope.provide(scope)
+      )
+      expect(yield* members(producer, "close-a")).toEqual([worker.clientId])
+      yield* Scope.close(scope, Exit.void)
+      yield* eventually(fx, Effect.map(members(producer, "close-a"), (m) => m.length === 0))
+      yield* eventually(fx, Effect.map(members(producer, "close-b"), (m) => m.length === 0))
+      const exit = yield* fx.within("1 second", Effect.exit(running.await))
+      expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
     }))
 
   it("the reason of a rejected delivery: the error's message, else its tag, bounded and well-formed", () => {

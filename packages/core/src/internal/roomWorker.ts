@@ -14,18 +14,20 @@
  * client stopped by a failing handler keeps its memberships, and the unsettled message, for a
  * successor (S22).
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { Delivery } from "../Delivery.js"
 import { type ClientEjected, ClientSuperseded, InvalidArgument, type QueueError } from "../QueueError.js"
 import { workerFailuresTotal, workerRejoinsTotal } from "../QueueMetrics.js"
-import type { OnFailure, Options, RejoinCause } from "../RoomWorker.js"
+import type { OnFailure, Options, RejoinCause, RoomWorker } from "../RoomWorker.js"
 import { SyncFanoutQueue } from "../SyncFanoutQueue.js"
 import { roomError } from "./validation.js"
 
@@ -113,25 +115,41 @@ const resolve = <E, R>(rooms: ReadonlyArray<string>, options: Options<E, R> | un
     }
   })
 
-export const run = <E, R, R2 = never>(
+/** Why a worker stopped. */
+type Failure<E> = E | QueueError | ClientEjected
+
+export const make = <E, R, R2 = never>(
   rooms: ReadonlyArray<string>,
   handler: (delivery: Delivery) => Effect.Effect<void, E, R>,
   options?: Options<E, R2>
-): Effect.Effect<never, E | QueueError | ClientEjected, R | R2 | SyncFanoutQueue> =>
+): Effect.Effect<RoomWorker<E>, Failure<E>, R | R2 | SyncFanoutQueue | Scope.Scope> =>
   Effect.gen(function*() {
     const queue = yield* SyncFanoutQueue
     const { concurrency, onFailure, rejoin, retry, subscribeOptions } = yield* resolve(rooms, options)
     const clientId = queue.clientId
+    // the rooms' fibers live in a scope of their own: closed when the caller's closes, or when
+    // the worker stops (before every room was joined, `make` fails)
+    const parent = yield* Effect.scope
+    const scope = yield* Scope.fork(parent, "sequential")
     /** completed by whatever stops the worker */
-    const stop = yield* Deferred.make<never, E | QueueError | ClientEjected>()
+    const stop = yield* Deferred.make<never, Failure<E>>()
+    /** completed once every room was joined, or by what stopped the worker first */
+    const ready = yield* Deferred.make<void, Failure<E>>()
+    yield* Scope.addFinalizer(scope, Deferred.interrupt(stop))
+    /** rooms not joined at the moment */
+    const unjoined = new Set(rooms)
+    /** rooms never joined so far */
+    const starting = new Set(rooms)
     const joins = yield* Semaphore.make(joinConcurrency)
     const permits = concurrency === "unbounded" ? undefined : yield* Semaphore.make(concurrency)
 
     /** Stop the worker with `cause`; the caller waits to be interrupted with the others. */
-    const stopWith = (cause: Cause.Cause<E | QueueError | ClientEjected>): Effect.Effect<never> =>
-      Effect.andThen(Deferred.failCause(stop, cause), Effect.never)
-    const fail = (error: E | QueueError | ClientEjected): Effect.Effect<never> =>
-      Effect.andThen(Deferred.fail(stop, error), Effect.never)
+    const stopWith = (cause: Cause.Cause<Failure<E>>): Effect.Effect<never> =>
+      Effect.andThen(
+        Effect.andThen(Deferred.failCause(ready, cause), Deferred.failCause(stop, cause)),
+        Effect.never
+      )
+    const fail = (error: Failure<E>): Effect.Effect<never> => stopWith(Cause.fail(error))
 
     /**
      * A settling operation (ack, reject): one that cannot reach the engine is tried again per
@@ -197,23 +215,25 @@ export const run = <E, R, R2 = never>(
         let wait = yield* Schedule.toStepWithSleep(rejoin)
         /** the ejection this room is being rejoined after, if any */
         let ejected: ClientEjected | undefined = undefined
-        const joined = Effect.suspend(() => {
+        /** the room was joined: the schedule starts over; a rejoin is logged and counted */
+        const joined = Effect.gen(function*() {
+          unjoined.delete(room)
+          if (starting.delete(room) && starting.size === 0) yield* Deferred.succeed(ready, undefined)
+          wait = yield* Schedule.toStepWithSleep(rejoin)
           const after = ejected
           ejected = undefined
-          return Effect.flatMap(Schedule.toStepWithSleep(rejoin), (fresh) => {
-            wait = fresh
-            if (after === undefined) return Effect.void
-            return Effect.logInfo(`lockstep: worker rejoined room ${JSON.stringify(room)} after ${after.reason}`).pipe(
-              Effect.annotateLogs({ reason: after.reason }),
-              Effect.andThen(Metric.update(Metric.withAttributes(workerRejoinsTotal, { reason: after.reason }), 1))
-            )
-          })
+          if (after === undefined) return
+          yield* Effect.logInfo(`lockstep: worker rejoined room ${JSON.stringify(room)} after ${after.reason}`).pipe(
+            Effect.annotateLogs({ reason: after.reason })
+          )
+          yield* Metric.update(Metric.withAttributes(workerRejoinsTotal, { reason: after.reason }), 1)
         })
         while (true) {
           const result = yield* Effect.result(session(room, joined))
+          unjoined.add(room)
           if (result._tag === "Success") {
             // the stream ended without an ejection: its client was closed (S20); nothing to rejoin
-            return yield* Deferred.interrupt(stop)
+            return yield* stopWith(Cause.interrupt())
           }
           const error = result.failure
           let cause: RejoinCause
@@ -240,6 +260,27 @@ export const run = <E, R, R2 = never>(
         Effect.annotateLogs({ clientId, room })
       )
 
-    yield* Effect.forEach(rooms, (room) => Effect.forkScoped(roomLoop(room)), { discard: true })
-    return yield* Deferred.await(stop)
-  }).pipe(Effect.scoped)
+    yield* Effect.forEach(rooms, (room) => Effect.forkIn(roomLoop(room), scope), { discard: true })
+    // whatever stops the worker closes every room, as an interruption would (see the module doc)
+    yield* Deferred.await(stop).pipe(
+      Effect.onExit((exit) => Scope.close(scope, exit)),
+      Effect.forkIn(parent)
+    )
+    yield* Deferred.await(ready).pipe(
+      Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+    )
+    return {
+      await: Deferred.await(stop),
+      rejoining: Effect.sync(() => [...unjoined].sort())
+    }
+  })
+
+export const run = <E, R, R2 = never>(
+  rooms: ReadonlyArray<string>,
+  handler: (delivery: Delivery) => Effect.Effect<void, E, R>,
+  options?: Options<E, R2>
+): Effect.Effect<never, Failure<E>, R | R2 | SyncFanoutQueue> =>
+  make(rooms, handler, options).pipe(
+    Effect.flatMap((worker) => worker.await),
+    Effect.scoped
+  )

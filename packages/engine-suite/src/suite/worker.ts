@@ -4,15 +4,16 @@
  * (S28), rejoins a room it was ejected from while the others flow (S10, S11), stops when fenced
  * (S21), and leaves or detaches on interruption (S6, S24).
  *
- * A worker is a fiber of the test's scope over one client; what its handler sees goes to a queue
- * the test takes from with `fx.within`, and a handler that must hold a message waits on a
- * `Deferred` the test completes.
+ * A worker runs in the test's scope over one client (`RoomWorker.make`, which returns once every
+ * room is joined; `RoomWorker.run` in a fiber where the test interrupts it); what its handler sees
+ * goes to a queue the test takes from with `fx.within`, and a handler that must hold a message
+ * waits on a `Deferred` the test completes.
  */
 import { assert, describe, expect } from "@effect/vitest"
 import { type Delivery, QueueError, QueueMetrics, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
 import { Cause, Data, Deferred, Effect, Exit, Fiber, Metric, Option, Queue, Schedule, type Scope } from "effect"
 import type { EngineFixture } from "../EngineFixture.js"
-import { type Harness, type SemanticSuiteOptions, suiteTest } from "./harness.js"
+import { failure, type Harness, type SemanticSuiteOptions, suiteTest } from "./harness.js"
 
 type Client = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
@@ -22,14 +23,24 @@ class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 /** Rejoins quickly, so that a test on real time does not wait for the default backoff. */
 const rejoin = Schedule.spaced("100 millis")
 
-/** Fork a worker over `client` in the test's scope. */
+/** Start a worker over `client` in the test's scope; every room is joined when it returns. */
 const start = <E>(
   client: Client,
   rooms: ReadonlyArray<string>,
   handler: (delivery: Delivery.Delivery) => Effect.Effect<void, E>,
   options?: RoomWorker.Options<E>
 ) =>
-  RoomWorker.run(rooms, handler, { rejoin, ...options }).pipe(
+  RoomWorker.make(rooms, handler, { rejoin, ...options }).pipe(
+    Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, client)
+  )
+
+/** Run a worker over `client` in a fiber of the test's scope, for the test to interrupt. */
+const fork = <E>(
+  client: Client,
+  rooms: ReadonlyArray<string>,
+  handler: (delivery: Delivery.Delivery) => Effect.Effect<void, E>
+) =>
+  RoomWorker.run(rooms, handler, { rejoin }).pipe(
     Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, client),
     Effect.forkScoped
   )
@@ -93,10 +104,10 @@ const flowing = (fx: EngineFixture, producer: Client, seen: Queue.Queue<Delivery
 const count = (metric: typeof QueueMetrics.workerRejoinsTotal, attributes: Record<string, string>) =>
   Effect.map(Metric.value(Metric.withAttributes(metric, attributes)), (state) => state.count)
 
-/** The failure a worker fiber ended with. */
-const stopped = <E>(fx: EngineFixture, fiber: Fiber.Fiber<never, E>) =>
+/** The failure a worker stopped with. */
+const stopped = <E>(fx: EngineFixture, worker: RoomWorker.RoomWorker<E>) =>
   Effect.gen(function*() {
-    const exit = yield* fx.within("10 seconds", Fiber.await(fiber))
+    const exit = yield* fx.within("10 seconds", Effect.exit(worker.await))
     if (Exit.isSuccess(exit)) return assert.fail("a worker never succeeds")
     const error = Cause.findErrorOption(exit.cause)
     if (Option.isNone(error)) return assert.fail(`expected a failure, got ${Cause.pretty(exit.cause)}`)
@@ -123,7 +134,8 @@ export const workerSuite = <R = never>(
           const rooms = ["w-order-a", "w-order-b"]
           const { record, seen } = yield* recorder
           yield* start(worker, rooms, record)
-          yield* membership(h, producer, rooms, worker.clientId)
+          // live when make returns: every room has the worker as a member (S3)
+          for (const room of rooms) expect(yield* isMember(producer, room, worker.clientId)).toBe(true)
           for (const i of [1, 2, 3]) {
             for (const room of rooms) yield* producer.send(room, i)
           }
@@ -138,6 +150,22 @@ export const workerSuite = <R = never>(
           }
           yield* h.settle
           expect(yield* Queue.size(seen)).toBe(0)
+        })
+    )
+
+    test(
+      "RoomWorker: make fails when a room cannot be joined, and leaves the rooms it joined",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const worker = yield* fx.client()
+          const producer = yield* fx.client()
+          const { record } = yield* recorder
+          yield* h.listen(worker, "w-taken") // this client holds a subscription to it already
+          const error = yield* failure(start(worker, ["w-free", "w-taken"], record))
+          expect(error).toBeInstanceOf(QueueError.AlreadySubscribed)
+          expect(error).toMatchObject({ room: "w-taken" })
+          yield* membership(h, producer, ["w-free"], worker.clientId, false)
+          expect(yield* isMember(producer, "w-taken", worker.clientId)).toBe(true)
         })
     )
 
@@ -157,7 +185,6 @@ export const workerSuite = <R = never>(
                 Effect.andThen(record(d))
               )
               : record(d))
-          yield* membership(h, producer, [slow, fast], worker.clientId)
           yield* producer.send(slow, "hold")
           yield* producer.send(slow, "after")
           yield* fx.within("10 seconds", Deferred.await(held))
@@ -188,7 +215,6 @@ export const workerSuite = <R = never>(
             calls++
             return Effect.fail(new Boom({ message: "no good" }))
           }, { retry: Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 2 })) })
-          yield* membership(h, producer, [room], worker.clientId)
           yield* producer.send(room, "bad")
           yield* producer.send(room, "good")
           expect(yield* take(fx, seen, 1)).toEqual([[room, "good"]])
@@ -211,13 +237,12 @@ export const workerSuite = <R = never>(
           const peer = yield* fx.client()
           const room = "w-fail"
           const inbox = yield* h.listen(peer, room)
-          const fiber = yield* start(worker, [room], () => Effect.fail(new Boom({ message: "stop here" })), {
+          const running = yield* start(worker, [room], () => Effect.fail(new Boom({ message: "stop here" })), {
             retry: Schedule.recurs(0),
             onFailure: "fail"
           })
-          yield* membership(h, producer, [room], worker.clientId)
           const id = yield* producer.send(room, "m1")
-          const error = yield* stopped(fx, fiber)
+          const error = yield* stopped(fx, running)
           expect(error).toBeInstanceOf(Boom)
           expect(error).toMatchObject({ message: "stop here" })
           // the worker left (a plain client, S6): the peer's ack alone completes the message
@@ -244,7 +269,6 @@ export const workerSuite = <R = never>(
             d.data === "hold"
               ? Effect.andThen(Deferred.succeed(held, undefined), Deferred.await(release))
               : record(d))
-          yield* membership(h, producer, [stuck, flowing], worker.clientId)
           yield* producer.send(stuck, "hold")
           yield* fx.within("10 seconds", Deferred.await(held))
           // past the ack deadline the worker is ejected from that room only (S11)
@@ -273,7 +297,6 @@ export const workerSuite = <R = never>(
           const { record, seen } = yield* recorder
           const rejoinsBefore = yield* count(QueueMetrics.workerRejoinsTotal, { reason: "keepalive-timeout" })
           yield* start(worker, rooms, record)
-          yield* membership(h, producer, rooms, worker.clientId)
           yield* fx.cut(worker.clientId)
           // the client gives its rooms up after clientTimeout without an answer; joins fail meanwhile
           yield* fx.advance("3 seconds")
@@ -293,16 +316,14 @@ export const workerSuite = <R = never>(
 
     test(
       "RoomWorker: a fenced durable client's worker stops with ClientSuperseded (S21)",
-      (fx, h) =>
+      (fx) =>
         Effect.gen(function*() {
           const worker = yield* fx.client({ clientId: "w-fenced", clientTimeout: "3 seconds" })
-          const producer = yield* fx.client()
           const room = "w-fenced"
           const { record } = yield* recorder
-          const fiber = yield* start(worker, [room], record)
-          yield* membership(h, producer, [room], worker.clientId)
+          const running = yield* start(worker, [room], record)
           yield* fx.client({ clientId: "w-fenced", clientTimeout: "3 seconds" })
-          const error = yield* stopped(fx, fiber)
+          const error = yield* stopped(fx, running)
           expect(error).toBeInstanceOf(QueueError.ClientSuperseded)
           expect(error).toMatchObject({ clientId: "w-fenced" })
         })
@@ -316,7 +337,7 @@ export const workerSuite = <R = never>(
           const producer = yield* fx.client()
           const rooms = ["w-leave-a", "w-leave-b"]
           const held = yield* Deferred.make<void>()
-          const fiber = yield* start(
+          const fiber = yield* fork(
             worker,
             rooms,
             () => Effect.andThen(Deferred.succeed(held, undefined), Effect.never)
@@ -341,8 +362,11 @@ export const workerSuite = <R = never>(
           const producer = yield* fx.client()
           const room = "w-detach"
           const held = yield* Deferred.make<void>()
-          const fiber = yield* start(worker, [room], () =>
-            Effect.andThen(Deferred.succeed(held, undefined), Effect.never))
+          const fiber = yield* fork(
+            worker,
+            [room],
+            () => Effect.andThen(Deferred.succeed(held, undefined), Effect.never)
+          )
           yield* membership(h, producer, [room], worker.clientId)
           const id = yield* producer.send(room, "unsettled")
           yield* fx.within("10 seconds", Deferred.await(held))
@@ -356,8 +380,7 @@ export const workerSuite = <R = never>(
           const again = yield* fx.within("10 seconds", Queue.take(seen))
           expect(again).toMatchObject({ id, data: "unsettled", attempt: 2 })
           expect(
-            (yield* h.stateWhen(producer, room, (s) =>
-              s.inFlight === null)).inFlight
+            (yield* h.stateWhen(producer, room, (s) => s.inFlight === null)).inFlight
           ).toBeNull()
         })
     )
