@@ -46,6 +46,16 @@ const eventually = <E>(fx: EngineFixture, check: Effect.Effect<boolean, E>, budg
 const joined = (fx: EngineFixture, observer: Client, room: string, clientId: string) =>
   eventually(fx, Effect.map(members(observer, room), (m) => m.includes(clientId)))
 
+/** Clients with their `RoomAdmin`, on one fresh broker (the fixture's clients have none). */
+const clientsWithAdmin = Effect.map(
+  MemoryLayer.makeBroker,
+  (broker) => (config: { readonly clientId?: string }) =>
+    MemoryLayer.makeClient({ keyPrefix: "test", ...config }).pipe(
+      Effect.provideService(MemoryLayer.MemoryBroker, broker),
+      Effect.orDie
+    )
+)
+
 const failureOf = <E>(exit: Exit.Exit<never, E>) => {
   if (Exit.isSuccess(exit)) return assert.fail("a worker never succeeds")
   return exit.cause
@@ -223,13 +233,9 @@ describe("RoomWorker (memory)", () => {
   it.effect("a rejected delivery is a dead letter with the error's message and the delivery's attempt (S28, S29)", () =>
     Effect.gen(function*() {
       const fx = yield* memoryFixture // for its TestClock helpers
-      const broker = yield* MemoryLayer.makeBroker
-      const connect = MemoryLayer.makeClient({ keyPrefix: "dl" }).pipe(
-        Effect.provideService(MemoryLayer.MemoryBroker, broker),
-        Effect.orDie
-      )
-      const worker = yield* connect
-      const operator = yield* connect
+      const connect = yield* clientsWithAdmin
+      const worker = yield* connect({})
+      const operator = yield* connect({})
       const room = "dead-letters"
       const seen = yield* Queue.unbounded<unknown>()
       yield* run(worker.queue, [room], (d) =>
@@ -253,12 +259,7 @@ describe("RoomWorker (memory)", () => {
   it.effect("after an operator's eject the worker joins the room again (S30)", () =>
     Effect.gen(function*() {
       const fx = yield* memoryFixture
-      const broker = yield* MemoryLayer.makeBroker
-      const connect = (config: { readonly clientId?: string }) =>
-        MemoryLayer.makeClient({ keyPrefix: "op", ...config }).pipe(
-          Effect.provideService(MemoryLayer.MemoryBroker, broker),
-          Effect.orDie
-        )
+      const connect = yield* clientsWithAdmin
       // a durable id too: the eject ends its membership for good, the worker's join is a fresh one
       const worker = yield* connect({ clientId: "op-worker" })
       const operator = yield* connect({})
