@@ -8,11 +8,14 @@
  * join fails. Between sessions the fiber waits per the `rejoin` schedule.
  *
  * Whatever stops the worker (the handler's error under `onFailure: "fail"`, a fenced client, a
- * defect) is put in one `Deferred` that `run` awaits; the fiber that found it then waits to be
- * interrupted. So every room's subscription closes the same way, by the interruption of `run`'s
- * scope, and its client's `onClose` decides between a leave and a detach (S24): a durable
- * client stopped by a failing handler keeps its memberships, and the unsettled message, for a
- * successor (S22).
+ * defect, a join it cannot get past) is put in one `Deferred` (`await`); the fiber that found it
+ * waits to be interrupted, and a watcher closes the rooms' scope. So every room's subscription
+ * closes the same way, by the interruption of its fiber, and its client's `onClose` decides
+ * between a leave and a detach (S24): a durable client stopped by a failing handler keeps its
+ * memberships, and the unsettled message, for a successor (S22).
+ *
+ * `make` returns once every room was joined once (`ready`); `run` is `make` and `await` in a
+ * scope of their own.
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
