@@ -132,3 +132,28 @@ export const adminActionsTotal = Metric.counter("lockstep_admin_actions_total", 
   description: "operator actions (RoomAdmin) taken by this process",
   incremental: true
 })
+
+/**
+ * Rooms that `RoomWorker`s of this process joined again after an ejection, by the ejection's
+ * `reason` (`keepalive-timeout`, `ack-timeout`, `slow-consumer`, `operator`). The room is not an
+ * attribute: room names are unbounded, and a metric series per room would be too.
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const workerRejoinsTotal = Metric.counter("lockstep_worker_rejoins_total", {
+  description: "rooms a RoomWorker of this process joined again after an ejection, by reason",
+  incremental: true
+})
+
+/**
+ * Deliveries whose `RoomWorker` handler still failed after its retries, by what the worker then
+ * did (`outcome`: `reject`, `ack` or `fail`).
+ *
+ * @since 1.1.0
+ * @category metrics
+ */
+export const workerFailuresTotal = Metric.counter("lockstep_worker_failures_total", {
+  description: "deliveries whose RoomWorker handler failed after its retries, by outcome",
+  incremental: true
+})

@@ -78,6 +78,14 @@ export * as QueueMetrics from "./QueueMetrics.js"
 export * as RoomAdmin from "./RoomAdmin.js"
 
 /**
+ * A worker over many rooms: joins them, runs a handler per delivery (each room in order, rooms
+ * concurrently), acks, retries then rejects (S28), and rejoins a room it was ejected from.
+ *
+ * @since 1.1.0
+ */
+export * as RoomWorker from "./RoomWorker.js"
+
+/**
  * A snapshot of one room (`roomState`).
  *
  * @since 0.1.0

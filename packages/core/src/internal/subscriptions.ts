@@ -224,6 +224,14 @@ export class Subscriptions {
               maxDeliveries,
               deadLetters
             })
+            if (sub.closed) {
+              // ejected while its join was in flight (S10: the server had forgotten this client,
+              // or this client gave the server up): the join may have run after the ejection, and
+              // nobody listens to the membership it made. Leave it once the server answers (S6),
+              // or the room waits for this live client forever; a durable client detaches (S22).
+              pendingLeaves.add(sub.room, this.options.durable ? "detach" : "leave")
+              return
+            }
             pendingLeaves.done(sub.room) // a detach still owed: the join resumed the membership (S22)
             sub.joined(joined.event, joined.inFlight)
           }).pipe(Scope.provide(own))

@@ -91,7 +91,8 @@ describe("faults: Redis restart", () => {
             backlog: 0,
             members: [],
             acked: [],
-            inFlight: Option.none()
+            inFlight: Option.none(),
+            paused: false
           })
           expect(yield* p.peek(room)).toEqual([])
           expect((yield* p.metrics()).knownRooms).toBe(0)

@@ -5,7 +5,7 @@
  */
 import { describe, expect } from "@effect/vitest"
 import { QueueError } from "@lockstep/core"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { sorted, type SuiteGroup } from "../harness.js"
 
 /** Declare the tests of S10 and S11. */
@@ -60,6 +60,67 @@ export const liveness = ({ test, runner }: SuiteGroup): void => {
         expect(yield* Deferred.isDone(ia.done)).toBe(false)
         expect(yield* h.state(a, room)).toMatchObject({ members: sorted([a.clientId, b.clientId]), inFlight: m1 })
       }))
+
+    test(
+      "S10, S6: a subscription ejected while its join is in flight leaves the membership that join made",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const producer = yield* fx.client({ clientTimeout: "1 second" })
+          const room = "s10-joining"
+          /** the engine does not hear a's keepalives: it forgets a (S10) */
+          let silent = false
+          /** a's joins wait for `gate` */
+          let hold = false
+          const joining = yield* Deferred.make<void>()
+          const gate = yield* Deferred.make<void>()
+          const forgotten = yield* Deferred.make<void>()
+          const a = yield* fx.client({ clientTimeout: "1 second" }, {
+            wrapBackend: (backend) => ({
+              ...backend,
+              keepalive: (rooms, timeoutMs) =>
+                silent
+                  ? Effect.fail(
+                    new QueueError.EngineError({
+                      engine: fx.name,
+                      operation: "keepalive",
+                      cause: "silenced by the test"
+                    })
+                  )
+                  : backend.keepalive(rooms, timeoutMs).pipe(
+                    Effect.tap((known) => known || !hold ? Effect.void : Deferred.succeed(forgotten, undefined))
+                  ),
+              join: (r, options) =>
+                hold
+                  ? Deferred.succeed(joining, undefined).pipe(
+                    Effect.andThen(Deferred.await(gate)),
+                    Effect.andThen(backend.join(r, options))
+                  )
+                  : backend.join(r, options)
+            })
+          })
+          silent = true
+          yield* h.eventually("10 seconds", Effect.map(producer.metrics(), (m) => m.knownClients === 1))
+          // a joins; before its join runs, a hears that the engine forgot it and ejects its
+          // subscriptions (or gives the engine up itself): the joining one too
+          hold = true
+          const subscribing = yield* Effect.forkChild(h.listen(a, room))
+          yield* fx.within("5 seconds", Deferred.await(joining))
+          silent = false
+          yield* fx.within("5 seconds", Deferred.await(forgotten))
+          yield* Deferred.succeed(gate, undefined)
+          const ia = yield* fx.within("5 seconds", Fiber.join(subscribing))
+          expect(yield* h.ejection(ia)).toMatchObject({ room, reason: "keepalive-timeout" })
+          // the join ran after that: nobody listens to the membership it made, which must not
+          // hold the room (S6): it is left once the engine answers a's keepalive
+          yield* fx.advance("2 seconds")
+          expect((yield* h.state(producer, room)).members).not.toContain(a.clientId)
+          const ip = yield* h.listen(producer, room)
+          yield* producer.send(room, "m1")
+          yield* producer.send(room, "m2")
+          yield* (yield* h.next(ip)).ack
+          expect(yield* h.nextData(ip)).toBe("m2")
+        })
+    )
   })
 
   // ---------------------------------------------------------------- S11
