@@ -32,6 +32,7 @@ export type WorkerEvent =
   | { readonly event: "subscribe-failed"; readonly room: string; readonly error: string }
   | { readonly event: "stats"; readonly rss: number; readonly heapUsed: number }
   | { readonly event: "stopped"; readonly clientId: string }
+  | { readonly event: "worker-failed"; readonly error: string }
 
 /** An event with the time (ms, `Date.now()` of this process) its line was read. */
 export type Timed<E = WorkerEvent> = E & { readonly at: number }
@@ -54,6 +55,8 @@ export interface WorkerOptions {
   readonly statsMs?: number
   /** SIGKILL itself on a delivery whose data is this value (compared as JSON): a poison message (S28) */
   readonly crashOn?: unknown
+  /** run `RoomWorker.make` instead of the hand-written loop (`LOCKSTEP_WORKER_USE_ROOMWORKER`) */
+  readonly roomWorker?: boolean
   /** `LOCKSTEP_MAX_DELIVERIES` (S28) */
   readonly maxDeliveries?: number
   /** keep every event in `events` (default true; the soak streams them to `onEvent` instead) */
@@ -118,6 +121,7 @@ export const spawnWorker = (
     if (options.onClose !== undefined) env.LOCKSTEP_ON_CLOSE = options.onClose
     if (options.crashOn !== undefined) env.LOCKSTEP_WORKER_CRASH_ON = JSON.stringify(options.crashOn)
     if (options.maxDeliveries !== undefined) env.LOCKSTEP_MAX_DELIVERIES = String(options.maxDeliveries)
+    if (options.roomWorker === true) env.LOCKSTEP_WORKER_USE_ROOMWORKER = "1"
     const command = ChildProcess.make(process.execPath, ["--import", "tsx", workerPath], {
       cwd: repoRoot,
       env,
