@@ -1,116 +1,22 @@
 /**
  * `RoomWorker` across processes: worker processes (`worker.ts` with `LOCKSTEP_WORKER_USE_ROOMWORKER`,
  * so the loop, the acks and the rejoins are the library's) on one spawned redis-server, a producer
- * in the test process. One worker is SIGKILLed while it holds a message and started again under its
- * durable id (S22, S27); another is partitioned from Redis past `clientTimeout` (a TCP proxy between
- * it and the server, cut by the test) and has to join the room again by itself (S10).
+ * in the test process. One worker is partitioned from Redis past `clientTimeout` (a TCP proxy
+ * between it and the server, cut by the test) and has to join the room again by itself (S10).
+ * (A durable RoomWorker process SIGKILLed and started again under its id: `durable.test.ts`, which
+ * runs its S22 story with both loops.)
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { describe, expect, layer } from "@effect/vitest"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import { Duration, Effect, Layer, Option } from "effect"
 import { connect, eventually, freshPrefix, makeClient } from "../utils/redisProbe.js"
-import { is, spawnWorker, type Timed, type Worker } from "./utils/workers.js"
+import { is, processed, spawnWorker, trouble } from "./utils/workers.js"
 
 const room = "orders"
 
-const deliveries = (worker: Worker) => worker.events.filter(is("delivery", (e) => e.kind === "queued"))
-
-/** the ids a worker processed (its handler returned, the worker acked), in order: its deliveries less the held ones */
-const processed = (worker: Worker) => {
-  const held = new Set(worker.events.filter(is("holding")).map((e) => e.id))
-  return deliveries(worker).map((e) => e.id).filter((id) => !held.has(id))
-}
-
-const trouble = (workers: ReadonlyArray<Worker>) =>
-  workers.flatMap((w) =>
-    w.events.filter((e: Timed) => e.event === "ejected" || e.event === "worker-failed").map((e) => ({ w: w.name, e }))
-  )
-
 describe("faults: RoomWorker processes", () => {
   layer(Layer.merge(RedisTestServer.layer(), NodeServices.layer), { excludeTestServices: true })((it) => {
-    it.effect(
-      "S22, S27: a durable RoomWorker process SIGKILLed while its handler holds m and started again under its id: " +
-        "the successor's worker gets m again (attempt 2) and then every later message; every worker processed the same list",
-      () =>
-        Effect.gen(function*() {
-          const server = yield* RedisTestServer.RedisTestServer
-          const clientTimeout = Duration.seconds(15)
-          const prefix = freshPrefix("worker-kill")
-          const N = 10
-          const K = 4
-          const common = {
-            redisUrl: server.url,
-            keyPrefix: prefix,
-            rooms: [room],
-            clientTimeout,
-            ackDelayMs: 2,
-            roomWorker: true
-          }
-          const [w1, w2, victim] = yield* Effect.all([
-            spawnWorker({ ...common, name: "w1" }),
-            spawnWorker({ ...common, name: "w2" }),
-            spawnWorker({ ...common, name: "edge-1 (first)", clientId: "edge-1", hangAfter: K - 1 })
-          ], { concurrency: "unbounded" })
-          const ready = yield* Effect.all(
-            [w1, w2, victim].map((w) => w.waitFor(is("ready"), "60 seconds")),
-            { concurrency: "unbounded" }
-          )
-          expect(ready[2]!.clientId).toBe("edge-1")
-          const producer = yield* makeClient(yield* connect(server.port, "producer"), {
-            keyPrefix: prefix,
-            clientTimeout
-          })
-          const ids: Array<string> = []
-          for (let n = 1; n <= N; n++) ids.push(yield* producer.send(room, { n }))
-
-          const held = yield* victim.waitFor(is("holding"))
-          expect(held.id).toBe(ids[K - 1])
-          expect((yield* victim.waitFor(is("delivery", (e) => e.id === held.id))).attempt).toBe(1)
-          yield* eventually(
-            producer.roomState(room).pipe(Effect.orDie),
-            (s) => s.acked.length === 2,
-            "w1 and w2 to ack the K-th message",
-            "5 seconds"
-          )
-          yield* victim.kill("SIGKILL")
-          expect(yield* victim.exit).toBe("SIGKILL")
-
-          const successor = yield* spawnWorker({ ...common, name: "edge-1 (second)", clientId: "edge-1" })
-          expect((yield* successor.waitFor(is("ready"), "60 seconds")).clientId).toBe("edge-1")
-          // the room waited for edge-1: the successor's first delivery is m, its second attempt (S27)
-          const again = yield* successor.waitFor(is("delivery"))
-          expect({ id: again.id, attempt: again.attempt }).toEqual({ id: ids[K - 1], attempt: 2 })
-          for (const w of [w1, w2]) {
-            const after = yield* w.waitFor(is("delivery", (e) => e.id === ids[K]))
-            expect(after.at).toBeGreaterThanOrEqual(again.at)
-          }
-
-          yield* Effect.all(
-            [w1, w2, successor].map((w) => w.waitFor(is("delivery", (e) => e.id === ids[N - 1]))),
-            { concurrency: "unbounded" }
-          )
-          yield* eventually(
-            producer.roomState(room).pipe(Effect.orDie),
-            (s) => Option.isNone(s.inFlight) && s.backlog === 0,
-            "the last message to be acked",
-            "5 seconds"
-          )
-          expect({
-            w1: processed(w1),
-            w2: processed(w2),
-            "edge-1": [...processed(victim), ...processed(successor)]
-          }).toEqual({ w1: ids, w2: ids, "edge-1": ids })
-          // every later message reached the successor once, at its first attempt
-          expect(deliveries(successor).slice(1).map((e) => e.attempt)).toEqual(ids.slice(K).map(() => 1))
-          expect(trouble([w1, w2, victim, successor])).toEqual([])
-          expect((yield* producer.roomState(room)).members).toEqual(
-            [ready[0]!.clientId, ready[1]!.clientId, "edge-1"].sort()
-          )
-        }),
-      90_000
-    )
-
     it.effect(
       "S10: a RoomWorker process partitioned from Redis past clientTimeout is ejected (keepalive-timeout) and joins " +
         "the room again by itself once Redis is reachable; it gets what is released after its rejoin, and the room " +

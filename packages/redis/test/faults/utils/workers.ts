@@ -90,6 +90,22 @@ export const is = <K extends WorkerEvent["event"]>(
 (event: Timed): event is Extract<Timed, { event: K }> =>
   event.event === kind && pred(event as Extract<Timed, { event: K }>)
 
+/** The queued deliveries a worker printed, in order. */
+export const queued = (worker: Worker) => worker.events.filter(is("delivery", (e) => e.kind === "queued"))
+
+/** The ids a worker processed (acked, or its handler returned and its RoomWorker acked), in order: its queued deliveries less the ones it holds. */
+export const processed = (worker: Worker): ReadonlyArray<string> => {
+  const held = new Set(worker.events.filter(is("holding")).map((e) => e.id))
+  return queued(worker).map((e) => e.id).filter((id) => !held.has(id))
+}
+
+/** The events of trouble (an ejection, a failed ack, a worker that stopped), with the worker's name. */
+export const trouble = (workers: ReadonlyArray<Worker>) =>
+  workers.flatMap((w) =>
+    w.events.filter((e) => e.event === "ejected" || e.event === "ack-failed" || e.event === "worker-failed")
+      .map((e) => ({ w: w.name, e }))
+  )
+
 /** How long a SIGTERMed worker may take to close its client before it is SIGKILLed. */
 const STOP_GRACE = Duration.seconds(10)
 
