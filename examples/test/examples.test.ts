@@ -217,17 +217,22 @@ describe("examples", () => {
     )
 
     live(
-      "stops cleanly on Ctrl-C (SIGINT): partial summary, spawned redis-server stopped",
+      "stops cleanly on Ctrl-C (SIGINT) while the poisoned edge is down: partial summary, spawned redis-server stopped",
       () =>
         Effect.gen(function*() {
           const output = yield* run("demo", {
-            env: { DEMO_SECONDS: "60" },
-            interruptWhen: "joined room",
+            env: { DEMO_SECONDS: "8" },
+            // half a second after the first crash: the edge is down (for 0.9 s), its supervisor waiting
+            interruptWhen: "✖ edge-slow's handler crashed its process",
             timeout: "30 seconds"
           })
           const { stdout } = output
           expect(stdout).toContain("interrupted: closing every scope")
           expect(stdout).toContain("summary (interrupted)")
+          expect(stdout).toMatch(/^edge-slow .* crashed 1× on #\d+, not back yet$/m)
+          expect(stdout).toMatch(
+            /^durable {7}– edge-slow crashed once \(attempts 1 of #\d+\); down when the demo stopped$/m
+          )
           expect(stdout).toContain(`dead letters  0 in room "match-1"`)
           const port = /stopped the spawned redis-server on port (\d+)/.exec(stdout)?.[1]
           expect(port, stdout).toBeDefined()

@@ -84,13 +84,18 @@ const statusOf = (edge: Edge) => {
 
 /** How the edge that crashed came back (S22, S27), and when the room moved on with it. */
 const durableLine = (edge: Edge, sameOrder: boolean) => {
-  const ok = sameOrder && isLive(edge) && edge.movedOn !== undefined &&
-    edge.crashes.every((c, i) => c.attempt === i + 1)
   const attempts = edge.crashes.map((c) => c.attempt).join(", ")
   const ids = [...new Set(edge.crashes.map((c) => shortId(c.id)))].join(", ")
+  const times = edge.crashes.length === 1 ? "once" : `${edge.crashes.length} times`
+  const crashed = `${edge.spec.name} crashed ${times} (attempts ${attempts} of ${ids})`
+  if (!isLive(edge)) {
+    return `durable       – ${crashed}; ${edge.status === "ejected" ? "ejected" : "down when the demo stopped"}`
+  }
+  const ok = sameOrder && edge.movedOn !== undefined && edge.crashes.every((c, i) => c.attempt === i + 1)
   const movedOn = edge.movedOn === undefined ? "" : `; then the room moved on with it, at ${shortId(edge.movedOn.id)}`
-  return `durable       ${ok ? green("✓") : red("✗")} ${edge.spec.name} crashed ${edge.crashes.length} times ` +
-    `(attempts ${attempts} of ${ids}) and came back under its id each time (S22, S27)${movedOn}`
+  return `durable       ${
+    ok ? green("✓") : red("✗")
+  } ${crashed} and came back under its id each time (S22, S27)${movedOn}`
 }
 
 /** The room's dead letters as the server lists them (S29). */
