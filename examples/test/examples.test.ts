@@ -100,6 +100,69 @@ const roomRow = (stdout: string) => {
   return { messages: Number(match[1]), rate: Number(match[2]), ejections: Number(match[5]) }
 }
 
+/** A summary row of an edge: its messages. */
+const edgeMessages = (stdout: string, edge: string) => {
+  const match = new RegExp(`^${edge}\\s+~\\d+ ms\\s+(\\d+)\\s`, "m").exec(stdout)
+  if (match === null) throw new Error(`no summary row of ${edge} in:\n${stdout}`)
+  return Number(match[1])
+}
+
+/**
+ * The demo's poison story and its summary: edge-slow's handler crashes its process on the poison
+ * message for attempts 1, 2 and 3, each time started again under its id (S22, S27); the fourth
+ * process gets the next message, the poison is a dead letter of edge-slow (S28), listed with its
+ * data, member, attempts and reason (S29); every edge processed the same list, less that letter.
+ */
+const expectPoisonStory = (stdout: string) => {
+  const poison =
+    /☠ the producer sent (#\d+) \{"kind":"order","sku":"☠ a malformed order"\} \(p1 order\): edge-slow's handler/
+      .exec(stdout)?.[1]
+  expect(poison, stdout).toBeDefined()
+  const crashes = [...stdout.matchAll(/✖ edge-slow's handler crashed its process on (#\d+) ☠ \(attempt (\d+)\)/g)]
+    .map((m) => [m[1], Number(m[2])])
+  expect(crashes, stdout).toEqual([[poison, 1], [poison, 2], [poison, 3]])
+  expect(stdout.match(/↻ edge-slow started again under its id after 900 ms: it resumed its membership \(S22\)/g))
+    .toHaveLength(3)
+  expect(stdout).toMatch(
+    new RegExp(
+      `→ the room moved on: edge-slow got #\\d+, not ${poison}: attempt 4 would exceed maxDeliveries 3, so the ` +
+        `server dead-lettered ${poison} for edge-slow after 3 attempts \\(reason max-deliveries, S28\\)`
+    )
+  )
+  // the summary (a live status block has rows like the summary's)
+  const summary = stdout.slice(stdout.lastIndexOf("\nsummary"))
+  const row = roomRow(summary)
+  expect(row.messages).toBeGreaterThan(0)
+  expect(row.rate).toBeGreaterThan(0)
+  expect(row.ejections).toBe(0)
+  expect(edgeMessages(summary, "edge-fast")).toBe(row.messages)
+  expect(edgeMessages(summary, "edge-steady")).toBe(row.messages)
+  expect(edgeMessages(summary, "edge-slow")).toBe(row.messages - 1)
+  expect(summary).toMatch(new RegExp(`^edge-slow .* crashed 3× on ${poison}, back under its id each time$`, "m"))
+  expect(summary).toContain(
+    "lock-step     ✓ every edge processed the same messages in the same order (less its dead letters); 0 times"
+  )
+  expect(summary).toMatch(
+    new RegExp(
+      `^durable {7}✓ edge-slow crashed 3 times \\(attempts 1, 2, 3 of ${poison}\\) and came back under its id ` +
+        `each time \\(S22, S27\\); then the room moved on with it, at #\\d+$`,
+      "m"
+    )
+  )
+  expect(summary).toContain(
+    `dead letters  1 in room "match-1", newest first (RoomAdmin.deadLetters, S29):\n` +
+      `              ${poison} {"kind":"order","sku":"☠ a malformed order"} · member edge-slow · attempts 3 · ` +
+      "reason max-deliveries\n"
+  )
+  expect(summary).toMatch(
+    new RegExp(
+      `^delivery {6}✓ all ${row.messages} messages reached every live edge \\(edge-slow: all but its dead ` +
+        `letter ${poison}\\)$`,
+      "m"
+    )
+  )
+}
+
 const refusesConnections = (port: number) =>
   Effect.callback<boolean>((resume) => {
     const socket = Net.connect({ host: "127.0.0.1", port })
@@ -120,28 +183,16 @@ const live = <A, E>(
 describe("examples", () => {
   describe("demo", () => {
     live(
-      "runs on a spawned redis-server: lock-step, a broadcast, a crash, the worker back under its id (S22), a summary",
+      "runs on a spawned redis-server: lock-step, a broadcast, a poison message that crash-loops a RoomWorker edge " +
+        "until maxDeliveries dead-letters it (S22, S27, S28), the letter listed (S29), a summary",
       () =>
         Effect.gen(function*() {
           const output = yield* run("demo", { env: { DEMO_SECONDS: "6" } })
           expectSuccess(output)
           const { stdout } = output
           expect(stdout).toContain("engine: Redis: a redis-server spawned on 127.0.0.1:")
-          expect(stdout).toMatch(/out-of-band "maintenance at 03:00 UTC" reached 3\/3 live workers/)
-          expect(stdout).toContain("✖ edge-slow crashed")
-          expect(stdout).toMatch(/↻ edge-slow came back under its id after [\d.]+ s: it resumed its membership \(S22\)/)
-          const row = roomRow(stdout)
-          expect(row.messages).toBeGreaterThan(0)
-          expect(row.rate).toBeGreaterThan(0)
-          expect(row.ejections).toBe(0)
-          expect(stdout).toMatch(/^edge-slow .* crashed, back under its id after [\d.]+ s$/m)
-          expect(stdout).toMatch(
-            /^durable {7}✓ edge-slow crashed and came back under its id: .* missed nothing \(S22\)$/m
-          )
-          expect(stdout).toContain(
-            "lock-step     ✓ every worker processed the same messages in the same order; 0 times"
-          )
-          expect(stdout).toMatch(/delivery {6}✓ all \d+ messages reached every live worker/)
+          expect(stdout).toMatch(/out-of-band "maintenance at 03:00 UTC" reached 3\/3 live edges/)
+          expectPoisonStory(stdout)
           expect(stdout).toMatch(/stopped the spawned redis-server on port \d+/)
         })
     )
@@ -161,26 +212,28 @@ describe("examples", () => {
           expect(output.stdout).toMatch(/\u001b\[\d+F\u001b\[J/)
           expect(output.stdout).toContain("engine: in-memory engine (no redis-server on PATH")
           expect(output.stdout).toContain("running on the in-memory engine")
-          const row = roomRow(output.stdout)
-          expect(row.messages).toBeGreaterThan(0)
-          expect(row.ejections).toBe(0)
-          expect(output.stdout).toContain("lock-step     ✓")
-          expect(output.stdout).toContain("durable       ✓ edge-slow")
+          expectPoisonStory(output.stdout)
         })
     )
 
     live(
-      "stops cleanly on Ctrl-C (SIGINT): partial summary, spawned redis-server stopped",
+      "stops cleanly on Ctrl-C (SIGINT) while the poisoned edge is down: partial summary, spawned redis-server stopped",
       () =>
         Effect.gen(function*() {
           const output = yield* run("demo", {
-            env: { DEMO_SECONDS: "60" },
-            interruptWhen: "joined room",
+            env: { DEMO_SECONDS: "8" },
+            // half a second after the first crash: the edge is down (for 0.9 s), its supervisor waiting
+            interruptWhen: "✖ edge-slow's handler crashed its process",
             timeout: "30 seconds"
           })
           const { stdout } = output
           expect(stdout).toContain("interrupted: closing every scope")
           expect(stdout).toContain("summary (interrupted)")
+          expect(stdout).toMatch(/^edge-slow .* crashed 1× on #\d+, not back yet$/m)
+          expect(stdout).toMatch(
+            /^durable {7}– edge-slow crashed once \(attempts 1 of #\d+\); down when the demo stopped$/m
+          )
+          expect(stdout).toContain(`dead letters  0 in room "match-1"`)
           const port = /stopped the spawned redis-server on port (\d+)/.exec(stdout)?.[1]
           expect(port, stdout).toBeDefined()
           expect(yield* refusesConnections(Number(port))).toBe(true)

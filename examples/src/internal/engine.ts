@@ -8,7 +8,7 @@
  * can have its network cut (`cut`) to simulate a crash: its operations fail, it stops
  * heartbeating, and when its scope closes it cannot tell the server it is leaving.
  */
-import { MemoryLayer, type QueueConfig, type QueueError, type SyncFanoutQueue } from "@lockstep/core"
+import { MemoryLayer, type QueueConfig, type QueueError, type RoomAdmin, type SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisConnection, RedisLayer, ShardLayer } from "@lockstep/redis"
 import { RedisTestServer, TcpProxy } from "@lockstep/redis/testing"
 import * as Config from "effect/Config"
@@ -25,6 +25,8 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 /** A queue client of the selected engine. */
 export interface Client {
   readonly queue: SyncFanoutQueue.SyncFanoutQueue["Service"]
+  /** the operator's side of the same client (dead letters, pause, skip, …: S29, S30) */
+  readonly admin: RoomAdmin.RoomAdmin["Service"]
   /**
    * Cut this client's network (only for `crashable` clients; a no-op otherwise): every operation
    * fails from now on and it stops heartbeating. Completes once the client noticed the cut, so
@@ -71,8 +73,8 @@ export const memoryOn = (reason: string) => (broker: MemoryLayer.MemoryBroker["S
   spawnedPort: Option.none(),
   client: (config) =>
     Effect.map(
-      MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker)),
-      (queue) => ({ queue, cut: broker.cut(queue.clientId) })
+      MemoryLayer.makeClient(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker)),
+      ({ admin, queue }) => ({ queue, admin, cut: broker.cut(queue.clientId) })
     )
 })
 
@@ -96,11 +98,11 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
     connect: Effect.Effect<RedisConnection.RedisConnection["Service"], ClientError, Scope.Scope>
   ) {
     const connection = yield* connect
-    const queue = yield* ClientLayer.make(config).pipe(
+    const { admin, queue } = yield* ClientLayer.makeClient(config).pipe(
       Effect.provideService(RedisConnection.RedisConnection, connection),
       Effect.provide(ShardLayer.single)
     )
-    return { queue, connection }
+    return { queue, admin, connection }
   })
   return {
     kind: "redis",
@@ -111,7 +113,7 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
         ? Effect.gen(function*() {
           const proxy = yield* TcpProxy.make({ targetPort, targetHost })
           const db = target.pathname.length > 1 ? Number(target.pathname.slice(1)) : undefined
-          const { connection, queue } = yield* build(
+          const { admin, connection, queue } = yield* build(
             config,
             RedisLayer.make({
               host: proxy.host,
@@ -122,9 +124,9 @@ export const redis = (url: string, description: string, spawnedPort: Option.Opti
               ...(target.protocol === "rediss:" ? { tls: { servername: targetHost } } : {})
             })
           )
-          return { queue, cut: Effect.andThen(proxy.cut, awaitDown(connection)) }
+          return { queue, admin, cut: Effect.andThen(proxy.cut, awaitDown(connection)) }
         })
-        : Effect.map(build(config, RedisLayer.make(url)), ({ queue }) => ({ queue, cut: Effect.void }))
+        : Effect.map(build(config, RedisLayer.make(url)), ({ admin, queue }) => ({ queue, admin, cut: Effect.void }))
   }
 }
 

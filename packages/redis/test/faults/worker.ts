@@ -19,6 +19,14 @@
  *   data is `LOCKSTEP_WORKER_CRASH_ON` (JSON): a handler that brings its process down (a poison message, S28)
  * - `{"event":"stats","rss":…,"heapUsed":…}` every `LOCKSTEP_WORKER_STATS_MS` (default off)
  *
+ * With `LOCKSTEP_WORKER_USE_ROOMWORKER=1` the process runs `RoomWorker.make(rooms, handler)` (its
+ * defaults: retry, reject, rejoin per `defaultRejoin`) instead of the loop written here: `ready` once
+ * `make` returned (every room joined), the same `delivery`, `holding` (the handler never returns)
+ * and `crashing` events, the worker acking what the handler returned from; `ejected` and `rejoined`
+ * (and `subscribe-failed` for a join that could not reach Redis) are read from the worker's own log
+ * lines ("lockstep: worker ejected from room …", with its `room` and `reason` annotations), so the
+ * rejoin is the worker's, not this file's; `worker-failed` with the error's tag if it stops.
+ *
  * Rooms: `LOCKSTEP_WORKER_ROOMS`, a JSON array of room names. SIGTERM / SIGINT close the client
  * (it leaves its rooms, S20; with `LOCKSTEP_CLIENT_ID` and `LOCKSTEP_ON_CLOSE=detach` it keeps
  * them for its successor, S24); SIGKILL is a crash (the server ejects it after clientTimeout, S10,
@@ -27,9 +35,9 @@
  * without stopping it, e.g. a test runner killed on timeout), so no worker outlives its test.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer, RedisLayer, ShardLayer } from "@lockstep/redis"
-import { Cause, Config, Duration, Effect, Layer, Logger, Schedule, Schema, Stream } from "effect"
+import { Cause, Config, Duration, Effect, Layer, Logger, References, Schedule, Schema, Stream } from "effect"
 
 const emit = (event: Record<string, unknown>): void => {
   // stdout is a pipe: writes are synchronous on Linux, so a line is out before a SIGKILL can land
@@ -45,7 +53,26 @@ const WorkerConfig = Config.all({
   hangAfter: Config.option(Config.Int("LOCKSTEP_WORKER_HANG_AFTER")),
   rejoin: Config.Boolean("LOCKSTEP_WORKER_REJOIN").pipe(Config.withDefault(false)),
   statsMs: Config.Int("LOCKSTEP_WORKER_STATS_MS").pipe(Config.withDefault(0)),
-  crashOn: Config.option(Config.String("LOCKSTEP_WORKER_CRASH_ON"))
+  crashOn: Config.option(Config.String("LOCKSTEP_WORKER_CRASH_ON")),
+  useRoomWorker: Config.Boolean("LOCKSTEP_WORKER_USE_ROOMWORKER").pipe(Config.withDefault(false))
+})
+
+/**
+ * The events of a `RoomWorker` read from its log lines (`LOCKSTEP_WORKER_USE_ROOMWORKER`): its
+ * messages start with "lockstep: worker …" and carry the room (and the reason) as annotations.
+ */
+const roomWorkerEvents = Logger.make(({ fiber, message }) => {
+  const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+  if (!text.startsWith("lockstep: worker ")) return
+  const annotations = fiber.getRef(References.CurrentLogAnnotations)
+  const room = annotations["room"]
+  if (text.startsWith("lockstep: worker ejected from room ")) {
+    emit({ event: "ejected", room, reason: annotations["reason"] })
+  } else if (text.startsWith("lockstep: worker rejoined room ")) {
+    emit({ event: "rejoined", room })
+  } else if (text.startsWith("lockstep: worker could not join room ")) {
+    emit({ event: "subscribe-failed", room, error: text })
+  }
 })
 
 const program = Effect.gen(function*() {
@@ -63,15 +90,42 @@ const program = Effect.gen(function*() {
     }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(settings.statsMs))), Effect.forkScoped)
   }
 
-  const handle = (room: string, acked: { n: number }) => (d: Delivery.Delivery) =>
+  /** the delivery event, and a crash on the poison message */
+  const receive = (room: string, d: Delivery.Delivery) =>
     Effect.gen(function*() {
       emit({ event: "delivery", room, id: d.id, data: d.data, kind: d.kind, attempt: d.attempt })
-      if (d.kind !== "queued") return
-      if (crashOn !== undefined && JSON.stringify(d.data) === crashOn) {
+      if (d.kind === "queued" && crashOn !== undefined && JSON.stringify(d.data) === crashOn) {
         emit({ event: "crashing", room, id: d.id, attempt: d.attempt })
         process.kill(process.pid, "SIGKILL")
         return yield* Effect.never
       }
+    })
+
+  if (settings.useRoomWorker) {
+    const handled = new Map<string, number>()
+    const worker = yield* RoomWorker.make(settings.rooms, (d) =>
+      Effect.gen(function*() {
+        yield* receive(d.room, d)
+        if (d.kind !== "queued") return
+        const n = handled.get(d.room) ?? 0
+        if (n >= hangAfter) {
+          emit({ event: "holding", room: d.room, id: d.id })
+          return yield* Effect.never
+        }
+        if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
+        handled.set(d.room, n + 1) // the worker acks it once this returns
+      }))
+    emit({ event: "ready", clientId: queue.clientId, rooms: settings.rooms.length })
+    yield* Effect.addFinalizer(() => Effect.sync(() => emit({ event: "stopped", clientId: queue.clientId })))
+    return yield* worker.await.pipe(
+      Effect.tapError((e) => Effect.sync(() => emit({ event: "worker-failed", error: e._tag })))
+    )
+  }
+
+  const handle = (room: string, acked: { n: number }) => (d: Delivery.Delivery) =>
+    Effect.gen(function*() {
+      yield* receive(room, d)
+      if (d.kind !== "queued") return
       if (acked.n >= hangAfter) return emit({ event: "holding", room, id: d.id })
       if (settings.ackDelayMs > 0) yield* Effect.sleep(Duration.millis(settings.ackDelayMs))
       // an ack never fails: it does not wait for the server, and one lost is repeated (S12)
@@ -137,6 +191,6 @@ program.pipe(
   // a failure is logged here, with the logger below (runMain's own report would go to stdout)
   Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError(cause)),
   // stdout carries the events: logs go to stderr
-  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt)])),
+  Effect.provide(Logger.layer([Logger.withConsoleError(Logger.formatLogFmt), roomWorkerEvents])),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )

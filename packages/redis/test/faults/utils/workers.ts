@@ -31,6 +31,7 @@ export type WorkerEvent =
   | { readonly event: "subscribe-failed"; readonly room: string; readonly error: string }
   | { readonly event: "stats"; readonly rss: number; readonly heapUsed: number }
   | { readonly event: "stopped"; readonly clientId: string }
+  | { readonly event: "worker-failed"; readonly error: string }
 
 /** An event with the time (ms, `Date.now()` of this process) its line was read. */
 export type Timed<E = WorkerEvent> = E & { readonly at: number }
@@ -53,6 +54,8 @@ export interface WorkerOptions {
   readonly statsMs?: number
   /** SIGKILL itself on a delivery whose data is this value (compared as JSON): a poison message (S28) */
   readonly crashOn?: unknown
+  /** run `RoomWorker.make` instead of the hand-written loop (`LOCKSTEP_WORKER_USE_ROOMWORKER`) */
+  readonly roomWorker?: boolean
   /** `LOCKSTEP_MAX_DELIVERIES` (S28) */
   readonly maxDeliveries?: number
   /** keep every event in `events` (default true; the soak streams them to `onEvent` instead) */
@@ -86,6 +89,22 @@ export const is = <K extends WorkerEvent["event"]>(
 (event: Timed): event is Extract<Timed, { event: K }> =>
   event.event === kind && pred(event as Extract<Timed, { event: K }>)
 
+/** The queued deliveries a worker printed, in order. */
+export const queued = (worker: Worker) => worker.events.filter(is("delivery", (e) => e.kind === "queued"))
+
+/** The ids a worker processed (acked, or its handler returned and its RoomWorker acked), in order: its queued deliveries less the ones it holds. */
+export const processed = (worker: Worker): ReadonlyArray<string> => {
+  const held = new Set(worker.events.filter(is("holding")).map((e) => e.id))
+  return queued(worker).map((e) => e.id).filter((id) => !held.has(id))
+}
+
+/** The events of trouble (an ejection, a worker that stopped), with the worker's name. */
+export const trouble = (workers: ReadonlyArray<Worker>) =>
+  workers.flatMap((w) =>
+    w.events.filter((e) => e.event === "ejected" || e.event === "worker-failed")
+      .map((e) => ({ w: w.name, e }))
+  )
+
 /** How long a SIGTERMed worker may take to close its client before it is SIGKILLed. */
 const STOP_GRACE = Duration.seconds(10)
 
@@ -117,6 +136,7 @@ export const spawnWorker = (
     if (options.onClose !== undefined) env.LOCKSTEP_ON_CLOSE = options.onClose
     if (options.crashOn !== undefined) env.LOCKSTEP_WORKER_CRASH_ON = JSON.stringify(options.crashOn)
     if (options.maxDeliveries !== undefined) env.LOCKSTEP_MAX_DELIVERIES = String(options.maxDeliveries)
+    if (options.roomWorker === true) env.LOCKSTEP_WORKER_USE_ROOMWORKER = "1"
     const command = ChildProcess.make(process.execPath, ["--import", "tsx", workerPath], {
       cwd: repoRoot,
       env,
