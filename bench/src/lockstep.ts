@@ -2,7 +2,7 @@
  * The lockstep side of each scenario: every subscriber is its own client on its own
  * RedisConnection (as separate processes would be), the producer another one.
  */
-import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
 import { ProxyLayer } from "@lockstep/proxy"
 import { ClientLayer, RedisConnection, RedisLayer, type Sharding, ShardLayer } from "@lockstep/redis"
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
@@ -31,8 +31,9 @@ const client = (
  * rooms × subscribers sync members, perRoom queued messages each, consumed with immediate acks.
  * Each subscriber reads all its rooms through one `subscribeMany` stream (as the raw baseline
  * reads them through one message handler), or, with `streamPerRoom`, through one `subscribe`
- * stream and consumer fiber per room. With `durable`, the subscribers are durable members (a
- * `clientId` each, S21: every script call of theirs checks the claim).
+ * stream and consumer fiber per room, or, with `worker`, through a `RoomWorker` whose handler
+ * counts the delivery and succeeds (the worker acks). With `durable`, the subscribers are durable
+ * members (a `clientId` each, S21: every script call of theirs checks the claim).
  */
 export const lockstepRooms = (
   connection: ConnectionLayer,
@@ -40,6 +41,8 @@ export const lockstepRooms = (
     readonly sharding?: Layer.Layer<Sharding.Sharding, unknown>
     readonly streamPerRoom?: boolean
     readonly durable?: boolean
+    /** each subscriber consumes with `RoomWorker.make(rooms, handler)` instead of a `Stream` */
+    readonly worker?: boolean
   }
 ): Effect.Effect<RawResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
@@ -62,21 +65,31 @@ export const lockstepRooms = (
     const gateScope = yield* Scope.make()
     yield* Effect.forEach(rooms, (room) => gate.subscribe(room), { discard: true }).pipe(Scope.provide(gateScope))
     for (const [index, sub] of subscribers.entries()) {
+      /** counts a delivery (message 0 is the gate's, not counted) */
+      const count = (d: Delivery.Delivery) => {
+        if ((d.data as { readonly n: number }).n === 0) return
+        if (index === 0 && options.rooms === 1) {
+          const now = performance.now()
+          if ((d.data as { readonly n: number }).n >= 2) cycles.push(now - last)
+          last = now
+        }
+        if (++received === total) Deferred.doneUnsafe(done, Effect.void)
+      }
       const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
         stream.pipe(
           Stream.runForEach((d) => {
-            if ((d.data as { readonly n: number }).n === 0) return d.ack
-            if (index === 0 && options.rooms === 1) {
-              const now = performance.now()
-              if ((d.data as { readonly n: number }).n >= 2) cycles.push(now - last)
-              last = now
-            }
-            if (++received === total) Deferred.doneUnsafe(done, Effect.void)
+            count(d)
             return d.ack
           }),
           Effect.forkScoped
         )
-      if (options.streamPerRoom === true) {
+      if (options.worker === true) {
+        // the worker acks each delivery once its handler succeeded
+        yield* RoomWorker.make(rooms, (d) => {
+          count(d)
+          return Effect.void
+        }).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, sub))
+      } else if (options.streamPerRoom === true) {
         for (const room of rooms) yield* consume(yield* sub.subscribe(room))
       } else {
         yield* consume(yield* sub.subscribeMany(rooms))

@@ -18,7 +18,7 @@ export interface Shape {
   readonly engine: "raw" | "lockstep"
   readonly rooms: number
   readonly subscribers: number
-  readonly mode: "subscribe" | "many"
+  readonly mode: WorkerSpec["mode"]
   /** raw subscribers: "stream" reads through an Effect `Stream` (the floor of an Effect API) */
   readonly consumer?: "callback" | "stream"
   readonly warmup: number

@@ -1,10 +1,11 @@
 /**
  * lockstep as separate processes: each subscriber process is one client (its own connection),
  * a sync member of every room, reading one `subscribe` stream per room (as most users write it)
- * or one `subscribeMany` stream, and acking each delivery on receipt; the producer process is one
+ * or one `subscribeMany` stream, and acking each delivery on receipt, or consuming with a
+ * `RoomWorker` whose handler succeeds at once (the worker acks); the producer process is one
  * client sending room by room, each send awaited.
  */
-import { type Delivery, SyncFanoutQueue } from "@lockstep/core"
+import { type Delivery, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
 import { ClientLayer } from "@lockstep/redis"
 import { Context, Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import type { Report, WorkerSpec } from "./protocol.js"
@@ -37,7 +38,13 @@ export const subscriber = (spec: WorkerSpec, report: (r: Report) => void): Promi
     }
     const consume = (stream: Stream.Stream<Delivery.Delivery, unknown>) =>
       Effect.forkIn(Stream.runForEach(stream, onDelivery), scope)
-    if (spec.mode === "many") {
+    if (spec.mode === "worker") {
+      // the worker acks each delivery once the handler succeeded
+      yield* RoomWorker.make(rooms, () => {
+        const done = counter.count()
+        return done === undefined ? Effect.void : Deferred.succeed(finished, done)
+      }).pipe(Effect.provideService(SyncFanoutQueue.SyncFanoutQueue, queue), Scope.provide(scope))
+    } else if (spec.mode === "many") {
       yield* consume(yield* queue.subscribeMany(rooms).pipe(Scope.provide(scope)))
     } else {
       for (const room of rooms) yield* consume(yield* queue.subscribe(room).pipe(Scope.provide(scope)))

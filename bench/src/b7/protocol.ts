@@ -19,8 +19,11 @@ export interface WorkerSpec {
   /** key prefix (lockstep) or key namespace (raw) of the run */
   readonly tag: string
   readonly rooms: number
-  /** lockstep subscribers: one `subscribe` stream per room, or one `subscribeMany` stream */
-  readonly mode: "subscribe" | "many"
+  /**
+   * lockstep subscribers: one `subscribe` stream per room, one `subscribeMany` stream, or a
+   * `RoomWorker` over the rooms (which subscribes per room and acks when its handler succeeds)
+   */
+  readonly mode: "subscribe" | "many" | "worker"
   /** raw subscribers: ack in the message callback, or parse and read through an Effect `Stream` per room */
   readonly consumer: "callback" | "stream"
   /** raw: this subscriber's id, and every subscriber's (the members each release waits for) */

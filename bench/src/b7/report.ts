@@ -11,7 +11,11 @@ export interface Variant {
   readonly shape: Shape
 }
 
-/** raw; lockstep with one `subscribe` per room; and, if `many`, lockstep with one `subscribeMany` */
+/**
+ * raw; lockstep with one `subscribe` per room; if `many`, lockstep with one `subscribeMany`; the
+ * raw loop read through an Effect `Stream`; lockstep with a `RoomWorker` (last, so that the rows
+ * before run as they did before it was added)
+ */
 export const variants = (options: {
   readonly rooms: number
   readonly warmup: number
@@ -32,7 +36,9 @@ export const variants = (options: {
     {
       label: "raw ioredis + an Effect Stream consumer",
       shape: { ...common, engine: "raw", mode: "subscribe", consumer: "stream" }
-    }
+    },
+    // the worker most applications should consume with: a subscribe per room, the handler per delivery
+    { label: "lockstep, RoomWorker", shape: { ...common, engine: "lockstep", mode: "worker" } }
   ]
 }
 

@@ -1,7 +1,7 @@
 /**
  * `RoomWorker` on the in-memory engine, with TestClock: the shared worker suite, and what only
  * this engine shows cheaply (option checks, the concurrency bound, the default schedules, a
- * defect, a rejoin schedule that ends, a join while the engine is out of reach).
+ * defect, a rejoin schedule that ends, a join or a reject while the engine is out of reach).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { type Delivery, MemoryLayer, QueueError, QueueMetrics, RoomWorker, SyncFanoutQueue } from "@lockstep/core"
@@ -206,6 +206,64 @@ describe("RoomWorker (memory)", () => {
       yield* joined(fx, producer, room, worker.clientId)
       yield* producer.send(room, "m1")
       expect(yield* fx.within("5 seconds", Queue.take(seen))).toBe("m1")
+    }))
+
+  it.effect("a reject that cannot reach the engine is tried again per rejoin; the room waits for it (S3, S28)", () =>
+    Effect.gen(function*() {
+      const fx = yield* memoryFixture
+      const worker = yield* fx.client()
+      const producer = yield* fx.client()
+      const room = "late-reject"
+      const seen = yield* Queue.unbounded<unknown>()
+      /** what the rejoin schedule was stepped with, and when */
+      const steps: Array<readonly [string, number]> = []
+      const spaced: Schedule.Schedule<number, RoomWorker.RejoinCause> = Schedule.spaced("1 second")
+      const rejoin = spaced.pipe(
+        Schedule.tap((meta) =>
+          Effect.map(Clock.currentTimeMillis, (t) => {
+            steps.push([meta.input._tag, t])
+          })
+        )
+      )
+      yield* run(worker, [room], (d) =>
+        d.data === "bad"
+          // the engine goes out of reach while the handler runs: its reject cannot get through
+          ? Effect.andThen(fx.cut(worker.clientId), Effect.fail(new Boom({ message: "bad" })))
+          : Queue.offer(seen, d.data), { retry: Schedule.recurs(0), rejoin }).pipe(Effect.forkScoped)
+      yield* joined(fx, producer, room, worker.clientId)
+      yield* producer.send(room, "bad")
+      yield* producer.send(room, "next")
+      yield* fx.advance("3500 millis")
+      // tried at once, then 1 s apart: the room waits meanwhile (S3)
+      expect(steps.length).toBeGreaterThanOrEqual(3)
+      for (const [tag] of steps) expect(["EngineError", "OperationTimeout"]).toContain(tag)
+      const gaps = steps.slice(1).map(([, t], i) => t - steps[i]![1])
+      for (const gap of gaps) expect(gap).toBe(1000)
+      expect(yield* Queue.size(seen)).toBe(0)
+      yield* fx.restore(worker.clientId)
+      // the reject gets through: the room moves on
+      expect(yield* fx.within("5 seconds", Queue.take(seen))).toBe("next")
+    }))
+
+  it.effect("a reject that cannot reach the engine stops the worker with its failure once rejoin ends", () =>
+    Effect.gen(function*() {
+      const fx = yield* memoryFixture
+      const worker = yield* fx.client()
+      const producer = yield* fx.client()
+      const room = "lost-reject"
+      const fiber = yield* run(
+        worker,
+        [room],
+        () => Effect.andThen(fx.cut(worker.clientId), Effect.fail(new Boom({ message: "bad" }))),
+        {
+          retry: Schedule.recurs(0),
+          rejoin: Schedule.recurs(1)
+        }
+      ).pipe(Effect.forkScoped)
+      yield* joined(fx, producer, room, worker.clientId)
+      yield* producer.send(room, "bad")
+      const cause = failureOf(yield* fx.within("10 seconds", Fiber.await(fiber)))
+      expect(["EngineError", "OperationTimeout"]).toContain(Option.getOrThrow(Cause.findErrorOption(cause))._tag)
     }))
 
   it.effect("onFailure \"fail\" on a durable client with onClose \"detach\" keeps the membership and the message for a successor (S22, S24)", () =>

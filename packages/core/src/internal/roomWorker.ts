@@ -156,20 +156,56 @@ export const make = <E, R, R2 = never>(
 
     /**
      * A settling operation (ack, reject): one that cannot reach the engine is tried again per
-     * `rejoin` (the room waits on it, S3); any other failure stops the worker.
+     * `rejoin` (the room waits on it, S3); any other failure stops the worker. The schedule is
+     * only set up once the operation failed: an ack runs per delivery, and stepping a schedule
+     * (`Effect.retry`) costs more than the ack itself.
      */
     const settle = (operation: Effect.Effect<void, QueueError>): Effect.Effect<void, never, R2> =>
-      operation.pipe(
-        Effect.catch((error) => isTransient(error) ? Effect.fail(error) : fail(error)),
-        Effect.retry(rejoin),
-        Effect.catch(fail)
-      )
+      Effect.catch(operation, (error) => isTransient(error) ? settleAgain(operation, error) : fail(error))
+
+    /** `operation` failed with `first`, a transient error: try it again per `rejoin`, as `Effect.retry` would. */
+    const settleAgain = (
+      operation: Effect.Effect<void, QueueError>,
+      first: Exclude<RejoinCause, ClientEjected>
+    ): Effect.Effect<void, never, R2> =>
+      Effect.flatMap(Schedule.toStepWithSleep(rejoin), (wait) => {
+        const again = (error: Exclude<RejoinCause, ClientEjected>): Effect.Effect<void, never, R2> =>
+          wait(error).pipe(
+            // the schedule ended: the worker stops with the last failure
+            Pull.catchDone(() => fail(error)),
+            Effect.andThen(
+              Effect.catch(operation, (next) => isTransient(next) ? again(next) : fail(next))
+            )
+          )
+        return again(first)
+      })
 
     /** One run of the handler: called anew for each retry, with a permit when `concurrency` is bounded. */
     const attempt = (delivery: Delivery) => {
       const run = Effect.suspend(() => handler(delivery))
       return permits === undefined ? run : permits.withPermits(1)(run)
     }
+
+    /**
+     * The handler's first run failed with `first`: call it again per `retry`, as `Effect.retry`
+     * would (each retry sees the schedule's `CurrentMetadata`), then ack, or settle per `onFailure`.
+     */
+    const retrying = (delivery: Delivery, first: E): Effect.Effect<void, never, R | R2> =>
+      Effect.flatMap(Schedule.toStepWithMetadata(retry), (step) => {
+        const again = (error: E): Effect.Effect<void, never, R | R2> =>
+          Pull.matchEffect(step(error), {
+            onSuccess: (meta) =>
+              Effect.matchEffect(Effect.provideService(attempt(delivery), Schedule.CurrentMetadata, meta), {
+                onSuccess: () => settle(delivery.ack),
+                onFailure: again
+              }),
+            // the schedule's own failure (it has none: its error type is never)
+            onFailure: Effect.failCause,
+            // no more retries
+            onDone: () => failed(delivery, error)
+          })
+        return again(first)
+      })
 
     /** The handler gave up on `delivery` with `error`: settle it per `onFailure`. */
     const failed = (delivery: Delivery, error: E): Effect.Effect<void, never, R2> =>
@@ -188,13 +224,15 @@ export const make = <E, R, R2 = never>(
         )
       )
 
-    /** Handle one delivery: the handler, its retries, then an ack or what `onFailure` says. */
+    /**
+     * Handle one delivery: the handler, its retries, then an ack or what `onFailure` says. The
+     * first run is the hot path: no schedule is stepped unless it fails.
+     */
     const handle = (delivery: Delivery): Effect.Effect<void, never, R | R2> =>
       attempt(delivery).pipe(
-        Effect.retry(retry),
         Effect.matchEffect({
           onSuccess: () => settle(delivery.ack),
-          onFailure: (error) => failed(delivery, error)
+          onFailure: (error) => retrying(delivery, error)
         }),
         // a defect of the handler stops the worker, the other rooms closed as by an interruption
         Effect.catchCause(stopWith)
