@@ -33,6 +33,8 @@ const memoryEngine = (time: {
     return {
       client: (config) =>
         MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
+      operator: (config) =>
+        MemoryLayer.makeClient(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
       cut: broker.cut,
       restore: broker.restore,
       ...time,
@@ -100,6 +102,22 @@ const durableScenarios = (() => {
   return Gen.oneof({ weight: 1, arbitrary: scenarios }, { weight: 1, arbitrary: Model.subscribedFirst(scenarios) })
 })()
 
+/**
+ * S27–S30: rejects and an operator's actions beside everything else (cuts, durable clients that
+ * resume with a bound on attempts, ack deadlines); half of them open with every client subscribed
+ */
+const operationScenarios = (() => {
+  const scenarios = Model.scenario({
+    cuts: true,
+    durable: true,
+    operations: true,
+    maxDeliveries: [null, 1, 2, 3],
+    length: { min: 5, max: 45 },
+    weights: { Subscribe: 5, Crash: 2, Restart: 3, Reject: 3 }
+  })
+  return Gen.oneof({ weight: 1, arbitrary: scenarios }, { weight: 1, arbitrary: Model.subscribedFirst(scenarios) })
+})()
+
 describe("MemoryLayer (model-based)", () => {
   it.effect.prop(
     "exact model: send / out-of-band / subscribe / ack / leave / time, no cuts",
@@ -123,6 +141,15 @@ describe("MemoryLayer (model-based)", () => {
   it.effect.prop(
     "durable members: crash / restart / claim / shutdown / interrupt / fenced, with cut / restore",
     [durableScenarios],
+    ([scenario]) => run(scenario),
+    { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
+  )
+
+  // S27–S30: a consumer rejects instead of acking, an operator ejects, pauses and resumes, skips,
+  // purges, redrives and drops dead letters; resumed memberships past maxDeliveries dead-letter
+  it.effect.prop(
+    "rejects and operator actions: reject / eject / pause / resume / skip / purge / redrive / drop, attempts and maxDeliveries, with durable members and cut / restore",
+    [operationScenarios],
     ([scenario]) => run(scenario),
     { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
   )

@@ -22,13 +22,28 @@ import { QueueConfig } from "@lockstep/core"
 import { Cause, Duration, Effect, Exit, Option, Result, type Scope } from "effect"
 import * as Durable from "./durable.js"
 import { checkFencedEnded, checkFencedStreams, checkResumeDeadlines } from "./durableChecks.js"
+import { notePaused } from "./operationChecks.js"
 import { explainEjections } from "./ejections.js"
-import { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
+import {
+  type Admin,
+  type DeliveryRecord,
+  type Engine,
+  ModelViolation,
+  type RunOptions,
+  type ScenarioLog
+} from "./engine.js"
 import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
 import { durableId, type Op, roomName, type Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import { type Client, mayBeExpired, type Room, type Run } from "./run.js"
 import { doAck, runOp } from "./steps.js"
+
+/** Every dead letter of `room`, newest first (S29): one page holds all a run writes. */
+const allLetters = (admin: Admin, room: string) =>
+  Effect.flatMap(admin.deadLetters(room, { limit: 1000 }), (page) =>
+    Option.isSome(page.cursor)
+      ? Effect.die(new ModelViolation(`${room}: more than 1000 dead letters`))
+      : Effect.succeed(page.letters))
 
 /**
  * Run `scenario` against `engine`, checking after every step. Fails with a `ModelViolation`
@@ -67,12 +82,15 @@ export const runScenarioLog = (
       slackMs: engine.slackMs
     }
 
-    // ---- engine setup: the observer never subscribes, is never cut and never housekeeps
-    const observer = yield* engine.client({
+    // ---- engine setup: the observer never subscribes, is never cut and never housekeeps; with
+    // the engine's `operator` it is the operator too (S29, S30)
+    const observerConfig: QueueConfig.QueueConfig = {
       keyPrefix,
       clientTimeout: Duration.hours(1),
       housekeepingInterval: Duration.hours(1)
-    })
+    }
+    const operator = engine.operator === undefined ? null : yield* engine.operator(observerConfig)
+    const observer = operator?.queue ?? (yield* engine.client(observerConfig))
     const runScope = yield* Effect.scope
     const clients: Array<Client> = []
     for (let i = 0; i < scenario.clients; i++) {
@@ -81,7 +99,8 @@ export const runScenarioLog = (
         keyPrefix,
         clientTimeout: Duration.millis(T),
         ...(A === null ? {} : { ackTimeout: Duration.millis(A) }),
-        ...(onClose === null ? {} : { clientId: durableId(i), onClose })
+        ...(onClose === null ? {} : { clientId: durableId(i), onClose }),
+        ...(scenario.maxDeliveries == null ? {} : { maxDeliveries: scenario.maxDeliveries })
       }
       // a durable client's process runs in a scope of its own (Crash and Shutdown close it)
       const { queue, scope } = onClose === null
@@ -117,7 +136,9 @@ export const runScenarioLog = (
       messages: new Map(),
       trace: [],
       step: 0,
-      payloads: 0
+      payloads: 0,
+      admin: operator?.admin ?? null,
+      pausedAtStart: new Map()
     }
     const { subs } = run
 
@@ -134,7 +155,9 @@ export const runScenarioLog = (
             onSome: (f) => ({ id: f.id as string, releasedAt: f.releasedAt.getTime() })
           }),
           peek: peek.map((m) => m.id as string),
-          all: engine.members === undefined ? null : yield* engine.members(room.name)
+          all: engine.members === undefined ? null : yield* engine.members(room.name),
+          paused: state.paused,
+          letters: run.admin === null ? null : yield* allLetters(run.admin, room.name)
         }
         return observed
       }).pipe(Effect.catch((e) => Effect.die(new ModelViolation(`observer failed: ${e.message}`))))
@@ -163,6 +186,7 @@ export const runScenarioLog = (
         checkFencedStreams(run, now)
         checkRooms(run, observed, now)
         checkResumeDeadlines(run, now)
+        notePaused(run)
       })
 
     const exec = (op: Op) =>
@@ -183,7 +207,8 @@ export const runScenarioLog = (
             kind: d.kind,
             n: (d.data as { readonly n: number }).n,
             producer: run.byId.get(d.producer)?.index ?? -1,
-            priority: d.priority
+            priority: d.priority,
+            attempt: d.attempt
           }))
         ).sort((a, b) => a.step - b.step || a.subscription - b.subscription)
       )
@@ -215,6 +240,12 @@ export const runScenarioLog = (
       if (!c.cut && !c.fenced.some((h) => h.cut)) continue
       run.step++
       yield* exec({ _tag: "Restore", client: c.index })
+    }
+    // S30: a paused room releases nothing: the operator resumes it
+    for (const room of rooms) {
+      if (!room.paused) continue
+      run.step++
+      yield* exec({ _tag: "Resume", room: room.index })
     }
     if (options.resumeOnDrain === true) {
       // S22: every durable client runs again and resumes every membership of its id

@@ -10,6 +10,7 @@
 import type { Delivery } from "@lockstep/core"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Durable from "./durable.js"
+import { handedBy, resumeHeld, runOperation } from "./operations.js"
 import { describeOp, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import {
@@ -134,14 +135,12 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
           Effect.forkIn(run.scope)
         )
         if (resumable && lingering.mode === op.mode) {
-          // S22: a holder gets the in-flight message again (same id) before anything else
+          // S22: a holder gets the in-flight message again (same id) before anything else, for
+          // its next attempt (S27), unless that is past maxDeliveries (S28)
+          const handed = handedBy(run, c, op.room)
           const held = RoomModel.resume(room, op.client, sub)
-          if (held !== null) sub.expected.push({ id: held.id, optional: false })
-          run.trace.push(
-            `#${run.step} ${describeOp(op)} -> subscription #${sub.no}, resumes${
-              held === null ? "" : ` holding ${held.id}`
-            }`
-          )
+          const what = held === null ? "" : resumeHeld(run, c, room, sub, handed, now)
+          run.trace.push(`#${run.step} ${describeOp(op)} -> subscription #${sub.no}, resumes${what}`)
           return
         }
         // S5: a joiner does not hold or receive the in-flight message
@@ -216,7 +215,8 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
             if (sub.unacked === f.msg.id) sub.unacked = null
             published(run, room, RoomModel.ack(room, c.index, f.msg.id, now, run.step))
           } else if (f !== null && f.holders.has(c.index) && f.msg.id !== sub.lastQueued) {
-            sub.expected.push({ id: f.msg.id, optional: sub.uncertain })
+            const attempt = RoomModel.resyncAttempt(room, c.index)
+            sub.expected.push({ id: f.msg.id, optional: sub.uncertain, attempt })
           }
         }
         return
@@ -225,6 +225,15 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         run.trace.push(`#${run.step} ${describeOp(op)} (t=${now} -> ${now + op.millis})`)
         return yield* run.engine.advance(op.millis)
       }
+      case "Reject":
+      case "Eject":
+      case "Pause":
+      case "Resume":
+      case "Skip":
+      case "Purge":
+      case "Redrive":
+      case "DropLetters":
+        return yield* runOperation(run, op)
       default: {
         yield* Durable.runDurableOp(run, op)
         if (op._tag !== "Restart" || !op.resubscribe) return
