@@ -4,7 +4,9 @@
  * broker and 1–2 rooms, checked after every step against the model in `@lockstep/engine-suite/model`
  * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks. A fourth
  * property adds durable clients (S21–S25: crash, restart and claim, shutdown, interrupted
- * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
+ * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules), and a fifth
+ * rejects and an operator's actions on top (S27–S30: reject, eject, pause / resume, skip, purge,
+ * redrive, drop dead letters, attempts and `maxDeliveries`; I9–I13).
  *
  * Time: a manual `Clock` for the 3 × 200 runs (see `ManualClock` for why), and `TestClock` itself
  * in a smaller cross-check. A failing run prints the shrunk counterexample and a replay token

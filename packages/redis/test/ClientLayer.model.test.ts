@@ -27,6 +27,12 @@
  * memory engine), and only the running processes that still listen take part in the settle.
  * Nothing expires within a run, so the drain restarts every durable client and resumes its
  * memberships (`resumeOnDrain`) instead of waiting for them to end.
+ *
+ * Rejects and operator actions (S27–S30, the last two properties): the observer is a direct client
+ * built with its `RoomAdmin` (`ClientLayer.makeClient`); it reads every room's dead letters after
+ * each step (I12, on every property) and takes the operator's actions. Both engines must match the
+ * model (I9–I13: attempts, nothing dead-lettered delivered again, nothing released while paused,
+ * the letters, the answers) and deliver the same, attempts included.
  */
 import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"

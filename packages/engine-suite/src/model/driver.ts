@@ -4,25 +4,25 @@
  * time pass and background work settle) through the public `SyncFanoutQueue` API only (`steps.ts`),
  * and after EVERY step checks what the engine did against the model of each room
  * (`roomModel.ts`): ejections are explained (`ejections.ts`), then deliveries and rooms are checked
- * (`invariants.ts`, I1–I6).
+ * (`invariants.ts`, I1–I6; `durableChecks.ts`, I7–I8; `operationChecks.ts`, I9–I13).
  *
  * Every subscription lives in its own `Scope` (closing it = leave) and is drained by a forked
  * fiber into a log. An extra "observer" client (never cut, never subscribed, never housekeeping)
- * reads `roomState` and `peek` after each step.
+ * reads `roomState` and `peek` after each step; built with the engine's `operator`, it reads the
+ * dead letters too (S29) and takes the operator's actions (S30).
  *
- * At the end every client is restored, time runs past the client timeout and the live sync
- * subscriptions ack until the rooms drain: no member may be left without a live subscription (it
- * would hold the room forever, S6, S10), no live subscription may have silently lost its
- * membership (S10, S11), and no message may be left queued (`checkDrained`). Durable clients
- * (S21–S25, `durable.ts`): every fenced process must have learnt it by then (I7); with
- * `resumeOnDrain` every durable client is running again and resumes all its memberships first
+ * At the end every client is restored, every paused room resumed (S30), time runs past the client
+ * timeout and the live sync subscriptions ack until the rooms drain: no member may be left without
+ * a live subscription (it would hold the room forever, S6, S10), no live subscription may have
+ * silently lost its membership (S10, S11), and no message may be left queued (`checkDrained`).
+ * Durable clients (S21–S25, `durable.ts`): every fenced process must have learnt it by then (I7);
+ * with `resumeOnDrain` every durable client is running again and resumes all its memberships first
  * (for engines on real time, where memberships would wait `clientTimeout` to end).
  */
 import { QueueConfig } from "@lockstep/core"
 import { Cause, Duration, Effect, Exit, Option, Result, type Scope } from "effect"
 import * as Durable from "./durable.js"
 import { checkFencedEnded, checkFencedStreams, checkResumeDeadlines } from "./durableChecks.js"
-import { notePaused } from "./operationChecks.js"
 import { explainEjections } from "./ejections.js"
 import {
   type Admin,
@@ -33,6 +33,7 @@ import {
   type ScenarioLog
 } from "./engine.js"
 import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
+import { notePaused } from "./operationChecks.js"
 import { durableId, type Op, roomName, type Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import { type Client, mayBeExpired, type Room, type Run } from "./run.js"

@@ -94,7 +94,10 @@ const expectNext = (run: Run, sub: Sub, d: Delivery.Delivery, msg: RoomModel.Msg
   }
   const attempt = sub.expected[i]!.attempt ?? 1
   if (d.attempt !== attempt) {
-    return fail(run, `${where} received ${msg.kind} ${d.id} for attempt ${d.attempt}, the model's is ${attempt} (I9, S27)`)
+    return fail(
+      run,
+      `${where} received ${msg.kind} ${d.id} for attempt ${d.attempt}, the model's is ${attempt} (I9, S27)`
+    )
   }
   sub.expected.splice(0, i + 1)
 }

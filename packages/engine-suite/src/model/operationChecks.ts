@@ -50,8 +50,10 @@ const checkPaused = (run: Run, room: Room, o: ObservedRoom, label: string) => {
   }
 }
 
-const letterKey = (run: Run, l: { readonly id: string; readonly member: string; readonly reason: string; readonly attempts: number }) =>
-  `${l.id} for c${run.byId.get(l.member)?.index ?? l.member} (${l.reason}, ${l.attempts} attempts)`
+const letterKey = (
+  run: Run,
+  l: { readonly id: string; readonly member: string; readonly reason: string; readonly attempts: number }
+) => `${l.id} for c${run.byId.get(l.member)?.index ?? l.member} (${l.reason}, ${l.attempts} attempts)`
 
 /** I12 (S29): the engine's letters are the model's, newest first. */
 const checkLetters = (run: Run, room: Room, observed: ReadonlyArray<DeadLetter.DeadLetter>, label: string) => {
@@ -74,13 +76,18 @@ const checkLetters = (run: Run, room: Room, observed: ReadonlyArray<DeadLetter.D
     const msg = run.messages.get(l.message.id)!
     const data = l.message.data as { readonly n?: unknown } | null
     if (l.message.priority !== msg.priority || data === null || typeof data !== "object" || data.n !== msg.n) {
-      return fail(run, `${label} the letter of ${msg.id} holds ${JSON.stringify(l.message)}, not the message sent (I12)`)
+      return fail(
+        run,
+        `${label} the letter of ${msg.id} holds ${JSON.stringify(l.message)}, not the message sent (I12)`
+      )
     }
   }
   if (!run.engine.sameClock) return
   for (let i = 0; i < model.length; i++) {
     const at = observed[i]!.at.getTime()
-    const m = model.find((x) => x.msg.id === observed[i]!.message.id && run.clients[x.member]!.id === observed[i]!.member)!
+    const m = model.find((x) =>
+      x.msg.id === observed[i]!.message.id && run.clients[x.member]!.id === observed[i]!.member
+    )!
     if (Math.abs(at - m.at) > run.timing.slackMs) {
       return fail(run, `${label} the letter of ${m.msg.id} for c${m.member} was written at ${at}, model ${m.at} (I12)`)
     }

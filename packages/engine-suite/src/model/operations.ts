@@ -17,7 +17,17 @@ import { MessageId } from "@lockstep/core"
 import { Effect, Exit, Option } from "effect"
 import { type AdminOp, describeOp, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
-import { type Client, errorTag, expectFailure, fail, published, removeMember, type Room, type Run, type Sub } from "./run.js"
+import {
+  type Client,
+  errorTag,
+  expectFailure,
+  fail,
+  published,
+  removeMember,
+  type Room,
+  type Run,
+  type Sub
+} from "./run.js"
 
 /**
  * The process of `c` resumed its membership of `room` with `sub` and holds the in-flight message
@@ -62,7 +72,9 @@ const doReject = (run: Run, c: Client, sub: Sub, d: Delivery.Delivery, reason: s
   Effect.gen(function*() {
     const exit = yield* Effect.exit(reason === null ? d.reject() : d.reject(reason))
     const blocking = d.kind === "queued" && sub.mode === "sync"
-    if (c.cut && blocking && sub.live) return expectFailure(run, "reject", exit, run.engine.cutFailures ?? ["EngineError"])
+    if (c.cut && blocking && sub.live) {
+      return expectFailure(run, "reject", exit, run.engine.cutFailures ?? ["EngineError"])
+    }
     if (Exit.isFailure(exit)) return fail(run, `reject failed: ${errorTag(exit.cause)}`)
     // out-of-band, async, or a closed subscription's: nothing is sent
     if (!blocking || !sub.live) return
@@ -174,15 +186,20 @@ export const runOperation = (run: Run, op: AdminOp | Extract<Op, { readonly _tag
         const msg = letter?.msg ??
           [...run.messages.values()].filter((m) => m.room === op.room && m.kind === "queued").at(-1)
         if (msg === undefined) return run.trace.push(`#${run.step} ${describeOp(op)} -> no message to redrive`)
-        const exit = yield* Effect.exit(Effect.map(admin.redrive(room.name, MessageId.MessageId(msg.id)), Option.getOrNull))
+        const exit = yield* Effect.exit(
+          Effect.map(admin.redrive(room.name, MessageId.MessageId(msg.id)), Option.getOrNull)
+        )
         if (Exit.isFailure(exit)) return fail(run, `${describeOp(op)} failed: ${errorTag(exit.cause)}`)
         const copyId = exit.value
         run.trace.push(`#${run.step} ${describeOp(op)} of ${msg.id} -> ${showId(copyId)}`)
         if (!RoomModel.hasLetter(room, msg.id) || copyId === null) {
           if (RoomModel.hasLetter(room, msg.id) || copyId !== null) {
-            fail(run, `redrive of ${msg.id} answered ${showId(copyId)}, the model has ${
-              RoomModel.hasLetter(room, msg.id) ? "letters of it" : "no letter of it"
-            } (I13)`)
+            fail(
+              run,
+              `redrive of ${msg.id} answered ${showId(copyId)}, the model has ${
+                RoomModel.hasLetter(room, msg.id) ? "letters of it" : "no letter of it"
+              } (I13)`
+            )
           }
           return
         }

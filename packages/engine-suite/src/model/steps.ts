@@ -5,7 +5,9 @@
  * forked fiber into its log. An operation of a cut client must fail (`Engine.cutFailures`); any
  * other failure is a violation. The operations of durable clients are in `durable.ts`; here a
  * durable client's operations go to its current process (none while it is not running) and a
- * subscribe of its id resumes the id's membership (S22).
+ * subscribe of its id resumes the id's membership (S22), counting the attempt (S27) or, past
+ * `maxDeliveries`, dead-lettering the message it holds (S28). Rejects and the operator's actions
+ * are in `operations.ts`.
  */
 import type { Delivery } from "@lockstep/core"
 import { Effect, Exit, Scope, Stream } from "effect"
