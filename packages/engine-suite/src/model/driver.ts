@@ -34,7 +34,7 @@ import {
 } from "./engine.js"
 import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
 import { notePaused } from "./operationChecks.js"
-import { durableId, type Op, roomName, type Scenario } from "./ops.js"
+import { durableId, isOperation, type Op, roomName, type Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import { type Client, mayBeExpired, type Room, type Run } from "./run.js"
 import { doAck, runOp } from "./steps.js"
@@ -143,7 +143,10 @@ export const runScenarioLog = (
     }
     const { subs } = run
 
-    const observeRoom = (room: Room) =>
+    // the letters are read after every step only where the scenario may write some (S27–S30);
+    // elsewhere once, at the end: none may have appeared
+    const lettersEveryStep = scenario.maxDeliveries != null || scenario.ops.some(isOperation)
+    const observeRoom = (room: Room, letters: boolean) =>
       Effect.gen(function*() {
         const state = yield* observer.roomState(room.name)
         const peek = yield* observer.peek(room.name, { limit: 10_000 })
@@ -158,7 +161,7 @@ export const runScenarioLog = (
           peek: peek.map((m) => m.id as string),
           all: engine.members === undefined ? null : yield* engine.members(room.name),
           paused: state.paused,
-          letters: run.admin === null ? null : yield* allLetters(run.admin, room.name)
+          letters: run.admin === null || !letters ? null : yield* allLetters(run.admin, room.name)
         }
         return observed
       }).pipe(Effect.catch((e) => Effect.die(new ModelViolation(`observer failed: ${e.message}`))))
@@ -167,7 +170,7 @@ export const runScenarioLog = (
      * After a step: settle, explain ejections, check every delivery and the rooms. `stepStart` is
      * the time the step began (timers may have fired in between).
      */
-    const observe = (stepStart: number) =>
+    const observe = (stepStart: number, letters = lettersEveryStep) =>
       Effect.gen(function*() {
         yield* engine.settle
         const now = yield* engine.now
@@ -181,7 +184,7 @@ export const runScenarioLog = (
           }
         }
         const observed: Array<ObservedRoom> = []
-        for (const room of rooms) observed.push(yield* observeRoom(room))
+        for (const room of rooms) observed.push(yield* observeRoom(room, letters))
         explainEjections(run, observed, stepStart, now)
         checkSubscriptions(run)
         checkFencedStreams(run, now)
@@ -290,6 +293,7 @@ export const runScenarioLog = (
       }
       if (acked === 0) break
     }
+    if (!lettersEveryStep) yield* observe(yield* engine.now, true)
     checkDrained(run)
     checkFencedEnded(run)
     return result()

@@ -217,6 +217,23 @@ export const dropWhileCut = (
   })
 }
 
+/** Whether `op` is a Reject or an operator's action (S27–S30). */
+export const isOperation = (op: Op): op is AdminOp | Extract<Op, { readonly _tag: "Reject" }> => {
+  switch (op._tag) {
+    case "Reject":
+    case "Eject":
+    case "Pause":
+    case "Resume":
+    case "Skip":
+    case "Purge":
+    case "Redrive":
+    case "DropLetters":
+      return true
+    default:
+      return false
+  }
+}
+
 /** The name of room `index` in every run. */
 export const roomName = (index: number): string => `room-${index}`
 

@@ -13,7 +13,7 @@ import type { Delivery } from "@lockstep/core"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Durable from "./durable.js"
 import { handedBy, resumeHeld, runOperation } from "./operations.js"
-import { describeOp, type Op } from "./ops.js"
+import { describeOp, isOperation, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import {
   type Client,
@@ -227,16 +227,8 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         run.trace.push(`#${run.step} ${describeOp(op)} (t=${now} -> ${now + op.millis})`)
         return yield* run.engine.advance(op.millis)
       }
-      case "Reject":
-      case "Eject":
-      case "Pause":
-      case "Resume":
-      case "Skip":
-      case "Purge":
-      case "Redrive":
-      case "DropLetters":
-        return yield* runOperation(run, op)
       default: {
+        if (isOperation(op)) return yield* runOperation(run, op)
         yield* Durable.runDurableOp(run, op)
         if (op._tag !== "Restart" || !op.resubscribe) return
         // S22: the new process subscribes to the rooms of its id's memberships, which resumes them
