@@ -93,33 +93,6 @@ const orderWithinAStep: Model.Scenario = {
   ]
 }
 
-/**
- * S27, S28: one process of a durable id resumes its membership again and again while it holds m1
- * (each subscription is interrupted after its consumer had m1: detached, then resumed): attempts
- * 2, then 3 (the same claim's earlier join handed m1 to a consumer, `JoinOptions.handed`), then
- * past `maxDeliveries` m1 is dead-lettered for it; the peer's ack releases m2 to both.
- */
-const resumedByOneProcess: Model.Scenario = {
-  clients: 2,
-  rooms: 1,
-  clientTimeoutMs: 3000,
-  ackTimeoutMs: null,
-  durable: ["detach"],
-  maxDeliveries: 3,
-  ops: [
-    { _tag: "Subscribe", client: 0, room: 0, mode: "sync" },
-    { _tag: "Subscribe", client: 1, room: 0, mode: "sync" },
-    { _tag: "Send", client: 1, room: 0, priority: 0 },
-    { _tag: "Send", client: 1, room: 0, priority: 0 },
-    ...Array.from({ length: 3 }, (): ReadonlyArray<Model.Op> => [
-      { _tag: "Interrupt", client: 0, room: 0 },
-      { _tag: "Subscribe", client: 0, room: 0, mode: "sync" }
-    ]).flat(),
-    { _tag: "Ack", client: 1, room: 0, which: "latest" },
-    { _tag: "Reject", client: 0, room: 0, which: "latest", reason: null }
-  ]
-}
-
 /** durable scenarios, half of them opening with every client subscribed (sync) to every room */
 const durableScenarios = (() => {
   const scenarios = Model.scenario({
@@ -184,7 +157,7 @@ describe("MemoryLayer (model-based)", () => {
   )
 
   it.effect("attempts: one process resumes a held message again and again, up to maxDeliveries (S27, S28)", () =>
-    run(resumedByOneProcess))
+    run(Model.examples.resumedByOneProcess))
 
   // the same model with time on TestClock, as users drive the memory engine: fewer and shorter runs
   it.effect.prop(

@@ -438,6 +438,12 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
     { timeout: 180_000, arbitrary: { runs: 12, size: Model.scenarioSize } }
   )
 
+  it.effect(
+    "attempts: one process resumes a held message again and again, up to maxDeliveries, same deliveries (S27, S28)",
+    () => differential(Model.examples.resumedByOneProcess),
+    { timeout: 60_000 }
+  )
+
   // S27–S30 with cut / restore: an operator's ejection of a cut client is a notice it misses (a
   // sync member learns it at its resync, S12), a skip or purge while a holder is cut, its lost ack
   it.effect.prop(

@@ -29,6 +29,7 @@ export {
   type RunOptions,
   type ScenarioLog
 } from "./engine.js"
+export * as examples from "./examples.js"
 export {
   type AdminOp,
   type ClientOp,
