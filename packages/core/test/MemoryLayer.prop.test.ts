@@ -4,7 +4,9 @@
  * broker and 1–2 rooms, checked after every step against the model in `@lockstep/engine-suite/model`
  * (invariants I1–I6 there: S2–S14), then driven to quiescence for the liveness checks. A fourth
  * property adds durable clients (S21–S25: crash, restart and claim, shutdown, interrupted
- * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules).
+ * subscriptions, fenced processes; I7–I8 and the model's resume / detach rules), and a fifth
+ * rejects and an operator's actions on top (S27–S30: reject, eject, pause / resume, skip, purge,
+ * redrive, drop dead letters, attempts and `maxDeliveries`; I9–I13).
  *
  * Time: a manual `Clock` for the 3 × 200 runs (see `ManualClock` for why), and `TestClock` itself
  * in a smaller cross-check. A failing run prints the shrunk counterexample and a replay token
@@ -33,6 +35,8 @@ const memoryEngine = (time: {
     return {
       client: (config) =>
         MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
+      operator: (config) =>
+        MemoryLayer.makeClient(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
       cut: broker.cut,
       restore: broker.restore,
       ...time,
@@ -100,6 +104,22 @@ const durableScenarios = (() => {
   return Gen.oneof({ weight: 1, arbitrary: scenarios }, { weight: 1, arbitrary: Model.subscribedFirst(scenarios) })
 })()
 
+/**
+ * S27–S30: rejects and an operator's actions beside everything else (cuts, durable clients that
+ * resume with a bound on attempts, ack deadlines); half of them open with every client subscribed
+ */
+const operationScenarios = (() => {
+  const scenarios = Model.scenario({
+    cuts: true,
+    durable: true,
+    operations: true,
+    maxDeliveries: [null, 1, 2, 3],
+    length: { min: 5, max: 45 },
+    weights: { Subscribe: 5, Crash: 2, Restart: 3, Interrupt: 2, Reject: 3 }
+  })
+  return Gen.oneof({ weight: 1, arbitrary: scenarios }, { weight: 1, arbitrary: Model.subscribedFirst(scenarios) })
+})()
+
 describe("MemoryLayer (model-based)", () => {
   it.effect.prop(
     "exact model: send / out-of-band / subscribe / ack / leave / time, no cuts",
@@ -126,6 +146,18 @@ describe("MemoryLayer (model-based)", () => {
     ([scenario]) => run(scenario),
     { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
   )
+
+  // S27–S30: a consumer rejects instead of acking, an operator ejects, pauses and resumes, skips,
+  // purges, redrives and drops dead letters; resumed memberships past maxDeliveries dead-letter
+  it.effect.prop(
+    "rejects and operator actions: reject / eject / pause / resume / skip / purge / redrive / drop, attempts and maxDeliveries, with durable members and cut / restore",
+    [operationScenarios],
+    ([scenario]) => run(scenario),
+    { timeout: 60_000, arbitrary: { runs: 200, size: Model.scenarioSize } }
+  )
+
+  it.effect("attempts: one process resumes a held message again and again, up to maxDeliveries (S27, S28)", () =>
+    run(Model.examples.resumedByOneProcess))
 
   // the same model with time on TestClock, as users drive the memory engine: fewer and shorter runs
   it.effect.prop(

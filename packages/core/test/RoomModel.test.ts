@@ -239,4 +239,96 @@ describe("RoomModel", () => {
     RoomModel.detach(room, 2, 0)
     expect([...room.members.keys()]).toEqual([0, 1])
   })
+
+  describe("attempts, dead letters and operators (S27–S30)", () => {
+    const letters = (room: Room) => room.letters.map((l) => `${l.msg.id}/c${l.member}/${l.reason}/${l.attempts}`)
+
+    it("a reject of the message a member holds is a dead letter and counts as its ack; of anything else, nothing (S28)", () => {
+      const room = roomWith(0, 1)
+      const m1 = send(room, 0).msg
+      const m2 = send(room, 0).msg
+      expect(RoomModel.deadLetter(room, 0, m2.id, { attempts: 1, reason: "rejected" }, 5, 2)).toBe(null)
+      expect(RoomModel.deadLetter(room, 0, m1.id, { attempts: 1, reason: "rejected" }, 5, 3)).toEqual([])
+      expect(acked(room)).toEqual([0])
+      expect(RoomModel.deadLetter(room, 0, m1.id, { attempts: 1, reason: "rejected" }, 6, 4)).toBe(null)
+      expect(RoomModel.ack(room, 1, m1.id, 7, 5).map((m) => m.id)).toEqual([m2.id])
+      expect(letters(room)).toEqual([`${m1.id}/c0/rejected/1`])
+      expect(room.letters[0]).toMatchObject({ step: 3, at: 5 })
+      expect(RoomModel.wasLettered(room, 0, m1.id)).toBe(true)
+      expect(RoomModel.wasLettered(room, 1, m1.id)).toBe(false)
+    })
+
+    it("a paused room releases nothing, by any path; resuming releases the next if nobody holds the room (S30)", () => {
+      const room = roomWith(0)
+      const m1 = send(room, 0).msg
+      expect(RoomModel.pause(room, true, 1, 2)).toEqual({ changed: true, released: [] })
+      expect(RoomModel.pause(room, true, 1, 3)).toEqual({ changed: false, released: [] })
+      const m2 = send(room, 0, 2, 4).msg
+      // the in-flight message completes; nothing follows it
+      expect(RoomModel.ack(room, 0, m1.id, 3, 5)).toEqual([])
+      expect(inFlight(room)).toBe(null)
+      expect(queue(room)).toEqual([m2.id])
+      RoomModel.join(room, 1, "sync", "joiner")
+      expect(RoomModel.removeMember(room, 1, 4, 4, 6)).toEqual([])
+      expect(RoomModel.pause(room, false, 5, 7).released.map((m) => m.id)).toEqual([m2.id])
+      expect(RoomModel.pause(room, false, 5, 8).changed).toBe(false)
+      expect(holders(room)).toEqual([0])
+    })
+
+    it("skip: a letter per holder (its attempt record, else 1), then the next unless paused; purge drops the queue, not the in-flight message (S30)", () => {
+      const room = roomWith(0, 1, 2)
+      const m1 = send(room, 0).msg
+      const m2 = send(room, 0).msg
+      send(room, 0)
+      RoomModel.ack(room, 0, m1.id, 1, 2)
+      room.attempts.set(2, { id: m1.id, n: 3, epoch: 1 })
+      const skipped = RoomModel.skip(room, 2, 3)
+      expect(skipped.id).toBe(m1.id)
+      expect(skipped.released.map((m) => m.id)).toEqual([m2.id])
+      expect(letters(room).sort()).toEqual([`${m1.id}/c1/skipped/1`, `${m1.id}/c2/skipped/3`])
+      // the release voids the records of m1
+      expect(room.attempts.size).toBe(0)
+      expect(RoomModel.purge(room)).toBe(1)
+      expect(RoomModel.purge(room)).toBe(0)
+      expect(inFlight(room)).toBe(m2.id)
+      RoomModel.pause(room, true, 4, 4)
+      expect(RoomModel.skip(room, 5, 5)).toEqual({ id: m2.id, released: [] })
+      expect(RoomModel.skip(room, 5, 6)).toEqual({ id: null, released: [] })
+    })
+
+    it("redrive queues the copy and drops every letter of the message; drop empties the letters (S29)", () => {
+      const room = roomWith(0, 1)
+      const m1 = send(room, 0).msg
+      RoomModel.skip(room, 1, 2)
+      expect(RoomModel.hasLetter(room, m1.id)).toBe(true)
+      const copy = RoomModel.queuedMessage(room, "copy", m1.n, m1.priority, 3)
+      expect(RoomModel.redrive(room, m1.id, copy, 3, 3).map((m) => m.id)).toEqual(["copy"])
+      expect(RoomModel.hasLetter(room, m1.id)).toBe(false)
+      expect(RoomModel.wasLettered(room, 0, m1.id)).toBe(true)
+      RoomModel.deadLetter(room, 0, "copy", { attempts: 1, reason: "rejected" }, 4, 4)
+      RoomModel.deadLetter(room, 1, "copy", { attempts: 1, reason: "bad-data" }, 4, 5)
+      expect(letters(room)).toEqual(["copy/c1/bad-data/1", "copy/c0/rejected/1"])
+      expect(RoomModel.dropLetters(room)).toBe(2)
+      expect(RoomModel.dropLetters(room)).toBe(0)
+    })
+
+    it("attempts: a resumed join counts one more than the last hand-over, a member detached at the release starts from 0, a resync counts nothing (S27)", () => {
+      const room = roomWith(0, 1)
+      RoomModel.detach(room, 1, 10_000)
+      const m1 = send(room, 0).msg
+      expect(room.attempts.get(1)).toEqual({ id: m1.id, n: 0, epoch: null })
+      expect(room.attempts.has(0)).toBe(false)
+      // c0 (attached at the release, its process died) resumes: 2; c1 (detached at the release): 1
+      expect(RoomModel.resumedAttempt(room, 0, 1, null)).toBe(2)
+      expect(RoomModel.resumedAttempt(room, 1, 1, null)).toBe(1)
+      RoomModel.handedOver(room, 0, 2, 1)
+      expect(RoomModel.resyncAttempt(room, 0)).toBe(2)
+      expect(RoomModel.resyncAttempt(room, 1)).toBe(1)
+      // the same claim joins again: its consumer had m1 (handed): 3; it never had it: still 2
+      expect(RoomModel.resumedAttempt(room, 0, 1, m1.id)).toBe(3)
+      expect(RoomModel.resumedAttempt(room, 0, 1, null)).toBe(2)
+      // another claim: 3
+      expect(RoomModel.resumedAttempt(room, 0, 2, null)).toBe(3)
+    })
+  })
 })

@@ -27,6 +27,12 @@
  * memory engine), and only the running processes that still listen take part in the settle.
  * Nothing expires within a run, so the drain restarts every durable client and resumes its
  * memberships (`resumeOnDrain`) instead of waiting for them to end.
+ *
+ * Rejects and operator actions (S27–S30, the last two properties): the observer is a direct client
+ * built with its `RoomAdmin` (`ClientLayer.makeClient`); it reads every room's dead letters after
+ * each step (I12, on every property) and takes the operator's actions. Both engines must match the
+ * model (I9–I13: attempts, nothing dead-lettered delivered again, nothing released while paused,
+ * the letters, the answers) and deliver the same, attempts included.
  */
 import { layer } from "@effect/vitest"
 import { MemoryLayer, type QueueConfig, type SyncFanoutQueue } from "@lockstep/core"
@@ -66,6 +72,8 @@ const runMemory = (scenario: Model.Scenario, options: Model.RunOptions) => {
         {
           client: (config) =>
             MemoryLayer.make(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
+          operator: (config) =>
+            MemoryLayer.makeClient(config).pipe(Effect.provideService(MemoryLayer.MemoryBroker, broker), Effect.orDie),
           cut: broker.cut,
           restore: broker.restore,
           advance: (millis) => clock.adjust(millis),
@@ -98,14 +106,17 @@ interface RedisClient {
   listening: boolean
 }
 
-/** A client of the spawned server through `port` (its own connections), in the current scope. */
+/**
+ * A client of the spawned server through `port` (its own connections) and its `RoomAdmin`, in
+ * the current scope.
+ */
 const redisClient = (port: number, config: QueueConfig.QueueConfig) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       Layer.merge(ShardLayer.single, RedisLayer.layer({ host: "127.0.0.1", port }))
     ).pipe(Effect.orDie)
-    const queue = yield* ClientLayer.make(config).pipe(Effect.provide(context), Effect.orDie)
-    return { queue, connection: Context.get(context, RedisConnection.RedisConnection) }
+    const { admin, queue } = yield* ClientLayer.makeClient(config).pipe(Effect.provide(context), Effect.orDie)
+    return { queue, admin, connection: Context.get(context, RedisConnection.RedisConnection) }
   })
 
 /**
@@ -247,6 +258,8 @@ const redisEngine = (
 
     const engine: Model.Engine = {
       client,
+      // the observer and operator (S29, S30): direct, never cut, subscribed to nothing
+      operator: (config) => redisClient(server.port, { ...config, keyPrefix, operationTimeout }),
       // a cut reaches every running process of the id
       cut: (id) =>
         Effect.forEach(
@@ -297,7 +310,7 @@ const runRedis = (scenario: Model.Scenario, options: Model.RunOptions, operation
 // ---------------------------------------------------------------------------------------------
 
 const show = (d: Model.DeliveryRecord) =>
-  `#${d.step} sub${d.subscription} r${d.room} ${d.mode} ${d.kind} n=${d.n} from c${d.producer} p${d.priority}`
+  `#${d.step} sub${d.subscription} r${d.room} ${d.mode} ${d.kind} n=${d.n} from c${d.producer} p${d.priority} a${d.attempt}`
 
 /** Fails (a defect) with the first divergence between the engines' observations. */
 const compare = (scenario: Model.Scenario, memory: Model.ScenarioLog, redis: Model.ScenarioLog) =>
@@ -400,5 +413,53 @@ layer(RedisTestServer.layer(), { excludeTestServices: true })((it) => {
     ],
     ([scenario]) => differential(scenario, Duration.millis(400)),
     { timeout: 180_000, arbitrary: { runs: 20, size: Model.scenarioSize } }
+  )
+
+  // S27–S30: on top of the durable members' operations, consumers reject instead of acking and an
+  // operator (the observer's RoomAdmin) ejects, pauses and resumes, skips, purges, redrives and
+  // drops dead letters; resumed memberships count attempts and dead-letter past maxDeliveries.
+  // A cut client's reject is not generated: like its send, it would wait in ioredis' offline
+  // queue and might still be made after its timeout.
+  it.effect.prop(
+    "rejects and operator actions: reject / eject / pause / resume / skip / purge / redrive / drop, attempts and maxDeliveries, same deliveries and dead letters (S27–S30)",
+    [
+      Model.subscribedFirst(Model.scenario({
+        ...common,
+        durable: true,
+        operations: true,
+        maxDeliveries: [null, 1, 2],
+        whileCut: ["Ack", "Leave", "Interrupt"],
+        clients: { min: 2, max: 3 },
+        weights: { Advance: 1, Subscribe: 5, Crash: 2, Restart: 3, Interrupt: 2, Reject: 3 },
+        length: { min: 10, max: 25 }
+      }))
+    ],
+    ([scenario]) => differential(scenario, Duration.millis(400)),
+    { timeout: 180_000, arbitrary: { runs: 12, size: Model.scenarioSize } }
+  )
+
+  it.effect(
+    "attempts: one process resumes a held message again and again, up to maxDeliveries, same deliveries (S27, S28)",
+    () => differential(Model.examples.resumedByOneProcess),
+    { timeout: 60_000 }
+  )
+
+  // S27–S30 with cut / restore: an operator's ejection of a cut client is a notice it misses (a
+  // sync member learns it at its resync, S12), a skip or purge while a holder is cut, its lost ack
+  it.effect.prop(
+    "rejects and operator actions with cut / restore: missed ejection notices, skips and purges while cut (S12, S30)",
+    [
+      Model.subscribedFirst(Model.scenario({
+        ...common,
+        cuts: true,
+        operations: true,
+        whileCut: ["Ack", "Leave"],
+        clients: { min: 2, max: 3 },
+        weights: { Send: 6, Subscribe: 4, Ack: 5, Advance: 1, Cut: 3, Restore: 3, Leave: 1, Reject: 3 },
+        length: { min: 15, max: 30 }
+      }))
+    ],
+    ([scenario]) => differential(scenario, Duration.millis(400)),
+    { timeout: 180_000, arbitrary: { runs: 8, size: Model.scenarioSize } }
   )
 })

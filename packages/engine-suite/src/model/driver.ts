@@ -4,18 +4,19 @@
  * time pass and background work settle) through the public `SyncFanoutQueue` API only (`steps.ts`),
  * and after EVERY step checks what the engine did against the model of each room
  * (`roomModel.ts`): ejections are explained (`ejections.ts`), then deliveries and rooms are checked
- * (`invariants.ts`, I1–I6).
+ * (`invariants.ts`, I1–I6; `durableChecks.ts`, I7–I8; `operationChecks.ts`, I9–I13).
  *
  * Every subscription lives in its own `Scope` (closing it = leave) and is drained by a forked
  * fiber into a log. An extra "observer" client (never cut, never subscribed, never housekeeping)
- * reads `roomState` and `peek` after each step.
+ * reads `roomState` and `peek` after each step; built with the engine's `operator`, it reads the
+ * dead letters too (S29) and takes the operator's actions (S30).
  *
- * At the end every client is restored, time runs past the client timeout and the live sync
- * subscriptions ack until the rooms drain: no member may be left without a live subscription (it
- * would hold the room forever, S6, S10), no live subscription may have silently lost its
- * membership (S10, S11), and no message may be left queued (`checkDrained`). Durable clients
- * (S21–S25, `durable.ts`): every fenced process must have learnt it by then (I7); with
- * `resumeOnDrain` every durable client is running again and resumes all its memberships first
+ * At the end every client is restored, every paused room resumed (S30), time runs past the client
+ * timeout and the live sync subscriptions ack until the rooms drain: no member may be left without
+ * a live subscription (it would hold the room forever, S6, S10), no live subscription may have
+ * silently lost its membership (S10, S11), and no message may be left queued (`checkDrained`).
+ * Durable clients (S21–S25, `durable.ts`): every fenced process must have learnt it by then (I7);
+ * with `resumeOnDrain` every durable client is running again and resumes all its memberships first
  * (for engines on real time, where memberships would wait `clientTimeout` to end).
  */
 import { QueueConfig } from "@lockstep/core"
@@ -23,12 +24,27 @@ import { Cause, Duration, Effect, Exit, Option, Result, type Scope } from "effec
 import * as Durable from "./durable.js"
 import { checkFencedEnded, checkFencedStreams, checkResumeDeadlines } from "./durableChecks.js"
 import { explainEjections } from "./ejections.js"
-import { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
+import {
+  type Admin,
+  type DeliveryRecord,
+  type Engine,
+  ModelViolation,
+  type RunOptions,
+  type ScenarioLog
+} from "./engine.js"
 import { checkDrained, checkRooms, checkSubscriptions, type ObservedRoom } from "./invariants.js"
-import { durableId, type Op, roomName, type Scenario } from "./ops.js"
+import { notePaused } from "./operationChecks.js"
+import { durableId, isOperation, type Op, roomName, type Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import { type Client, mayBeExpired, type Room, type Run } from "./run.js"
 import { doAck, runOp } from "./steps.js"
+
+/** Every dead letter of `room`, newest first (S29): one page holds all a run writes. */
+const allLetters = (admin: Admin, room: string) =>
+  Effect.flatMap(admin.deadLetters(room, { limit: 1000 }), (page) =>
+    Option.isSome(page.cursor)
+      ? Effect.die(new ModelViolation(`${room}: more than 1000 dead letters`))
+      : Effect.succeed(page.letters))
 
 /**
  * Run `scenario` against `engine`, checking after every step. Fails with a `ModelViolation`
@@ -67,12 +83,15 @@ export const runScenarioLog = (
       slackMs: engine.slackMs
     }
 
-    // ---- engine setup: the observer never subscribes, is never cut and never housekeeps
-    const observer = yield* engine.client({
+    // ---- engine setup: the observer never subscribes, is never cut and never housekeeps; with
+    // the engine's `operator` it is the operator too (S29, S30)
+    const observerConfig: QueueConfig.QueueConfig = {
       keyPrefix,
       clientTimeout: Duration.hours(1),
       housekeepingInterval: Duration.hours(1)
-    })
+    }
+    const operator = engine.operator === undefined ? null : yield* engine.operator(observerConfig)
+    const observer = operator?.queue ?? (yield* engine.client(observerConfig))
     const runScope = yield* Effect.scope
     const clients: Array<Client> = []
     for (let i = 0; i < scenario.clients; i++) {
@@ -81,7 +100,8 @@ export const runScenarioLog = (
         keyPrefix,
         clientTimeout: Duration.millis(T),
         ...(A === null ? {} : { ackTimeout: Duration.millis(A) }),
-        ...(onClose === null ? {} : { clientId: durableId(i), onClose })
+        ...(onClose === null ? {} : { clientId: durableId(i), onClose }),
+        ...(scenario.maxDeliveries == null ? {} : { maxDeliveries: scenario.maxDeliveries })
       }
       // a durable client's process runs in a scope of its own (Crash and Shutdown close it)
       const { queue, scope } = onClose === null
@@ -117,11 +137,16 @@ export const runScenarioLog = (
       messages: new Map(),
       trace: [],
       step: 0,
-      payloads: 0
+      payloads: 0,
+      admin: operator?.admin ?? null,
+      pausedAtStart: new Map()
     }
     const { subs } = run
 
-    const observeRoom = (room: Room) =>
+    // the letters are read after every step only where the scenario may write some (S27–S30);
+    // elsewhere once, at the end: none may have appeared
+    const lettersEveryStep = scenario.maxDeliveries != null || scenario.ops.some(isOperation)
+    const observeRoom = (room: Room, letters: boolean) =>
       Effect.gen(function*() {
         const state = yield* observer.roomState(room.name)
         const peek = yield* observer.peek(room.name, { limit: 10_000 })
@@ -134,7 +159,9 @@ export const runScenarioLog = (
             onSome: (f) => ({ id: f.id as string, releasedAt: f.releasedAt.getTime() })
           }),
           peek: peek.map((m) => m.id as string),
-          all: engine.members === undefined ? null : yield* engine.members(room.name)
+          all: engine.members === undefined ? null : yield* engine.members(room.name),
+          paused: state.paused,
+          letters: run.admin === null || !letters ? null : yield* allLetters(run.admin, room.name)
         }
         return observed
       }).pipe(Effect.catch((e) => Effect.die(new ModelViolation(`observer failed: ${e.message}`))))
@@ -143,7 +170,7 @@ export const runScenarioLog = (
      * After a step: settle, explain ejections, check every delivery and the rooms. `stepStart` is
      * the time the step began (timers may have fired in between).
      */
-    const observe = (stepStart: number) =>
+    const observe = (stepStart: number, letters = lettersEveryStep) =>
       Effect.gen(function*() {
         yield* engine.settle
         const now = yield* engine.now
@@ -157,12 +184,13 @@ export const runScenarioLog = (
           }
         }
         const observed: Array<ObservedRoom> = []
-        for (const room of rooms) observed.push(yield* observeRoom(room))
+        for (const room of rooms) observed.push(yield* observeRoom(room, letters))
         explainEjections(run, observed, stepStart, now)
         checkSubscriptions(run)
         checkFencedStreams(run, now)
         checkRooms(run, observed, now)
         checkResumeDeadlines(run, now)
+        notePaused(run)
       })
 
     const exec = (op: Op) =>
@@ -183,7 +211,8 @@ export const runScenarioLog = (
             kind: d.kind,
             n: (d.data as { readonly n: number }).n,
             producer: run.byId.get(d.producer)?.index ?? -1,
-            priority: d.priority
+            priority: d.priority,
+            attempt: d.attempt
           }))
         ).sort((a, b) => a.step - b.step || a.subscription - b.subscription)
       )
@@ -215,6 +244,12 @@ export const runScenarioLog = (
       if (!c.cut && !c.fenced.some((h) => h.cut)) continue
       run.step++
       yield* exec({ _tag: "Restore", client: c.index })
+    }
+    // S30: a paused room releases nothing: the operator resumes it
+    for (const room of rooms) {
+      if (!room.paused) continue
+      run.step++
+      yield* exec({ _tag: "Resume", room: room.index })
     }
     if (options.resumeOnDrain === true) {
       // S22: every durable client runs again and resumes every membership of its id
@@ -258,6 +293,7 @@ export const runScenarioLog = (
       }
       if (acked === 0) break
     }
+    if (!lettersEveryStep) yield* observe(yield* engine.now, true)
     checkDrained(run)
     checkFencedEnded(run)
     return result()

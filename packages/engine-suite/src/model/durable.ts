@@ -56,6 +56,7 @@ export const notRunning = (run: Run, op: Op): boolean => {
     case "SendOutOfBand":
     case "Subscribe":
     case "Ack":
+    case "Reject":
     case "Leave":
     case "Crash":
     case "Shutdown":

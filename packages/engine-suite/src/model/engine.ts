@@ -2,17 +2,30 @@
  * What the model-based harness needs from an engine under test (`Engine`), how a run is configured
  * (`RunOptions`), what it returns (`ScenarioLog`), and how it fails (`ModelViolation`).
  */
-import type { QueueConfig, SyncFanoutQueue } from "@lockstep/core"
+import type { QueueConfig, RoomAdmin, SyncFanoutQueue } from "@lockstep/core"
 import type { Effect, Scope } from "effect"
 import type { Mode } from "./ops.js"
 
 /** A client of the engine under test. */
 export type Queue = SyncFanoutQueue.SyncFanoutQueue["Service"]
 
+/** The `RoomAdmin` of a client of the engine under test (S29, S30). */
+export type Admin = RoomAdmin.RoomAdmin["Service"]
+
 /** What `runScenario` needs from an engine. Every client of one run shares one engine ("server"). */
 export interface Engine {
   /** A new client in the current scope. `config.keyPrefix` may be replaced by a per-run prefix. */
   readonly client: (config: QueueConfig.QueueConfig) => Effect.Effect<Queue, never, Scope.Scope>
+  /**
+   * Optional: a new client and its `RoomAdmin`, as `client` builds them. The run's observer is
+   * built with it: it reads the rooms' dead letters after every step (S29) and takes the
+   * operator's actions (S30); without it a scenario may hold no `AdminOp` and letters are not read.
+   */
+  readonly operator?:
+    | ((
+      config: QueueConfig.QueueConfig
+    ) => Effect.Effect<{ readonly queue: Queue; readonly admin: Admin }, never, Scope.Scope>)
+    | undefined
   /** Cut the client's connection: its operations fail, frames to it are lost (S10, S12). */
   readonly cut: (clientId: string) => Effect.Effect<void>
   /** Heal the cut (the client resyncs, S12). */
@@ -79,8 +92,10 @@ export interface DeliveryRecord {
   readonly room: number
   readonly mode: Mode
   readonly kind: "queued" | "out-of-band"
-  /** the payload's number (`{ n }`: the n-th send of the run) */
+  /** the payload's number (`{ n }`: the n-th send of the run; a redriven copy has its original's) */
   readonly n: number
+  /** the delivery's attempt (S27) */
+  readonly attempt: number
   /** index of the producing client (-1: not a client of the scenario) */
   readonly producer: number
   readonly priority: number

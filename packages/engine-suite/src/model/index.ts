@@ -12,13 +12,26 @@
  * - Durable members (S21–S25, `scenario({ durable: true })`): crash, restart (claim), shutdown,
  *   interrupt and fenced-process steps (`durable.ts`), checked by I7–I8 (`durableChecks.ts`)
  *   beside I1–I6 and the model's durable rules (`roomModel.ts`: resume, detach).
+ * - Attempts, rejects, dead letters and operators (S27–S30, `scenario({ operations: true,
+ *   maxDeliveries })`): Reject and the operator's actions through the observer's `RoomAdmin`
+ *   (`Engine.operator`; `operations.ts`), checked by I9–I13 (`operationChecks.ts`) beside the
+ *   others and the model's rules (`roomModel.ts`: attempt records, letters, the pause).
  *
  * `run.ts` holds the state of one run that the driver and the checks share.
  */
 export { ManualClock, yields } from "./clock.js"
 export { runScenario, runScenarioLog } from "./driver.js"
-export { type DeliveryRecord, type Engine, ModelViolation, type RunOptions, type ScenarioLog } from "./engine.js"
 export {
+  type Admin,
+  type DeliveryRecord,
+  type Engine,
+  ModelViolation,
+  type RunOptions,
+  type ScenarioLog
+} from "./engine.js"
+export * as examples from "./examples.js"
+export {
+  type AdminOp,
   type ClientOp,
   defaultWeights,
   dropWhileCut,

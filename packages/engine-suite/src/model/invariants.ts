@@ -30,10 +30,13 @@
  *
  * Durable members (S21–S25) add I7 (fenced processes) and I8 (resume deadlines), in
  * `durableChecks.ts`; a fenced process's deliveries are checked there instead of I1 and I2.
+ * Attempts, rejects, dead letters and operators (S27–S30) add I9–I13, in `operationChecks.ts`
+ * (I9, the attempts, with I2 here).
  */
-import type { Delivery } from "@lockstep/core"
+import type { DeadLetter, Delivery } from "@lockstep/core"
 import { Exit } from "effect"
 import { checkFencedDelivery } from "./durableChecks.js"
+import { checkQueuedDelivery, checkRoomOperations } from "./operationChecks.js"
 import type * as RoomModel from "./roomModel.js"
 import { fail, type Room, type Run, type Sub } from "./run.js"
 
@@ -46,6 +49,10 @@ export interface ObservedRoom {
   readonly peek: ReadonlyArray<string>
   /** every member (sync and async), when the engine offers the white-box view */
   readonly all: ReadonlyArray<string> | null
+  /** `RoomState.paused` (S30) */
+  readonly paused: boolean
+  /** every dead letter, newest first (S29), when the engine offers a `RoomAdmin` */
+  readonly letters: ReadonlyArray<DeadLetter.DeadLetter> | null
 }
 
 const sameSet = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) =>
@@ -72,7 +79,7 @@ const checkAsSent = (run: Run, sub: Sub, d: Delivery.Delivery, where: string): R
   return msg
 }
 
-/** I2: `d` is the next delivery the model expects (optional ones may be missing). */
+/** I2: `d` is the next delivery the model expects (optional ones may be missing), for its attempt (I9). */
 const expectNext = (run: Run, sub: Sub, d: Delivery.Delivery, msg: RoomModel.Msg, where: string) => {
   let i = 0
   while (i < sub.expected.length && sub.expected[i]!.id !== d.id && sub.expected[i]!.optional) i++
@@ -83,6 +90,13 @@ const expectNext = (run: Run, sub: Sub, d: Delivery.Delivery, msg: RoomModel.Msg
       `${where} received ${msg.kind} ${d.id} unexpectedly (I2); expected ${
         next === undefined ? "nothing" : next.id
       }; pending: ${JSON.stringify(sub.expected)}`
+    )
+  }
+  const attempt = sub.expected[i]!.attempt ?? 1
+  if (d.attempt !== attempt) {
+    return fail(
+      run,
+      `${where} received ${msg.kind} ${d.id} for attempt ${d.attempt}, the model's is ${attempt} (I9, S27)`
     )
   }
   sub.expected.splice(0, i + 1)
@@ -129,6 +143,7 @@ const checkDelivery = (run: Run, sub: Sub, d: Delivery.Delivery) => {
   const room = run.rooms[sub.room]!
   const where = `subscription #${sub.no} (c${sub.client} ${sub.mode} on ${room.name})`
   const msg = checkAsSent(run, sub, d, where)
+  if (msg.kind === "queued") checkQueuedDelivery(run, sub, d, where)
   if (sub.fenced !== null) {
     checkFencedDelivery(run, sub, d, msg, where)
     if (msg.kind === "queued") checkReleaseOrder(run, sub, msg, where)
@@ -271,8 +286,9 @@ export const checkRooms = (run: Run, observed: ReadonlyArray<ObservedRoom>, now:
     checkMembers(run, room, o, label)
     checkInFlight(run, room, o, label)
     if (o.inFlight !== null) checkAckDeadline(run, room, label, now)
+    checkRoomOperations(run, room, o, label)
     const f = room.inFlight
-    if (room.queue.length > 0 && (f === null || f.holders.size === 0)) {
+    if (room.queue.length > 0 && !room.paused && (f === null || f.holders.size === 0)) {
       return fail(run, `${label} model inconsistency: queue without a held in-flight message`)
     }
   }
@@ -299,7 +315,7 @@ const checkNoOrphanMember = (run: Run, room: Room) => {
 /** S10, S11: no live subscription has silently lost its membership. */
 const checkNoSilentEjection = (run: Run, room: Room) => {
   for (const sub of run.subs) {
-    const knowable = sub.mode === "sync" || run.engine.members !== undefined
+    const knowable = (sub.mode === "sync" || run.engine.members !== undefined) && !sub.ejectedUnheard
     if (sub.room === room.index && sub.live && knowable && room.members.get(sub.client)?.sub !== sub) {
       fail(
         run,

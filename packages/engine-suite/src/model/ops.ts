@@ -9,6 +9,10 @@
  * With `durable: true` (S21–S25) the first one or two clients are durable (ids `d0`, `d1`, each
  * with its `onClose`), and the sequence also crashes, restarts (claims), shuts down and
  * interrupts them, and drives their fenced predecessors (`DurableOp`).
+ *
+ * With `operations: true` (S27–S30) the sequence also rejects deliveries and takes an operator's
+ * actions on rooms (`AdminOp`: eject, pause, resume, skip, purge, redrive, drop dead letters), and
+ * with `maxDeliveries` the clients resume with a bound on attempts (S28).
  */
 import { Arbitrary } from "effect"
 import * as Gen from "../arbitrary.js"
@@ -29,11 +33,41 @@ export type Op =
     readonly which: "latest" | "stale" | "duplicate"
   }
   | { readonly _tag: "Leave"; readonly client: number; readonly room: number }
+  | {
+    readonly _tag: "Reject"
+    readonly client: number
+    readonly room: number
+    /** latest: the newest queued delivery; stale: the oldest one */
+    readonly which: "latest" | "stale"
+    /** the reason given to `reject` (null: none, the default "rejected") */
+    readonly reason: string | null
+  }
   | { readonly _tag: "Cut"; readonly client: number }
   | { readonly _tag: "Restore"; readonly client: number }
   | { readonly _tag: "Advance"; readonly millis: number }
   | DurableOp
+  | AdminOp
 
+/**
+ * An operator's action on a room (S29, S30), through the `RoomAdmin` of the run's observer (a
+ * client that is never cut); generated only with `operations: true`.
+ */
+export type AdminOp =
+  /** end the membership of client `client`'s id in the room (S30) */
+  | { readonly _tag: "Eject"; readonly client: number; readonly room: number }
+  | { readonly _tag: "Pause"; readonly room: number }
+  | { readonly _tag: "Resume"; readonly room: number }
+  /** dead-letter the in-flight message for its holders and move on (S30) */
+  | { readonly _tag: "Skip"; readonly room: number }
+  /** drop the backlog (S30) */
+  | { readonly _tag: "Purge"; readonly room: number }
+  /**
+   * queue a copy of a dead-lettered message (S29): the newest or the oldest letter of the room,
+   * or, without letters, the room's newest message (which has none: nothing is queued)
+   */
+  | { readonly _tag: "Redrive"; readonly room: number; readonly which: "newest" | "oldest" }
+  /** drop the room's dead letters (S29) */
+  | { readonly _tag: "DropLetters"; readonly room: number }
 /** What a fenced holder (an older process of a durable id, still running, S21) tries. */
 export type FencedAction = "ack" | "send" | "subscribe" | "leave"
 
@@ -69,6 +103,11 @@ export interface Scenario {
    * (S21–S25); absent without `durable`
    */
   readonly durable?: ReadonlyArray<OnClose> | undefined
+  /**
+   * every client's `maxDeliveries` (S28): a resumed membership that would receive a message for
+   * one attempt more dead-letters it instead; absent or null: no bound
+   */
+  readonly maxDeliveries?: number | null | undefined
   readonly ops: ReadonlyArray<Op>
 }
 
@@ -111,10 +150,21 @@ export interface ScenarioOptions {
   readonly maxDurable?: number
   /** the `onClose` values to choose from (default detach, detach, leave) */
   readonly onClose?: ReadonlyArray<OnClose>
+  /**
+   * rejects and an operator's actions (S27–S30, default false): Reject, Eject, Pause, Resume,
+   * Skip, Purge, Redrive and DropLetters are generated. Without it (and without `maxDeliveries`)
+   * the generated sequences are exactly those of earlier versions.
+   */
+  readonly operations?: boolean
+  /** the `maxDeliveries` values to choose from (S28; default: the clients have none) */
+  readonly maxDeliveries?: ReadonlyArray<number | null>
 }
 
 /** The operations done by one client. */
-export type ClientOp = Extract<Op, { readonly _tag: "Send" | "SendOutOfBand" | "Subscribe" | "Ack" | "Leave" }>
+export type ClientOp = Extract<
+  Op,
+  { readonly _tag: "Send" | "SendOutOfBand" | "Subscribe" | "Ack" | "Leave" | "Reject" }
+>
 
 /**
  * `ops` without the operations of cut clients that `whileCut` does not allow (a durable client's
@@ -150,6 +200,14 @@ export const dropWhileCut = (
         return true
       case "Advance":
       case "Shutdown":
+      // the operator's (the observer is never cut)
+      case "Eject":
+      case "Pause":
+      case "Resume":
+      case "Skip":
+      case "Purge":
+      case "Redrive":
+      case "DropLetters":
         return true
       case "Fenced":
         return !fencedCut.has(op.client) || allowed.has(op._tag)
@@ -157,6 +215,23 @@ export const dropWhileCut = (
         return !cut.has(op.client) || allowed.has(op._tag)
     }
   })
+}
+
+/** Whether `op` is a Reject or an operator's action (S27–S30). */
+export const isOperation = (op: Op): op is AdminOp | Extract<Op, { readonly _tag: "Reject" }> => {
+  switch (op._tag) {
+    case "Reject":
+    case "Eject":
+    case "Pause":
+    case "Resume":
+    case "Skip":
+    case "Purge":
+    case "Redrive":
+    case "DropLetters":
+      return true
+    default:
+      return false
+  }
 }
 
 /** The name of room `index` in every run. */
@@ -176,7 +251,15 @@ export const defaultWeights: Record<Op["_tag"], number> = {
   Restart: 2,
   Shutdown: 1,
   Interrupt: 1,
-  Fenced: 1
+  Fenced: 1,
+  Reject: 2,
+  Eject: 1,
+  Pause: 1,
+  Resume: 1,
+  Skip: 1,
+  Purge: 1,
+  Redrive: 1,
+  DropLetters: 1
 }
 
 /**
@@ -267,8 +350,41 @@ export const op = (
       }
     )
   }
+  if (options.operations === true) arbs.push(...adminOps(client, room, w))
   return Gen.oneof(...arbs)
 }
+
+/** Rejects and the operator's actions (S27–S30). */
+const adminOps = (
+  client: Arbitrary.Arbitrary<number>,
+  room: Arbitrary.Arbitrary<number>,
+  w: Record<Op["_tag"], number>
+): Array<Gen.Weighted<Op>> => [
+  {
+    weight: w.Reject,
+    arbitrary: Arbitrary.all({
+      _tag: Arbitrary.Constant("Reject"),
+      client,
+      room,
+      which: Gen.constantFrom<Array<"latest" | "stale">>("latest", "latest", "latest", "stale"),
+      reason: Gen.constantFrom<Array<string | null>>(null, null, "bad-data")
+    })
+  },
+  { weight: w.Eject, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Eject"), client, room }) },
+  { weight: w.Pause, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Pause"), room }) },
+  { weight: w.Resume, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Resume"), room }) },
+  { weight: w.Skip, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Skip"), room }) },
+  { weight: w.Purge, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Purge"), room }) },
+  {
+    weight: w.Redrive,
+    arbitrary: Arbitrary.all({
+      _tag: Arbitrary.Constant("Redrive"),
+      room,
+      which: Gen.constantFrom<Array<"newest" | "oldest">>("newest", "oldest")
+    })
+  },
+  { weight: w.DropLetters, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("DropLetters"), room }) }
+]
 
 /**
  * The `size` to check scenarios with: `it.effect.prop(name, [scenario(..)], f, { arbitrary: { runs,
@@ -302,7 +418,15 @@ export const scenario = (options: ScenarioOptions = {}): Arbitrary.Arbitrary<Sce
         (durable) => ({ ...config, durable })
       ))
     : base
-  return Arbitrary.flatMap(configs, (config) =>
+  // without `maxDeliveries`, the same draws as before
+  const choices = options.maxDeliveries
+  const bounded: Arbitrary.Arbitrary<Omit<Scenario, "ops">> = choices === undefined
+    ? configs
+    : Arbitrary.flatMap(
+      configs,
+      (config) => Arbitrary.map(Gen.constantFrom(...choices), (maxDeliveries) => ({ ...config, maxDeliveries }))
+    )
+  return Arbitrary.flatMap(bounded, (config) =>
     Arbitrary.map(
       Arbitrary.array(op(config.clients, config.rooms, options, config.durable?.length ?? 0), {
         minLength: length.min,
@@ -362,5 +486,17 @@ export const describeOp = (op: Op): string => {
       return `Interrupt(c${op.client}, r${op.room})`
     case "Fenced":
       return `Fenced(c${op.client}, r${op.room}, ${op.action})`
+    case "Reject":
+      return `Reject(c${op.client}, r${op.room}, ${op.which}${op.reason === null ? "" : `, "${op.reason}"`})`
+    case "Eject":
+      return `Eject(c${op.client}, r${op.room})`
+    case "Pause":
+    case "Resume":
+    case "Skip":
+    case "Purge":
+    case "DropLetters":
+      return `${op._tag}(r${op.room})`
+    case "Redrive":
+      return `Redrive(r${op.room}, ${op.which})`
   }
 }

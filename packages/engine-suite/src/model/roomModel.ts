@@ -21,6 +21,14 @@
  * of the id gives it `clientTimeout` to be resumed (`claim`, S23), so does a detach (`detach`,
  * S24), and a join of the id in the same mode resumes it (`resume`): it keeps holding what it held,
  * and the resuming subscription gets the in-flight message again if it holds it (S22).
+ *
+ * Attempts, rejects, dead letters and operators (S27–S30): a member's attempt record for the
+ * in-flight message (`attempts`: the attempt of its last hand-over by a resumed join, 0 when it was
+ * detached at the release; cleared by each release) gives the attempt a resumed join (S22) or a
+ * resync (S12) hands out; a reject (S28), a skip (S30) or a resume past `maxDeliveries` (S28)
+ * writes a dead letter (`letters`, newest first) and settles the message for the member as an ack
+ * does; a paused room (S30) releases nothing until it is resumed; a purge drops the queue; a
+ * redrive (S29) queues a copy of a dead-lettered message and drops its letters.
  */
 import type { QueueError } from "@lockstep/core"
 import type { Mode } from "./ops.js"
@@ -58,6 +66,28 @@ export interface InFlight {
   hi: number
 }
 
+/** A dead letter (S28–S30): a message settled for one member without an ack. */
+export interface Letter {
+  readonly msg: Msg
+  readonly member: number
+  /** the attempts the member had had (S27) */
+  readonly attempts: number
+  readonly reason: string
+  /** the step that wrote it: the letters of one step (a skip's) may be listed in any order */
+  readonly step: number
+  /** when it was written */
+  readonly at: number
+}
+
+/** A member's attempt record for the in-flight message (S27). */
+export interface AttemptRecord {
+  readonly id: string
+  /** the attempt of the last hand-over (0: detached at the release, never handed) */
+  readonly n: number
+  /** the claim (process) a resumed join handed it to; null: none */
+  readonly epoch: number | null
+}
+
 export interface Room<S> {
   readonly index: number
   readonly name: string
@@ -66,6 +96,14 @@ export interface Room<S> {
   inFlight: InFlight | null
   /** queued messages sent to the room so far (the next one's `order`) */
   arrivals: number
+  /** paused by an operator (S30): nothing is released */
+  paused: boolean
+  /** the dead letters, newest first (S29) */
+  readonly letters: Array<Letter>
+  /** every (member, message) ever dead-lettered, as `member:id`: never delivered to it again */
+  readonly lettered: Set<string>
+  /** per member, its attempt record for the in-flight message (S27) */
+  readonly attempts: Map<number, AttemptRecord>
 }
 
 /** The clients' timers, ms, and the tolerance of timing bounds (`slackMs`, 0 with a test clock). */
@@ -84,7 +122,11 @@ export const makeRoom = <S>(index: number, name: string): Room<S> => ({
   queue: [],
   members: new Map(),
   inFlight: null,
-  arrivals: 0
+  arrivals: 0,
+  paused: false,
+  letters: [],
+  lettered: new Set(),
+  attempts: new Map()
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -116,17 +158,24 @@ export const outOfBandMessage = <S>(room: Room<S>, id: string, n: number, step: 
 })
 
 /**
- * S3, S7: release while nobody holds the room: the next queued message goes in flight, held by
- * every sync member. Returns the released messages, in order.
+ * S3, S7: release while nobody holds the room and it is not paused (S30): the next queued
+ * message goes in flight, held by every sync member; a member detached at the release (S24) has
+ * attempt record 0 for it (S27). Returns the released messages, in order.
  */
 export const release = <S>(room: Room<S>, lo: number, hi: number, step: number): Array<Msg> => {
   const released: Array<Msg> = []
   while (room.inFlight === null || room.inFlight.holders.size === 0) {
     room.inFlight = null
+    if (room.paused) break
     const next = room.queue.shift()
     if (next === undefined) break
+    room.attempts.clear()
     const holders = new Set<number>()
-    for (const [c, m] of room.members) if (m.mode === "sync") holders.add(c)
+    for (const [c, m] of room.members) {
+      if (m.mode !== "sync") continue
+      holders.add(c)
+      if (m.detachedUntil !== null) room.attempts.set(c, { id: next.id, n: 0, epoch: null })
+    }
     next.releaseStep = step
     room.inFlight = { msg: next, holders, acked: new Set(), lo, hi }
     released.push(next)
@@ -184,6 +233,112 @@ export const removeMember = <S>(room: Room<S>, client: number, lo: number, hi: n
   room.inFlight?.holders.delete(client)
   return release(room, lo, hi, step)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attempts (S27), dead letters and operators (S28–S30)
+// ---------------------------------------------------------------------------------------------
+
+/** The attempt record of `client` for message `id`, if it is about that message. */
+const recordOf = <S>(room: Room<S>, client: number, id: string): AttemptRecord | undefined => {
+  const record = room.attempts.get(client)
+  return record !== undefined && record.id === id ? record : undefined
+}
+
+/**
+ * S27: the attempt a resumed join of `client` by the process of claim `epoch` gets for the
+ * in-flight message it holds: one more than its last hand-over (1 when none), unless this process's
+ * earlier join was answered it and its consumer never had it (`handed`: the last queued message a
+ * closed subscription of the process to the room handed out).
+ */
+export const resumedAttempt = <S>(room: Room<S>, client: number, epoch: number, handed: string | null): number => {
+  const id = room.inFlight!.msg.id
+  const record = recordOf(room, client, id)
+  const base = record?.n ?? 1
+  return record !== undefined && record.epoch === epoch && handed !== id ? base : base + 1
+}
+
+/** S27: a resumed join handed the in-flight message to `client` for attempt `n`. */
+export const handedOver = <S>(room: Room<S>, client: number, n: number, epoch: number): void => {
+  room.attempts.set(client, { id: room.inFlight!.msg.id, n, epoch })
+}
+
+/** S12, S27: the attempt a resync reports for the in-flight message: the last hand-over's, at least 1. */
+export const resyncAttempt = <S>(room: Room<S>, client: number): number =>
+  Math.max(recordOf(room, client, room.inFlight!.msg.id)?.n ?? 1, 1)
+
+const writeLetter = <S>(room: Room<S>, letter: Letter): void => {
+  room.letters.unshift(letter)
+  room.lettered.add(`${letter.member}:${letter.msg.id}`)
+}
+
+/** Whether `msg` was ever dead-lettered for `client` (S28–S30). */
+export const wasLettered = <S>(room: Room<S>, client: number, id: string): boolean =>
+  room.lettered.has(`${client}:${id}`)
+
+/**
+ * S28: settle `id` for `client` as a dead letter (`reason`, `attempts`) if it holds it, then as
+ * an ack (S3): the last holder releases the next unless the room is paused. Returns the released
+ * messages, or null when `client` does not hold `id` (nothing changes).
+ */
+export const deadLetter = <S>(
+  room: Room<S>,
+  client: number,
+  id: string,
+  letter: { readonly attempts: number; readonly reason: string },
+  now: number,
+  step: number
+): Array<Msg> | null => {
+  const f = room.inFlight
+  if (f === null || f.msg.id !== id || !f.holders.has(client)) return null
+  writeLetter(room, { msg: f.msg, member: client, ...letter, step, at: now })
+  return ack(room, client, id, now, step)
+}
+
+/**
+ * S30: skip the in-flight message: a letter ("skipped", attempts: the member's record, else 1)
+ * for every holder, then it is settled for all. The id skipped (null: nothing in flight) and the
+ * messages released.
+ */
+export const skip = <S>(room: Room<S>, now: number, step: number): { id: string | null; released: Array<Msg> } => {
+  const f = room.inFlight
+  if (f === null) return { id: null, released: [] }
+  for (const c of f.holders) {
+    const attempts = recordOf(room, c, f.msg.id)?.n ?? 1
+    writeLetter(room, { msg: f.msg, member: c, attempts, reason: "skipped", step, at: now })
+  }
+  f.holders.clear()
+  return { id: f.msg.id, released: release(room, now, now, step) }
+}
+
+/** S30: drop the backlog (not the in-flight message); the number dropped. */
+export const purge = <S>(room: Room<S>): number => room.queue.splice(0).length
+
+/**
+ * S30: pause or resume; whether it changed, and what resuming released (the next message if
+ * nobody holds the room).
+ */
+export const pause = <S>(
+  room: Room<S>,
+  paused: boolean,
+  now: number,
+  step: number
+): { changed: boolean; released: Array<Msg> } => {
+  if (room.paused === paused) return { changed: false, released: [] }
+  room.paused = paused
+  return { changed: true, released: paused ? [] : release(room, now, now, step) }
+}
+
+/** S29: whether a letter of message `id` is left (a redrive of it queues a copy). */
+export const hasLetter = <S>(room: Room<S>, id: string): boolean => room.letters.some((l) => l.msg.id === id)
+
+/** S29: redrive `id` as `copy` (a new message, from `queuedMessage`): its letters go, the copy is sent. */
+export const redrive = <S>(room: Room<S>, id: string, copy: Msg, now: number, step: number): Array<Msg> => {
+  for (let i = room.letters.length - 1; i >= 0; i--) if (room.letters[i]!.msg.id === id) room.letters.splice(i, 1)
+  return send(room, copy, now, step)
+}
+
+/** S29: drop every dead letter of the room; how many there were. */
+export const dropLetters = <S>(room: Room<S>): number => room.letters.splice(0).length
 
 // ---------------------------------------------------------------------------------------------
 // Clients' connections and timers (S10, S11)

@@ -13,13 +13,15 @@
  */
 import type { Delivery, QueueConfig, QueueError } from "@lockstep/core"
 import { Cause, Exit, Option, type Scope } from "effect"
-import { type Engine, ModelViolation, type Queue } from "./engine.js"
+import { type Admin, type Engine, ModelViolation, type Queue } from "./engine.js"
 import type { Mode, OnClose, Scenario } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 
 export interface Expected {
   readonly id: string
   readonly optional: boolean
+  /** its attempt (S27); absent: 1 */
+  readonly attempt?: number | undefined
 }
 
 /** A subscription: what its consumer received, and the checker's bookkeeping about it. */
@@ -50,6 +52,11 @@ export interface Sub {
   mustEject: ReadonlyArray<RoomModel.EjectReason> | null
   /** the server ejected it while its client was cut (notice lost): it may learn it later, for one of these */
   lateEject: ReadonlyArray<RoomModel.EjectReason>
+  /**
+   * an operator ejected its membership while its client was cut (S30) and it is async: nothing
+   * tells it (a sync one learns it at its resync, S12), so it may stay open without a membership
+   */
+  ejectedUnheard: boolean
   /** last queued id delivered (mirror of the client's resync guard, S12) */
   lastQueued: string | null
   /** last queued id the consumer acked, successfully or not (the client repeats a lost one, S12) */
@@ -126,6 +133,10 @@ export interface Run {
   step: number
   /** payloads sent so far: each send carries `{ n }`, the next number */
   payloads: number
+  /** the observer's `RoomAdmin` (S29, S30), when the engine offers one */
+  readonly admin: Admin | null
+  /** the rooms paused when the current step began, and the message each had in flight then (S30) */
+  readonly pausedAtStart: Map<number, string | null>
 }
 
 /** Throw a `ModelViolation`: `what`, where in the run, and the last steps that led there. */
@@ -185,6 +196,7 @@ export const makeSub = (run: Run, client: Client, room: number, mode: Mode, scop
   expected: [],
   mustEject: null,
   lateEject: [],
+  ejectedUnheard: false,
   lastQueued: null,
   lastAcked: null,
   unacked: null,

@@ -5,12 +5,15 @@
  * forked fiber into its log. An operation of a cut client must fail (`Engine.cutFailures`); any
  * other failure is a violation. The operations of durable clients are in `durable.ts`; here a
  * durable client's operations go to its current process (none while it is not running) and a
- * subscribe of its id resumes the id's membership (S22).
+ * subscribe of its id resumes the id's membership (S22), counting the attempt (S27) or, past
+ * `maxDeliveries`, dead-lettering the message it holds (S28). Rejects and the operator's actions
+ * are in `operations.ts`.
  */
 import type { Delivery } from "@lockstep/core"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Durable from "./durable.js"
-import { describeOp, type Op } from "./ops.js"
+import { handedBy, resumeHeld, runOperation } from "./operations.js"
+import { describeOp, isOperation, type Op } from "./ops.js"
 import * as RoomModel from "./roomModel.js"
 import {
   type Client,
@@ -134,14 +137,12 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
           Effect.forkIn(run.scope)
         )
         if (resumable && lingering.mode === op.mode) {
-          // S22: a holder gets the in-flight message again (same id) before anything else
+          // S22: a holder gets the in-flight message again (same id) before anything else, for
+          // its next attempt (S27), unless that is past maxDeliveries (S28)
+          const handed = handedBy(run, c, op.room)
           const held = RoomModel.resume(room, op.client, sub)
-          if (held !== null) sub.expected.push({ id: held.id, optional: false })
-          run.trace.push(
-            `#${run.step} ${describeOp(op)} -> subscription #${sub.no}, resumes${
-              held === null ? "" : ` holding ${held.id}`
-            }`
-          )
+          const what = held === null ? "" : resumeHeld(run, c, room, sub, handed, now)
+          run.trace.push(`#${run.step} ${describeOp(op)} -> subscription #${sub.no}, resumes${what}`)
           return
         }
         // S5: a joiner does not hold or receive the in-flight message
@@ -216,7 +217,8 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
             if (sub.unacked === f.msg.id) sub.unacked = null
             published(run, room, RoomModel.ack(room, c.index, f.msg.id, now, run.step))
           } else if (f !== null && f.holders.has(c.index) && f.msg.id !== sub.lastQueued) {
-            sub.expected.push({ id: f.msg.id, optional: sub.uncertain })
+            const attempt = RoomModel.resyncAttempt(room, c.index)
+            sub.expected.push({ id: f.msg.id, optional: sub.uncertain, attempt })
           }
         }
         return
@@ -226,6 +228,7 @@ export const runOp = (run: Run, op: Op): Effect.Effect<void> =>
         return yield* run.engine.advance(op.millis)
       }
       default: {
+        if (isOperation(op)) return yield* runOperation(run, op)
         yield* Durable.runDurableOp(run, op)
         if (op._tag !== "Restart" || !op.resubscribe) return
         // S22: the new process subscribes to the rooms of its id's memberships, which resumes them

@@ -158,7 +158,7 @@ export const admit: Helper = {
   uses: [nowMs, deliver],
   shard: true,
   lua: `
--- a new message in a room with members: released at once when nothing is in flight or queued and
+-- a new message in a room that keeps it (see keeps): released at once when nothing is in flight or queued and
 -- the room is not paused (S3, S30), else queued by priority, then arrival: a zero-padded per-room
 -- counter (S2). now may be nil (read when needed); answers it
 local function admit(room, id, envelope, priority, now)
@@ -175,6 +175,18 @@ local function admit(room, id, envelope, priority, now)
     redis.call("ZINCRBY", ${K.backlog}, 1, room)
   end
   return now
+end`
+}
+
+export const keeps: Helper = {
+  name: "keeps",
+  uses: [],
+  shard: true,
+  lua: `
+-- whether a message sent (or redriven) to the room is kept: it has members, or it is paused (S30:
+-- sends queue; S7 applies when it is released, to whoever is a member then); else it is gone (S7)
+local function keeps(room)
+  return redis.call("HLEN", ${K.members("room")}) > 0 or redis.call("HEXISTS", ${K.meta("room")}, ${F.paused}) == 1
 end`
 }
 
@@ -293,6 +305,7 @@ export const helpers: ReadonlyArray<Helper> = [
   deliver,
   release,
   admit,
+  keeps,
   gc,
   removeMember,
   eject,

@@ -5,7 +5,7 @@
  */
 import { describe, expect } from "@effect/vitest"
 import { MessageId, QueueError } from "@lockstep/core"
-import { Deferred, Effect, Option, Scope } from "effect"
+import { Deferred, Effect, Exit, Option, Scope } from "effect"
 import { crash, durable, nextAll, plain, scoped, shutdown } from "../durable/support.js"
 import { failure, sorted } from "../harness.js"
 import { allLetters, type OperationsGroup, scopedOperator, summary } from "./support.js"
@@ -182,6 +182,39 @@ export const admin = ({ test }: OperationsGroup): void => {
           yield* d1.ack
           expect((yield* h.next(box)).id).toBe(m2)
           expect(yield* admin.resume("s30-never-paused")).toBe(false)
+        })
+    )
+
+    test(
+      "S30: a paused room keeps what is sent or redriven to it even without members (S7 applies when it is released): resume releases it to whoever is a member then",
+      (fx, h) =>
+        Effect.gen(function*() {
+          const { admin } = yield* fx.operator(plain)
+          const producer = yield* fx.client(plain)
+          const room = "s30-pause-empty"
+          // a letter to redrive, then the room is left empty
+          const first = yield* scoped(fx, plain)
+          const box0 = yield* h.listen(first.client, room, undefined, first.scope)
+          const m0 = yield* producer.send(room, "m0")
+          yield* (yield* h.next(box0)).reject()
+          yield* Scope.close(first.scope, Exit.void)
+          yield* h.stateWhen(producer, room, (s) => s.members.length === 0)
+
+          expect(yield* admin.pause(room)).toBe(true)
+          const m1 = yield* producer.send(room, "m1")
+          const copy = yield* admin.redrive(room, m0)
+          expect(Option.isSome(copy)).toBe(true)
+          expect(yield* h.state(producer, room)).toMatchObject({ backlog: 2, inFlight: null, members: [] })
+          expect((yield* producer.peek(room)).map((m) => m.id)).toEqual([m1, Option.getOrThrow(copy)])
+
+          const member = yield* fx.client(plain)
+          const box = yield* h.listen(member, room)
+          yield* h.nothing(box)
+          expect(yield* admin.resume(room)).toBe(true)
+          const d1 = yield* h.next(box)
+          expect(d1).toMatchObject({ id: m1, data: "m1", attempt: 1 })
+          yield* d1.ack
+          expect(yield* h.next(box)).toMatchObject({ id: Option.getOrThrow(copy), data: "m0", attempt: 1 })
         })
     )
 

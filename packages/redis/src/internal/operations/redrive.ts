@@ -11,12 +11,13 @@
  * Enforces S29 (the copy is core's `Envelope.redriven` of the letter's envelope, byte for byte: the
  *          header `{"k":"q","p":…,"s":…,"pr":<the letter's priority>,"t":…` and the letter's text
  *          from its first `,"d":` on; it is sent as a send sends it with that priority, `admit`: at
- *          once into an idle room that is not paused, S2, S30; gone in a room without members, S7),
+ *          once into an idle room that is not paused, S2, S30; gone in a room without members that
+ *          is not paused, S7, `keeps`),
  *          S21.
  */
 import { K, letter, letters } from "../keys.js"
 import * as Operation from "../operation.js"
-import { admit, fenced, superseded } from "../prelude.js"
+import { admit, fenced, keeps, superseded } from "../prelude.js"
 import * as Reply from "../reply.js"
 
 /**
@@ -39,7 +40,7 @@ export const redrive = Operation.shard({
     sentAt: Operation.number
   },
   key: ({ base, room }) => letters(base, room),
-  includes: [fenced, admit],
+  includes: [fenced, admit, keeps],
   lua: `
 if fenced(client, epoch) then return ${superseded} end
 local key = ${K.letters("room")}
@@ -60,7 +61,7 @@ local priority = string.format("%d", e.pr)
 local copy = '{"k":"q","p":' .. producer .. ',"s":' .. sequence .. ',"pr":' .. priority .. ',"t":' .. sentAt ..
   string.sub(envelope, data)
 for _, v in ipairs(found) do redis.call("ZREM", key, v) end
-if redis.call("HLEN", ${K.members("room")}) > 0 then admit(room, newId, copy, priority, nil) end
+if keeps(room) then admit(room, newId, copy, priority, nil) end
 return 1
 `,
   decode: Reply.flag

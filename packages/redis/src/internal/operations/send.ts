@@ -7,12 +7,12 @@
  *          fenced on the shard of any item (those items wrote nothing, the others were made).
  * Enforces S2 (queued by priority, then arrival: a zero-padded per-room counter), S3 (released at
  *          once only when nothing is in flight or queued), S7 (a room without members writes
- *          nothing: the message is gone, at-most-once), S21 (a fenced durable client writes nothing),
- *          S30 (queued in a paused room), all in `admit`.
+ *          nothing: the message is gone, at-most-once; `keeps`), S21 (a fenced durable client writes
+ *          nothing), S30 (queued in a paused room, even one without members: `keeps`, `admit`).
  */
-import { K, meta } from "../keys.js"
+import { meta } from "../keys.js"
 import * as Operation from "../operation.js"
-import { admit, fenced, superseded } from "../prelude.js"
+import { admit, fenced, keeps, superseded } from "../prelude.js"
 import * as Reply from "../reply.js"
 
 export const send = Operation.batch({
@@ -26,7 +26,7 @@ export const send = Operation.batch({
     priority: Operation.number
   },
   key: ({ base, room }) => meta(base, room),
-  includes: [fenced, admit],
+  includes: [fenced, admit, keeps],
   lua: ({ forEachItem }) => `
 local kept = 0
 local now = nil
@@ -34,7 +34,7 @@ local lost, seen = false, {}
 ${forEachItem}
   if fenced(client, epoch, seen) then
     lost = true
-  elseif redis.call("HLEN", ${K.members("room")}) > 0 then
+  elseif keeps(room) then
     kept = kept + 1
     now = admit(room, id, envelope, priority, now)
   end
