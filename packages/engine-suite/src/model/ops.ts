@@ -16,6 +16,7 @@
  */
 import { Arbitrary } from "effect"
 import * as Gen from "../arbitrary.js"
+import { adminOps } from "./adminOps.js"
 
 /** How a subscription receives queued messages. */
 export type Mode = "sync" | "async"
@@ -354,38 +355,6 @@ export const op = (
   return Gen.oneof(...arbs)
 }
 
-/** Rejects and the operator's actions (S27–S30). */
-const adminOps = (
-  client: Arbitrary.Arbitrary<number>,
-  room: Arbitrary.Arbitrary<number>,
-  w: Record<Op["_tag"], number>
-): Array<Gen.Weighted<Op>> => [
-  {
-    weight: w.Reject,
-    arbitrary: Arbitrary.all({
-      _tag: Arbitrary.Constant("Reject"),
-      client,
-      room,
-      which: Gen.constantFrom<Array<"latest" | "stale">>("latest", "latest", "latest", "stale"),
-      reason: Gen.constantFrom<Array<string | null>>(null, null, "bad-data")
-    })
-  },
-  { weight: w.Eject, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Eject"), client, room }) },
-  { weight: w.Pause, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Pause"), room }) },
-  { weight: w.Resume, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Resume"), room }) },
-  { weight: w.Skip, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Skip"), room }) },
-  { weight: w.Purge, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("Purge"), room }) },
-  {
-    weight: w.Redrive,
-    arbitrary: Arbitrary.all({
-      _tag: Arbitrary.Constant("Redrive"),
-      room,
-      which: Gen.constantFrom<Array<"newest" | "oldest">>("newest", "oldest")
-    })
-  },
-  { weight: w.DropLetters, arbitrary: Arbitrary.all({ _tag: Arbitrary.Constant("DropLetters"), room }) }
-]
-
 /**
  * The `size` to check scenarios with: `it.effect.prop(name, [scenario(..)], f, { arbitrary: { runs,
  * size: scenarioSize } })`. A generated sequence is at most `size` operations long, and the runner
@@ -457,46 +426,4 @@ export const subscribedFirst = (scenarios: Arbitrary.Arbitrary<Scenario>): Arbit
 /** The id of durable client `index` (S21). */
 export const durableId = (index: number): string => `d${index}`
 
-/** `op` for the step trace of a failed run. */
-export const describeOp = (op: Op): string => {
-  switch (op._tag) {
-    case "Send":
-      return `Send(c${op.client}, r${op.room}, priority ${op.priority})`
-    case "SendOutOfBand":
-      return `SendOutOfBand(c${op.client}, r${op.room})`
-    case "Subscribe":
-      return `Subscribe(c${op.client}, r${op.room}, ${op.mode})`
-    case "Ack":
-      return `Ack(c${op.client}, r${op.room}, ${op.which})`
-    case "Leave":
-      return `Leave(c${op.client}, r${op.room})`
-    case "Cut":
-      return `Cut(c${op.client})`
-    case "Restore":
-      return `Restore(c${op.client})`
-    case "Advance":
-      return `Advance(${op.millis} ms)`
-    case "Crash":
-      return `Crash(c${op.client})`
-    case "Restart":
-      return `Restart(c${op.client}${op.resubscribe ? ", resubscribe" : ""})`
-    case "Shutdown":
-      return `Shutdown(c${op.client})`
-    case "Interrupt":
-      return `Interrupt(c${op.client}, r${op.room})`
-    case "Fenced":
-      return `Fenced(c${op.client}, r${op.room}, ${op.action})`
-    case "Reject":
-      return `Reject(c${op.client}, r${op.room}, ${op.which}${op.reason === null ? "" : `, "${op.reason}"`})`
-    case "Eject":
-      return `Eject(c${op.client}, r${op.room})`
-    case "Pause":
-    case "Resume":
-    case "Skip":
-    case "Purge":
-    case "DropLetters":
-      return `${op._tag}(r${op.room})`
-    case "Redrive":
-      return `Redrive(r${op.room}, ${op.which})`
-  }
-}
+export { describeOp } from "./describeOp.js"
