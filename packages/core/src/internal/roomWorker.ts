@@ -155,10 +155,9 @@ export const make = <E, R, R2 = never>(
     const fail = (error: Failure<E>): Effect.Effect<never> => stopWith(Cause.fail(error))
 
     /**
-     * A settling operation (ack, reject): one that cannot reach the engine is tried again per
-     * `rejoin` (the room waits on it, S3); any other failure stops the worker. The schedule is
-     * only set up once the operation failed: an ack runs per delivery, and stepping a schedule
-     * (`Effect.retry`) costs more than the ack itself.
+     * A reject (S28; an ack never fails and needs none of this): one that cannot reach the engine
+     * is tried again per `rejoin` (the room waits on it, S3); any other failure stops the worker.
+     * The schedule is only set up once the reject failed.
      */
     const settle = (operation: Effect.Effect<void, QueueError>): Effect.Effect<void, never, R2> =>
       Effect.catch(operation, (error) => isTransient(error) ? settleAgain(operation, error) : fail(error))
@@ -196,7 +195,7 @@ export const make = <E, R, R2 = never>(
           Pull.matchEffect(step(error), {
             onSuccess: (meta) =>
               Effect.matchEffect(Effect.provideService(attempt(delivery), Schedule.CurrentMetadata, meta), {
-                onSuccess: () => settle(delivery.ack),
+                onSuccess: () => delivery.ack, // never fails: it does not wait for the server (S12)
                 onFailure: again
               }),
             // the schedule's own failure (it has none: its error type is never)
@@ -220,7 +219,9 @@ export const make = <E, R, R2 = never>(
         Effect.andThen(
           onFailure === "fail"
             ? fail(error)
-            : settle(onFailure === "ack" ? delivery.ack : delivery.reject(reasonOf(error)))
+            : onFailure === "ack"
+            ? delivery.ack
+            : settle(delivery.reject(reasonOf(error)))
         )
       )
 
@@ -231,7 +232,7 @@ export const make = <E, R, R2 = never>(
     const handle = (delivery: Delivery): Effect.Effect<void, never, R | R2> =>
       attempt(delivery).pipe(
         Effect.matchEffect({
-          onSuccess: () => settle(delivery.ack),
+          onSuccess: () => delivery.ack, // never fails: it does not wait for the server (S12)
           onFailure: (error) => retrying(delivery, error)
         }),
         // a defect of the handler stops the worker, the other rooms closed as by an interruption
